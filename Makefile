@@ -1,0 +1,34 @@
+# bmstats: make install / test / report / bench
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-all report bench reference clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m ''
+
+report: $(STAMP)
+	$(PY) -m bmstats.cli report-all analyses -o reports
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+# needs R with survival, cmprsk, mets (Debian: r-base-core r-cran-survival r-cran-cmprsk r-cran-mets)
+reference:
+	cd tests/reference && Rscript make_reference.R
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports/*/

@@ -1,0 +1,64 @@
+"""bmstats: epidemiology of bone metastasis in breast cancer.
+
+Data flow is one way: cohort -> estimate -> report.  Public names are resolved lazily so that
+``import bmstats as bm`` stays fast and a notebook pays only for what it uses.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_PUBLIC: dict[str, str] = {
+    # cohort
+    "Cohort": "bmstats.cohort.cohort",
+    "read_cohort": "bmstats.cohort.io",
+    "validate": "bmstats.cohort.validate",
+    "ValidationReport": "bmstats.cohort.validate",
+    # nonparametric estimation
+    "kaplan_meier": "bmstats.estimate.km",
+    "logrank_test": "bmstats.estimate.logrank",
+    "cumulative_incidence": "bmstats.estimate.cif",
+    "incidence_rate": "bmstats.estimate.rates",
+    "rate_ratio": "bmstats.estimate.rates",
+    # regression
+    "cox": "bmstats.estimate.cox",
+    "fine_gray": "bmstats.estimate.finegray",
+    "cause_specific_cox": "bmstats.estimate.cause_specific",
+    "competing_risks_models": "bmstats.estimate.cause_specific",
+    "rate_regression": "bmstats.estimate.rate_regression",
+    # recurrent skeletal events
+    "mean_cumulative_function": "bmstats.estimate.mcf",
+    "sre_summary": "bmstats.estimate.sre",
+    # simulation
+    "simulate_cohort": "bmstats.simulate",
+    # reporting
+    "Table": "bmstats.report.table",
+    "table_one": "bmstats.report.tables",
+    "regression_table": "bmstats.report.tables",
+    "cif_table": "bmstats.report.tables",
+    "survival_table": "bmstats.report.tables",
+    "median_table": "bmstats.report.tables",
+    "rate_table": "bmstats.report.tables",
+}
+_SUBMODULES = {"datasets", "cohort", "estimate", "report", "simulate", "cli"}
+
+__all__ = sorted(_PUBLIC) + sorted(_SUBMODULES) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"bmstats.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'bmstats' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

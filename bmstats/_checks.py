@@ -1,0 +1,121 @@
+"""Input checks shared by every estimator: errors name the column, the rule and the offending rows.
+
+Nothing is dropped silently: missing values are an error unless the caller asks for ``dropna=True``,
+and then what was dropped is counted and returned so that results can report it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MAX_ROWS_SHOWN = 10
+
+
+class InputError(ValueError):
+    """Bad input to a bmstats function: the message names the column, the rule and the rows."""
+
+
+def describe_rows(index: Iterable, limit: int = MAX_ROWS_SHOWN) -> str:
+    """'rows 3, 17, 42 (and 12 more)' for the index labels of offending rows."""
+    labels = list(index)
+    shown = ", ".join(str(x) for x in labels[:limit])
+    more = f" (and {len(labels) - limit} more)" if len(labels) > limit else ""
+    noun = "row" if len(labels) == 1 else "rows"
+    return f"{noun} {shown}{more}"
+
+
+def fail(column: str, rule: str, bad: pd.Series | pd.Index | Sequence) -> None:
+    """Raise InputError for ``column`` breaking ``rule`` at the rows where ``bad`` is true (or listed)."""
+    if isinstance(bad, pd.Series) and bad.dtype == bool:
+        rows = bad.index[bad.to_numpy()]
+    else:
+        rows = bad
+    raise InputError(f"column {column!r}: {rule}; {describe_rows(rows)}")
+
+
+def require_frame(data: object, name: str = "data") -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise InputError(f"{name} has no rows")
+    return data
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str | None]) -> None:
+    wanted = [c for c in columns if c is not None]
+    missing = [c for c in wanted if c not in data.columns]
+    if missing:
+        raise InputError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not found in data; "
+            f"available: {', '.join(map(str, data.columns))}"
+        )
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Rows removed by ``dropna=True``: how many and which index labels, per column."""
+
+    n: int
+    rows: tuple
+    by_column: dict
+
+    @classmethod
+    def none(cls) -> "Dropped":
+        return cls(0, (), {})
+
+
+def handle_missing(
+    data: pd.DataFrame, columns: Sequence[str | None], dropna: bool
+) -> tuple[pd.DataFrame, Dropped]:
+    """Error on missing values in ``columns`` unless ``dropna``; then drop and count them."""
+    cols = [c for c in dict.fromkeys(columns) if c is not None]
+    na = data[cols].isna()
+    if not na.to_numpy().any():
+        return data, Dropped.none()
+    if not dropna:
+        col = next(c for c in cols if na[c].any())
+        fail(col, "missing values (pass dropna=True to drop and count them)", na[col])
+    any_na = na.any(axis=1)
+    by_column = {c: int(na[c].sum()) for c in cols if na[c].any()}
+    dropped = Dropped(int(any_na.sum()), tuple(data.index[any_na.to_numpy()]), by_column)
+    return data.loc[~any_na], dropped
+
+
+def numeric_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    """The column as float64, or an error naming the rows that are not numbers."""
+    s = data[column]
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=float)
+    converted = pd.to_numeric(s, errors="coerce")
+    fail(column, "must be numeric", converted.isna() & s.notna())
+    raise AssertionError("unreachable")
+
+
+def time_array(data: pd.DataFrame, column: str, allow_zero: bool = True) -> np.ndarray:
+    """Follow-up times: numeric, finite and non-negative (or positive)."""
+    t = numeric_array(data, column)
+    bad = ~np.isfinite(t) | (t < 0 if allow_zero else t <= 0)
+    if bad.any():
+        rule = "times must be finite and non-negative" if allow_zero else "times must be finite and positive"
+        fail(column, rule, data.index[bad])
+    return t
+
+
+def status_array(data: pd.DataFrame, column: str, max_code: int | None = None) -> np.ndarray:
+    """Status codes: integers 0 (censored), 1..k (causes); ``max_code`` caps k (1 for survival)."""
+    s = numeric_array(data, column)
+    bad = (s != np.round(s)) | (s < 0)
+    if max_code is not None:
+        bad |= s > max_code
+    if bad.any():
+        allowed = "0 or 1" if max_code == 1 else (f"0..{max_code}" if max_code else "0, 1, 2, ...")
+        fail(column, f"status codes must be integers {allowed} (0 = censored)", data.index[bad])
+    return s.astype(np.int64)
+
+
+def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    """A survival event indicator: 0/1 or False/True."""
+    return status_array(data, column, max_code=1)

@@ -1,0 +1,1 @@
+"""Data in: canonical schema, loaders, validation and endpoint derivation. Imports neither estimate nor report."""

@@ -1,0 +1,72 @@
+"""Loaders for the bundled data (folder ``datasets/`` in a checkout, ``bmstats._datasets`` in a wheel).
+
+- Rotterdam and GBSG: real cohorts as distributed with R's ``survival`` 3.5-3.  Cite Royston P, Altman DG.
+  External validation of a Cox prognostic model: principles and methods. BMC Med Res Methodol 2013;13:33.
+- bm_cohort: a synthetic bone-metastasis cohort made by ``bmstats simulate`` (see its README).
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["load_rotterdam", "load_gbsg", "load_bm_cohort", "dataset_path", "list_datasets"]
+
+
+def dataset_path(name: str) -> Path:
+    """Path of a bundled file or folder, from the installed package or, in a checkout, ``datasets/``."""
+    try:
+        candidate = Path(str(resources.files("bmstats._datasets") / name))
+        if candidate.exists():
+            return candidate
+    except ModuleNotFoundError:
+        pass
+    candidate = Path(__file__).resolve().parents[1] / "datasets" / name
+    if candidate.exists():
+        return candidate
+    raise FileNotFoundError(f"bundled dataset {name!r} not found")
+
+
+def list_datasets() -> pd.DataFrame:
+    """The bundled data sets with their size and origin."""
+    return pd.DataFrame(
+        [
+            ("rotterdam", "real", 2982, "Rotterdam Tumour Bank, primary breast cancer 1978-1993 (survival::rotterdam)"),
+            ("gbsg", "real", 686, "German Breast Cancer Study Group 2 trial, node-positive (survival::gbsg)"),
+            ("bm_cohort", "synthetic", 5000, "calibrated synthetic bone-metastasis cohort (bmstats simulate)"),
+        ],
+        columns=["name", "kind", "patients", "description"],
+    )
+
+
+def load_rotterdam() -> pd.DataFrame:
+    """Rotterdam tumour bank (n = 2,982): relapse (``rtime`` days, ``recur``) and death (``dtime``, ``death``).
+
+    ``size`` is an ordered category (<=20, 20-50, >50 mm); ``er``/``pgr`` are receptor levels in fmol/l;
+    ``meno``, ``hormon``, ``chemo``, ``recur``, ``death`` are 0/1 integers.  43 patients who died without a
+    recorded relapse have ``dtime > rtime`` (relapse follow-up stopped earlier): the usual competing-risks
+    coding takes ``rtime`` when ``recur == 1`` and ``dtime`` otherwise.
+    """
+    df = pd.read_csv(dataset_path("rotterdam.csv"))
+    ints = ["pid", "year", "age", "meno", "grade", "nodes", "pgr", "er", "hormon", "chemo", "rtime", "recur", "dtime", "death"]
+    df[ints] = df[ints].astype("int64")
+    df["size"] = pd.Categorical(df["size"], categories=["<=20", "20-50", ">50"], ordered=True)
+    return df
+
+
+def load_gbsg() -> pd.DataFrame:
+    """GBSG 2 trial (n = 686, node-positive): recurrence-free survival (``rfstime`` days, ``status``).
+
+    ``size`` in mm, ``er``/``pgr`` in fmol/l, ``meno``/``hormon``/``status`` 0/1 integers.
+    """
+    df = pd.read_csv(dataset_path("gbsg.csv"))
+    return df.astype("int64")
+
+
+def load_bm_cohort():
+    """The synthetic bone-metastasis cohort (5,000 patients) as a :class:`bmstats.Cohort`."""
+    from bmstats.cohort.io import read_cohort
+
+    folder = dataset_path("bm_cohort")
+    return read_cohort(folder / "patients.csv", folder / "skeletal_events.csv")

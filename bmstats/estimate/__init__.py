@@ -1,0 +1,1 @@
+"""Statistics: one module per family. Estimators take DataFrames and return immutable results."""
