@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all report bench reference clean
+.PHONY: install test test-all report bench coverage reference clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# simulation study: coverage of 95% intervals over replicate synthetic cohorts (slow; not part of make test)
+coverage: $(STAMP)
+	$(PY) benchmarks/coverage_study.py
 
 # needs R with survival, cmprsk, mets (Debian: r-base-core r-cran-survival r-cran-cmprsk r-cran-mets)
 reference:
