@@ -1,0 +1,95 @@
+"""Cohort layer: read + validate a large cohort CSV (issue 2: 1,000,000 patients in well under a minute).
+
+The cohort files are generated on first use into a temporary folder (never into the repository): the
+30-patient fixture tests/data/valid_*.csv tiled with new patient ids and shifted dates, so that every
+rule has real work.  Each case times itself (file generation excluded).  Peer: ``pandas.read_csv`` of the
+same files with default type inference, the floor for just reading them.
+"""
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from run import Case
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data"
+_made: dict[int, tuple[Path, Path]] = {}
+
+
+def make_cohort_files(n: int, folder: Path | None = None, seed: int = 1) -> tuple[Path, Path]:
+    """Write an n-patient cohort (patients.csv, skeletal_events.csv) and return the two paths."""
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix=f"bmstats_bench_cohort_{n}_"))
+        atexit.register(shutil.rmtree, folder, True)
+    p0 = pd.read_csv(FIXTURES / "valid_patients.csv", dtype=str, keep_default_na=False)
+    e0 = pd.read_csv(FIXTURES / "valid_skeletal_events.csv", dtype=str, keep_default_na=False)
+    reps = -(-n // len(p0))
+    rng = np.random.default_rng(seed)
+    p = pd.concat([p0] * reps, ignore_index=True).iloc[:n].copy()
+    copy_no = np.repeat(np.arange(reps), len(p0))[:n]
+    shift = pd.to_timedelta(rng.integers(0, 3000, reps), unit="D")
+    old_ids = p["patient_id"].copy()
+    p["patient_id"] = "S" + pd.Series(np.arange(n), dtype="int64").astype(str).str.zfill(8)
+    date_cols = [c for c in p.columns if c.endswith("_date")]
+    for c in date_cols:
+        d = pd.to_datetime(p[c].replace("", None))
+        p[c] = (d + shift[copy_no]).dt.strftime("%Y-%m-%d").fillna("")
+    # events: every copy of a fixture patient gets that patient's events, shifted alike
+    key = pd.DataFrame({"old": old_ids.to_numpy(), "new": p["patient_id"].to_numpy(), "copy": copy_no})
+    e = e0.merge(key, left_on="patient_id", right_on="old")
+    e["event_date"] = (pd.to_datetime(e["event_date"]) + shift[e["copy"].to_numpy()]).dt.strftime("%Y-%m-%d")
+    e = e.sort_values(["copy", "new"], kind="stable").assign(patient_id=lambda x: x["new"])[list(e0.columns)]
+    folder.mkdir(parents=True, exist_ok=True)
+    pp, ep = folder / "patients.csv", folder / "skeletal_events.csv"
+    p.to_csv(pp, index=False)
+    e.to_csv(ep, index=False)
+    return pp, ep
+
+
+def _files(n: int) -> tuple[Path, Path]:
+    if n not in _made:
+        _made[n] = make_cohort_files(n)
+    return _made[n]
+
+
+def _ours(n: int):
+    def run() -> float:
+        import bmstats as bm
+
+        pp, ep = _files(n)
+        t0 = time.perf_counter()
+        report = bm.validate(bm.read_cohort(pp, ep))
+        seconds = time.perf_counter() - t0
+        if not report.ok:
+            raise RuntimeError(f"benchmark cohort should be valid: {report.errors.head()}")
+        return seconds
+
+    return run
+
+
+def _pandas(n: int):
+    def run() -> float:
+        pp, ep = _files(n)
+        t0 = time.perf_counter()
+        pd.read_csv(pp)
+        pd.read_csv(ep)
+        return time.perf_counter() - t0
+
+    return run
+
+
+def cases(quick: bool) -> list[Case]:
+    out = []
+    for n in ([10_000] if quick else [100_000, 1_000_000]):
+        task = "read_cohort + validate (CSV)"
+        out.append(Case(task, n, "bmstats", _ours(n), measure_memory=False,
+                        note="self-timed; file generation excluded"))
+        out.append(Case(task, n, "pandas.read_csv only", _pandas(n), measure_memory=False,
+                        note="reading alone, no canonical types or checks"))
+    return out

@@ -1,0 +1,180 @@
+"""``Cohort``: the canonical ``patients`` and ``skeletal_events`` tables of one cohort, immutable.
+
+Build one with :func:`bmstats.read_cohort` (files, with a site mapping) or directly from canonical
+DataFrames with ``Cohort.from_frames(patients, events=None, truth=None)`` (what the simulator does).
+Both index the tables by the file's row number (``row``: header = row 1, first data row = row 2; frames
+given directly are numbered as if written to CSV) so that validation messages can name rows.
+``.patients`` and ``.events`` hand out copies: a caller editing them cannot change the cohort.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from bmstats.cohort import schema
+from bmstats.cohort.issues import empty_issues
+
+
+@dataclass(frozen=True, eq=False, repr=False, init=False)
+class Cohort:
+    """One cohort in the canonical schema (docs/cohort.md).
+
+    Attributes: ``patients`` and ``events`` (copies of the canonical tables, dates as datetime64),
+    ``truth`` (for a synthetic cohort: the parameters it was drawn from; else None), ``sources`` (the
+    files read, by table).
+    """
+
+    _patients: pd.DataFrame
+    _events: pd.DataFrame
+    truth: dict | None = None
+    sources: dict = field(default_factory=dict)
+    _read_issues: pd.DataFrame = field(default_factory=empty_issues)
+    _absent: dict = field(default_factory=dict)
+
+    def __init__(
+        self,
+        patients: pd.DataFrame,
+        events: pd.DataFrame | None = None,
+        truth: dict | None = None,
+        *,
+        sources: dict | None = None,
+        read_issues: pd.DataFrame | None = None,
+        absent: dict | None = None,
+        canonical: bool = False,
+    ):
+        """``canonical=True`` (internal, used by the readers) trusts that the frames are already canonical;
+        otherwise the frames are converted like a file without a mapping (Cohort.from_frames)."""
+        if not canonical:
+            from bmstats.cohort.io import frames_to_tables
+
+            patients, events, read_issues, absent = frames_to_tables(patients, events)
+        set_ = object.__setattr__
+        set_(self, "_patients", patients)
+        set_(self, "_events", events if events is not None else schema.empty_frame("skeletal_events"))
+        set_(self, "truth", truth)
+        set_(self, "sources", dict(sources or {}))
+        set_(self, "_read_issues", read_issues if read_issues is not None else empty_issues())
+        set_(self, "_absent", dict(absent or {}))
+
+    @classmethod
+    def from_frames(cls, patients: pd.DataFrame, events: pd.DataFrame | None = None, truth: dict | None = None) -> "Cohort":
+        """A Cohort from DataFrames in the canonical schema (dates as datetime64 or ISO text).
+
+        Missing optional columns are added empty; ``subtype`` is derived from er/pr/her2 when absent;
+        values that do not parse are kept as issues for :func:`bmstats.validate`.
+        """
+        return cls(patients, events, truth)
+
+    # -- the tables -----------------------------------------------------------------------------
+    @property
+    def patients(self) -> pd.DataFrame:
+        return self._patients.copy()
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The skeletal_events table."""
+        return self._events.copy()
+
+    skeletal_events = events
+
+    @property
+    def n_patients(self) -> int:
+        return len(self._patients)
+
+    @property
+    def n_events(self) -> int:
+        return len(self._events)
+
+    def __len__(self) -> int:
+        return len(self._patients)
+
+    def __repr__(self) -> str:
+        p = self._patients
+        n_bm = int(p["bm_date"].notna().sum())
+        n_dead = int(p["death_date"].notna().sum())
+        src = f" from {self.sources['patients']}" if "patients" in self.sources else ""
+        synth = " (synthetic: .truth holds its parameters)" if self.truth is not None else ""
+        return (
+            f"Cohort{src}{synth}: {len(p):,} patients ({n_bm:,} with bone metastasis, {n_dead:,} died), "
+            f"{len(self._events):,} skeletal events"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<div><strong>{html.escape(repr(self))}</strong>{self._patients.head(10).to_html()}</div>"
+
+    # -- writing --------------------------------------------------------------------------------
+    def to_files(self, folder: str | Path) -> dict[str, Path]:
+        """Write ``patients.csv`` and ``skeletal_events.csv`` (ISO dates, empty for missing) into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, frame in (("patients", self._patients), ("skeletal_events", self._events)):
+            path = folder / f"{name}.csv"
+            out = frame.copy()
+            for c in out.columns:
+                if pd.api.types.is_datetime64_any_dtype(out[c]):
+                    out[c] = out[c].dt.strftime("%Y-%m-%d")
+                elif pd.api.types.is_bool_dtype(out[c]):
+                    out[c] = out[c].map({True: "true", False: "false"})
+                elif pd.api.types.is_float_dtype(out[c]):  # 54.0 -> "54", as a site file would have it
+                    text = out[c].astype(str).str.replace(r"\.0$", "", regex=True)
+                    out[c] = text.where(out[c].notna(), "")
+            out.to_csv(path, index=False, lineterminator="\n")
+            paths[name] = path
+        return paths
+
+    # -- analysis-ready frames ------------------------------------------------------------------
+    def endpoint(
+        self,
+        event: str,
+        competing: Sequence[str] = (),
+        origin: str = "diagnosis",
+        unit: str = "years",
+        horizon: float | None = None,
+        covariates: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Time-to-event frame (``patient_id``, ``time``, ``status`` + covariates) from ``origin``.
+
+        The exclusion log is ``frame.attrs["exclusions"]`` (an :class:`~bmstats.cohort.exclusions.ExclusionLog`);
+        :meth:`endpoint_with_log` returns both explicitly.  See :func:`bmstats.cohort.endpoints.endpoint`.
+        """
+        return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates).data
+
+    def endpoint_with_log(self, event: str, competing: Sequence[str] = (), origin: str = "diagnosis",
+                          unit: str = "years", horizon: float | None = None,
+                          covariates: Sequence[str] | None = None):
+        """:class:`~bmstats.cohort.endpoints.Endpoint` (``.data``, ``.exclusions``)."""
+        from bmstats.cohort.endpoints import endpoint
+
+        return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates)
+
+    def recurrent_events(
+        self,
+        origin: str = "bone_metastasis",
+        unit: str = "years",
+        window_days: int | None = None,
+        event_types: Sequence[str] | None = None,
+        covariates: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Counting-process rows (``id, start, stop, event, terminal, enum`` + covariates) of skeletal events.
+
+        See :func:`bmstats.cohort.recurrent.recurrent_events`; ``frame.attrs["exclusions"]`` holds the
+        exclusion log and ``frame.attrs["dropped_events"]`` the events not counted, with reasons.
+        """
+        from bmstats.cohort.recurrent import recurrent_events
+
+        return recurrent_events(self._patients, self._events, origin, unit, window_days, event_types, covariates).data
+
+    def validate(self):
+        """Shorthand for :func:`bmstats.validate`."""
+        from bmstats.cohort.validate import validate
+
+        return validate(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Cohort":
+        return self  # immutable

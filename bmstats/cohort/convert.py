@@ -1,0 +1,187 @@
+"""Raw site tables -> canonical tables: rename, recode, parse types, derive subtype, record parse failures.
+
+A value that does not parse (a date ``2020-13-45``, an age ``sixty``) becomes missing in the canonical
+table and an issue (BM005/BM006) that validation reports with the file's row number: reading never crashes
+on a bad cell.  All steps are vectorised column operations.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bmstats.cohort import schema
+from bmstats.cohort.issues import concat_issues, issue_frame
+from bmstats.cohort.mapping import Mapping
+
+_MAX_VALUE_SHOWN = 40
+
+
+def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame, tuple]:
+    """(canonical frame, parse issues, absent canonical columns) for ``table`` ('patients'/'skeletal_events').
+
+    ``raw`` is indexed by the file's row numbers; its cells may be text (CSV) or typed (Parquet, Stata, ...).
+    """
+    tmap = mapping.table(table)
+    spec = schema.columns(table)
+    raw = raw.rename(columns=lambda c: str(c).strip())
+    raw = raw.rename(columns=tmap.columns)
+    dup = raw.columns[raw.columns.duplicated()]
+    if len(dup):
+        from bmstats.cohort.io import CohortReadError
+
+        raise CohortReadError(f"{table}: column(s) {sorted(set(dup))} appear more than once (after the mapping's renaming)")
+    missing = set(mapping.missing)
+    issues = []
+    out: dict[str, pd.Series] = {}
+    absent = tuple(name for name in spec if name not in raw.columns)
+
+    ids = _text(raw["patient_id"], missing) if "patient_id" in raw.columns else _empty_column(spec["patient_id"], raw.index)
+    out["patient_id"] = ids
+    for name, col in spec.items():
+        if name == "patient_id":
+            continue
+        if name not in raw.columns:
+            out[name] = _empty_column(col, raw.index)
+            continue
+        s = raw[name]
+        recode = tmap.values.get(name)
+        if col.kind == "date" and recode is None and pd.api.types.is_datetime64_any_dtype(s):
+            out[name] = _naive(s)
+            continue
+        if col.kind in ("number", "integer") and recode is None and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            values, bad = _numeric(s, col.kind)
+        elif col.kind == "boolean" and recode is None and pd.api.types.is_bool_dtype(s):
+            values, bad = s.astype("boolean"), None
+        else:
+            text = _text(s, missing)
+            if recode:
+                text = _recode(text, recode, missing)
+            if col.kind == "date":
+                fmt = tmap.date_format_of(name)
+                values = _parse_dates(text, fmt)
+                bad = text.notna() & values.isna()
+                if bad.any():
+                    issues.append(_bad(table, "BM006-date-parse", name, ids, text, bad, f"is not a date in format {fmt}"))
+                out[name] = values
+                continue
+            if col.kind in ("number", "integer"):
+                values, bad = _numeric(text, col.kind)
+            elif col.kind == "boolean":
+                low = text.str.lower()
+                values = low.map({"true": True, "false": False}).astype("boolean")
+                bad = text.notna() & values.isna()
+            else:  # id, code
+                out[name] = text
+                continue
+        if bad is not None and bad.any():
+            rule_text = {"number": "is not a number", "integer": "is not a whole number", "boolean": "is not true/false"}[col.kind]
+            issues.append(_bad(table, "BM005-value-type", name, ids, _text(s, missing), bad, rule_text))
+            values = values.mask(bad)
+        out[name] = values
+
+    frame = pd.DataFrame(out, index=raw.index)
+    if table == "patients":
+        derived = derive_subtype(frame["er"], frame["pr"], frame["her2"])
+        frame["subtype"] = frame["subtype"].where(frame["subtype"].notna(), derived)
+    extra = [c for c in raw.columns if c not in spec]
+    for c in extra:
+        frame[c] = _text(raw[c], missing) if raw[c].dtype == object else raw[c]
+    frame.index.name = schema.ROW
+    return frame, concat_issues(issues), absent
+
+
+def _empty_column(col: schema.Column, index: pd.Index) -> pd.Series:
+    fill = {"date": pd.NaT, "number": np.nan, "integer": pd.NA, "boolean": pd.NA}.get(col.kind, None)
+    return pd.Series([fill] * len(index) if fill is None else fill, index=index, dtype=schema.dtype_of(col))
+
+
+def derive_subtype(er: pd.Series, pr: pd.Series, her2: pd.Series) -> pd.Series:
+    """Subtype from receptor codes: HR+ = ER or PR positive; HR- = both negative; else unknown.
+
+    HR+/HER2-, HR+/HER2+, HR-/HER2+, TNBC (HR-, HER2-); any unknown (or non-canonical code) part that
+    decides the class gives 'unknown'.
+    """
+    hr_pos = (er == "positive") | (pr == "positive")
+    hr_neg = (er == "negative") & (pr == "negative")
+    h_pos = her2 == "positive"
+    h_neg = her2 == "negative"
+    out = np.select(
+        [hr_pos & h_neg, hr_pos & h_pos, hr_neg & h_pos, hr_neg & h_neg],
+        ["HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "TNBC"],
+        default="unknown",
+    )
+    return pd.Series(out.astype(object), index=er.index)
+
+
+def _text(s: pd.Series, missing: set) -> pd.Series:
+    """Cells as stripped text, with the mapping's missing tokens (and real NA) as NA."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        num = s.astype("float64")
+        integral = np.isfinite(num) & (num == np.round(num))
+        if integral.all() or (integral | num.isna()).all():
+            text = num.astype("Int64").astype(object).where(num.notna())
+            text = text.map(str, na_action="ignore")
+        else:
+            text = s.astype(str).where(s.notna())
+        return text.astype(object).where(text.notna(), None)
+    if pd.api.types.is_bool_dtype(s):
+        return s.map({True: "true", False: "false"}).astype(object)
+    na = s.isna()
+    if s.dtype == object and not _all_str(s, na):
+        s = s.map(_cell_text, na_action="ignore")
+    text = s.astype(object).where(~na, None)
+    text = text.str.strip()
+    if missing:
+        text = text.mask(text.isin(missing))
+    return text.astype(object).where(text.notna(), None)
+
+
+def _all_str(s: pd.Series, na: pd.Series) -> bool:
+    sample = s[~na]
+    return pd.api.types.infer_dtype(sample, skipna=True) in ("string", "empty")
+
+
+def _cell_text(v) -> str:
+    """Typed cells (Excel, Stata) as text: whole floats without '.0', dates as ISO."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d")
+    return str(v)
+
+
+def _recode(text: pd.Series, recode: dict, missing: set) -> pd.Series:
+    mapped = text.map(recode)
+    out = mapped.where(text.isin(list(recode)), text)
+    out = out.mask(out.isin(missing))
+    return out.astype(object).where(out.notna(), None)
+
+
+def _parse_dates(text: pd.Series, fmt: str) -> pd.Series:
+    values = pd.to_datetime(text, format=fmt, errors="coerce")
+    return _naive(values)
+
+
+def _naive(s: pd.Series) -> pd.Series:
+    s = pd.to_datetime(s, errors="coerce")
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    return s.dt.normalize().astype("datetime64[ns]")
+
+
+def _numeric(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
+    num = pd.to_numeric(s, errors="coerce").astype("float64")
+    bad = s.notna() & num.isna()
+    if kind == "integer":
+        frac = num.notna() & (num != np.round(num))
+        bad = bad | frac
+        num = num.mask(frac)
+        return num.astype("Int64"), bad
+    return num, bad
+
+
+def _bad(table: str, rule: str, column: str, ids: pd.Series, text: pd.Series, bad: pd.Series, what: str) -> pd.DataFrame:
+    rows = bad.index[bad.to_numpy()]
+    shown = text[bad].astype(str).str.slice(0, _MAX_VALUE_SHOWN)
+    msgs = column + " " + ("'" + shown + "'") + " " + what
+    return issue_frame(rule, table, rows, ids[bad].to_numpy(), column, msgs.to_numpy())

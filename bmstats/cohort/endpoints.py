@@ -1,0 +1,163 @@
+"""Time-to-event frames from a cohort: time from an origin to an event, with competing events and exclusions.
+
+Definitions (docs/cohort.md, "Endpoints"):
+
+- Events and origins are named ``diagnosis`` (dx_date), ``bone_metastasis`` (bm_date),
+  ``visceral_metastasis`` (visceral_met_date), ``skeletal_event`` (the patient's first skeletal event of any
+  type), ``death`` (death_date, any cause) and ``breast_cancer_death`` (death_date when cause_of_death is
+  breast_cancer).  Origins are the first four.
+- ``time`` = (date of the first of: event, competing events, last follow-up) - origin date, in days,
+  or divided by 30.4375 (months) or 365.25 (years).  ``status`` = 0 censored at last_fu_date, 1 the event,
+  2, 3, ... the competing events in the order given.  Death that is neither the event nor competing
+  censors (death_date is the last follow-up).
+- Ties on the same day: the event of interest wins, then the competing events in the order given.
+- ``horizon`` (in ``unit``): follow-up beyond it is censored administratively at ``time = horizon``;
+  an event exactly at the horizon counts.
+- Exclusions, applied in this order and logged with patient ids: origin date missing (e.g. no bone
+  metastasis when the origin is bone_metastasis); last_fu_date missing; the event at or before the origin
+  (prevalent at the origin, e.g. bone metastasis found at diagnosis); a competing event at or before the
+  origin; zero or negative follow-up (last_fu_date on or before the origin); an event or competing event
+  after last_fu_date (inconsistent dates; validation rule BM010/BM013 names them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bmstats._checks import InputError
+from bmstats.cohort.exclusions import ExclusionBuilder, ExclusionLog
+
+UNITS = {"days": 1.0, "months": 30.4375, "years": 365.25}
+EVENTS = ("diagnosis", "bone_metastasis", "visceral_metastasis", "skeletal_event", "death", "breast_cancer_death")
+ORIGINS = EVENTS[:4]
+_DATE_COLUMN = {
+    "diagnosis": "dx_date",
+    "bone_metastasis": "bm_date",
+    "visceral_metastasis": "visceral_met_date",
+    "death": "death_date",
+}
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Endpoint:
+    """An analysis frame and how it was made: ``.data`` (patient_id, time, status, covariates) and
+    ``.exclusions`` (an :class:`ExclusionLog`); ``.status_labels`` maps status codes to names."""
+
+    data: pd.DataFrame
+    exclusions: ExclusionLog
+    status_labels: dict
+
+    def __repr__(self) -> str:
+        counts = self.data["status"].value_counts().sort_index()
+        parts = ", ".join(f"{self.status_labels[int(k)]}: {int(v):,}" for k, v in counts.items())
+        return f"{self.exclusions.title}: {len(self.data):,} patients ({parts})\n{self.exclusions!r}"
+
+
+def event_dates(p: pd.DataFrame, e: pd.DataFrame, name: str) -> pd.Series:
+    """The date of the named event (or origin) per patient, aligned with ``p`` (NaT when it did not happen)."""
+    if name not in EVENTS:
+        raise InputError(f"unknown event {name!r}; expected one of {', '.join(EVENTS)}")
+    if name in _DATE_COLUMN:
+        return p[_DATE_COLUMN[name]]
+    if name == "breast_cancer_death":
+        return p["death_date"].where(p["cause_of_death"] == "breast_cancer")
+    # skeletal_event: the first one per patient
+    first = e.loc[e["event_date"].notna()].groupby("patient_id", sort=False)["event_date"].min()
+    return pd.Series(p["patient_id"].map(first).to_numpy(dtype="datetime64[ns]"), index=p.index)
+
+
+def _days(later: pd.Series, origin: pd.Series) -> np.ndarray:
+    """Whole days from origin to later as float (NaN when either is missing)."""
+    return (later - origin).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def check_unique_ids(p: pd.DataFrame) -> None:
+    dup = p["patient_id"].duplicated(keep=False)
+    if dup.any():
+        from bmstats._checks import fail
+
+        fail("patient_id", "duplicate patient ids (run bmstats.validate first)", dup)
+
+
+def endpoint(
+    p: pd.DataFrame,
+    e: pd.DataFrame,
+    event: str,
+    competing: Sequence[str] = (),
+    origin: str = "diagnosis",
+    unit: str = "years",
+    horizon: float | None = None,
+    covariates: Sequence[str] | None = None,
+) -> Endpoint:
+    """Time from ``origin`` to ``event`` with ``competing`` events (module docstring has the definitions)."""
+    competing = (competing,) if isinstance(competing, str) else tuple(competing)
+    if origin not in ORIGINS:
+        raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
+    for name in (event, *competing):
+        if name not in EVENTS or name == "diagnosis":
+            raise InputError(f"unknown event {name!r}; expected one of {', '.join(EVENTS[1:])}")
+    if event in competing or len(set(competing)) != len(competing):
+        raise InputError(f"event {event!r} and competing events {competing} must all differ")
+    if origin in (event, *competing):
+        raise InputError(f"origin {origin!r} cannot also be the event or a competing event")
+    if unit not in UNITS:
+        raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    if horizon is not None and not (np.isfinite(horizon) and horizon > 0):
+        raise InputError(f"horizon must be a positive number of {unit}, got {horizon!r}")
+    check_unique_ids(p)
+    cov = _covariates(p, covariates)
+
+    o = event_dates(p, e, origin)
+    fu = p["last_fu_date"]
+    names = (event, *competing)
+    d_fu = _days(fu, o)
+    d_ev = np.column_stack([_days(event_dates(p, e, n), o) for n in names])  # NaN: did not happen
+
+    label = origin.replace("_", " ")
+    title = f"{event} from {origin}" + (f" (competing: {', '.join(competing)})" if competing else "")
+    log = ExclusionBuilder(p["patient_id"], title)
+    log.exclude(f"no {label} date (origin missing)", o.isna().to_numpy())
+    log.exclude("last_fu_date missing", fu.isna().to_numpy())
+    log.exclude(f"{event.replace('_', ' ')} at or before {label} (prevalent at origin)", d_ev[:, 0] <= 0)
+    if competing:
+        log.exclude(f"competing event at or before {label}", (d_ev[:, 1:] <= 0).any(axis=1))
+    log.exclude("zero or negative follow-up (last_fu_date on or before origin)", d_fu <= 0)
+    log.exclude("event after last_fu_date (inconsistent dates)", (d_ev > d_fu[:, None]).any(axis=1))
+    keep = log.keep
+
+    d_ev, d_fu = d_ev[keep], d_fu[keep]
+    filled = np.where(np.isnan(d_ev), np.inf, d_ev)
+    first = np.argmin(filled, axis=1)  # argmin takes the first column on ties: event, then competing in order
+    d_first = filled[np.arange(len(filled)), first]
+    happened = d_first <= d_fu
+    days = np.where(happened, d_first, d_fu)
+    status = np.where(happened, first + 1, 0).astype("int64")
+    time = days / UNITS[unit]
+    if horizon is not None:
+        beyond = time > horizon
+        time = np.where(beyond, float(horizon), time)
+        status = np.where(beyond, 0, status)
+
+    data = pd.DataFrame({"patient_id": p["patient_id"].to_numpy()[keep], "time": time, "status": status},
+                        index=p.index[keep])
+    if cov:
+        data = pd.concat([data, p.loc[keep, cov]], axis=1)
+    labels = {0: "censored", **{i + 1: n for i, n in enumerate(names)}}
+    exclusions = log.log()
+    data.attrs["exclusions"] = exclusions
+    data.attrs["endpoint"] = {"event": event, "competing": list(competing), "origin": origin, "unit": unit,
+                              "horizon": horizon, "status_labels": labels}
+    return Endpoint(data, exclusions, labels)
+
+
+def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None) -> list[str]:
+    if covariates is None:
+        return [c for c in p.columns if c != "patient_id"]
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    missing = [c for c in covariates if c not in p.columns]
+    if missing:
+        raise InputError(f"covariate(s) {missing} not in the patients table; available: {', '.join(p.columns)}")
+    return [c for c in covariates if c != "patient_id"]

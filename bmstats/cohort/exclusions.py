@@ -1,0 +1,111 @@
+"""The exclusion log of an analysis frame: who was dropped, in which step and why (a STROBE flow).
+
+Steps are applied in order; each removes patients still present for one reason, so the counts add up:
+``n_start - sum(n_excluded) == n_final``.  ``.table`` is the flow (step, reason, n_excluded, n_remaining);
+``.excluded`` lists every excluded patient with the reason.  The report draws it with
+``bmstats.report.figures.plot_exclusion_flow(log)``.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class ExclusionLog:
+    """``n_start`` patients; ``steps``: (reason, patient ids) in the order applied; ``title``: the analysis."""
+
+    n_start: int
+    steps: tuple  # ((reason, tuple_of_patient_ids), ...)
+    title: str = "exclusions"
+
+    @property
+    def n_final(self) -> int:
+        return self.n_start - sum(len(ids) for _, ids in self.steps)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """step, reason, n_excluded, n_remaining: one row per reason, the boxes of a flow diagram."""
+        n_ex = [len(ids) for _, ids in self.steps]
+        remaining = self.n_start - np.cumsum(n_ex, dtype="int64") if n_ex else np.array([], dtype="int64")
+        return pd.DataFrame(
+            {
+                "step": np.arange(1, len(self.steps) + 1, dtype="int64"),
+                "reason": [r for r, _ in self.steps],
+                "n_excluded": np.asarray(n_ex, dtype="int64"),
+                "n_remaining": np.asarray(remaining, dtype="int64"),
+            }
+        )
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """Every excluded patient: patient_id, step, reason."""
+        parts = [
+            pd.DataFrame({"patient_id": list(ids), "step": i, "reason": reason})
+            for i, (reason, ids) in enumerate(self.steps, start=1)
+            if len(ids)
+        ]
+        if not parts:
+            return pd.DataFrame({"patient_id": pd.Series(dtype=object), "step": pd.Series(dtype="int64"),
+                                 "reason": pd.Series(dtype=object)})
+        return pd.concat(parts, ignore_index=True)
+
+    def ids(self, reason: str) -> tuple:
+        for r, ids in self.steps:
+            if r == reason:
+                return ids
+        raise KeyError(f"no exclusion step {reason!r}; steps: {[r for r, _ in self.steps]}")
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "n_start": self.n_start,
+            "n_final": self.n_final,
+            "steps": [{"reason": r, "n_excluded": len(ids), "patient_ids": list(map(str, ids))} for r, ids in self.steps],
+        }
+
+    def plot(self, ax=None, **kw):
+        from bmstats.report import figures
+
+        return figures.plot_exclusion_flow(self, ax=ax, **kw)
+
+    def __repr__(self) -> str:
+        lines = [f"{self.title}: {self.n_start:,} patients, {self.n_final:,} analysed"]
+        for _, row in self.table.iterrows():
+            lines.append(f"  {row['step']}. excluded {row['n_excluded']:,}: {row['reason']} ({row['n_remaining']:,} remain)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = html.escape(f"{self.title}: {self.n_start:,} patients, {self.n_final:,} analysed")
+        return f"<div><strong>{head}</strong>{self.table.to_html(index=False)}</div>"
+
+    def __deepcopy__(self, memo):
+        # immutable; pandas deep-copies DataFrame.attrs on many operations, this keeps that cheap
+        return self
+
+
+class ExclusionBuilder:
+    """Applies exclusion masks in order over one frame of candidates (internal helper)."""
+
+    def __init__(self, ids: pd.Series, title: str):
+        self._ids = ids.to_numpy()
+        self._keep = np.ones(len(ids), dtype=bool)
+        self._steps: list = []
+        self._n = len(ids)
+        self._title = title
+
+    def exclude(self, reason: str, mask) -> None:
+        """Drop the still-present rows where ``mask``; a step is logged even when it removes nobody."""
+        hit = self._keep & np.asarray(mask, dtype=bool)
+        self._steps.append((reason, tuple(self._ids[hit].tolist())))
+        self._keep &= ~hit
+
+    @property
+    def keep(self) -> np.ndarray:
+        return self._keep.copy()
+
+    def log(self) -> ExclusionLog:
+        return ExclusionLog(self._n, tuple(self._steps), self._title)

@@ -1,0 +1,162 @@
+"""``read_cohort``: site files (CSV, Parquet, Excel, Stata, SAS) or DataFrames -> a canonical :class:`Cohort`.
+
+Text files are read with every column as text, so that a bad cell becomes a validation issue instead of
+a crash.  Every row keeps its number in the file as the index (``row``): the header is row 1 and the first
+data row is row 2, as a spreadsheet shows it (for Parquet, Stata and SAS, which have no header row, the
+record number + 1, so that numbering is the same as after exporting to CSV).  Blank lines of a CSV file
+are skipped but still counted.  A file that cannot be read at all (missing, empty, binary, unknown type)
+raises :class:`CohortReadError`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bmstats._checks import InputError
+from bmstats.cohort import schema
+from bmstats.cohort.cohort import Cohort
+from bmstats.cohort.convert import canonical_table
+from bmstats.cohort.issues import concat_issues, issue_frame
+from bmstats.cohort.mapping import Mapping, load_mapping
+
+TEXT_SUFFIXES = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls", ".dta", ".sas7bdat", ".xpt")
+
+
+class CohortReadError(InputError):
+    """A cohort file that cannot be read at all (missing, empty, binary, unknown type)."""
+
+
+def read_cohort(patients, events=None, mapping=None) -> Cohort:
+    """Read a cohort: ``patients`` (and optionally ``events``) as file paths or DataFrames.
+
+    ``mapping`` is a YAML file (or dict) renaming the site's columns and recoding its values
+    (docs/cohort.md).  File type by suffix: .csv/.txt/.tsv, .parquet, .xlsx/.xls, .dta (Stata),
+    .sas7bdat/.xpt (SAS).  Values that do not parse are kept as issues for :func:`bmstats.validate`.
+    """
+    m = load_mapping(mapping)
+    raw_p, src_p = _read_any(patients, m, "patients")
+    raw_e, src_e = (None, None) if events is None else _read_any(events, m, "skeletal_events")
+    sources = {"patients": src_p} | ({"skeletal_events": src_e} if src_e else {})
+    p, e, issues, absent = _tables(raw_p, raw_e, m)
+    return Cohort(p, e, sources=sources, read_issues=issues, absent=absent, canonical=True)
+
+
+def frames_to_tables(patients: pd.DataFrame, events: pd.DataFrame | None, mapping: Mapping | None = None):
+    """Canonical tables, read issues and absent columns from DataFrames (used by Cohort.from_frames)."""
+    m = mapping or Mapping()
+    raw_p, _ = _read_any(patients, m, "patients")
+    raw_e = None if events is None else _read_any(events, m, "skeletal_events")[0]
+    return _tables(raw_p, raw_e, m)
+
+
+def _tables(raw_p: pd.DataFrame, raw_e: pd.DataFrame | None, m: Mapping):
+    p, issues_p, absent_p = canonical_table(raw_p, "patients", m)
+    found = [issues_p, _structure_issues("patients", raw_p, absent_p, m)]
+    absent = {"patients": absent_p}
+    if raw_e is None:
+        e = schema.empty_frame("skeletal_events")
+    else:
+        e, issues_e, absent_e = canonical_table(raw_e, "skeletal_events", m)
+        found += [issues_e, _structure_issues("skeletal_events", raw_e, absent_e, m)]
+        absent["skeletal_events"] = absent_e
+    return p, e, concat_issues(found), absent
+
+
+def _structure_issues(table: str, raw: pd.DataFrame, absent: tuple, m: Mapping) -> pd.DataFrame:
+    spec = schema.columns(table)
+    renamed = [m.table(table).columns.get(str(c).strip(), str(c).strip()) for c in raw.columns]
+    out = []
+    missing_required = [c for c in absent if spec[c].required]
+    for c in missing_required:
+        out.append(issue_frame("BM003-required-column", table, [1], "", c,
+                               f"required column {c!r} is missing (columns found: {', '.join(map(str, raw.columns))})"))
+    for c in renamed:
+        if c not in spec:
+            out.append(issue_frame("BM105-extra-column", table, [1], "", c,
+                                   f"column {c!r} is not in the canonical schema; kept as it is (rename it in the mapping?)"))
+    return concat_issues(out)
+
+
+def _read_any(source, m: Mapping, table: str) -> tuple[pd.DataFrame, str | None]:
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        frame.index = pd.RangeIndex(2, len(frame) + 2, name=schema.ROW)
+        return frame, None
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        return read_table_file(path, m), str(path)
+    raise CohortReadError(f"{table}: expected a file path or a DataFrame, got {type(source).__name__}")
+
+
+def read_table_file(path: Path, m: Mapping | None = None) -> pd.DataFrame:
+    """One table file as a DataFrame indexed by file row number; text files with every column as text."""
+    m = m or Mapping()
+    if not path.exists():
+        raise CohortReadError(f"{path}: file not found")
+    if path.is_dir():
+        raise CohortReadError(f"{path}: is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise CohortReadError(f"{path}: file is empty")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in TEXT_SUFFIXES:
+            frame = _read_text(path, m, TEXT_SUFFIXES[suffix])
+        elif suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix in (".xlsx", ".xlsm", ".xls"):
+            frame = pd.read_excel(path, sheet_name=m.sheet, dtype=object)
+        elif suffix == ".dta":
+            frame = pd.read_stata(path, convert_categoricals=False)
+        elif suffix in (".sas7bdat", ".xpt"):
+            frame = pd.read_sas(path, encoding=m.encoding or "utf-8")
+        else:
+            raise CohortReadError(f"{path}: unknown file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
+    except CohortReadError:
+        raise
+    except Exception as exc:  # any reader failure means the file is unreadable, not a crash
+        raise CohortReadError(f"{path}: cannot be read as {suffix or 'a table'} ({type(exc).__name__}: {_first_line(exc)})") from None
+    if frame.shape[1] == 0:
+        raise CohortReadError(f"{path}: no columns found")
+    if suffix not in TEXT_SUFFIXES:
+        frame.index = pd.RangeIndex(2, len(frame) + 2, name=schema.ROW)
+    return frame
+
+
+def _read_text(path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if b"\x00" in head:
+        raise CohortReadError(f"{path}: not a text file (binary content); expected {path.suffix} text")
+    if not head.strip():
+        raise CohortReadError(f"{path}: file is empty")
+    encoding = m.encoding
+    if encoding is None:
+        try:
+            path.read_bytes().decode("utf-8")
+            encoding = "utf-8-sig"
+        except UnicodeDecodeError:
+            encoding = "latin-1"
+    frame = pd.read_csv(
+        path,
+        dtype=str,
+        sep=m.delimiter or default_sep,
+        keep_default_na=False,
+        na_values=[],
+        skip_blank_lines=False,
+        encoding=encoding,
+        engine="c",
+    )
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name=schema.ROW)
+    # blank lines: skipped, but their numbers stay counted
+    blank = (frame.isna() | (frame == "")).all(axis=1).to_numpy() if len(frame) else np.zeros(0, bool)
+    if blank.any():
+        frame = frame.loc[~blank]
+    return frame
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""

@@ -1,0 +1,147 @@
+"""The site mapping: a YAML file that renames a site's columns and recodes its values to the canonical ones.
+
+Format (every key optional; docs/cohort.md has a full example)::
+
+    date_format: "%d/%m/%Y"          # strptime format of every date column (default ISO %Y-%m-%d)
+    missing: ["", "NA", "."]         # cell texts that mean "missing" (default: "", NA, N/A, NULL, .)
+    encoding: utf-8                  # text files; default: UTF-8 (with or without BOM), else Latin-1
+    delimiter: ";"                   # CSV delimiter (default "," ; tab for .tsv)
+    patients:
+      columns: {PatNr: patient_id, DiagDat: dx_date, ER: er}   # site name -> canonical name
+      values:                                                   # site or canonical column -> recoding
+        ER: {1: positive, 0: negative, 9: unknown}
+      date_format: {dx_date: "%d.%m.%Y"}                       # per table, or per column
+    skeletal_events:                                            # (alias: events)
+      columns: {...}
+      values: {...}
+
+Recoding compares the cell's text with the key's text (YAML ``1`` and ``"1"`` are the same key); cells
+not listed are kept as they are, so an unmapped site code is flagged by validation, never guessed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bmstats._checks import InputError
+
+DEFAULT_MISSING = ("", "NA", "N/A", "NULL", ".")
+ISO_DATE = "%Y-%m-%d"
+
+_TOP_KEYS = {"date_format", "missing", "encoding", "delimiter", "patients", "skeletal_events", "events", "sheet"}
+_TABLE_KEYS = {"columns", "values", "date_format"}
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    columns: dict = field(default_factory=dict)  # site column -> canonical column
+    values: dict = field(default_factory=dict)  # canonical column -> {site text: canonical text}
+    date_format: dict = field(default_factory=dict)  # canonical date column -> strptime format
+    default_date_format: str = ISO_DATE
+
+    def date_format_of(self, column: str) -> str:
+        return self.date_format.get(column, self.default_date_format)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    patients: TableMapping = field(default_factory=TableMapping)
+    skeletal_events: TableMapping = field(default_factory=TableMapping)
+    missing: tuple = DEFAULT_MISSING
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: Any = 0
+
+    def table(self, name: str) -> TableMapping:
+        return self.patients if name == "patients" else self.skeletal_events
+
+
+class MappingError(InputError):
+    """The mapping file is unreadable or malformed; the message names the key."""
+
+
+def load_mapping(mapping: "str | Path | dict | Mapping | None") -> Mapping:
+    """A Mapping from a YAML file path, a dict of the same shape, or None (the identity mapping)."""
+    if mapping is None:
+        return Mapping()
+    if isinstance(mapping, Mapping):
+        return mapping
+    if isinstance(mapping, (str, Path)):
+        import yaml
+
+        path = Path(mapping)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MappingError(f"mapping file {str(path)!r} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MappingError(f"mapping file {str(path)!r} is unreadable: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise MappingError(f"mapping file {str(path)!r} is not valid YAML: {exc}") from None
+        raw = {} if raw is None else raw
+    else:
+        raw = mapping
+    if not isinstance(raw, dict):
+        raise MappingError("mapping must be a YAML mapping (key: value pairs) at the top level")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))}; allowed: {sorted(_TOP_KEYS)}")
+    default_format = raw.get("date_format", ISO_DATE)
+    if not isinstance(default_format, str):
+        raise MappingError("mapping: 'date_format' at the top level must be one strptime format such as '%d/%m/%Y'")
+    missing = raw.get("missing", list(DEFAULT_MISSING))
+    if not isinstance(missing, list):
+        raise MappingError("mapping: 'missing' must be a list of texts")
+    events_raw = raw.get("skeletal_events", raw.get("events"))
+    return Mapping(
+        patients=_table(raw.get("patients"), "patients", default_format),
+        skeletal_events=_table(events_raw, "skeletal_events", default_format),
+        missing=tuple("" if m is None else str(m) for m in missing),
+        encoding=raw.get("encoding"),
+        delimiter=raw.get("delimiter"),
+        sheet=raw.get("sheet", 0),
+    )
+
+
+def _table(raw: Any, name: str, default_format: str) -> TableMapping:
+    if raw is None:
+        return TableMapping(default_date_format=default_format)
+    if not isinstance(raw, dict):
+        raise MappingError(f"mapping: '{name}' must hold 'columns', 'values' and/or 'date_format'")
+    unknown = set(raw) - _TABLE_KEYS
+    if unknown:
+        raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))} under '{name}'; allowed: {sorted(_TABLE_KEYS)}")
+    columns = raw.get("columns") or {}
+    if not isinstance(columns, dict):
+        raise MappingError(f"mapping: '{name}.columns' must map site column names to canonical names")
+    columns = {str(k): str(v) for k, v in columns.items()}
+    values_raw = raw.get("values") or {}
+    if not isinstance(values_raw, dict):
+        raise MappingError(f"mapping: '{name}.values' must map a column to a recoding such as {{1: positive}}")
+    values = {}
+    for column, recode in values_raw.items():
+        if not isinstance(recode, dict):
+            raise MappingError(f"mapping: '{name}.values.{column}' must be a recoding such as {{1: positive, 0: negative}}")
+        canonical = columns.get(str(column), str(column))
+        values[canonical] = {_key_text(k): ("" if v is None else str(v)) for k, v in recode.items()}
+    fmt = raw.get("date_format")
+    if fmt is None:
+        formats, table_default = {}, default_format
+    elif isinstance(fmt, str):
+        formats, table_default = {}, fmt
+    elif isinstance(fmt, dict):
+        formats = {columns.get(str(k), str(k)): str(v) for k, v in fmt.items()}
+        table_default = default_format
+    else:
+        raise MappingError(f"mapping: '{name}.date_format' must be a format or a {{column: format}} mapping")
+    return TableMapping(columns=columns, values=values, date_format=formats, default_date_format=table_default)
+
+
+def _key_text(key: Any) -> str:
+    """YAML reads 1 as int, 1.0 as float, true as bool: compare them as the text a CSV cell would hold."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)

@@ -1,0 +1,262 @@
+"""Kaplan-Meier estimate of the survival function, by group, with Greenwood variance.
+
+Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. JASA 1958;53:457-481.
+Greenwood M. The natural duration of cancer. Rep Public Health Med Subj 1926;33.
+Conventions follow R's ``survival::survfit`` (Therneau): the standard error behind the confidence limits
+is that of the cumulative hazard, sqrt(sum d / (n (n - d))); the limits are ``plain`` (S +- z se(S)),
+``log`` (on log S) or ``log-log`` (on log(-log S)); quantiles use the midpoint rule on flat stretches and
+their limits come from the limit curves; the restricted mean's standard error is the Greenwood-based one
+that ``print(survfit, rmean=tau)`` reports.  Delayed entry (left truncation) uses the risk set
+``entry < t <= time``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bmstats._checks import (
+    Dropped, InputError, event_array, fail, handle_missing, require_columns, require_frame, time_array,
+)
+from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats.estimate.counts import aggregate_counts, group_codes
+
+CONF_TYPES = ("plain", "log", "log-log")
+_FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
+
+
+def survival_inputs(data, time, event, by, entry, dropna, need_event=True):
+    """Checked arrays (time, event, group codes, labels, entry, dropped) shared by KM and log-rank."""
+    data = require_frame(data)
+    require_columns(data, [time, event, by, entry])
+    data, dropped = handle_missing(data, [time, event, by, entry], dropna)
+    if len(data) == 0:
+        raise InputError("no rows left after dropping missing values")
+    t = time_array(data, time)
+    d = event_array(data, event)
+    if need_event and not d.any():
+        raise InputError(f"column {event!r}: all rows are censored (no events); nothing to estimate")
+    codes, labels = group_codes(data, by)
+    empty_groups(data, by)
+    e = None
+    if entry is not None:
+        e = time_array(data, entry)
+        bad = e >= t
+        if bad.any():
+            fail(entry, f"entry time must be before the exit time {time!r}", data.index[bad])
+    return data, t, d, codes, labels, e, dropped
+
+
+def empty_groups(data: pd.DataFrame, by: str | None) -> None:
+    """A categorical `by` with a level that has no rows is an error (its estimate would not exist)."""
+    if by is None or not isinstance(data[by].dtype, pd.CategoricalDtype):
+        return
+    counts = data[by].value_counts(sort=False)
+    empty = [str(k) for k, v in counts.items() if v == 0]
+    if empty:
+        raise InputError(f"column {by!r}: group(s) {', '.join(empty)} have no rows; "
+                         "remove unused categories (Series.cat.remove_unused_categories())")
+
+
+def confidence_limits(surv, sigma, conf_type, conf_level):
+    """Pointwise limits of S from sigma = se of the cumulative hazard, as survfit computes them."""
+    if conf_type not in CONF_TYPES:
+        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {conf_type!r}")
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            se = surv * sigma
+            lower, upper = np.clip(surv - z * se, 0, 1), np.clip(surv + z * se, 0, 1)
+        elif conf_type == "log":
+            lower, upper = np.exp(np.log(surv) - z * sigma), np.minimum(np.exp(np.log(surv) + z * sigma), 1)
+        else:
+            loglog = np.log(-np.log(surv))
+            width = z * sigma / np.log(surv)
+            lower, upper = np.exp(-np.exp(loglog - width)), np.exp(-np.exp(loglog + width))
+            undefined = (surv >= 1) | (surv <= 0)
+            lower[undefined], upper[undefined] = np.nan, np.nan
+    bad = ~np.isfinite(sigma) | (surv <= 0)
+    lower[bad], upper[bad] = np.nan, np.nan
+    return lower, upper
+
+
+def step_quantile(time: np.ndarray, curve: np.ndarray, p: float) -> float:
+    """First time the decreasing step curve is <= 1 - p; midpoint rule where it equals 1 - p on a
+    flat stretch (as quantile.survfit). NaN entries of ``curve`` carry no information and are skipped."""
+    ok = ~np.isnan(curve)
+    time, curve = time[ok], curve[ok]
+    target = 1 - p
+    below = np.flatnonzero(curve <= target + _FLAT_TOL)
+    if len(below) == 0:
+        return np.nan
+    j = below[0]
+    if abs(curve[j] - target) > _FLAT_TOL:
+        return float(time[j])
+    later = np.flatnonzero(curve[j:] < target - _FLAT_TOL)
+    if len(later) == 0:
+        return float(time[j])
+    return float((time[j] + time[j + later[0]]) / 2)
+
+
+@dataclass(frozen=True, repr=False)
+class KaplanMeier(ResultMixin):
+    """Kaplan-Meier curves: ``.table`` has one row per group and distinct time."""
+
+    _table: pd.DataFrame
+    conf_type: str
+    conf_level: float
+    by: str | None
+    n: int
+    n_events: int
+    dropped: Dropped = field(default_factory=Dropped.none)
+    delayed_entry: bool = False
+    _title = "Kaplan-Meier estimate"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return frozen_copy(self._table)
+
+    def _notes(self) -> list[str]:
+        notes = [f"n = {self.n}, events = {self.n_events}; {self.conf_level:.0%} CI ({self.conf_type})"]
+        if self.delayed_entry:
+            notes.append("delayed entry (left truncation)")
+        if self.dropped.n:
+            notes.append(f"{self.dropped.n} rows with missing values dropped")
+        return notes
+
+    @property
+    def groups(self) -> list:
+        return list(pd.unique(self._table["group"]))
+
+    def _curves(self):
+        for g, tb in self._table.groupby("group", sort=False):
+            yield g, tb
+
+    def at(self, times) -> pd.DataFrame:
+        """Survival at given times, as ``summary(survfit, times=, extend=TRUE)``: the estimate at the last
+        time <= t; n_risk at the first time >= t (0 beyond the end); n_event and n_censor counted since
+        the previous requested time."""
+        times = np.sort(np.atleast_1d(np.asarray(times, dtype=float)))
+        out = []
+        for g, tb in self._curves():
+            t = tb["time"].to_numpy()
+            i = np.searchsorted(t, times, side="right") - 1  # last row <= time
+            nxt = np.searchsorted(t, times, side="left")  # first row >= time
+            n_risk = np.append(tb["n_risk"].to_numpy(), 0)[nxt]
+            cum_ev = np.concatenate([[0], np.cumsum(tb["n_event"].to_numpy())])[i + 1]
+            cum_ce = np.concatenate([[0], np.cumsum(tb["n_censor"].to_numpy())])[i + 1]
+            row = {"group": g, "time": times, "n_risk": n_risk,
+                   "n_event": np.diff(cum_ev, prepend=0), "n_censor": np.diff(cum_ce, prepend=0)}
+            for col, before in (("estimate", 1.0), ("std_err", 0.0), ("lower", 1.0), ("upper", 1.0)):
+                row[col] = np.where(i >= 0, tb[col].to_numpy()[np.maximum(i, 0)], before)
+            out.append(pd.DataFrame(row))
+        return pd.concat(out, ignore_index=True)
+
+    def quantile(self, p=(0.25, 0.5, 0.75)) -> pd.DataFrame:
+        """Survival quantiles (time by which a fraction p has had the event) with confidence limits from
+        the limit curves, as ``quantile.survfit``; NaN where a curve does not reach 1 - p."""
+        rows = []
+        for g, tb in self._curves():
+            t = tb["time"].to_numpy()
+            for q in np.atleast_1d(p):
+                rows.append({"group": g, "p": float(q),
+                             "estimate": step_quantile(t, tb["estimate"].to_numpy(), q),
+                             "lower": step_quantile(t, tb["lower"].to_numpy(), q),
+                             "upper": step_quantile(t, tb["upper"].to_numpy(), q)})
+        return pd.DataFrame(rows)
+
+    def median(self) -> pd.DataFrame:
+        """Median survival time with confidence limits (as ``print(survfit)``)."""
+        return self.quantile([0.5]).drop(columns="p")
+
+    def rmst(self, tau: float) -> pd.DataFrame:
+        """Restricted mean survival time to ``tau`` (area under the curve on [0, tau]) and its standard
+        error, as ``print(survfit, rmean=tau)``: Var = sum over event times t_j <= tau of
+        A_j^2 d_j / (n_j (n_j - d_j)) with A_j the area under the curve between t_j and tau."""
+        rows = []
+        for g, tb in self._curves():
+            t, s = tb["time"].to_numpy(), tb["estimate"].to_numpy()
+            d, nr = tb["n_event"].to_numpy(), tb["n_risk"].to_numpy()
+            keep = t <= tau
+            t, s, d, nr = t[keep], s[keep], d[keep], nr[keep]
+            knots = np.concatenate([[0.0], t, [tau]])
+            height = np.concatenate([[1.0], s])
+            pieces = np.diff(knots) * height
+            area = pieces.sum()
+            after = np.cumsum(pieces[::-1])[::-1][1:]  # area from t_j to tau
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(d > 0, after**2 * d / (nr * (nr - d)), 0.0)
+            terms[(d > 0) & (after == 0)] = 0.0
+            rows.append({"group": g, "tau": float(tau), "estimate": float(area),
+                         "std_err": float(np.sqrt(terms.sum()))})
+        return pd.DataFrame(rows)
+
+    def rmst_difference(self, tau: float, conf_level: float | None = None) -> pd.DataFrame:
+        """Difference in restricted mean survival time (second group minus first) with a Wald CI and p."""
+        r = self.rmst(tau)
+        if len(r) != 2:
+            raise InputError(f"rmst_difference needs exactly two groups, this result has {len(r)}")
+        level = self.conf_level if conf_level is None else conf_level
+        diff = r["estimate"].iloc[1] - r["estimate"].iloc[0]
+        se = float(np.hypot(r["std_err"].iloc[0], r["std_err"].iloc[1]))
+        z = stats.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame([{
+            "contrast": f"{r['group'].iloc[1]} - {r['group'].iloc[0]}", "tau": float(tau),
+            "estimate": diff, "std_err": se, "lower": diff - z * se, "upper": diff + z * se,
+            "p_value": float(2 * stats.norm.sf(abs(diff / se))) if se > 0 else np.nan,
+        }])
+
+    def cumulative_failure(self) -> pd.DataFrame:
+        """1 - KM with limits (1 - upper, 1 - lower): the naive 'cumulative incidence' that ignores
+        competing risks, for comparison with the Aalen-Johansen estimate."""
+        tb = self._table
+        return tb.assign(estimate=1 - tb["estimate"], lower=1 - tb["upper"], upper=1 - tb["lower"])
+
+    def plot(self, ax=None, **kw):
+        from bmstats.report import figures
+        return figures.plot_survival(self, ax=ax, **kw)
+
+
+def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> pd.DataFrame:
+    """The computing step: survival, Greenwood se and limits from aggregated counts (one column)."""
+    n_risk = counts.n_risk[:, 0].astype(float)
+    d = counts.n_event[:, 0, :].sum(axis=1).astype(float)
+    hazard = d / n_risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        green = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+    surv = np.empty_like(hazard)
+    sigma2 = np.empty_like(hazard)
+    for b in range(counts.n_blocks):  # per group, not per row
+        rows = counts.rows(b)
+        surv[rows] = np.cumprod(1 - hazard[rows])
+        sigma2[rows] = np.cumsum(green[rows])
+    sigma = np.sqrt(sigma2)
+    lower, upper = confidence_limits(surv, sigma, conf_type, conf_level)
+    with np.errstate(invalid="ignore"):
+        std_err = surv * sigma
+    return pd.DataFrame({
+        "group": np.asarray(labels, dtype=object)[counts.block],
+        "time": counts.time, "n_risk": counts.n_risk[:, 0], "n_event": d.astype(np.int64),
+        "n_censor": counts.n_censor[:, 0], "estimate": surv, "std_err": std_err,
+        "lower": lower, "upper": upper,
+    })
+
+
+def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = None, entry: str | None = None,
+                 conf_type: str = "log-log", conf_level: float = 0.95, dropna: bool = False) -> KaplanMeier:
+    """Kaplan-Meier survival curves by group.
+
+    ``event`` is 0 (censored) / 1 (event); ``entry`` (optional) is the delayed-entry time (left
+    truncation: at risk on (entry, time]).  ``.table`` has group, time, n_risk, n_event, n_censor,
+    estimate, std_err (of the survival estimate, as summary.survfit), lower, upper.
+    """
+    if conf_type not in CONF_TYPES:
+        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {conf_type!r}")
+    if not 0 < conf_level < 1:
+        raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna)
+    counts = aggregate_counts(t, d, block=codes, entry=e, n_blocks=len(labels), n_causes=1)
+    table = kaplan_meier_table(counts, labels, conf_type, conf_level)
+    return KaplanMeier(table, conf_type, conf_level, by, len(t), int(d.sum()), dropped, entry is not None)

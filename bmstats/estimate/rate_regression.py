@@ -1,0 +1,202 @@
+"""Event-rate regression: Poisson and negative binomial GLMs with a log person-time offset.
+
+log E[events] = log(person_time) + X beta, so exp(beta) are rate ratios.  The fits are statsmodels GLMs
+(IRLS).  The negative binomial dispersion follows ``MASS::glm.nb`` (Venables & Ripley 2002, section
+7.4): Var Y = mu + mu^2 / theta, theta estimated by maximum likelihood, alternating a GLM fit at fixed
+theta with a one-dimensional maximisation of the likelihood in theta at fixed mu until the log likelihood
+no longer changes; coefficients, standard errors (the GLM's, at the ML theta, dispersion 1), deviance
+and AIC (counting theta as a parameter) are those glm.nb reports, and the standard error of theta is
+from the observed information at fixed mu.  Wald confidence limits (``confint.default`` in R).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import optimize, special
+
+from bmstats._checks import Dropped, InputError, describe_rows, fail, handle_missing, numeric_array, require_columns, require_frame
+from bmstats.estimate._regression import coefficient_table
+from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats.estimate.design import Design, design_matrix, formula_variables
+
+FAMILIES = ("poisson", "negative_binomial")
+SUMMARY_COLUMNS = ["coef", "se", "rate_ratio", "lower", "upper", "z", "p"]
+
+
+@dataclass(frozen=True, repr=False)
+class RateRegression(ResultMixin):
+    """A fitted rate model.  ``summary``: index term; coef (log rate ratio), se, rate_ratio, lower, upper,
+    z, p.  ``theta``/``theta_se``: negative binomial dispersion (None for Poisson)."""
+
+    summary: pd.DataFrame
+    coef: pd.Series
+    cov: pd.DataFrame
+    family: str
+    theta: float | None
+    theta_se: float | None
+    loglik: float
+    aic: float
+    deviance: float
+    null_deviance: float
+    df_residual: int
+    n: int
+    events: int
+    person_time: float
+    conf_level: float
+    design: Design = field(repr=False)
+    dropped: Dropped = field(default_factory=Dropped.none)
+
+    @property
+    def _title(self) -> str:  # type: ignore[override]
+        return "Negative binomial rate regression" if self.family == "negative_binomial" else "Poisson rate regression"
+
+    def _notes(self) -> list[str]:
+        notes = [f"n = {self.n}, events = {self.events}, person-time = {self.person_time:g}; "
+                 f"deviance = {self.deviance:.4g} on {self.df_residual} df, AIC = {self.aic:.4g}"]
+        if self.theta is not None:
+            notes.append(f"theta = {self.theta:.4g} (se {self.theta_se:.3g})")
+        if self.dropped.n:
+            notes.append(f"{self.dropped.n} rows dropped for missing values")
+        return notes
+
+    def plot(self, ax=None, **kw):
+        from bmstats.report import figures
+
+        return figures.plot_forest(self, ax=ax, **kw)
+
+
+def _nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
+    return float(np.sum(special.gammaln(theta + y) - special.gammaln(theta) - special.gammaln(y + 1)
+                        + theta * np.log(theta) + special.xlogy(y, mu) - (theta + y) * np.log(theta + mu)))
+
+
+def _theta_ml(y: np.ndarray, mu: np.ndarray, start: float) -> float:
+    """Maximise the negative binomial log likelihood in theta at fixed means (on the log scale)."""
+
+    def score(log_t: float) -> float:
+        t = np.exp(log_t)
+        return float(np.sum(special.digamma(t + y) - special.digamma(t) + np.log(t) + 1
+                            - np.log(t + mu) - (t + y) / (t + mu))) * t
+
+    lo, hi = np.log(start) - 1.0, np.log(start) + 1.0
+    for _ in range(60):
+        if score(lo) > 0:
+            lo -= 2.0
+        elif score(hi) < 0:
+            hi += 2.0
+        else:
+            break
+    if score(hi) > 0:  # likelihood increasing without bound: no overdispersion
+        raise InputError("negative binomial: theta goes to infinity (no overdispersion); use family='poisson'")
+    return float(np.exp(optimize.brentq(score, lo, hi, xtol=1e-14, rtol=1e-14)))
+
+
+def _theta_se(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
+    info = -np.sum(special.polygamma(1, theta + y) - special.polygamma(1, theta) + 1 / theta
+                   - 2 / (theta + mu) + (y + theta) / (theta + mu) ** 2)
+    return float(1 / np.sqrt(info)) if info > 0 else float("nan")
+
+
+def _glm(y, X, offset, family):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.GLM(y, X, family=family, offset=offset).fit(tol=1e-12, maxiter=200)
+
+
+def rate_regression(
+    data: pd.DataFrame,
+    events: str,
+    person_time: str,
+    formula: str,
+    family: str = "poisson",
+    conf_level: float = 0.95,
+    dropna: bool = False,
+    id: str | None = None,
+) -> RateRegression:
+    """Rate ratios from a Poisson or negative binomial model with offset log(person_time).
+
+    ``events``: non-negative integer counts; ``person_time``: positive follow-up (any unit; rates are per
+    that unit); ``formula``: right-hand side in Wilkinson syntax (``"C(group) + age"``).  ``id`` (optional)
+    names the subject column so that errors name the subject as well as the row.
+    """
+    require_frame(data)
+    if family not in FAMILIES:
+        raise InputError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
+    if not 0 < conf_level < 1:
+        raise InputError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+    require_columns(data, [events, person_time, id])
+    variables = formula_variables(data, formula.split("~", 1)[-1])
+    data, dropped = handle_missing(data, [events, person_time, *variables], dropna)
+    y = numeric_array(data, events)
+    bad = ~np.isfinite(y) | (y < 0) | (y != np.round(y))
+    if bad.any():
+        _fail(events, "event counts must be non-negative integers", data, bad, id)
+    pt = numeric_array(data, person_time)
+    bad = ~np.isfinite(pt) | (pt <= 0)
+    if bad.any():
+        rule = "person-time must be positive" + (" (negative values found)" if (pt < 0).any() else "")
+        _fail(person_time, rule, data, bad, id)
+    design = design_matrix(data, formula, intercept=True, dropna=False)
+    X = design.values()
+    names = design.columns
+    offset = np.log(pt)
+
+    if family == "poisson":
+        fit = _glm(y, X, offset, sm.families.Poisson())
+        theta = theta_se = None
+        loglik = float(fit.llf)
+        n_par = X.shape[1]
+    else:
+        # start as glm.nb does: Poisson fit, then theta at its means
+        fit = _glm(y, X, offset, sm.families.Poisson())
+        mu = fit.fittedvalues
+        theta = _theta_ml(y, mu, start=max(np.mean(mu) ** 2 / max(np.var(y) - np.mean(mu), 1e-8), 1e-3))
+        loglik = -np.inf
+        for _ in range(100):
+            fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta))
+            mu = fit.fittedvalues
+            theta = _theta_ml(y, mu, start=theta)
+            new = _nb_loglik(y, mu, theta)
+            if abs(new - loglik) < 1e-12 * max(1.0, abs(new)):
+                loglik = new
+                break
+            loglik = new
+        fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta))
+        mu = fit.fittedvalues
+        loglik = _nb_loglik(y, mu, theta)
+        theta_se = _theta_se(y, mu, theta)
+        n_par = X.shape[1] + 1
+    coef = np.asarray(fit.params, dtype=float)
+    cov = np.asarray(fit.cov_params(), dtype=float)
+    table = coefficient_table(names, coef, cov, conf_level).rename(columns={"hr": "rate_ratio"})[SUMMARY_COLUMNS]
+    return RateRegression(
+        summary=frozen_copy(table),
+        coef=pd.Series(coef, index=names, name="coef"),
+        cov=pd.DataFrame(cov, index=names, columns=names),
+        family=family,
+        theta=theta,
+        theta_se=theta_se,
+        loglik=loglik,
+        aic=-2 * loglik + 2 * n_par,
+        deviance=float(fit.deviance),
+        null_deviance=float(fit.null_deviance),
+        df_residual=int(round(fit.df_resid)),
+        n=len(y),
+        events=int(y.sum()),
+        person_time=float(pt.sum()),
+        conf_level=conf_level,
+        design=design,
+        dropped=dropped,
+    )
+
+
+def _fail(column: str, rule: str, data: pd.DataFrame, bad: np.ndarray, id: str | None) -> None:
+    if id is None:
+        fail(column, rule, data.index[bad])
+    ids = list(dict.fromkeys(data[id].to_numpy()[bad].tolist()))
+    shown = ", ".join(map(str, ids[:10])) + (f" (and {len(ids) - 10} more)" if len(ids) > 10 else "")
+    raise InputError(f"column {column!r}: {rule}; {id} {shown}; {describe_rows(data.index[bad])}")

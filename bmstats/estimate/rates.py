@@ -1,0 +1,146 @@
+"""Crude incidence rates per person-time with exact Poisson limits, and rate ratios between groups.
+
+Rate = events / person-time (times ``per``).  Limits are the exact (Garwood 1936) Poisson limits,
+chi2(a/2; 2x) / 2 and chi2(1 - a/2; 2x + 2) / 2 events, from ``statsmodels.stats.rates.confint_poisson``
+(method "exact-c").  The rate ratio of group g to the reference group is tested and bounded conditionally
+on the total number of events: given x_g + x_ref events, x_g is binomial with p = T_g / (T_g + T_ref) under
+equal rates, so the exact (Clopper-Pearson) limits for p map to limits for the ratio, as R's
+``poisson.test`` does (scipy's ``binomtest``; statsmodels has no exact conditional interval for the ratio).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.rates import confint_poisson
+
+from bmstats._checks import (
+    Dropped, InputError, event_array, fail, handle_missing, require_columns, require_frame, time_array,
+)
+from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats.estimate.counts import group_codes
+from bmstats.estimate.km import empty_groups
+
+
+@dataclass(frozen=True, repr=False)
+class IncidenceRate(ResultMixin):
+    """Events, person-time and rate per ``per`` units by group (``.table``)."""
+
+    _table: pd.DataFrame
+    per: float
+    conf_level: float
+    by: str | None
+    dropped: Dropped = field(default_factory=Dropped.none)
+    _title = "Incidence rates"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return frozen_copy(self._table)
+
+    def _notes(self) -> list[str]:
+        notes = [f"rate per {self.per:g} person-time units; exact Poisson {self.conf_level:.0%} limits"]
+        if self.dropped.n:
+            notes.append(f"{self.dropped.n} rows with missing values dropped")
+        return notes
+
+
+@dataclass(frozen=True, repr=False)
+class RateRatio(ResultMixin):
+    """Rate ratios of each group to the reference group, exact conditional limits and p-values."""
+
+    _table: pd.DataFrame
+    reference: object
+    conf_level: float
+    by: str
+    dropped: Dropped = field(default_factory=Dropped.none)
+    _title = "Incidence rate ratios"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return frozen_copy(self._table)
+
+    def _notes(self) -> list[str]:
+        return [f"reference group {self.reference!r}; exact conditional (binomial) {self.conf_level:.0%} limits"]
+
+
+def _events_person_time(data, time, event, by, entry, dropna):
+    data = require_frame(data)
+    require_columns(data, [time, event, by, entry])
+    data, dropped = handle_missing(data, [time, event, by, entry], dropna)
+    if len(data) == 0:
+        raise InputError("no rows left after dropping missing values")
+    t = time_array(data, time)
+    d = event_array(data, event)
+    if entry is not None:
+        e = time_array(data, entry)
+        bad = e > t
+        if bad.any():
+            fail(entry, f"entry time must not be after the exit time {time!r}", data.index[bad])
+        t = t - e
+    empty_groups(data, by)
+    codes, labels = group_codes(data, by)
+    events = np.bincount(codes, weights=d, minlength=len(labels)).astype(np.int64)
+    person_time = np.bincount(codes, weights=t, minlength=len(labels))
+    zero = person_time <= 0
+    if zero.any():
+        raise InputError(f"column {time!r}: no person-time in group(s) "
+                         f"{', '.join(str(labels[i]) for i in np.flatnonzero(zero))}")
+    return events, person_time, labels, dropped
+
+
+def poisson_limits(events, person_time, conf_level=0.95):
+    """Exact (Garwood) limits of a Poisson rate events / person_time."""
+    lower, upper = confint_poisson(np.asarray(events, dtype=float), np.asarray(person_time, dtype=float),
+                                   method="exact-c", alpha=1 - conf_level)
+    return np.nan_to_num(np.asarray(lower, dtype=float), nan=0.0), np.asarray(upper, dtype=float)
+
+
+def incidence_rate(data: pd.DataFrame, time: str, event: str, by: str | None = None, per: float = 1000,
+                   conf_level: float = 0.95, entry: str | None = None, dropna: bool = False) -> IncidenceRate:
+    """Crude incidence rate by group: events, person_time (sum of ``time``, minus ``entry`` if given),
+    rate per ``per`` person-time units, and exact Poisson limits."""
+    if not 0 < conf_level < 1:
+        raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    events, pt, labels, dropped = _events_person_time(data, time, event, by, entry, dropna)
+    lower, upper = poisson_limits(events, pt, conf_level)
+    table = pd.DataFrame({"group": labels, "events": events, "person_time": pt, "rate": events / pt * per,
+                          "lower": lower * per, "upper": upper * per})
+    return IncidenceRate(table, per, conf_level, by, dropped)
+
+
+def rate_ratio(data: pd.DataFrame, time: str, event: str, by: str, reference=None, conf_level: float = 0.95,
+               entry: str | None = None, dropna: bool = False) -> RateRatio:
+    """Incidence rate ratio of each group of ``by`` to ``reference`` (default: the first group), with the
+    exact conditional confidence limits and two-sided p-value of R's ``poisson.test``."""
+    if by is None:
+        raise InputError("rate_ratio needs a grouping column `by`")
+    events, pt, labels, dropped = _events_person_time(data, time, event, by, entry, dropna)
+    if len(labels) < 2:
+        raise InputError(f"column {by!r}: a rate ratio needs at least two groups, found one ({labels[0]!r})")
+    ref = labels[0] if reference is None else reference
+    if ref not in labels:
+        raise InputError(f"reference {ref!r} is not a group of {by!r} ({', '.join(map(str, labels))})")
+    r = labels.index(ref)
+    rows = []
+    for g in range(len(labels)):
+        if g == r:
+            continue
+        x, n = int(events[g]), int(events[g] + events[r])
+        share = pt[g] / (pt[g] + pt[r])
+        odds = pt[r] / pt[g]  # ratio = p / (1 - p) * T_ref / T_g
+        if n == 0:
+            lower, upper, p_value = 0.0, np.inf, 1.0
+        else:
+            test = stats.binomtest(x, n, share)
+            ci = test.proportion_ci(conf_level, method="exact")
+            lower = ci.low / (1 - ci.low) * odds
+            upper = np.inf if ci.high >= 1 else ci.high / (1 - ci.high) * odds
+            p_value = test.pvalue
+        rows.append({"group": labels[g], "reference": ref, "events": x, "person_time": pt[g],
+                     "ref_events": int(events[r]), "ref_person_time": pt[r],
+                     "ratio": (events[g] / pt[g]) / (events[r] / pt[r]) if events[r] else
+                     (np.inf if events[g] else np.nan),
+                     "lower": lower, "upper": upper, "p_value": float(p_value)})
+    return RateRatio(pd.DataFrame(rows), ref, conf_level, by, dropped)

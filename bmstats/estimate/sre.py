@@ -1,0 +1,240 @@
+"""Skeletal-related event (SRE) summaries from counting-process rows, as trials of bone-targeted agents
+report them.
+
+Input: the rows of ``Cohort.recurrent_events`` (or any frame of the same shape): ``id``, ``start``,
+``stop``, ``event`` (an SRE at ``stop``), ``terminal`` (death at ``stop``), optionally ``event_type`` on
+event rows and a grouping column ``by`` (group "all" without it).  Times are in ``time_unit`` (default
+years, as ``Cohort.recurrent_events`` gives them) from the origin (e.g. the diagnosis of bone metastasis
+or randomisation); ``window`` and ``period`` are in days whatever the time unit.
+
+- ``proportion_with_event``: patients with at least one SRE, exact (Clopper-Pearson) limits.  A crude
+  proportion: it ignores differing follow-up and death; ``time_to_first_event`` is the time-aware answer.
+- ``time_to_first_event``: cumulative incidence of the first SRE with death before an SRE competing
+  (Aalen-Johansen, ``bm.cumulative_incidence``).
+- ``skeletal_morbidity_rate``: SREs per person-year, counting at most one SRE per ``window`` (21 days):
+  an SRE within 21 days of the last *counted* SRE is not counted again (the rule of the denosumab trials,
+  Stopeck et al. 2010, J Clin Oncol 28:5132-5139).  Pooled rate with exact Poisson (Garwood) limits,
+  and the mean of the patients' own rates (the trials' "SMR", Rosen et al. 2004, Cancer 100:36-43).
+- ``skeletal_morbidity_period_rate``: the number of ``period``-long intervals (12 weeks = 84 days, counted
+  from the origin) with at least one SRE divided by the time on study in periods (Hortobagyi et al. 1996,
+  N Engl J Med 335:1785-1791); per patient, then averaged, and pooled.
+- ``event_type_breakdown``: events and patients by event type.
+- ``sre_summary``: all of the above as one immutable result of tidy DataFrames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bmstats._checks import InputError, require_columns
+from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats.estimate.recurrent_checks import counting_process
+
+DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+
+
+def _rows(data, id, start, stop, event, terminal, by, dropna, extra=()):
+    require_columns(data, list(extra))
+    cp = counting_process(data, id, start, stop, event, terminal, by, dropna)
+    frame = pd.DataFrame({
+        "id": cp.data[id].to_numpy(), "code": cp.id_code, "group": cp.group,
+        "start": cp.start, "stop": cp.stop, "event": cp.event, "terminal": cp.terminal,
+    })
+    for c in extra:
+        frame[c] = cp.data[c].to_numpy()
+    return frame
+
+
+def first_event_data(data, id, start, stop, event, terminal=None, by=None, dropna=False) -> pd.DataFrame:
+    """One row per patient: id, group, time (of the first SRE, else of death or censoring), status
+    (1 SRE, 2 death before any SRE, 0 censored), n_events, follow_up, died."""
+    f = _rows(data, id, start, stop, event, terminal, by, dropna)
+    ev_time = np.where(f["event"].to_numpy() == 1, f["stop"].to_numpy(), np.inf)
+    g = f.groupby("code", sort=True)
+    per = pd.DataFrame({
+        "id": g["id"].first(), "group": g["group"].first(),
+        "first_event": pd.Series(ev_time, index=f.index).groupby(f["code"]).min(),
+        "end": g["stop"].max(), "n_events": g["event"].sum(), "died": g["terminal"].max(),
+        "follow_up": (f["stop"] - f["start"]).groupby(f["code"]).sum(),
+    })
+    has = np.isfinite(per["first_event"].to_numpy())
+    per["time"] = np.where(has, per["first_event"], per["end"])
+    per["status"] = np.where(has, 1, np.where(per["died"] == 1, 2, 0))
+    return per[["id", "group", "time", "status", "n_events", "follow_up", "died"]].reset_index(drop=True)
+
+
+def proportion_with_event(data, id, start, stop, event, terminal=None, by=None, conf_level=0.95,
+                          dropna=False) -> pd.DataFrame:
+    """Patients with >= 1 SRE by group: n, n_with_event, proportion, lower, upper (Clopper-Pearson)."""
+    per = first_event_data(data, id, start, stop, event, terminal, by, dropna)
+    out = []
+    for gname, s in per.groupby("group", sort=True):
+        k, n = int((s["n_events"] > 0).sum()), len(s)
+        ci = stats.binomtest(k, n).proportion_ci(conf_level, method="exact")
+        out.append({"group": gname, "n": n, "n_with_event": k, "proportion": k / n,
+                    "lower": ci.low, "upper": ci.high})
+    return pd.DataFrame(out)
+
+
+def time_to_first_event(data, id, start, stop, event, terminal=None, by=None, conf_level=0.95, dropna=False):
+    """Cumulative incidence of the first SRE with death competing (status 1 SRE, 2 death):
+    the ``bm.cumulative_incidence`` result on ``first_event_data``."""
+    from bmstats.estimate.cif import cumulative_incidence
+
+    per = first_event_data(data, id, start, stop, event, terminal, by, dropna)
+    return cumulative_incidence(per, "time", "status", by="group" if by is not None else None,
+                                conf_level=conf_level)
+
+
+def _counted_events(times: np.ndarray, code: np.ndarray, window: float) -> np.ndarray:
+    """Which events count when an event within ``window`` of the patient's last counted event does not.
+
+    ``times`` sorted within patient (``code`` contiguous).  The rule is sequential, so this loops over the
+    event number within patient (at most the largest count per patient), vectorised across patients.
+    """
+    n = len(times)
+    counted = np.zeros(n, dtype=bool)
+    if n == 0:
+        return counted
+    first = np.r_[True, code[1:] != code[:-1]]
+    first_idx = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    rank = np.arange(n) - first_idx
+    last_counted = np.full(code.max() + 1, -np.inf)
+    for k in range(int(rank.max()) + 1):
+        at = np.flatnonzero(rank == k)
+        ok = times[at] - last_counted[code[at]] >= window
+        counted[at[ok]] = True
+        last_counted[code[at[ok]]] = times[at[ok]]
+    return counted
+
+
+def _poisson_limits(k: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
+    a = 1 - conf_level
+    lower = np.where(k > 0, stats.chi2.ppf(a / 2, 2 * k) / 2, 0.0)
+    upper = stats.chi2.ppf(1 - a / 2, 2 * (k + 1)) / 2
+    return lower, upper
+
+
+def skeletal_morbidity_rate(data, id, start, stop, event, terminal=None, by=None, window=21.0,
+                            time_unit="years", conf_level=0.95, dropna=False) -> pd.DataFrame:
+    """SREs per person-year with at most one SRE counted per ``window`` days.
+
+    Columns: group, n, events, counted (after the window rule), person_years, rate, lower, upper (exact
+    Poisson limits of the pooled rate) and mean_patient_rate (mean over patients of counted / years).
+    """
+    per_day = _days_per_unit(time_unit)
+    f = _rows(data, id, start, stop, event, terminal, by, dropna)
+    ev = f[f["event"] == 1]
+    counted = _counted_events(ev["stop"].to_numpy() * per_day, ev["code"].to_numpy(), float(window))
+    n_counted = np.bincount(ev["code"].to_numpy()[counted], minlength=f["code"].max() + 1)
+    years = ((f["stop"] - f["start"]) * per_day / 365.25).groupby(f["code"]).sum().to_numpy()
+    per = pd.DataFrame({
+        "group": f.groupby("code")["group"].first().to_numpy(),
+        "events": f.groupby("code")["event"].sum().to_numpy(),
+        "counted": n_counted, "years": years,
+    })
+    agg = per.groupby("group", sort=True).agg(
+        n=("counted", "size"), events=("events", "sum"), counted=("counted", "sum"),
+        person_years=("years", "sum"))
+    agg["rate"] = agg["counted"] / agg["person_years"]
+    lo, hi = _poisson_limits(agg["counted"].to_numpy(), conf_level)
+    agg["lower"] = lo / agg["person_years"]
+    agg["upper"] = hi / agg["person_years"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        agg["mean_patient_rate"] = (per["counted"] / per["years"]).groupby(per["group"]).mean()
+    return agg.reset_index()
+
+
+def skeletal_morbidity_period_rate(data, id, start, stop, event, terminal=None, by=None, period=84.0,
+                                   time_unit="years", dropna=False) -> pd.DataFrame:
+    """Periods (``period`` days from the origin) with >= 1 SRE per period of time on study.
+
+    Columns: group, n, periods_with_event, periods_on_study, rate (pooled ratio) and mean_patient_rate
+    (mean over patients of their own ratio).
+    """
+    per_day = _days_per_unit(time_unit)
+    f = _rows(data, id, start, stop, event, terminal, by, dropna)
+    ev = f[f["event"] == 1]
+    # an event exactly at a period boundary belongs to the period it ends: intervals (k p, (k+1) p]
+    period_no = np.ceil(ev["stop"].to_numpy() * per_day / period).astype(np.int64)
+    with_event = pd.DataFrame({"code": ev["code"].to_numpy(), "p": period_no}).drop_duplicates()
+    n_periods = np.bincount(with_event["code"].to_numpy(), minlength=f["code"].max() + 1)
+    on_study = ((f["stop"] - f["start"]) * per_day / period).groupby(f["code"]).sum().to_numpy()
+    per = pd.DataFrame({"group": f.groupby("code")["group"].first().to_numpy(), "with": n_periods,
+                        "on": on_study})
+    agg = per.groupby("group", sort=True).agg(n=("with", "size"), periods_with_event=("with", "sum"),
+                                              periods_on_study=("on", "sum"))
+    agg["rate"] = agg["periods_with_event"] / agg["periods_on_study"]
+    agg["mean_patient_rate"] = (per["with"] / per["on"]).groupby(per["group"]).mean()
+    return agg.reset_index()
+
+
+def event_type_breakdown(data, id, start, stop, event, event_type, terminal=None, by=None,
+                         dropna=False) -> pd.DataFrame:
+    """SREs by type: group, event_type, events, share (of the group's events), patients (with >= 1 of
+    that type), proportion_patients (of the group's patients)."""
+    f = _rows(data, id, start, stop, event, terminal, by, dropna, extra=(event_type,))
+    ev = f[f["event"] == 1]
+    missing = ev[event_type].isna() | (ev[event_type].astype(str).str.strip() == "")
+    if missing.any():
+        raise InputError(f"column {event_type!r}: event rows without an event type; "
+                         f"ids {', '.join(map(str, ev.loc[missing, 'id'].unique()[:10]))}")
+    n_pat = f.groupby("group")["code"].nunique()
+    out = ev.groupby(["group", event_type], sort=True).agg(events=("code", "size"), patients=("code", "nunique"))
+    out = out.reset_index().rename(columns={event_type: "event_type"})
+    out["share"] = out["events"] / out.groupby("group")["events"].transform("sum")
+    out["proportion_patients"] = out["patients"] / out["group"].map(n_pat)
+    return out[["group", "event_type", "events", "share", "patients", "proportion_patients"]]
+
+
+def _days_per_unit(time_unit: str) -> float:
+    if time_unit not in DAYS_PER_UNIT:
+        raise InputError(f"time_unit must be one of {', '.join(DAYS_PER_UNIT)}; got {time_unit!r}")
+    return DAYS_PER_UNIT[time_unit]
+
+
+@dataclass(frozen=True, repr=False)
+class SRESummary(ResultMixin):
+    """SRE summaries by group.  ``table``: one row per group with n, n_with_event, proportion (lower,
+    upper), events, counted, person_years, smr (lower, upper), mean_patient_smr, smpr;
+    ``proportion``, ``morbidity_rate``, ``period_rate``, ``by_type``: the tidy frames of the named
+    functions; ``first_event``: the cumulative incidence result (death competing)."""
+
+    table: pd.DataFrame
+    proportion: pd.DataFrame
+    morbidity_rate: pd.DataFrame
+    period_rate: pd.DataFrame
+    by_type: pd.DataFrame | None
+    first_event: object
+    window: float
+    period: float
+    _title = "Skeletal-related events"
+
+    def _notes(self) -> list[str]:
+        return [f"SMR counts at most one SRE per {self.window:g} days; SMPR uses {self.period:g}-day periods"]
+
+    def plot(self, ax=None, **kw):
+        from bmstats.report import figures
+
+        return figures.plot_cumulative_incidence(self.first_event, ax=ax, **kw)
+
+
+def sre_summary(data, id, start, stop, event, terminal=None, event_type=None, by=None, window=21.0,
+                period=84.0, time_unit="years", conf_level=0.95, dropna=False) -> SRESummary:
+    """All SRE summaries at once (see the module docstring); each piece is also its own function."""
+    args = (data, id, start, stop, event, terminal, by)
+    prop = proportion_with_event(*args, conf_level=conf_level, dropna=dropna)
+    smr = skeletal_morbidity_rate(*args, window=window, time_unit=time_unit, conf_level=conf_level, dropna=dropna)
+    smpr = skeletal_morbidity_period_rate(*args, period=period, time_unit=time_unit, dropna=dropna)
+    by_type = (event_type_breakdown(data, id, start, stop, event, event_type, terminal, by, dropna)
+               if event_type is not None else None)
+    first = time_to_first_event(*args, conf_level=conf_level, dropna=dropna)
+    table = prop.merge(
+        smr.rename(columns={"rate": "smr", "lower": "smr_lower", "upper": "smr_upper",
+                            "mean_patient_rate": "mean_patient_smr"}).drop(columns="n"), on="group"
+    ).rename(columns={"lower": "prop_lower", "upper": "prop_upper"})
+    table = table.merge(smpr[["group", "rate"]].rename(columns={"rate": "smpr"}), on="group")
+    return SRESummary(frozen_copy(table), prop, smr, smpr, by_type, first, float(window), float(period))

@@ -1,0 +1,612 @@
+"""``bmstats report CONFIG -o DIR``: one YAML analysis config -> a self-contained HTML report plus files.
+
+``build_report(config, out_dir)`` reads and checks the config (:mod:`bmstats.report.schema`, errors name
+the key and line), loads the data (a bundled data set or cohort files with a mapping), derives columns
+and endpoints, runs each analysis in order and writes
+
+- ``DIR/report.html``: one file, no outside resources (CSS inline, figures as base64 PNG), a table of
+  contents, every table and figure, and a generated methods paragraph naming the estimators, bmstats and
+  its dependencies' versions and the SHA-256 of every data file;
+- ``DIR/tables/<id>.{html,md,tex,docx,csv}`` and ``DIR/figures/<id>.{png,svg,pdf}``.
+
+Progress goes to stderr, one line per step.  The same inputs give byte-identical outputs: no timestamps,
+no absolute paths, fixed figure and DOCX metadata.  Exit codes: 0 built, 1 an analysis failed, 2 the
+config or data could not be read.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import platform
+import re
+import sys
+import time as _time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bmstats.report import figures as figs
+from bmstats.report import tables as tabs
+from bmstats.report.expressions import ExpressionError, column
+from bmstats.report.schema import ConfigError, load_config
+from bmstats.report.table import TABLE_FORMATS, Table
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+_EVENT = "__event__"
+
+
+class AnalysisError(RuntimeError):
+    pass
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    kind: str
+    description: str = ""
+    tables: list = field(default_factory=list)  # (Table, file stem)
+    figures: list = field(default_factory=list)  # (Figure, file stem, caption)
+    notes: list = field(default_factory=list)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _split_terms(formula: str) -> list[str]:
+    """Top-level ``+`` terms of a formula (parentheses and brackets respected)."""
+    formula = formula.split("~", 1)[-1]
+    terms, depth, cur = [], 0, ""
+    for ch in formula:
+        depth += ch in "([" 
+        depth -= ch in ")]"
+        if ch == "+" and depth == 0:
+            terms.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    terms.append(cur.strip())
+    return [t for t in terms if t]
+
+
+class ReportBuilder:
+    def __init__(self, config: dict, config_path: Path, out_dir: Path):
+        self.config = config
+        self.base = config_path.parent
+        self.name = config_path.stem
+        self.out = out_dir
+        self.data_files: list[tuple[str, str]] = []
+        self.cohort = None
+        self.frame: pd.DataFrame | None = None
+        self._endpoints: dict[str, tuple[pd.DataFrame, Any]] = {}
+        self.labels = dict(config.get("labels") or {})
+        self.level_labels = {k: dict(v) for k, v in (config.get("level_labels") or {}).items()}
+        outputs = config.get("outputs") or {}
+        self.table_formats = tuple(outputs.get("tables", TABLE_FORMATS))
+        self.figure_formats = tuple(outputs.get("figures", figs.FIGURE_FORMATS))
+        self.width = outputs.get("width", "single")
+        self.methods: list[str] = []
+
+    # ------------------------------------------------------------------------------------- data
+    def load_data(self) -> None:
+        from bmstats import datasets
+
+        data = self.config["data"]
+        if "dataset" in data:
+            name = data["dataset"]
+            if name == "bm_cohort":
+                folder = datasets.dataset_path("bm_cohort")
+                self.cohort = datasets.load_bm_cohort()
+                for f in ("patients.csv", "skeletal_events.csv"):
+                    self.data_files.append((f"bm_cohort/{f}", _sha256(folder / f)))
+            else:
+                path = datasets.dataset_path(f"{name}.csv")
+                self.frame = {"rotterdam": datasets.load_rotterdam, "gbsg": datasets.load_gbsg}[name]()
+                self.data_files.append((path.name, _sha256(path)))
+        elif "patients" in data:
+            from bmstats.cohort.io import read_cohort
+
+            paths = {k: self.base / data[k] for k in ("patients", "events", "mapping") if k in data}
+            for key, path in paths.items():
+                if not path.exists():
+                    raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][('data', key)]}: "
+                                      f"data.{key}: file {data[key]!r} not found (paths are relative to the config)")
+                self.data_files.append((data[key], _sha256(path)))
+            self.cohort = read_cohort(paths["patients"], paths.get("events"), paths.get("mapping"))
+        else:
+            path = self.base / data["table"]
+            if not path.exists():
+                raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][('data', 'table')]}: "
+                                  f"data.table: file {data['table']!r} not found (paths are relative to the config)")
+            self.data_files.append((data["table"], _sha256(path)))
+            self.frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        if self.cohort is not None:
+            self.frame = self.cohort.patients.copy()
+        self.frame = self._derive(self.frame, data.get("derive"), ("data", "derive"))
+        if "filter" in data:
+            keep = self._expr(data["filter"], self.frame, ("data", "filter")).astype(bool)
+            self.frame = self.frame.loc[keep.to_numpy()]
+
+    def _expr(self, expression: str, frame: pd.DataFrame, path: tuple) -> pd.Series:
+        try:
+            return column(expression, frame)
+        except ExpressionError as exc:
+            line = self.config["_lines"].get(path, 1)
+            raise ConfigError(f"{self.config['_source']}:{line}: {'.'.join(map(str, path))}: {exc}") from None
+
+    def _derive(self, frame: pd.DataFrame, derive: dict | None, path: tuple) -> pd.DataFrame:
+        if not derive:
+            return frame
+        frame = frame.copy()
+        for name, expression in derive.items():
+            frame[name] = self._expr(expression, frame, path + (name,))
+        return frame
+
+    def endpoint(self, name: str) -> tuple[pd.DataFrame, Any]:
+        """(analysis frame with time, status (and __event__), exclusion log or None)."""
+        if name in self._endpoints:
+            return self._endpoints[name]
+        spec = self.config["endpoints"][name]
+        path = ("endpoints", name)
+        log = None
+        if "time" in spec:
+            frame = self.frame.copy()
+            frame["time"] = self._expr(spec["time"], frame, path + ("time",)).astype(float)
+            frame["status"] = self._expr(spec["status"], frame, path + ("status",)).astype("int64")
+        elif spec.get("recurrent"):
+            if self.cohort is None:
+                raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
+                                  "recurrent endpoints need cohort data (dataset bm_cohort or patients/events files)")
+            frame = self.cohort.recurrent_events(origin=spec.get("origin", "bone_metastasis"),
+                                                 unit=spec.get("unit", "years"), window_days=spec.get("window_days"),
+                                                 event_types=spec.get("event_types"), covariates=spec.get("covariates"))
+            log = frame.attrs.get("exclusions")
+            frame = self._merge_derived(frame, "id")
+        else:
+            if self.cohort is None:
+                raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
+                                  "event endpoints need cohort data; with a flat table give time and status")
+            ep = self.cohort.endpoint_with_log(spec["event"], tuple(spec.get("competing", ())),
+                                               spec.get("origin", "diagnosis"), spec.get("unit", "years"),
+                                               spec.get("horizon"), spec.get("covariates"))
+            frame, log = ep.data.copy(), ep.exclusions
+            frame = self._merge_derived(frame, "patient_id")
+        frame = self._derive(frame, spec.get("derive"), path + ("derive",))
+        if "filter" in spec:
+            keep = self._expr(spec["filter"], frame, path + ("filter",)).astype(bool).to_numpy()
+            frame = frame.loc[keep]
+        if "status" in frame.columns:
+            frame[_EVENT] = (frame["status"] > 0).astype("int64")
+        frame = frame.reset_index(drop=True)
+        self._endpoints[name] = (frame, log)
+        return frame, log
+
+    def _merge_derived(self, frame: pd.DataFrame, key: str) -> pd.DataFrame:
+        """Bring the patient-level derived columns (data.derive) onto an endpoint frame."""
+        derived = [c for c in (self.config["data"].get("derive") or {}) if c not in frame.columns]
+        if not derived or key not in frame.columns:
+            return frame
+        extra = self.frame.set_index("patient_id")[derived]
+        return frame.join(extra, on=key)
+
+    def causes(self, endpoint: str) -> dict[int, str]:
+        spec = self.config["endpoints"][endpoint]
+        causes = {int(k): str(v) for k, v in (spec.get("causes") or {}).items()}
+        if not causes:
+            frame, _ = self.endpoint(endpoint)
+            causes = {int(c): f"Cause {int(c)}" for c in sorted(frame["status"].unique()) if c > 0}
+        return causes
+
+    def label(self, column_name: str | None) -> str | None:
+        return None if column_name is None else self.labels.get(column_name, column_name)
+
+    def group_column(self, frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
+        """Relabel the levels of ``by`` with level_labels (keeping their order)."""
+        if by is None or by not in self.level_labels:
+            return frame
+        mapping = self.level_labels[by]
+        frame = frame.copy()
+        s = frame[by]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            frame[by] = s.cat.rename_categories({c: mapping.get(str(c), mapping.get(c, c)) for c in s.cat.categories})
+        else:
+            levels = sorted(s.dropna().unique(), key=lambda v: (str(type(v)), v))
+            frame[by] = pd.Categorical(s.map(lambda v: mapping.get(str(v), mapping.get(v, v))),
+                                       categories=[mapping.get(str(v), mapping.get(v, v)) for v in levels])
+        return frame
+
+    # --------------------------------------------------------------------------------- analyses
+    def run(self, analysis: dict) -> Section:
+        kind = analysis["type"]
+        title = analysis.get("title") or analysis["id"].replace("_", " ").capitalize()
+        section = Section(analysis["id"], title, kind, analysis.get("description", ""))
+        getattr(self, f"_run_{kind}")(analysis, section)
+        return section
+
+    def _fig_kw(self, analysis: dict, frame: pd.DataFrame, by: str | None) -> dict:
+        kw = {k: v for k, v in (analysis.get("figure") or {}).items()}
+        kw.setdefault("width", self.width)
+        if "xlabel" not in kw:
+            spec = self.config["endpoints"].get(analysis.get("endpoint"), {})
+            kw["xlabel"] = f"Time ({spec.get('unit', 'years')})" if "event" in spec or spec.get("recurrent") else "Time"
+        if by is not None:
+            kw.setdefault("legend_title", self.label(by))
+        return kw
+
+    def _run_table_one(self, a: dict, s: Section) -> None:
+        frame = self.endpoint(a["endpoint"])[0] if "endpoint" in a else self.frame
+        t = tabs.table_one(
+            frame, a.get("by"), a["variables"], categorical=a.get("categorical"), nonnormal=a.get("nonnormal"),
+            labels=self.labels, level_labels=self.level_labels, overall=a.get("overall", True),
+            tests=a.get("tests", True), smd=a.get("smd", True), missing=a.get("missing", "ifany"),
+            decimals=a.get("decimals", 1), title=s.title)
+        s.tables.append((t, a["id"]))
+        self._method("table_one")
+
+    def _run_kaplan_meier(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        by = a.get("by")
+        frame = self.group_column(self.endpoint(a["endpoint"])[0], by)
+        km = bm.kaplan_meier(frame, "time", _EVENT, by=by)
+        test = bm.logrank_test(frame, "time", _EVENT, by=by) if by and a.get("test", True) else None
+        kw = self._fig_kw(a, frame, by)
+        kw.setdefault("ylabel", "Survival probability")
+        fig = figs.plot_survival(km, test=test, **kw)
+        s.figures.append((fig, a["id"], f"{s.title}: Kaplan-Meier estimate with 95% confidence band"
+                          + (f"; log-rank p {_p_phrase(test.p_value)}" if test is not None else "") + "."))
+        unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+        if a.get("times"):
+            s.tables.append((tabs.survival_table(km, a["times"], group_label=self.label(by) or "Group", unit=unit,
+                                                 test=test, title=f"{s.title}: survival at chosen times"),
+                             f"{a['id']}_at_times"))
+        if a.get("median", True):
+            s.tables.append((tabs.median_table(km, group_label=self.label(by) or "Group", unit=unit,
+                                               title=f"{s.title}: median survival"), f"{a['id']}_median"))
+        self._method("kaplan_meier", test is not None)
+
+    def _run_cumulative_incidence(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        by = a.get("by")
+        frame = self.group_column(self.endpoint(a["endpoint"])[0], by)
+        ci = bm.cumulative_incidence(frame, "time", "status", by=by)
+        causes = self.causes(a["endpoint"])
+        cause = a.get("cause", 1)
+        kw = self._fig_kw(a, frame, by)
+        kw.setdefault("ylabel", f"Cumulative incidence of {causes.get(cause, f'cause {cause}').lower()}")
+        fig = figs.plot_cumulative_incidence(ci, cause=cause, cause_labels=causes, **kw)
+        gray = ci.gray_test
+        p_phrase = ""
+        if gray is not None:
+            row = gray[gray["cause"] == cause]
+            p_phrase = f"; Gray's test p {_p_phrase(row['p_value'].iloc[0])}" if len(row) else ""
+        s.figures.append((fig, a["id"], f"{s.title}: cumulative incidence of {causes.get(cause, cause)} "
+                          f"(Aalen-Johansen) with 95% confidence band{p_phrase}."))
+        if a.get("stacked"):
+            skw = {k: v for k, v in kw.items() if k in ("xlabel", "xmax", "ticks", "percent")}
+            stacked = figs.plot_cumulative_incidence(ci, stacked=True, causes=a.get("causes") or list(causes)[:2],
+                                                     cause_labels=causes, ylabel="Cumulative incidence", **skw)
+            s.figures.append((stacked, f"{a['id']}_stacked", f"{s.title}: stacked cumulative incidence of "
+                              + " and ".join(causes.get(c, str(c)) for c in (a.get("causes") or list(causes)[:2]))
+                              + "; the top edge is the probability of either event."))
+        if a.get("times"):
+            shown = {c: causes.get(c, f"Cause {c}") for c in (a.get("causes") or list(causes))}
+            unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+            s.tables.append((tabs.cif_table(ci, a["times"], causes=shown, group_label=self.label(by) or "Group",
+                                            unit=unit, title=f"{s.title}: cumulative incidence at chosen times"),
+                             a["id"]))
+        self._method("cumulative_incidence", by is not None)
+
+    def _fit(self, model: str, frame: pd.DataFrame, formula: str, cause: int):
+        import bmstats as bm
+
+        if model == "cox":
+            return bm.cox(frame, "time", _EVENT, formula)
+        if model == "fine_gray":
+            return bm.fine_gray(frame, "time", "status", formula, event=cause)
+        if model == "cause_specific":
+            return bm.cause_specific_cox(frame, "time", "status", formula, event=cause)
+        return bm.competing_risks_models(frame, "time", "status", formula, events=[cause])
+
+    def _run_regression(self, a: dict, s: Section) -> None:
+        frame = self.endpoint(a["endpoint"])[0]
+        model = a.get("model", "cox")
+        cause = a.get("cause", 1)
+        formula = a["formula"]
+        names = {"cox": "Cox", "fine_gray": "Fine-Gray", "cause_specific": "Cause-specific Cox"}
+        multi = self._fit(model, frame, formula, cause)
+        if model == "competing_risks":
+            fits = {m: r for (m, _), r in multi.fits.items()}
+            columns = {m[:1].upper() + m[1:]: r for m, r in fits.items()}
+        else:
+            columns = {names[model]: multi}
+        models: dict[str, Any] = {}
+        terms = a.get("variables") or _split_terms(formula)
+        for heading, result in columns.items():
+            if a.get("univariable") and len(terms) > 1:
+                key = {"Cause-specific Cox": "cause_specific", "Fine-Gray": "fine_gray", "Cox": "cox"}[heading]
+                models[f"{heading}, univariable"] = [self._fit(key, frame, t, cause) for t in terms]
+                models[f"{heading}, multivariable"] = result
+            else:
+                models[heading] = result
+        level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
+        t = tabs.regression_table(models, labels=self.labels, level_labels=level_labels, title=s.title)
+        s.tables.append((t, a["id"]))
+        if a.get("forest", True):
+            fig = figs.plot_forest(t, width="double")
+            s.figures.append((fig, f"{a['id']}_forest", f"{s.title}: forest plot of the ratios with 95% CI."))
+        if a.get("ph_test") and model in ("cox", "cause_specific", "competing_risks"):
+            fit = multi if model != "competing_risks" else next(r for (m, _), r in multi.fits.items() if "Cox" in m)
+            z = fit.ph_test()
+            zt = z.table
+            body = pd.DataFrame({"Term": [self.labels.get(str(i), str(i)) for i in zt.index],
+                                 "Chi-squared": [f"{v:.2f}" for v in zt["chisq"]],
+                                 "df": [str(int(v)) for v in zt["df"]],
+                                 "p": [tabs.fmt_p(v) for v in zt["p"]]})
+            s.tables.append((Table(body, title=f"{s.title}: test of proportional hazards",
+                                   footnotes=("Score test of the scaled Schoenfeld residuals against "
+                                              "Kaplan-Meier-transformed time (Grambsch & Therneau 1994), as "
+                                              "R survival::cox.zph.",), data=zt.reset_index(), name="ph_test"),
+                             f"{a['id']}_ph_test"))
+            fig = figs.plot_schoenfeld(z)
+            s.figures.append((fig, f"{a['id']}_schoenfeld", f"{s.title}: scaled Schoenfeld residuals with LOWESS "
+                              "smooth; a flat smooth supports proportional hazards."))
+        self._method(model, bool(a.get("ph_test")))
+
+    def _run_incidence_rate(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        by = a.get("by")
+        frame = self.group_column(self.endpoint(a["endpoint"])[0], by)
+        cause = a.get("cause", 1)
+        frame = frame.assign(**{_EVENT: (frame["status"] == cause).astype("int64")})
+        per = a.get("per", 1000)
+        rates = bm.incidence_rate(frame, "time", _EVENT, by=by, per=per)
+        ratios = None
+        if by is not None:
+            try:
+                ratios = bm.rate_ratio(frame, "time", _EVENT, by=by)
+            except TypeError:
+                ratios = None
+        unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+        s.tables.append((tabs.rate_table(rates, ratios=ratios, group_label=self.label(by) or "Group", per=per,
+                                         unit=f"person-{unit}", title=s.title), a["id"]))
+        self._method("incidence_rate")
+
+    def _run_mean_cumulative_function(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        by = a.get("by")
+        frame = self.group_column(self.endpoint(a["endpoint"])[0], by)
+        mcf = bm.mean_cumulative_function(frame, "id", "start", "stop", "event", terminal="terminal", by=by,
+                                          method=a.get("method", "ghosh-lin"))
+        kw = self._fig_kw(a, frame, by)
+        kw.setdefault("ylabel", "Mean number of events per patient")
+        kw.pop("percent", None)
+        p = None
+        if by is not None and len(mcf.groups) > 1:
+            p = mcf.compare().p_value
+        fig = figs.plot_mcf(mcf, p_value=p, **{k: v for k, v in kw.items() if k not in ("ymax",)})
+        s.figures.append((fig, a["id"], f"{s.title}: mean cumulative number of events per patient with 95% "
+                          "confidence band" + (f"; Wald test at the end of common follow-up p {_p_phrase(p)}"
+                                               if p is not None else "") + "."))
+        if a.get("times"):
+            unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+            s.tables.append((tabs.mcf_table(mcf, a["times"], group_label=self.label(by) or "Group", unit=unit,
+                                            title=f"{s.title}: mean number of events per patient"), a["id"]))
+        self._method("mcf_" + mcf.method)
+
+    def _run_rate_regression(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        frame = self.endpoint(a["endpoint"])[0]
+        covariates = [c for c in frame.columns if c not in ("start", "stop", "event", "terminal", "enum", _EVENT)]
+        per_patient = frame.groupby("id", sort=True).agg(
+            events=("event", "sum"), person_time=("stop", "max"), entry=("start", "min"),
+            **{c: (c, "first") for c in covariates if c != "id"})
+        per_patient["person_time"] = per_patient["person_time"] - per_patient["entry"]
+        per_patient = per_patient.reset_index()
+        family = a.get("family", "poisson")
+        fit = bm.rate_regression(per_patient, "events", "person_time", a["formula"], family=family)
+        level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
+        heading = {"poisson": "Poisson", "negative_binomial": "Negative binomial"}[family]
+        t = tabs.regression_table({heading: fit}, labels=self.labels, level_labels=level_labels, title=s.title,
+                                  ratio_label="RR")
+        s.tables.append((t, a["id"]))
+        s.figures.append((figs.plot_forest(t, width="double"), f"{a['id']}_forest",
+                          f"{s.title}: rate ratios with 95% CI."))
+        self._method("rate_regression_" + family)
+
+    def _run_exclusion_flow(self, a: dict, s: Section) -> None:
+        frame, log = self.endpoint(a["endpoint"])
+        if log is None:
+            raise AnalysisError(f"endpoint {a['endpoint']!r} has no exclusion log (only cohort endpoints have one)")
+        fig = figs.plot_exclusion_flow(log)
+        s.figures.append((fig, a["id"], f"{s.title}: patients included and excluded (STROBE flow)."))
+        tb = log.table
+        body = pd.DataFrame({"Step": tb["step"].astype(str), "Reason": tb["reason"],
+                             "Excluded": [f"{int(v):,}" for v in tb["n_excluded"]],
+                             "Remaining": [f"{int(v):,}" for v in tb["n_remaining"]]})
+        s.tables.append((Table(body, title=s.title, footnotes=(f"Starting from {log.n_start:,} patients.",),
+                               data=tb, name="exclusions"), a["id"]))
+
+    # ---------------------------------------------------------------------------------- methods
+    def _method(self, key: str, *flags: bool) -> None:
+        if key not in self.methods:
+            self.methods.append(key)
+        if flags and flags[0] and f"{key}+" not in self.methods:
+            self.methods.append(f"{key}+")
+
+    def methods_paragraph(self) -> str:
+        m = self.methods
+        text = []
+        if "table_one" in m:
+            text.append("Patient characteristics are summarised as n (%), mean (SD) or median [Q1, Q3] and compared "
+                        "across groups with Pearson's chi-squared test (Fisher's exact test for sparse 2 x 2 "
+                        "tables), one-way ANOVA or the Kruskal-Wallis test; standardised mean differences are "
+                        "given (Yang & Dalton 2012).")
+        if "kaplan_meier" in m:
+            text.append("Survival was estimated with the Kaplan-Meier method with Greenwood variance and log-log "
+                        "confidence intervals" + (" and compared between groups with the log-rank test"
+                                                   if "kaplan_meier+" in m else "") + ".")
+        if "cumulative_incidence" in m:
+            text.append("Cumulative incidence in the presence of competing risks was estimated with the "
+                        "Aalen-Johansen estimator" + (" and compared between groups with Gray's test (Gray 1988)"
+                                                      if "cumulative_incidence+" in m else "") + ".")
+        models = []
+        if "cox" in m:
+            models.append("Cox proportional hazards models (Efron ties)")
+        if "cause_specific" in m or "competing_risks" in m:
+            models.append("cause-specific Cox models (competing events censored)")
+        if "fine_gray" in m or "competing_risks" in m:
+            models.append("Fine-Gray subdistribution hazard models (Fine & Gray 1999)")
+        if models:
+            text.append("Hazard ratios come from " + ", ".join(models) + ", with 95% Wald confidence intervals.")
+        if any(k.endswith("+") and k.split("+")[0] in ("cox", "cause_specific", "competing_risks") for k in m):
+            text.append("Proportional hazards were checked with scaled Schoenfeld residuals (Grambsch & Therneau "
+                        "1994).")
+        if "incidence_rate" in m:
+            text.append("Incidence rates are events per person-time with 95% confidence intervals.")
+        if "mcf_ghosh-lin" in m:
+            text.append("The mean cumulative number of recurrent events per patient was estimated with the "
+                        "Ghosh-Lin estimator, death being a terminal event (Ghosh & Lin 2000), with robust "
+                        "standard errors.")
+        if "mcf_nelson-aalen" in m:
+            text.append("The mean cumulative function of recurrent events was estimated with the Nelson-Aalen "
+                        "estimator with robust standard errors (Lawless & Nadeau 1995).")
+        for fam, name in (("poisson", "Poisson"), ("negative_binomial", "negative binomial")):
+            if f"rate_regression_{fam}" in m:
+                text.append(f"Rate ratios of recurrent events come from {name} regression with the log of "
+                            "person-time as offset.")
+        return " ".join(text)
+
+    def versions(self) -> str:
+        import bmstats
+
+        parts = [f"bmstats {bmstats.__version__}", f"Python {platform.python_version()}"]
+        for dist in ("numpy", "pandas", "scipy", "statsmodels", "formulaic", "matplotlib", "seaborn", "python-docx"):
+            try:
+                parts.append(f"{dist} {metadata.version(dist)}")
+            except metadata.PackageNotFoundError:
+                pass
+        return ", ".join(parts)
+
+    # ------------------------------------------------------------------------------------ output
+    def write(self, sections: list[Section]) -> None:
+        from jinja2 import Environment, PackageLoader, select_autoescape
+
+        tdir, fdir = self.out / "tables", self.out / "figures"
+        table_no = figure_no = 0
+        rendered = []
+        for s in sections:
+            items = []
+            for fig, stem, caption in s.figures:
+                figure_no += 1
+                figs.save_figure(fig, fdir / stem, formats=self.figure_formats)
+                buf = io.BytesIO()
+                figs.save_figure_to(fig, buf, "png")
+                items.append({"kind": "figure", "number": figure_no, "caption": caption,
+                              "src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
+                              "files": [f"figures/{stem}.{ext}" for ext in self.figure_formats],
+                              "width": int(fig.get_figwidth() * 96)})
+                _close(fig)
+            for table, stem in s.tables:
+                table_no += 1
+                table.save(tdir / stem, formats=self.table_formats)
+                items.append({"kind": "table", "number": table_no, "html": table.to_html(table_id=f"table-{stem}"),
+                              "files": [f"tables/{stem}.{ext}" for ext in self.table_formats]})
+            # tables first, then figures: a reader meets the numbers before the picture
+            items.sort(key=lambda it: 0 if it["kind"] == "table" else 1)
+            rendered.append({"id": s.id, "title": s.title, "description": s.description, "items": items,
+                             "notes": s.notes})
+        env = Environment(loader=PackageLoader("bmstats.report", "templates"), autoescape=select_autoescape(["html"]),
+                          keep_trailing_newline=True)
+        page = env.get_template("report.html.j2").render(
+            title=self.config["title"], description=self.config.get("description", ""),
+            author=self.config.get("author", ""), sections=rendered, methods=self.methods_paragraph(),
+            versions=self.versions(), data_files=self.data_files, config_name=f"{self.name}.yaml",
+        )
+        (self.out / "report.html").write_text(page, encoding="utf-8")
+
+
+def _p_phrase(p: float) -> str:
+    text = tabs.fmt_p(p)
+    return text if text.startswith(("<", ">")) else f"= {text}"
+
+
+def _close(fig) -> None:
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # a Figure not managed by pyplot needs no closing
+        pass
+
+
+def build_report(config_path: str | Path, out_dir: str | Path) -> int:
+    """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data."""
+    config_path, out_dir = Path(config_path), Path(out_dir)
+    started = _time.perf_counter()
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        _progress(f"error: {exc}")
+        return EXIT_CONFIG
+    _progress(f"{config_path.name}: {config['title']}")
+    builder = ReportBuilder(config, config_path, out_dir)
+    try:
+        t0 = _time.perf_counter()
+        builder.load_data()
+        _progress(f"  data: {', '.join(f for f, _ in builder.data_files)} ({len(builder.frame):,} rows) "
+                  f"[{_time.perf_counter() - t0:.1f}s]")
+    except (ConfigError, OSError, ValueError) as exc:
+        _progress(f"error: {exc}")
+        return EXIT_CONFIG
+    sections = []
+    analyses = config["analyses"]
+    for i, analysis in enumerate(analyses, start=1):
+        t0 = _time.perf_counter()
+        _progress(f"  [{i}/{len(analyses)}] {analysis['id']} ({analysis['type']}) ...")
+        try:
+            sections.append(builder.run(analysis))
+        except ConfigError as exc:
+            _progress(f"error: {exc}")
+            return EXIT_CONFIG
+        except Exception as exc:  # report which analysis failed and why, without a traceback
+            line = config["_lines"].get(("analyses", i - 1), "?")
+            _progress(f"error: {config['_source']}:{line}: analyses[{i - 1}] ({analysis['id']}): "
+                      f"{type(exc).__name__}: {exc}")
+            return EXIT_FAILED
+        _progress(f"      done [{_time.perf_counter() - t0:.1f}s]")
+    t0 = _time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    builder.write(sections)
+    _progress(f"  wrote {out_dir.as_posix()}/report.html, tables/ and figures/ [{_time.perf_counter() - t0:.1f}s]")
+    _progress(f"  total {_time.perf_counter() - started:.1f}s")
+    return EXIT_OK
+
+
+def build_all(folder: str | Path, out_dir: str | Path) -> int:
+    """Build every ``*.yaml`` config in ``folder`` into ``out_dir/<name>/``; returns the worst exit code."""
+    folder, out_dir = Path(folder), Path(out_dir)
+    configs = sorted(p for p in folder.glob("*.yaml") if p.is_file())
+    if not configs:
+        _progress(f"error: no *.yaml report configs in {folder.as_posix()}")
+        return EXIT_CONFIG
+    worst = EXIT_OK
+    for path in configs:
+        code = build_report(path, out_dir / path.stem)
+        worst = max(worst, code)
+    return worst

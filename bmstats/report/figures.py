@@ -1,0 +1,756 @@
+"""Publication figures drawn from the tidy frames of bmstats results; each function returns a Figure.
+
+- :func:`plot_survival`: Kaplan-Meier curves with confidence bands, censor marks, the log-rank p and a
+  number-at-risk table (at risk and cumulative events per group) aligned under the time axis.
+- :func:`plot_cumulative_incidence`: Aalen-Johansen curves the same way with Gray's p, or stacked for
+  two causes (one panel per group).
+- :func:`plot_mcf`: mean cumulative function curves of recurrent events.
+- :func:`plot_forest`: forest plot of a regression table (several models side by side).
+- :func:`plot_schoenfeld`: scaled Schoenfeld residuals against time for a proportional-hazards test.
+- :func:`plot_exclusion_flow`: the STROBE flow of who was excluded and why.
+- :func:`save_figure`: PNG (300 dpi), SVG and PDF with fixed metadata, so the same figure gives the same
+  bytes.
+
+Results' ``.plot()`` methods delegate here; this module is the only place in bmstats that draws.
+Curves are drawn from ``result.table`` as right-continuous steps starting at (0, 1) for survival and
+(0, 0) for cumulative incidence; numbers at risk come from ``result.at(ticks)`` (``n_risk`` at the first
+time >= tick, as ``summary(survfit, times=)``) when the result has it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.offsetbox import AnchoredText
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFormatter
+
+from bmstats.report import style as st
+from bmstats.report.format import fmt_ci, fmt_int, fmt_p
+
+__all__ = [
+    "plot_survival", "plot_cumulative_incidence", "plot_mcf", "plot_forest", "plot_schoenfeld",
+    "plot_exclusion_flow", "save_figure", "FIGURE_FORMATS",
+]
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+_MAIN_HEIGHT = {"single": 2.4, "double": 3.4}
+_RISK_ROW = 0.13  # inches per row of the risk table
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _p_text(name: str, p: float) -> str:
+    text = fmt_p(p)
+    prefix = f"{name} " if name else ""
+    return f"{prefix}p {text}" if text.startswith(("<", ">")) else f"{prefix}p = {text}"
+
+
+def _ticks(xmax: float, ticks: Sequence[float] | None) -> np.ndarray:
+    if ticks is not None:
+        return np.asarray(ticks, dtype=float)
+    values = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10], integer=xmax > 4).tick_values(0, xmax)
+    return values[(values >= 0) & (values <= xmax * (1 + 1e-9))]
+
+
+def _groups(table: pd.DataFrame) -> list:
+    if "group" not in table.columns:
+        return [None]
+    return list(pd.unique(table["group"]))
+
+
+def _group_rows(table: pd.DataFrame, g: Any) -> pd.DataFrame:
+    if g is None or "group" not in table.columns:
+        return table
+    if pd.isna(g):
+        return table[table["group"].isna()]
+    return table[table["group"] == g]
+
+
+def _label(g: Any, labels: Mapping | None) -> str:
+    if labels and g in labels:
+        return str(labels[g])
+    return "All" if g is None or (not isinstance(g, str) and pd.isna(g)) else str(g)
+
+
+def _layout(width: str | float, n_risk_rows: int, height: float | None = None, ncols: int = 1):
+    """A figure with ``ncols`` curve panels and, if ``n_risk_rows``, a risk-table axes under each."""
+    w = st.column_width(width)
+    main = height or _MAIN_HEIGHT.get(width if isinstance(width, str) else "single", 0.68 * w)
+    risk = (n_risk_rows + 0.9) * _RISK_ROW + 0.35 if n_risk_rows else 0
+    fig = Figure(figsize=(w, main + risk))
+    if n_risk_rows:
+        gs = fig.add_gridspec(2, ncols, height_ratios=[main, risk], hspace=0.0)
+        axes = [fig.add_subplot(gs[0, j]) for j in range(ncols)]
+        risk_axes = [fig.add_subplot(gs[1, j], sharex=axes[j]) for j in range(ncols)]
+    else:
+        gs = fig.add_gridspec(1, ncols)
+        axes = [fig.add_subplot(gs[0, j]) for j in range(ncols)]
+        risk_axes = [None] * ncols
+    return fig, axes, risk_axes
+
+
+def _draw_risk_table(ax, ticks: np.ndarray, blocks: list[tuple[str, list[tuple[str, str, list[str]]]]]) -> None:
+    """Numbers under the time axis: ``blocks`` = [(title, [(row label, colour, [text per tick])])]."""
+    ax.set_gid("risk_table")
+    n_rows = sum(len(rows) + (1 if title else 0) for title, rows in blocks)
+    ax.set_ylim(n_rows - 0.4, -0.9)
+    ax.set_yticks([])
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    fig = ax.figure
+    left = mpl.transforms.blended_transform_factory(fig.transFigure, ax.transData)
+    label_at = mpl.transforms.offset_copy(
+        mpl.transforms.blended_transform_factory(ax.transAxes, ax.transData), fig=fig, x=-14, units="points")
+    y = 0
+    for title, rows in blocks:
+        if title:
+            ax.text(0.015, y, title, transform=left, ha="left", va="center", fontsize=6.5, fontweight="bold")
+            y += 1
+        for name, colour, texts in rows:
+            ax.text(0, y, name, transform=label_at, ha="right", va="center", fontsize=6.5, color=colour,
+                    fontweight="bold")
+            for x, text in zip(ticks, texts):
+                ax.text(x, y, text, ha="center", va="center", fontsize=6.5, gid="risk_number")
+            y += 1
+
+
+def _finish_main(ax, xmax: float, ticks: np.ndarray, xlabel: str, ylabel: str, percent: bool,
+                 risk_below: bool, ylim: tuple[float, float] | None = None) -> None:
+    ax.set_xlim(0, xmax)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.set_ylim(*(ylim or (0, 1.02)))
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _step(times: np.ndarray, values: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
+    return np.r_[0.0, times], np.r_[start, values]
+
+
+def _band(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.where(np.isfinite(lo), lo, values)
+    hi = np.where(np.isfinite(hi), hi, values)
+    return np.r_[start, lo], np.r_[start, hi]
+
+
+def _at_table(result: Any, ticks: np.ndarray) -> pd.DataFrame | None:
+    at = getattr(result, "at", None)
+    if at is None:
+        return None
+    try:
+        frame = at(ticks)
+    except Exception:  # a result whose .at() cannot answer these times: fall back on the table
+        return None
+    return frame if isinstance(frame, pd.DataFrame) and "n_risk" in frame.columns else None
+
+
+def risk_numbers(table: pd.DataFrame, ticks: np.ndarray, group: Any, event_rows: pd.DataFrame | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(n at risk, cumulative events) at ``ticks`` for one group from a table with time, n_risk, n_event.
+
+    n at risk at t is ``n_risk`` at the first time >= t (0 beyond the last time); cumulative events sum
+    ``n_event`` over times <= t (of ``event_rows`` when given, e.g. one cause of a competing-risks table).
+    """
+    tb = _group_rows(table, group).sort_values("time", kind="mergesort")
+    t = tb["time"].to_numpy(dtype=float)
+    nxt = np.searchsorted(t, ticks, side="left")
+    n_risk = np.r_[tb["n_risk"].to_numpy(), 0][nxt]
+    ev = tb if event_rows is None else _group_rows(event_rows, group).sort_values("time", kind="mergesort")
+    te = ev["time"].to_numpy(dtype=float)
+    cum = np.r_[0, np.cumsum(ev["n_event"].to_numpy())][np.searchsorted(te, ticks, side="right")]
+    return n_risk.astype(np.int64), cum.astype(np.int64)
+
+
+def _no_ax(ax: Any, name: str) -> None:
+    if ax is not None:
+        raise ValueError(f"{name} lays out its own figure (several panels); call it without ax")
+
+
+def _p_box(ax, text: str, loc: str) -> None:
+    box = AnchoredText(text, loc=loc, frameon=False, prop={"fontsize": 6.5}, borderpad=0.3)
+    box.set_gid("p_value")
+    ax.add_artist(box)
+
+
+# ------------------------------------------------------------------------------------ survival curves
+def plot_survival(
+    km_result: Any,
+    ax: Any = None,
+    *,
+    test: Any = None,
+    p_value: float | None = None,
+    risk_table: bool | None = None,
+    cumulative_events: bool = True,
+    conf_int: bool = True,
+    censor_marks: bool = True,
+    ticks: Sequence[float] | None = None,
+    xmax: float | None = None,
+    xlabel: str = "Time",
+    ylabel: str = "Survival probability",
+    title: str | None = None,
+    labels: Mapping | None = None,
+    legend_title: str | None = None,
+    percent: bool = False,
+    width: str | float = "single",
+    colors: Sequence[str] | None = None,
+) -> Figure:
+    """Kaplan-Meier curves from ``km_result.table`` (group, time, n_risk, n_event, n_censor, estimate,
+    lower, upper) with a number-at-risk table under the time axis.
+
+    ``test``: a log-rank result (its ``p_value`` is printed) or ``p_value`` directly.  With ``ax`` the
+    curves are drawn into that axes without a risk table (unless ``risk_table=True`` and the axes'
+    figure has room: not supported, so a risk table needs ``ax=None``).
+    """
+    table = km_result.table
+    groups = _groups(table)
+    colors = list(colors or st.palette(len(groups)))
+    xmax = float(xmax if xmax is not None else table["time"].max())
+    tick_values = _ticks(xmax, ticks)
+    risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
+    n_rows = (len(groups) * (2 if cumulative_events else 1) + (1 if cumulative_events else 0)) if risk_table else 0
+    with st.style():
+        if ax is None:
+            fig, (ax,), (rax,) = _layout(width, n_rows)
+        else:
+            fig, rax = ax.figure, None
+        for g, colour in zip(groups, colors):
+            tb = _group_rows(table, g).sort_values("time", kind="mergesort")
+            t, s = tb["time"].to_numpy(dtype=float), tb["estimate"].to_numpy(dtype=float)
+            x, y = _step(t, s, 1.0)
+            ax.step(x, y, where="post", color=colour, label=_label(g, labels), gid=f"curve:{_label(g, labels)}")
+            if conf_int and {"lower", "upper"} <= set(tb.columns):
+                lo, hi = _band(s, tb["lower"].to_numpy(dtype=float), tb["upper"].to_numpy(dtype=float), 1.0)
+                ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+            if censor_marks and "n_censor" in tb.columns:
+                c = tb["n_censor"].to_numpy() > 0
+                ax.plot(t[c], s[c], linestyle="none", marker="|", markersize=3, markeredgewidth=0.6,
+                        color=colour, gid="censor_marks")
+        _finish_main(ax, xmax, tick_values, "" if rax is not None else xlabel, ylabel, percent, rax is not None)
+        if len(groups) > 1 or labels:
+            ax.legend(title=legend_title, loc="best", handlelength=1.5)
+        p = p_value if p_value is not None else getattr(test, "p_value", None)
+        if p is not None:
+            _p_box(ax, _p_text("Log-rank", p), "lower left")
+        if title:
+            ax.set_title(title, loc="left")
+        if rax is not None:
+            at = _at_table(km_result, tick_values)
+            at_risk, events = [], []
+            for g, colour in zip(groups, colors):
+                if at is not None:
+                    sub = _group_rows(at, g).sort_values("time", kind="mergesort")
+                    nr = sub["n_risk"].to_numpy()
+                    ce = np.cumsum(sub["n_event"].to_numpy())
+                else:
+                    nr, ce = risk_numbers(table, tick_values, g)
+                at_risk.append((_label(g, labels), colour, [fmt_int(v) for v in nr]))
+                events.append((_label(g, labels), colour, [fmt_int(v) for v in ce]))
+            blocks = [("Number at risk", at_risk)] + ([("Cumulative events", events)] if cumulative_events else [])
+            _draw_risk_table(rax, tick_values, blocks)
+            ax.tick_params(axis="x", labelbottom=True)
+            ax.set_xlabel(xlabel)
+            _tidy_layout(fig)
+    return fig
+
+
+def _tidy_layout(fig: Figure) -> None:
+    """Fixed margins (deterministic; wide enough for the risk-table row labels)."""
+    fig.subplots_adjust(left=0.24, right=0.93, top=0.95, bottom=0.04, hspace=0.0)
+    axes = fig.get_axes()
+    if len(axes) == 2:  # curves + risk table: put the table under the axis label with a gap
+        main, risk = axes
+        pos_m, pos_r = main.get_position(), risk.get_position()
+        gap = 0.36 / fig.get_figheight()
+        risk.set_position([pos_r.x0, pos_r.y0, pos_r.width, max(pos_r.height - gap, 0.01)])
+
+
+def _cif_curves(table: pd.DataFrame, g: Any, cause: Any) -> pd.DataFrame:
+    tb = _group_rows(table, g)
+    return tb[tb["cause"] == cause].sort_values("time", kind="mergesort")
+
+
+def plot_cumulative_incidence(
+    cif_result: Any,
+    ax: Any = None,
+    *,
+    cause: Any = 1,
+    causes: Sequence[Any] | None = None,
+    stacked: bool = False,
+    risk_table: bool | None = None,
+    cumulative_events: bool = True,
+    conf_int: bool = True,
+    ticks: Sequence[float] | None = None,
+    xmax: float | None = None,
+    ymax: float | None = None,
+    xlabel: str = "Time",
+    ylabel: str = "Cumulative incidence",
+    title: str | None = None,
+    labels: Mapping | None = None,
+    cause_labels: Mapping | None = None,
+    legend_title: str | None = None,
+    percent: bool = False,
+    p_value: float | None = None,
+    width: str | float | None = None,
+    colors: Sequence[str] | None = None,
+) -> Figure:
+    """Cumulative incidence (Aalen-Johansen) curves from ``cif_result.table`` (group, cause, time, n_risk,
+    n_event, estimate, lower, upper), Gray's p from ``cif_result.gray_test``, and a number-at-risk table.
+
+    ``cause``: the cause drawn per group (colour = group); ``causes=[1, 2]`` draws several (line style =
+    cause); ``stacked=True`` stacks the causes (default 1 and 2) as areas, one panel per group, so the top
+    edge is the probability of any event.
+    """
+    table = cif_result.table
+    groups = _groups(table)
+    all_causes = list(pd.unique(table["cause"]))
+    xmax = float(xmax if xmax is not None else table["time"].max())
+    tick_values = _ticks(xmax, ticks)
+    cause_labels = dict(cause_labels or {})
+    clabel = lambda c: str(cause_labels.get(c, f"Cause {c}"))  # noqa: E731
+    gray = getattr(cif_result, "gray_test", None)
+    if stacked:
+        return _plot_stacked(cif_result, list(causes or all_causes[:2]), groups, tick_values, xmax, xlabel, ylabel,
+                             title, labels, clabel, percent, width or ("double" if len(groups) > 1 else "single"),
+                             colors, risk_table is not False, ymax)
+    shown = list(causes) if causes is not None else [cause]
+    risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
+    n_rows = (len(groups) * (2 if cumulative_events else 1) + (1 if cumulative_events else 0)) if risk_table else 0
+    colors = list(colors or st.palette(len(groups)))
+    with st.style():
+        if ax is None:
+            fig, (ax,), (rax,) = _layout(width or "single", n_rows)
+        else:
+            fig, rax = ax.figure, None
+        top = 0.0
+        for g, colour in zip(groups, colors):
+            for k, c in enumerate(shown):
+                tb = _cif_curves(table, g, c)
+                t, f = tb["time"].to_numpy(dtype=float), tb["estimate"].to_numpy(dtype=float)
+                x, y = _step(t, f, 0.0)
+                name = _label(g, labels) if len(shown) == 1 else f"{_label(g, labels)}: {clabel(c)}"
+                if len(groups) == 1 and g is None:
+                    name = clabel(c)
+                ax.step(x, y, where="post", color=colour if len(groups) > 1 or len(shown) == 1 else st.palette(len(shown))[k],
+                        linestyle=st.LINESTYLES[k % 4] if len(groups) > 1 else "-", label=name, gid=f"curve:{name}")
+                shown_x = x <= xmax
+                top = max(top, float(np.nanmax(y[shown_x])))
+                if conf_int and {"lower", "upper"} <= set(tb.columns):
+                    lo, hi = _band(f, tb["lower"].to_numpy(dtype=float), tb["upper"].to_numpy(dtype=float), 0.0)
+                    ax.fill_between(x, lo, hi, step="post", color=ax.lines[-1].get_color(), alpha=0.15, linewidth=0)
+                    top = max(top, float(np.nanmax(hi[shown_x])))
+        ylim = (0, ymax if ymax is not None else min(1.0, _nice_top(top)))
+        _finish_main(ax, xmax, tick_values, xlabel, ylabel, percent, rax is not None, ylim)
+        if len(groups) > 1 or len(shown) > 1 or labels:
+            ax.legend(title=legend_title, loc="upper left", handlelength=1.8)
+        p = p_value
+        if p is None and gray is not None and len(groups) > 1 and len(shown) == 1:
+            row = gray[gray["cause"] == shown[0]]
+            p = float(row["p_value"].iloc[0]) if len(row) else None
+        if p is not None:
+            _p_box(ax, _p_text("Gray's test", p), "lower right")
+        if title:
+            ax.set_title(title, loc="left")
+        if rax is not None:
+            at_risk, events = [], []
+            ev_rows = table[table["cause"].isin(shown)]
+            for g, colour in zip(groups, colors):
+                nr, _ = risk_numbers(_first_cause(table), tick_values, g)
+                _, ce = risk_numbers(_first_cause(table), tick_values, g, event_rows=ev_rows)
+                at_risk.append((_label(g, labels), colour, [fmt_int(v) for v in nr]))
+                events.append((_label(g, labels), colour, [fmt_int(v) for v in ce]))
+            blocks = [("Number at risk", at_risk)] + ([("Cumulative events", events)] if cumulative_events else [])
+            _draw_risk_table(rax, tick_values, blocks)
+            _tidy_layout(fig)
+    return fig
+
+
+def _first_cause(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one cause: n_risk is the same for every cause at a time."""
+    return table[table["cause"] == table["cause"].iloc[0]]
+
+
+def _nice_top(top: float) -> float:
+    for step in (0.05, 0.1, 0.2, 0.25, 0.5, 1.0):
+        if top <= 10 * step:
+            return float(np.ceil(top * 1.05 / step) * step) if top > 0 else 1.0
+    return 1.0
+
+
+def _plot_stacked(cif_result, causes, groups, tick_values, xmax, xlabel, ylabel, title, labels, clabel, percent,
+                  width, colors, risk_table, ymax) -> Figure:
+    table = cif_result.table
+    colors = list(colors or st.palette(len(causes)))
+    with st.style():
+        fig, axes, raxes = _layout(width, 1 if risk_table else 0, ncols=len(groups))
+        for j, (g, ax) in enumerate(zip(groups, axes)):
+            tb = _group_rows(table, g)
+            grid = np.unique(tb.loc[tb["cause"].isin(causes), "time"].to_numpy(dtype=float))
+            x = np.r_[0.0, grid]
+            base = np.zeros_like(x)
+            for c, colour in zip(causes, colors):
+                cur = _cif_curves(table, g, c)
+                idx = np.searchsorted(cur["time"].to_numpy(dtype=float), x, side="right") - 1
+                y = np.where(idx >= 0, cur["estimate"].to_numpy(dtype=float)[np.maximum(idx, 0)], 0.0)
+                ax.fill_between(x, base, base + y, step="post", color=colour, alpha=0.75, linewidth=0,
+                                label=clabel(c) if j == 0 else None, gid=f"stack:{clabel(c)}")
+                ax.step(x, base + y, where="post", color=colour, linewidth=0.8)
+                base = base + y
+            ylim = (0, ymax if ymax is not None else 1.0)
+            _finish_main(ax, xmax, tick_values, xlabel, ylabel if j == 0 else "", percent, risk_table, ylim)
+            if j > 0:
+                ax.tick_params(axis="y", labelleft=False)
+            if g is not None:
+                ax.set_title(_label(g, labels), loc="left")
+            if raxes[j] is not None:
+                nr, _ = risk_numbers(_first_cause(table), tick_values, g)
+                _draw_risk_table(raxes[j], tick_values, [("", [("At risk" if j == 0 else "", "black",
+                                                          [fmt_int(v) for v in nr])])])
+        axes[0].legend(loc="upper left", handlelength=1.2)
+        if title:
+            fig.suptitle(title, x=0.02, ha="left", fontsize=8)
+        fig.subplots_adjust(left=0.1 if len(groups) > 1 else 0.2, right=0.98, top=0.88 if title else 0.92,
+                            bottom=0.05, wspace=0.16)
+        for rax in raxes:
+            if rax is not None:
+                pos = rax.get_position()
+                gap = 0.42 / fig.get_figheight()
+                rax.set_position([pos.x0, pos.y0, pos.width, max(pos.height - gap, 0.01)])
+    return fig
+
+
+# ------------------------------------------------------------------------------- recurrent events
+def plot_mcf(
+    mcf_result: Any,
+    ax: Any = None,
+    *,
+    risk_table: bool | None = None,
+    conf_int: bool = True,
+    ticks: Sequence[float] | None = None,
+    xmax: float | None = None,
+    xlabel: str = "Time",
+    ylabel: str = "Mean number of events per patient",
+    title: str | None = None,
+    labels: Mapping | None = None,
+    legend_title: str | None = None,
+    p_value: float | None = None,
+    width: str | float = "single",
+    colors: Sequence[str] | None = None,
+) -> Figure:
+    """Mean cumulative function curves from ``mcf_result.table`` (group, time, estimate, lower, upper),
+    with the number at risk (from ``mcf_result.counts`` when present) under the time axis."""
+    table = mcf_result.table
+    groups = _groups(table)
+    colors = list(colors or st.palette(len(groups)))
+    max_time = getattr(mcf_result, "max_time", None) or {}
+    xmax = float(xmax if xmax is not None else max([table["time"].max(), *max_time.values()]))
+    tick_values = _ticks(xmax, ticks)
+    counts = getattr(mcf_result, "counts", None)
+    risk_table = (ax is None and counts is not None) if risk_table is None else (risk_table and ax is None)
+    with st.style():
+        if ax is None:
+            fig, (ax,), (rax,) = _layout(width, len(groups) * 2 + 1 if risk_table else 0)
+        else:
+            fig, rax = ax.figure, None
+        top = 0.0
+        for g, colour in zip(groups, colors):
+            tb = _group_rows(table, g).sort_values("time", kind="mergesort")
+            t, m = tb["time"].to_numpy(dtype=float), tb["estimate"].to_numpy(dtype=float)
+            end = max_time.get(g, t[-1] if len(t) else 0.0)
+            x, y = np.r_[0.0, t, end], np.r_[0.0, m, m[-1] if len(m) else 0.0]
+            ax.step(x, y, where="post", color=colour, label=_label(g, labels), gid=f"curve:{_label(g, labels)}")
+            shown_x = x <= xmax
+            top = max(top, float(np.nanmax(y[shown_x])))
+            if conf_int and {"lower", "upper"} <= set(tb.columns):
+                lo, hi = _band(m, tb["lower"].to_numpy(dtype=float), tb["upper"].to_numpy(dtype=float), 0.0)
+                lo, hi = np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
+                ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+                top = max(top, float(np.nanmax(hi[shown_x])))
+        _finish_main(ax, xmax, tick_values, xlabel, ylabel, False, rax is not None, (0, top * 1.05 or 1))
+        if len(groups) > 1 or labels:
+            ax.legend(title=legend_title, loc="upper left", handlelength=1.5)
+        if p_value is not None:
+            _p_box(ax, _p_text("", p_value), "lower right")
+        if title:
+            ax.set_title(title, loc="left")
+        if rax is not None:
+            at_risk, events = [], []
+            for g, colour in zip(groups, colors):
+                nr, _ = risk_numbers(counts, tick_values, g)
+                _, ce = risk_numbers(counts, tick_values, g)
+                at_risk.append((_label(g, labels), colour, [fmt_int(v) for v in nr]))
+                events.append((_label(g, labels), colour, [fmt_int(v) for v in ce]))
+            _draw_risk_table(rax, tick_values, [("Number at risk", at_risk), ("Cumulative events", events)])
+            _tidy_layout(fig)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- forest plot
+def plot_forest(
+    table_or_result: Any,
+    ax: Any = None,
+    *,
+    xlabel: str | None = None,
+    title: str | None = None,
+    width: str | float = "double",
+    colors: Sequence[str] | None = None,
+    decimals: int = 2,
+    xlim: tuple[float, float] | None = None,
+    **table_kw: Any,
+) -> Figure:
+    """Forest plot: one row per term (categorical levels under their variable, reference level marked),
+    ratio and 95% CI on a log axis, the numbers written beside it; several models side by side.
+
+    Takes a :func:`~bmstats.report.tables.regression_table` Table, a result with ``.summary``, or a
+    mapping of them (passed to ``regression_table`` with ``table_kw``).
+    """
+    from bmstats.report.table import Table
+    from bmstats.report.tables import regression_table
+
+    _no_ax(ax, "plot_forest")
+    table = table_or_result if isinstance(table_or_result, Table) else regression_table(table_or_result, **table_kw)
+    if table.data is None or "row" not in table.data.columns:
+        raise ValueError("plot_forest needs a table made by regression_table")
+    data = table.data
+    body = table.body
+    keep = [i for i in range(len(body)) if str(body.iloc[i, 0]) != "Patients / events"]
+    models = list(pd.unique(data["model"]))
+    colors = list(colors or (["#000000"] if len(models) == 1 else st.palette(len(models))))
+    ratio_name = str(table.labels[1]).split(" (")[0]
+    n = len(keep)
+    ypos = {row: k for k, row in enumerate(keep)}
+    finite = data[np.isfinite(data["lower"]) & np.isfinite(data["upper"]) & (data["lower"] > 0)]
+    lo = float(finite["lower"].min()) if len(finite) else 0.5
+    hi = float(finite["upper"].max()) if len(finite) else 2.0
+    if xlim is None:
+        stops = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0, 1.5, 2, 3, 4, 5, 10, 20, 50, 100])
+        low, high = min(lo, 0.9) / 1.05, max(hi, 1.1) * 1.05
+        lo = float(stops[stops <= low].max()) if (stops <= low).any() else low
+        hi = float(stops[stops >= high].min()) if (stops >= high).any() else high
+    else:
+        lo, hi = xlim
+    with st.style():
+        w = st.column_width(width)
+        fig = Figure(figsize=(w, 0.55 + 0.17 * (n + 1)))
+        ratios = [1.7, 2.4] + [1.5] * len(models)
+        gs = fig.add_gridspec(1, len(ratios), width_ratios=ratios, wspace=0.02)
+        ax_lab = fig.add_subplot(gs[0, 0])
+        ax = fig.add_subplot(gs[0, 1], sharey=ax_lab)
+        ax_txt = [fig.add_subplot(gs[0, 2 + j], sharey=ax_lab) for j in range(len(models))]
+        for a in [ax_lab, *ax_txt]:
+            a.set_xlim(0, 1)
+            a.axis("off")
+        ax_lab.set_ylim(n - 0.4, -1.3)
+        header_y = -1.0
+        ax_lab.text(0, header_y, "Variable", fontweight="bold", va="center", fontsize=6.5)
+        for k, row in enumerate(keep):
+            label = str(body.iloc[row, 0])
+            ax_lab.text(0.06 * table.indent[row], k, label, va="center", fontsize=6.5,
+                        fontweight="bold" if table.bold[row] else "normal")
+            if k % 2 == 0:
+                for a in (ax,):
+                    a.axhspan(k - 0.5, k + 0.5, color="#f2f2f2", zorder=0, linewidth=0)
+        offsets = np.linspace(-0.18, 0.18, len(models)) if len(models) > 1 else [0.0]
+        markers = ["s", "D", "o", "^"]
+        for j, (model, colour) in enumerate(zip(models, colors)):
+            sub = data[data["model"] == model]
+            ys = np.array([ypos[r] + offsets[j] for r in sub["row"] if r in ypos])
+            sub = sub[sub["row"].isin(ypos)]
+            r, l, u = (sub[c].to_numpy(dtype=float) for c in ("ratio", "lower", "upper"))
+            ax.hlines(ys, np.clip(l, lo, hi), np.clip(u, lo, hi), color=colour, linewidth=0.9)
+            ax.plot(r, ys, linestyle="none", marker=markers[j % 4], markersize=3.2, color=colour,
+                    label=model or None, gid=f"points:{model}")
+            ci_head = str(table.labels[1 + 2 * j]) if 1 + 2 * j < len(table.labels) else f"{ratio_name} (95% CI)"
+            head = f"{model}\n{ci_head}" if model else ci_head
+            ax_txt[j].text(0.5, header_y, head, ha="center", va="center", fontsize=6.5, fontweight="bold",
+                           color=colour if len(models) > 1 else "black")
+            for k, row in enumerate(keep):
+                cell = str(body.iloc[row, 1 + 2 * j]) if 1 + 2 * j < body.shape[1] else ""
+                if cell:
+                    ax_txt[j].text(0.5, k, cell, ha="center", va="center", fontsize=6.5)
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.axvline(1.0, color="#666666", linewidth=0.7, linestyle="--", zorder=1)
+        candidates = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100])
+        if ((candidates >= lo) & (candidates <= hi)).sum() < 4:
+            candidates = np.array([0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10])
+        ax.xaxis.set_major_locator(FixedLocator(candidates[(candidates >= lo) & (candidates <= hi)]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xlabel(xlabel or f"{ratio_name} (95% CI, log scale)")
+        ax.set_ylim(n - 0.4, -1.3)
+        if title:
+            fig.suptitle(title, x=0.01, ha="left", fontsize=8)
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.97 if not title else 0.9,
+                            bottom=0.55 / fig.get_figheight() * 0.95)
+    return fig
+
+
+# ------------------------------------------------------------------------------ model diagnostics
+def plot_schoenfeld(
+    ph_test: Any,
+    ax: Any = None,
+    *,
+    terms: Sequence[str] | None = None,
+    width: str | float = "double",
+    ncols: int | None = None,
+    xlabel: str = "Time",
+) -> Figure:
+    """Scaled Schoenfeld residuals against time, one panel per term, with a LOWESS smooth and the term's
+    test p-value (Grambsch & Therneau 1994).  A flat smooth supports proportional hazards.
+
+    ``ph_test.residuals``: one column per coefficient (scaled residuals, beta added as in
+    ``plot(cox.zph(fit))``), one row per event at ``ph_test.time``; ``ph_test.table``: rows per term with
+    ``p``; ``ph_test.terms``: term -> its coefficient columns.
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    _no_ax(ax, "plot_schoenfeld")
+    resid = getattr(ph_test, "residuals", None)
+    if resid is None:
+        raise ValueError("plot_schoenfeld needs a ph_test result with .residuals (one column per coefficient)")
+    summary = getattr(ph_test, "table", None)
+    if summary is None:
+        summary = getattr(ph_test, "summary", None)
+    times = getattr(ph_test, "time", None)
+    if times is None:
+        times = resid["time"].to_numpy()
+        resid = resid.drop(columns="time")
+    term_of = {col: term for term, cols in (getattr(ph_test, "terms", None) or {}).items() for col in cols}
+    names = list(terms or resid.columns)
+    ncols = ncols or min(3, len(names))
+    nrows = int(np.ceil(len(names) / ncols))
+    w = st.column_width(width)
+    with st.style():
+        fig = Figure(figsize=(w, 1.7 * nrows + 0.3))
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        t = np.asarray(times, dtype=float)
+        for k, name in enumerate(names):
+            ax = axes.flat[k]
+            r = resid[name].to_numpy(dtype=float)
+            ax.plot(t, r, linestyle="none", marker="o", markersize=1.2, color="#999999", alpha=0.6, gid="residuals")
+            smooth = lowess(r, t, frac=0.4, it=0, return_sorted=True)
+            ax.plot(smooth[:, 0], smooth[:, 1], color=st.OKABE_ITO[0], linewidth=1.1, gid="smooth")
+            coef = getattr(ph_test, "coef", None)
+            level = float(coef[name]) if coef is not None and name in coef.index else float(np.mean(r))
+            ax.axhline(level, color="#666666", linestyle="--", linewidth=0.6)
+            head = name
+            term = term_of.get(name, name)
+            if summary is not None and term in summary.index and "p" in summary.columns:
+                head += f"   ({_p_text('' if term == name else term + ':', float(summary.loc[term, 'p']))})"
+            ax.set_title(head, loc="left", fontsize=7)
+            ax.set_xlabel(xlabel)
+            if k % ncols == 0:
+                ax.set_ylabel("Beta(t)")
+        for ax in list(axes.flat)[len(names):]:
+            ax.set_visible(False)
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.12 if nrows == 1 else 0.08,
+                            wspace=0.3, hspace=0.6)
+    return fig
+
+
+def _flow_steps(log: Any) -> tuple[int, list[tuple[str, int, int]], str]:
+    """(n at start, [(reason, n excluded, n remaining)], final label) from an exclusion log."""
+    frame = log if isinstance(log, pd.DataFrame) else getattr(log, "table", None)
+    if callable(frame):
+        frame = frame()
+    if frame is None and hasattr(log, "to_frame"):
+        frame = log.to_frame()
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError("plot_exclusion_flow needs an exclusion log with a table of steps")
+    reason = next(c for c in ("reason", "step", "rule", "description") if c in frame.columns)
+    excluded = next(c for c in ("n_excluded", "excluded", "n") if c in frame.columns)
+    start = getattr(log, "n_start", None) or getattr(log, "n_initial", None)
+    if start is None and "n_before" in frame.columns:
+        start = int(frame["n_before"].iloc[0])
+    if start is None and "n_remaining" in frame.columns:
+        start = int(frame["n_remaining"].iloc[0] + frame[excluded].iloc[0])
+    start = int(start if start is not None else frame[excluded].sum())
+    steps, remaining = [], start
+    for r, e in zip(frame[reason], frame[excluded]):
+        remaining -= int(e)
+        steps.append((str(r), int(e), remaining))
+    final = getattr(log, "final_label", None) or "Included in the analysis"
+    return start, steps, final
+
+
+def plot_exclusion_flow(
+    exclusion_log: Any,
+    ax: Any = None,
+    *,
+    show_empty: bool = False,
+    start_label: str = "Patients in the cohort",
+    final_label: str | None = None,
+    width: str | float = "single",
+) -> Figure:
+    """STROBE flow diagram: the cohort, each exclusion step as a side box (reason, n), and the patients
+    analysed.  ``exclusion_log``: an exclusion log (its table of steps with reason and n excluded) or a
+    DataFrame with columns ``reason`` and ``n_excluded`` (and ``n_before`` for the first step)."""
+    _no_ax(ax, "plot_exclusion_flow")
+    start, steps, final = _flow_steps(exclusion_log)
+    if not show_empty:
+        steps = [s for s in steps if s[1] > 0]
+    final = final_label or final
+    w = st.column_width(width)
+    n_boxes = len(steps) + 2
+    with st.style():
+        fig = Figure(figsize=(w, 0.55 * n_boxes + 0.1))
+        ax = fig.add_axes([0, 0, 1, 1])
+        ax.set_xlim(0, 1)
+        ax.set_ylim(n_boxes - 0.4, -0.6)
+        ax.axis("off")
+        kw = dict(ha="center", va="center", fontsize=6.5, wrap=True,
+                  bbox=dict(boxstyle="square,pad=0.4", facecolor="white", edgecolor="black", linewidth=0.6))
+        main_x = 0.3
+        ax.text(main_x, 0, f"{start_label}\n(n = {start:,})", gid="flow:start", **kw)
+        y = 0
+        for reason, excluded, remaining in steps:
+            y += 1
+            ax.annotate("", xy=(main_x, y + 0.55), xytext=(main_x, y - 0.75),
+                        arrowprops=dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0))
+            ax.annotate("", xy=(0.6, y - 0.1), xytext=(main_x, y - 0.1),
+                        arrowprops=dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0))
+            ax.text(0.79, y - 0.1, f"Excluded: {reason}\n(n = {excluded:,})", gid="flow:excluded",
+                    **{**kw, "fontsize": 6})
+        y += 1
+        ax.annotate("", xy=(main_x, y - 0.3), xytext=(main_x, y - 0.75 if steps else y - 0.7),
+                    arrowprops=dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0))
+        final_n = steps[-1][2] if steps else start
+        ax.text(main_x, y, f"{final}\n(n = {final_n:,})", gid="flow:final", **kw)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------- output
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+             "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None}}
+
+
+def save_figure_to(fig: Figure, target: Any, fmt: str, dpi: int = st.DPI) -> None:
+    """Write one format to a path or binary file object with fixed metadata."""
+    if fmt not in _METADATA:
+        raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FIGURE_FORMATS)}")
+    with mpl.rc_context({"svg.hashsalt": st.HASH_SALT, "svg.fonttype": "path", "pdf.fonttype": 42}):
+        fig.savefig(target, format=fmt, dpi=dpi, metadata=_METADATA[fmt], facecolor="white")
+
+
+def save_figure(fig: Figure, path_stem: str | Path, formats: Sequence[str] = FIGURE_FORMATS,
+                dpi: int = st.DPI) -> list[Path]:
+    """Write ``path_stem.png`` (``dpi``, default 300), ``.svg`` and ``.pdf`` with fixed metadata (no
+    software version, creation date or random SVG ids), so the same figure gives the same bytes."""
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        save_figure_to(fig, path, fmt, dpi)
+        written.append(path)
+    return written

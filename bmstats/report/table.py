@@ -1,0 +1,278 @@
+"""``Table``: a formatted publication table rendering to HTML, Markdown, LaTeX (booktabs), DOCX and CSV.
+
+A table is a frame of already-formatted strings (``body``) whose first column holds the row labels, with
+optional spanning column groups (a two-level column index: consecutive equal top-level labels merge into
+one spanning header), per-row indentation levels (a variable's levels sit one step in from its name), a
+title, footnotes and ``data``: the tidy numbers the cells were formatted from, kept so that tests and
+users can check every cell against the estimator it came from.
+
+Every renderer is deterministic: the same table gives the same bytes (DOCX zip entries get a fixed
+timestamp and fixed core properties).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import html
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+TABLE_FORMATS = ("html", "md", "tex", "docx", "csv")
+_FIXED_DATE = _dt.datetime(2000, 1, 1, 0, 0, 0)
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True, repr=False)
+class Table:
+    """A formatted table.  ``body`` holds strings; its first column is the row label.
+
+    ``body.columns`` is either flat or a two-level MultiIndex ``(group, label)``; the group of the label
+    column is ``""``.  ``indent[i]`` is the indentation level of row ``i`` (0 = flush left).
+    ``bold[i]`` marks a row label set in bold (e.g. a variable name heading its levels).
+    """
+
+    body: pd.DataFrame
+    title: str = ""
+    footnotes: tuple[str, ...] = ()
+    indent: tuple[int, ...] = ()
+    bold: tuple[bool, ...] = ()
+    data: pd.DataFrame | None = field(default=None)
+    name: str = "table"
+
+    def __post_init__(self) -> None:
+        n = len(self.body)
+        body = self.body.reset_index(drop=True).astype(object).where(self.body.notna().to_numpy(), "")
+        body = body.map(str)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "indent", tuple(int(i) for i in self.indent) or (0,) * n)
+        object.__setattr__(self, "bold", tuple(bool(b) for b in self.bold) or (False,) * n)
+        object.__setattr__(self, "footnotes", tuple(self.footnotes))
+        if len(self.indent) != n or len(self.bold) != n:
+            raise ValueError(f"indent and bold need one entry per row ({n})")
+
+    # ----------------------------------------------------------------------------------- structure
+    @property
+    def labels(self) -> list[str]:
+        """Displayed column labels (the bottom header row)."""
+        cols = self.body.columns
+        return [str(c[-1]) if isinstance(cols, pd.MultiIndex) else str(c) for c in cols]
+
+    @property
+    def groups(self) -> list[tuple[str, int]]:
+        """Spanning headers as (label, span) over consecutive columns; empty if the columns are flat."""
+        cols = self.body.columns
+        if not isinstance(cols, pd.MultiIndex):
+            return []
+        spans: list[tuple[str, int]] = []
+        for top in cols.get_level_values(0):
+            top = str(top)
+            if spans and spans[-1][0] == top and top != "":
+                spans[-1] = (top, spans[-1][1] + 1)
+            else:
+                spans.append((top, 1))
+        return spans
+
+    def cell(self, row_label: str, column: str | tuple, occurrence: int = 0) -> str:
+        """The cell in the row whose label is ``row_label`` (stripped) and the given column."""
+        labels = self.body.iloc[:, 0].str.strip()
+        rows = labels.index[labels == row_label]
+        return str(self.body.loc[rows[occurrence], column])
+
+    def rows(self) -> list[list[str]]:
+        return self.body.values.tolist()
+
+    # ---------------------------------------------------------------------------------- renderers
+    def to_html(self, table_id: str | None = None) -> str:
+        """A standalone ``<table>`` with caption, spanning headers, indented levels and footnotes."""
+        ident = f' id="{html.escape(table_id)}"' if table_id else ""
+        out = [f'<table class="bm-table"{ident}>']
+        if self.title:
+            out.append(f"<caption>{html.escape(self.title)}</caption>")
+        out.append("<thead>")
+        if self.groups:
+            cells = "".join(
+                f'<th colspan="{span}" class="bm-group">{html.escape(g)}</th>' if span > 1 or g else "<th></th>"
+                for g, span in self.groups
+            )
+            out.append(f"<tr>{cells}</tr>")
+        head = "".join(
+            f'<th class="{"bm-label" if j == 0 else "bm-value"}">{html.escape(lab)}</th>'
+            for j, lab in enumerate(self.labels)
+        )
+        out.append(f"<tr>{head}</tr></thead><tbody>")
+        for i, row in enumerate(self.rows()):
+            style = f' style="padding-left:{0.3 + 1.2 * self.indent[i]:.1f}em"' if self.indent[i] else ""
+            label = html.escape(row[0])
+            if self.bold[i]:
+                label = f"<strong>{label}</strong>"
+            cells = "".join(f'<td class="bm-value">{html.escape(v)}</td>' for v in row[1:])
+            out.append(f'<tr><td class="bm-label"{style}>{label}</td>{cells}</tr>')
+        out.append("</tbody>")
+        if self.footnotes:
+            notes = "<br>".join(html.escape(f) for f in self.footnotes)
+            out.append(f'<tfoot><tr><td colspan="{len(self.labels)}" class="bm-note">{notes}</td></tr></tfoot>')
+        out.append("</table>")
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        return self.to_markdown()
+
+    def _flat_labels(self) -> list[str]:
+        """Column labels with their group prefixed (``Fine-Gray: HR (95% CI)``), for flat formats."""
+        cols = self.body.columns
+        if not isinstance(cols, pd.MultiIndex):
+            return self.labels
+        return [f"{g}: {lab}" if g else str(lab) for g, lab in zip(cols.get_level_values(0), self.labels)]
+
+    def to_markdown(self) -> str:
+        """A pipe table; levels indented with non-breaking spaces; title above and notes below."""
+        def esc(text: str) -> str:
+            return text.replace("|", "\\|")
+
+        lines = []
+        if self.title:
+            lines += [f"**{esc(self.title)}**", ""]
+        lines.append("| " + " | ".join(esc(c) for c in self._flat_labels()) + " |")
+        lines.append("|" + "|".join([":---"] + ["---:"] * (len(self.labels) - 1)) + "|")
+        for i, row in enumerate(self.rows()):
+            label = "\u00a0" * (4 * self.indent[i]) + esc(row[0])
+            if self.bold[i] and row[0]:
+                label = f"**{label}**"
+            lines.append("| " + " | ".join([label] + [esc(v) for v in row[1:]]) + " |")
+        if self.footnotes:
+            lines.append("")
+            lines += [f"{esc(f)}  " for f in self.footnotes]
+        return "\n".join(lines) + "\n"
+
+    def to_latex(self, label: str | None = None) -> str:
+        """A booktabs ``table`` float (needs ``\\usepackage{booktabs}``)."""
+        ncol = len(self.labels)
+        out = ["\\begin{table}[htbp]", "\\centering"]
+        if self.title:
+            out.append(f"\\caption{{{latex_escape(self.title)}}}")
+        if label:
+            out.append(f"\\label{{{label}}}")
+        out.append("\\begin{tabular}{l" + "r" * (ncol - 1) + "}")
+        out.append("\\toprule")
+        if self.groups:
+            cells, rules, col = [], [], 1
+            for g, span in self.groups:
+                if g and col > 1:
+                    cells.append(f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(g)}}}")
+                    rules.append(f"\\cmidrule(lr){{{col}-{col + span - 1}}}")
+                else:
+                    cells.append(" & ".join([""] * span) if span > 1 else "")
+                col += span
+            out.append(" & ".join(cells) + " \\\\")
+            out.append(" ".join(rules))
+        out.append(" & ".join(latex_escape(c) for c in self.labels) + " \\\\")
+        out.append("\\midrule")
+        for i, row in enumerate(self.rows()):
+            label = latex_escape(row[0])
+            if self.bold[i] and row[0]:
+                label = f"\\textbf{{{label}}}"
+            if self.indent[i]:
+                label = f"\\hspace{{{self.indent[i]}em}}{label}"
+            out.append(" & ".join([label] + [latex_escape(v) for v in row[1:]]) + " \\\\")
+        out.append("\\bottomrule")
+        out.append("\\end{tabular}")
+        if self.footnotes:
+            out.append("\\par\\smallskip")
+            out.append("\\begin{minipage}{\\linewidth}\\footnotesize")
+            out.append(" \\\\\n".join(latex_escape(f) for f in self.footnotes))
+            out.append("\\end{minipage}")
+        out.append("\\end{table}")
+        return "\n".join(out) + "\n"
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """The body as CSV (group-prefixed headers, levels indented with two spaces); returns the text."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(self._flat_labels())
+        for i, row in enumerate(self.rows()):
+            writer.writerow(["  " * self.indent[i] + row[0]] + row[1:])
+        text = buf.getvalue()
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8", newline="")
+        return text
+
+    def to_docx_bytes(self, landscape: bool = False) -> bytes:
+        """A Word document holding the table, with booktabs-like rules and fixed metadata (byte-stable)."""
+        from bmstats.report import docx_writer
+
+        return docx_writer.table_docx(self, landscape=landscape)
+
+    def to_docx(self, path: str | Path, landscape: bool = False) -> None:
+        Path(path).write_bytes(self.to_docx_bytes(landscape=landscape))
+
+    def save(self, path_stem: str | Path, formats: tuple[str, ...] = TABLE_FORMATS) -> list[Path]:
+        """Write ``path_stem.<ext>`` for each format (html, md, tex, docx, csv); returns the paths."""
+        stem = Path(path_stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        written = []
+        for fmt in formats:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            if fmt == "html":
+                path.write_text(self.to_html() + "\n", encoding="utf-8")
+            elif fmt == "md":
+                path.write_text(self.to_markdown(), encoding="utf-8")
+            elif fmt == "tex":
+                path.write_text(self.to_latex(label=f"tab:{stem.name}"), encoding="utf-8")
+            elif fmt == "docx":
+                self.to_docx(path)
+            elif fmt == "csv":
+                self.to_csv(path)
+            else:
+                raise ValueError(f"unknown table format {fmt!r}; choose from {', '.join(TABLE_FORMATS)}")
+            written.append(path)
+        return written
+
+
+_LATEX_SPECIALS = {
+    "\\": "\\textbackslash{}",
+    "&": "\\&",
+    "%": "\\%",
+    "$": "\\$",
+    "#": "\\#",
+    "_": "\\_",
+    "{": "\\{",
+    "}": "\\}",
+    "~": "\\textasciitilde{}",
+    "^": "\\textasciicircum{}",
+    "<": "$<$",
+    ">": "$>$",
+    "\u2013": "--",
+    "\u2014": "---",
+    "\u00a0": "~",
+    "\u221e": "$\\infty$",
+    "\u2264": "$\\leq$",
+    "\u2265": "$\\geq$",
+    "\u00b1": "$\\pm$",
+    "\u03c7": "$\\chi$",
+    "\u00b2": "$^2$",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def deterministic_zip(data: bytes) -> bytes:
+    """Rewrite a zip archive (DOCX) with fixed entry timestamps and attributes, keeping entry order."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            fixed.create_system = 3
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()

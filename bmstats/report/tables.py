@@ -1,0 +1,673 @@
+"""Publication tables built from data or from estimator results, each returned as a :class:`Table`.
+
+- :func:`table_one`: patient characteristics by group (gtsummary's ``tbl_summary`` / R ``tableone``):
+  n (%), mean (SD) or median [IQR], missing counts, a p-value with the test named and standardised mean
+  differences (Yang & Dalton 2012 for categorical variables; the mean of the pairwise SMDs for > 2 groups,
+  as ``tableone`` does).
+- :func:`regression_table`: hazard (or rate) ratios with 95% CI and p, several models side by side
+  (univariable and multivariable; cause-specific and Fine-Gray), reference levels as ``1 (ref)``.
+- :func:`cif_table`, :func:`survival_table`, :func:`median_table`, :func:`rate_table`: estimates at chosen
+  times, medians and incidence rates, as % or per person-time with 95% CI.
+
+Every table keeps the numbers it was formatted from in ``Table.data`` (tidy), so each cell can be checked
+against the estimator result it came from.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bmstats._checks import InputError, require_columns, require_frame
+from bmstats.report.format import (
+    DASH,
+    REF,
+    fmt_ci,
+    fmt_int,
+    fmt_mean_sd,
+    fmt_median_iqr,
+    fmt_n_pct,
+    fmt_num,
+    fmt_p,
+    fmt_pct_ci,
+)
+from bmstats.report.table import Table
+
+__all__ = ["table_one", "regression_table", "cif_table", "survival_table", "median_table", "rate_table"]
+
+
+# ------------------------------------------------------------------------------------------- table one
+def _is_categorical(s: pd.Series, max_levels: int) -> bool:
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_bool_dtype(s):
+        return True
+    if pd.api.types.is_string_dtype(s):
+        return True
+    return s.dropna().nunique() <= max_levels
+
+
+def _levels(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return list(s.cat.categories)
+    values = s.dropna().unique()
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
+    s2 = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2
+    return float(abs(a.mean() - b.mean()) / np.sqrt(s2)) if s2 > 0 else 0.0
+
+
+def _smd_categorical(pa: np.ndarray, pb: np.ndarray) -> float:
+    """Yang & Dalton (2012) multinomial SMD over levels 2..k (proportions pa, pb over all levels)."""
+    t, c = pa[1:], pb[1:]
+    if t.size == 0:
+        return 0.0
+    cov = (np.diag(t) - np.outer(t, t) + np.diag(c) - np.outer(c, c)) / 2
+    d = t - c
+    value = d @ np.linalg.pinv(cov) @ d
+    return float(np.sqrt(max(value, 0.0)))
+
+
+def _mean_pairwise(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def table_one(
+    data: pd.DataFrame,
+    by: str | None = None,
+    variables: Sequence[str] | None = None,
+    *,
+    categorical: Sequence[str] | None = None,
+    nonnormal: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    level_labels: Mapping[str, Mapping[Any, str]] | None = None,
+    overall: bool = True,
+    tests: bool = True,
+    smd: bool = True,
+    missing: str = "ifany",
+    max_levels: int = 5,
+    decimals: int = 1,
+    title: str = "Patient characteristics",
+) -> Table:
+    """Table 1: characteristics of ``variables`` overall and by ``by``.
+
+    Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD),
+    or median [Q1, Q3] for those listed in ``nonnormal``.  Numeric columns with at most ``max_levels``
+    distinct values are treated as categorical unless named otherwise.  ``missing``: ``"ifany"`` adds a
+    "Missing" row, n (% of the group), where values are missing; ``"always"`` or ``"no"``.  p-values
+    (when ``by`` is given): Pearson's chi-squared test (Fisher's exact test for a 2 x 2 table with an
+    expected count below 5), one-way ANOVA (t-test for two groups) for mean (SD) rows, Kruskal-Wallis
+    (Wilcoxon rank-sum for two groups) for median rows.  SMD: absolute standardised mean difference.
+    """
+    require_frame(data)
+    require_columns(data, [by])
+    variables = list(variables) if variables is not None else [c for c in data.columns if c != by]
+    require_columns(data, variables)
+    if missing not in ("ifany", "always", "no"):
+        raise InputError(f"missing must be 'ifany', 'always' or 'no', got {missing!r}")
+    labels = dict(labels or {})
+    level_labels = {k: dict(v) for k, v in (level_labels or {}).items()}
+    nonnormal = set(nonnormal or ())
+    forced_cat = set(categorical) if categorical is not None else None
+
+    if by is not None:
+        if data[by].isna().any():
+            raise InputError(f"column {by!r}: the grouping variable has missing values; "
+                             "recode them (e.g. as 'unknown') or drop those rows first")
+        group_levels = _levels(data[by])
+        groups = [(str(level_labels.get(by, {}).get(g, g)), data[data[by] == g]) for g in group_levels]
+    else:
+        groups = []
+    columns: list[tuple[str, pd.DataFrame]] = ([("Overall", data)] if overall or by is None else []) + groups
+    col_names = [f"{name} (n = {len(frame):,})" for name, frame in columns]
+    has_test = tests and by is not None and len(groups) > 1
+    has_smd = smd and by is not None and len(groups) > 1
+
+    rows: list[list[str]] = []
+    indent: list[int] = []
+    bold: list[bool] = []
+    tidy: list[dict] = []
+    used_tests: list[str] = []
+
+    def add(label: str, values: list[str], p: str = "", test: str = "", smd_text: str = "", level: int = 0,
+            strong: bool = False) -> None:
+        extra = ([p, test] if has_test else []) + ([smd_text] if has_smd else [])
+        rows.append([label, *values, *extra])
+        indent.append(level)
+        bold.append(strong)
+
+    for var in variables:
+        s = data[var]
+        name = labels.get(var, var)
+        if var in nonnormal:
+            is_cat = False
+        elif forced_cat is not None:
+            is_cat = var in forced_cat or not pd.api.types.is_numeric_dtype(s)
+        else:
+            is_cat = _is_categorical(s, max_levels)
+        n_missing = [int(frame[var].isna().sum()) for _, frame in columns]
+        p_value, test_name, smd_value = float("nan"), "", float("nan")
+        if is_cat:
+            levels = _levels(s)
+            counts = [frame[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, frame in columns]
+            if has_test:
+                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, g in groups])
+                table = table[:, table.sum(axis=0) > 0]
+                if table.shape[1] < 2:
+                    p_value, test_name = float("nan"), ""
+                else:
+                    expected = stats.contingency.expected_freq(table)
+                    if table.shape == (2, 2) and expected.min() < 5:
+                        p_value, test_name = float(stats.fisher_exact(table)[1]), "Fisher's exact"
+                    else:
+                        p_value = float(stats.chi2_contingency(table, correction=False)[1])
+                        test_name = "Chi-squared"
+            if has_smd:
+                props = []
+                for _, g in groups:
+                    c = g[var].value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float)
+                    props.append(c / c.sum() if c.sum() else c)
+                smd_value = _mean_pairwise([_smd_categorical(props[i], props[j])
+                                            for i in range(len(props)) for j in range(i + 1, len(props))])
+            add(f"{name}, n (%)", [""] * len(columns), fmt_p(p_value), test_name,
+                fmt_num(smd_value, 2) if has_smd else "", strong=True)
+            for k, level in enumerate(levels):
+                texts = []
+                for (col, frame), c, miss in zip(columns, counts, n_missing):
+                    denom = len(frame) - miss
+                    texts.append(fmt_n_pct(c[k], denom, decimals))
+                    tidy.append({"variable": var, "level": level, "column": col, "n": int(c[k]),
+                                 "percent": 100 * c[k] / denom if denom else float("nan")})
+                add(str(level_labels.get(var, {}).get(level, level)), texts, level=1)
+        else:
+            x_all = [pd.to_numeric(frame[var], errors="coerce").dropna().to_numpy(dtype=float) for _, frame in columns]
+            x_groups = [pd.to_numeric(g[var], errors="coerce").dropna().to_numpy(dtype=float) for _, g in groups]
+            robust = var in nonnormal
+            if has_test and all(len(x) > 1 for x in x_groups):
+                if robust:
+                    if len(x_groups) == 2:
+                        p_value, test_name = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue), "Wilcoxon rank-sum"
+                    else:
+                        p_value, test_name = float(stats.kruskal(*x_groups).pvalue), "Kruskal-Wallis"
+                else:
+                    if len(x_groups) == 2:
+                        p_value, test_name = float(stats.ttest_ind(*x_groups).pvalue), "t-test"
+                    else:
+                        p_value, test_name = float(stats.f_oneway(*x_groups).pvalue), "ANOVA"
+            if has_smd:
+                smd_value = _mean_pairwise([_smd_continuous(x_groups[i], x_groups[j])
+                                            for i in range(len(x_groups)) for j in range(i + 1, len(x_groups))])
+            texts = []
+            for (col, _), x in zip(columns, x_all):
+                if robust:
+                    q1, med, q3 = np.percentile(x, [25, 50, 75]) if len(x) else (np.nan,) * 3
+                    texts.append(fmt_median_iqr(med, q1, q3, decimals))
+                    tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
+                else:
+                    mean = x.mean() if len(x) else np.nan
+                    sd = x.std(ddof=1) if len(x) > 1 else np.nan
+                    texts.append(fmt_mean_sd(mean, sd, decimals))
+                    tidy.append({"variable": var, "column": col, "mean": mean, "sd": sd, "n": len(x)})
+            stat = "median [IQR]" if robust else "mean (SD)"
+            add(f"{name}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
+                strong=True)
+        for row in tidy:
+            if row["variable"] == var:
+                row.update({"p_value": p_value, "test": test_name, "smd": smd_value})
+        if test_name and test_name not in used_tests:
+            used_tests.append(test_name)
+        if missing == "always" or (missing == "ifany" and sum(n_missing) > 0):
+            add("Missing", [fmt_n_pct(m, len(frame), decimals) for m, (_, frame) in zip(n_missing, columns)],
+                level=1)
+            for m, (col, _) in zip(n_missing, columns):
+                tidy.append({"variable": var, "level": "<missing>", "column": col, "n": m})
+
+    header = ["Characteristic", *col_names] + (["p", "Test"] if has_test else []) + (["SMD"] if has_smd else [])
+    body = pd.DataFrame(rows, columns=header)
+    notes = ["n (%) of non-missing values; mean (SD); median [Q1, Q3]."]
+    if has_test:
+        notes.append("p: " + "; ".join(used_tests) + " test across groups." if used_tests else "")
+    if has_smd:
+        notes.append("SMD: absolute standardised mean difference"
+                     + (" (mean of pairwise SMDs)." if len(groups) > 2 else "."))
+    tidy_frame = pd.DataFrame(tidy)
+    return Table(body, title=title, footnotes=tuple(n for n in notes if n), indent=tuple(indent),
+                 bold=tuple(bold), data=tidy_frame, name="table_one")
+
+
+# ----------------------------------------------------------------------------------- regression tables
+_RATIO_COLUMNS = ("hr", "rate_ratio", "sdhr", "or", "exp_coef")
+_LEVEL = re.compile(r"^(?P<factor>.+?)\[(?:T\.)?(?P<level>.+)\]$")
+
+
+def _summary(result: Any) -> pd.DataFrame:
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        summary = summary()
+    if isinstance(result, pd.DataFrame):
+        summary = result
+    if not isinstance(summary, pd.DataFrame):
+        raise InputError(f"{type(result).__name__} has no .summary DataFrame to tabulate")
+    return summary
+
+
+def _ratio_column(summary: pd.DataFrame) -> str:
+    for col in _RATIO_COLUMNS:
+        if col in summary.columns:
+            return col
+    if "coef" in summary.columns:
+        return "coef"
+    raise InputError(f"summary has none of the columns {', '.join(_RATIO_COLUMNS)}")
+
+
+def _factor_variable(factor: str) -> str:
+    """``C(grade, contr.treatment(2))`` -> ``grade``; ``treatment(size, '<=20')`` -> ``size``."""
+    m = re.match(r"^\s*(?:C|treatment)\(\s*([^,\)]+)", factor)
+    return m.group(1).strip() if m else factor.strip()
+
+
+def _term_rows(result: Any, summary: pd.DataFrame) -> list[dict]:
+    """One dict per coefficient: variable, level (None for a numeric term), reference level, levels."""
+    design = getattr(result, "design", None)
+    factors = dict(getattr(design, "factors", {}) or {})
+    refs = dict(getattr(result, "reference_levels", None) or getattr(design, "reference_levels", None) or {})
+    out = []
+    for term in summary.index.astype(str):
+        m = _LEVEL.match(term)
+        if m and ":" not in term:
+            factor = m.group("factor")
+            info = factors.get(factor, {})
+            variable = info.get("variable") or _factor_variable(factor)
+            reference = info.get("reference", refs.get(variable, refs.get(factor)))
+            out.append({"term": term, "variable": variable, "level": m.group("level"), "reference": reference,
+                        "levels": list(info.get("levels", []))})
+        else:
+            out.append({"term": term, "variable": term, "level": None, "reference": None, "levels": []})
+    return out
+
+
+def _n_events(result: Any) -> tuple[Any, Any]:
+    n = next((getattr(result, a) for a in ("n", "n_obs", "nobs") if getattr(result, a, None) is not None), None)
+    events = next((getattr(result, a) for a in ("n_events", "events", "n_event") if getattr(result, a, None) is not None), None)
+    return n, events
+
+
+def regression_table(
+    models: Any,
+    *,
+    labels: Mapping[str, str] | None = None,
+    level_labels: Mapping[str, Mapping[Any, str]] | None = None,
+    decimals: int = 2,
+    ratio_label: str | None = None,
+    title: str = "Regression results",
+    footnotes: Sequence[str] = (),
+) -> Table:
+    """Ratios with 95% CI and p for one or several models, side by side.
+
+    ``models``: one result, or a mapping ``{"column heading": result}`` (e.g. ``{"Cause-specific": cs,
+    "Fine-Gray": fg}``); a value may be a list of results (univariable models, stacked into one column).
+    Each result needs a ``.summary`` with ``hr`` (or ``rate_ratio``), ``lower``, ``upper``, ``p`` indexed
+    by term.  Categorical terms (``C(grade)[T.3]``) are grouped under their variable, the reference level
+    (from the result's design, ``.reference_levels``) shown as ``1 (ref)``.  n and events come from the
+    result's ``n`` and ``n_events`` where present.
+    """
+    models = _expand_models(models)
+    labels = dict(labels or {})
+    level_labels = {k: dict(v) for k, v in (level_labels or {}).items()}
+    # per column: key -> (ratio, lower, upper, p); key = (variable, level)
+    columns: dict[str, dict] = {}
+    order: list[tuple] = []
+    var_levels: dict[str, list] = {}
+    references: dict[str, Any] = {}
+    counts: dict[str, tuple] = {}
+    tidy = []
+    ratio_names: dict[str, str] = {}
+    for heading, value in models.items():
+        results = list(value) if isinstance(value, (list, tuple)) else [value]
+        cells: dict[tuple, tuple] = {}
+        ns, evs = [], []
+        for result in results:
+            summary = _summary(result)
+            rcol = _ratio_column(summary)
+            if heading not in ratio_names:
+                name = {"hr": "HR", "rate_ratio": "RR", "sdhr": "SHR", "or": "OR"}.get(rcol, "exp(coef)")
+                if type(result).__name__ == "FineGrayResult":
+                    name = "SHR"
+                ratio_names[heading] = ratio_label or name
+            n, ev = _n_events(result)
+            ns.append(n)
+            evs.append(ev)
+            for info in _term_rows(result, summary):
+                row = summary.loc[info["term"]] if info["term"] in summary.index else summary.iloc[
+                    list(summary.index.astype(str)).index(info["term"])]
+                ratio = float(np.exp(row["coef"])) if rcol == "coef" else float(row[rcol])
+                lo = float(row.get("lower", np.nan))
+                hi = float(row.get("upper", np.nan))
+                p = float(row.get("p", row.get("p_value", np.nan)))
+                key = (info["variable"], info["level"])
+                cells[key] = (ratio, lo, hi, p)
+                tidy.append({"model": heading, "term": info["term"], "variable": info["variable"],
+                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p": p})
+                if info["level"] is not None:
+                    var = info["variable"]
+                    levels = var_levels.setdefault(var, [])
+                    for lv in [str(x) for x in info["levels"]] + [info["level"]]:
+                        if lv not in levels and lv != str(info["reference"]):
+                            levels.append(lv)
+                    if info["reference"] is not None:
+                        references.setdefault(var, info["reference"])
+                if (info["variable"], None) not in order and info["level"] is not None:
+                    order.append((info["variable"], None))
+                elif info["level"] is None and key not in order:
+                    order.append(key)
+        columns[heading] = cells
+        n_val = ns[0] if len(set(map(str, ns))) == 1 else None
+        e_val = evs[0] if len(set(map(str, evs))) == 1 else None
+        counts[heading] = (n_val, e_val)
+
+    rows, indent, bold = [], [], []
+    row_of: dict[tuple, int] = {}
+    headings = list(columns)
+    if any(n is not None or e is not None for n, e in counts.values()):
+        row = ["Patients / events"]
+        for h in headings:
+            n, e = counts[h]
+            row += [f"{fmt_int(n) if n is not None else DASH} / {fmt_int(e) if e is not None else DASH}", ""]
+        rows.append(row)
+        indent.append(0)
+        bold.append(False)
+    for var, level in order:
+        if level is None and var in var_levels:  # categorical variable: heading row, reference, levels
+            rows.append([labels.get(var, var)] + [""] * (2 * len(headings)))
+            indent.append(0)
+            bold.append(True)
+            ref = references.get(var)
+            if ref is not None:
+                rows.append([str(level_labels.get(var, {}).get(ref, level_labels.get(var, {}).get(str(ref), ref)))]
+                            + sum(([REF, ""] for _ in headings), []))
+                indent.append(1)
+                bold.append(False)
+            for lv in var_levels[var]:
+                row_of[(var, lv)] = len(rows)
+                row = [str(level_labels.get(var, {}).get(lv, lv))]
+                for h in headings:
+                    cell = columns[h].get((var, lv))
+                    row += [fmt_ci(*cell[:3], decimals=decimals), fmt_p(cell[3])] if cell else [DASH, ""]
+                rows.append(row)
+                indent.append(1)
+                bold.append(False)
+        else:
+            row_of[(var, None)] = len(rows)
+            row = [labels.get(var, var)]
+            for h in headings:
+                cell = columns[h].get((var, None))
+                row += [fmt_ci(*cell[:3], decimals=decimals), fmt_p(cell[3])] if cell else [DASH, ""]
+            rows.append(row)
+            indent.append(0)
+            bold.append(False)
+    if len(headings) == 1 and headings[0] == "":
+        cols: Any = ["Variable", f"{ratio_names[''] } (95% CI)", "p"]
+    else:
+        cols = pd.MultiIndex.from_tuples([("", "Variable")] + sum(
+            ([(h, f"{ratio_names[h]} (95% CI)"), (h, "p")] for h in headings), []))
+    body = pd.DataFrame(rows, columns=cols)
+    tidy_frame = pd.DataFrame(tidy)
+    tidy_frame["row"] = [row_of.get((v, lv), -1) for v, lv in zip(tidy_frame["variable"], tidy_frame["level"])]
+    used = list(dict.fromkeys(ratio_names.values()))
+    notes = list(footnotes) or ["; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
+    return Table(body, title=title, footnotes=tuple(notes), indent=tuple(indent), bold=tuple(bold),
+                 data=tidy_frame, name="regression_table")
+
+
+def _expand_models(models: Any) -> dict:
+    """A mapping heading -> result(s); a competing_risks_models result becomes its fits side by side."""
+    if not isinstance(models, Mapping):
+        models = {"": models}
+    out: dict = {}
+    for heading, value in models.items():
+        fits = getattr(value, "fits", None)
+        if isinstance(fits, Mapping) and fits:
+            causes = sorted({c for _, c in fits})
+            for (model, cause), res in fits.items():
+                name = model[:1].upper() + model[1:]
+                key = name if len(causes) == 1 else f"{name}, cause {cause}"
+                out[f"{heading}: {key}" if heading else key] = res
+        else:
+            out[heading] = value
+    return out
+
+
+_RATIO_NAMES = {"HR": "hazard ratio", "SHR": "subdistribution hazard ratio", "RR": "rate ratio", "OR": "odds ratio"}
+
+
+# ------------------------------------------------------------------------------- estimates at times
+def step_at(table: pd.DataFrame, times: Sequence[float], keys: Sequence[str],
+            columns: Sequence[str] = ("estimate", "lower", "upper"), start: float = 0.0) -> pd.DataFrame:
+    """Right-continuous step-function values at ``times`` per group ``keys`` (last row with time <= t).
+
+    Before the first row a curve is at ``start`` (1 for survival, 0 for cumulative incidence) with no CI.
+    """
+    out = []
+    for key, g in table.groupby(list(keys), sort=False) if keys else [((), table)]:
+        g = g.sort_values("time", kind="mergesort")
+        t = g["time"].to_numpy(dtype=float)
+        idx = np.searchsorted(t, np.asarray(times, dtype=float), side="right") - 1
+        for time, i in zip(times, idx):
+            rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+            rec["time"] = time
+            for col in columns:
+                rec[col] = float(g[col].iloc[i]) if i >= 0 else (start if col == "estimate" else np.nan)
+            out.append(rec)
+    return pd.DataFrame(out)
+
+
+def _time_label(t: float, unit: str) -> str:
+    return f"{fmt_num(t, 0 if float(t).is_integer() else 1)} {unit}".strip()
+
+
+def cif_table(
+    result: Any,
+    times: Sequence[float],
+    *,
+    causes: Mapping[int, str] | None = None,
+    group_label: str = "Group",
+    unit: str = "years",
+    decimals: int = 1,
+    title: str = "Cumulative incidence",
+) -> Table:
+    """Cumulative incidence in % (95% CI) at ``times`` per cause and group, with Gray's test p per cause.
+
+    ``result``: a :func:`bmstats.cumulative_incidence` result (``.table`` with group, cause, time, estimate,
+    lower, upper; ``.gray_test`` with cause, statistic, df, p_value when groups were compared).
+    ``causes`` names the causes shown (default: every cause, named "Cause k").
+    """
+    table = result.table
+    has_group = "group" in table.columns and table["group"].nunique(dropna=False) > 1
+    all_causes = sorted(table["cause"].unique())
+    causes = dict(causes) if causes else {c: f"Cause {c}" for c in all_causes}
+    keys = ["cause", "group"] if "group" in table.columns else ["cause"]
+    values = step_at(table[table["cause"].isin(list(causes))], times, keys)
+    gray = getattr(result, "gray_test", None)
+    rows, indent, bold = [], [], []
+    tidy = []
+    for cause, cause_name in causes.items():
+        p_text = ""
+        if gray is not None and has_group:
+            match = gray[gray["cause"] == cause]
+            if len(match):
+                p_text = fmt_p(match["p_value"].iloc[0])
+        rows.append([cause_name] + [""] * len(times) + ([p_text] if has_group else []))
+        indent.append(0)
+        bold.append(True)
+        sub = values[values["cause"] == cause]
+        groups = list(dict.fromkeys(sub["group"])) if "group" in sub.columns else [None]
+        for g in groups:
+            gsub = sub if g is None else sub[sub["group"] == g]
+            texts = [fmt_pct_ci(r.estimate, r.lower, r.upper, decimals) for r in gsub.itertuples()]
+            rows.append([str(g) if g is not None else "All"] + texts + ([""] if has_group else []))
+            indent.append(1)
+            bold.append(False)
+            tidy.append(gsub.assign(cause_name=cause_name))
+    header = [group_label] + [_time_label(t, unit) for t in times] + (["p (Gray)"] if has_group else [])
+    notes = ["Cumulative incidence (Aalen-Johansen) in % (95% CI)."]
+    if has_group:
+        notes.append("p: Gray's test for equality of cumulative incidence across groups.")
+    return Table(pd.DataFrame(rows, columns=header), title=title, footnotes=tuple(notes), indent=tuple(indent),
+                 bold=tuple(bold), data=pd.concat(tidy, ignore_index=True), name="cif_table")
+
+
+def survival_table(
+    result: Any,
+    times: Sequence[float],
+    *,
+    group_label: str = "Group",
+    unit: str = "years",
+    decimals: int = 1,
+    test: Any = None,
+    title: str = "Survival",
+) -> Table:
+    """Kaplan-Meier survival in % (95% CI) at ``times`` per group (``result.table``: group, time, estimate,
+    lower, upper), with the log-rank p (``test.p_value``) when a test result is given."""
+    table = result.table
+    keys = ["group"] if "group" in table.columns else []
+    values = step_at(table, times, keys, start=1.0)
+    rows = []
+    groups = list(dict.fromkeys(values["group"])) if keys else [None]
+    for g in groups:
+        sub = values if g is None else values[values["group"] == g]
+        rows.append([str(g) if g is not None else "All"]
+                    + [fmt_pct_ci(r.estimate, r.lower, r.upper, decimals) for r in sub.itertuples()])
+    header = [group_label] + [_time_label(t, unit) for t in times]
+    notes = ["Kaplan-Meier estimate in % (95% CI)."]
+    body = pd.DataFrame(rows, columns=header)
+    if test is not None:
+        body["p (log-rank)"] = [fmt_p(test.p_value)] + [""] * (len(body) - 1)
+        notes.append("p: log-rank test.")
+    return Table(body, title=title, footnotes=tuple(notes), data=values, name="survival_table")
+
+
+def median_table(
+    result: Any,
+    *,
+    group_label: str = "Group",
+    unit: str = "years",
+    decimals: int = 1,
+    title: str = "Median survival",
+) -> Table:
+    """Patients, events and median survival (95% CI) per group from a Kaplan-Meier result.
+
+    n is the number at risk at the first time, events the sum of ``n_event``; the median and its limits
+    come from ``result.median()``.
+    """
+    table = result.table
+    keys = ["group"] if "group" in table.columns else []
+    med = result.median()
+    if not isinstance(med, pd.DataFrame):
+        med = pd.DataFrame({"median": [float(med)]})
+    med = med.reset_index() if "group" not in med.columns and med.index.name == "group" else med
+    lo_col = next((c for c in ("lower", "median_lower", "ci_lower") if c in med.columns), None)
+    hi_col = next((c for c in ("upper", "median_upper", "ci_upper") if c in med.columns), None)
+    est_col = next(c for c in ("median", "estimate") if c in med.columns)
+    rows, tidy = [], []
+    groups = list(dict.fromkeys(table["group"])) if keys else [None]
+    for g in groups:
+        sub = table if g is None else table[table["group"] == g]
+        sub = sub.sort_values("time", kind="mergesort")
+        n = int(sub["n_risk"].iloc[0])
+        events = int(sub["n_event"].sum())
+        m = med if g is None or "group" not in med.columns else med[med["group"].astype(str) == str(g)]
+        est = float(m[est_col].iloc[0]) if len(m) else np.nan
+        lo = float(m[lo_col].iloc[0]) if lo_col and len(m) else np.nan
+        hi = float(m[hi_col].iloc[0]) if hi_col and len(m) else np.nan
+        median_text = "not reached" if not np.isfinite(est) else fmt_ci(est, lo, hi, decimals)
+        if np.isfinite(est) and not np.isfinite(hi):
+            median_text = f"{fmt_num(est, decimals)} ({fmt_num(lo, decimals)}{DASH}NR)"
+        rows.append([str(g) if g is not None else "All", fmt_int(n), fmt_int(events), median_text])
+        tidy.append({"group": g, "n": n, "events": events, "median": est, "lower": lo, "upper": hi})
+    header = [group_label, "Patients", "Events", f"Median, {unit} (95% CI)"]
+    return Table(pd.DataFrame(rows, columns=header), title=title,
+                 footnotes=("Kaplan-Meier median; NR: not reached.",), data=pd.DataFrame(tidy), name="median_table")
+
+
+def rate_table(
+    result: Any,
+    *,
+    ratios: Any = None,
+    group_label: str = "Group",
+    per: float | None = None,
+    unit: str = "person-years",
+    decimals: int | None = None,
+    title: str = "Incidence rates",
+) -> Table:
+    """Events, person-time and rate per ``per`` person-time (95% CI) per group.
+
+    ``result``: a :func:`bmstats.incidence_rate` result (``.table`` with group, events, person_time, rate,
+    lower, upper) or such a DataFrame.  ``ratios`` optionally adds rate ratios: a
+    :func:`bmstats.rate_ratio` result or a frame with group, rate_ratio, lower, upper (and p).
+    """
+    table = result if isinstance(result, pd.DataFrame) else getattr(result, "table", None)
+    if table is None:
+        table = _summary(result)
+    per = per if per is not None else getattr(result, "per", None)
+    if decimals is None:
+        from bmstats.report.format import decimals_for
+
+        decimals = decimals_for(table["rate"])
+    rows = []
+    groups = list(table["group"]) if "group" in table.columns else ["All"]
+    for g, r in zip(groups, table.itertuples()):
+        rows.append([str(g), fmt_int(r.events), fmt_num(r.person_time, 1), fmt_ci(r.rate, r.lower, r.upper, decimals)])
+    per_text = f"per {fmt_int(per)} {unit}" if per else f"per {unit}"
+    header = [group_label, "Events", unit.capitalize(), f"Rate {per_text} (95% CI)"]
+    body = pd.DataFrame(rows, columns=header)
+    if ratios is not None:
+        rr = ratios if isinstance(ratios, pd.DataFrame) else getattr(ratios, "table", None)
+        if rr is None:
+            rr = _summary(ratios)
+        rr = rr.set_index("group") if "group" in rr.columns else rr
+        rr_col = "rate_ratio" if "rate_ratio" in rr.columns else "rr"
+        texts, ps = [], []
+        for g in groups:
+            if g in rr.index or str(g) in rr.index.astype(str):
+                r = rr.loc[rr.index.astype(str) == str(g)].iloc[0]
+                texts.append(fmt_ci(r[rr_col], r["lower"], r["upper"], 2))
+                ps.append(fmt_p(r["p"]) if "p" in r.index else "")
+            else:
+                texts.append(REF)
+                ps.append("")
+        body["Rate ratio (95% CI)"] = texts
+        body["p"] = ps
+    return Table(body, title=title, footnotes=(f"Rate {per_text}; CI as computed by the rate estimator.",),
+                 data=table.reset_index(drop=True), name="rate_table")
+
+
+def mcf_table(
+    result: Any,
+    times: Sequence[float],
+    *,
+    group_label: str = "Group",
+    unit: str = "years",
+    decimals: int = 2,
+    title: str = "Mean cumulative number of events",
+) -> Table:
+    """Mean number of events per patient (95% CI) at ``times`` per group, from ``result.at(times)``
+    (a :func:`bmstats.mean_cumulative_function` result); an en dash beyond a group's follow-up."""
+    at = result.at(list(times))
+    rows = []
+    keys = list(dict.fromkeys(at["group"])) if "group" in at.columns else [None]
+    for g in keys:
+        sub = at if g is None else at[at["group"].astype(object) == g] if g is not None else at
+        if g is None and "group" in at.columns:
+            sub = at[at["group"].isna()]
+        rows.append([str(g) if g is not None else "All"]
+                    + [fmt_ci(r.estimate, r.lower, r.upper, decimals) for r in sub.itertuples()])
+    header = [group_label] + [_time_label(t, unit) for t in times]
+    return Table(pd.DataFrame(rows, columns=header), title=title,
+                 footnotes=("Mean cumulative number of events per patient (95% CI).",), data=at, name="mcf_table")
