@@ -64,14 +64,20 @@ def _bm_km(n, days):
     import bmstats as bm
 
     df = simulated(n, days)
-    return _timed(lambda: bm.kaplan_meier(df, "time", "event", by="group"))
+
+    def run() -> None:  # timed by the runner, which then also traces its memory
+        bm.kaplan_meier(df, "time", "event", by="group")
+    return run
 
 
 def _bm_cif(n):
     import bmstats as bm
 
     df = simulated(n)
-    return _timed(lambda: bm.cumulative_incidence(df, "time", "status", by="group"))
+
+    def run() -> None:
+        bm.cumulative_incidence(df, "time", "status", by="group")
+    return run
 
 
 def _lifelines_km(n, days):

@@ -104,7 +104,7 @@ def _validate(args) -> int:
     text = {"text": report.to_text, "json": report.to_json, "junit": report.to_junit}[args.format]()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(report.to_text(max_issues=0).strip())
+        print(report.headline)
     else:
         sys.stdout.write(text)
     return EXIT_OK if report.ok else EXIT_INVALID

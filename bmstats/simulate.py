@@ -28,9 +28,6 @@ from bmstats.simulation import covariates, frames, metastasis, parameters, skele
 
 __all__ = ["simulate_cohort", "simulate_frames", "write_simulation", "scenario_knobs", "true_values"]
 
-CSV_OPTIONS = {"index": False, "date_format": "%Y-%m-%d", "na_rep": "", "lineterminator": "\n"}
-
-
 def _check_n_seed(n: Any, seed: Any) -> tuple[int, int]:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"n must be a positive integer (number of patients), got {n!r}")
@@ -126,10 +123,11 @@ def write_simulation(
     ``scenario`` is a mapping of knobs or the path of a YAML file holding one.  The same arguments give
     the same bytes.  Returns the output folder.
     """
+    from bmstats.cohort.cohort import Cohort
+
     patients, events, truth_dict = simulate_frames(n, seed, **_read_scenario(scenario))
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    patients.to_csv(folder / "patients.csv", **CSV_OPTIONS)
-    events.to_csv(folder / "skeletal_events.csv", **CSV_OPTIONS)
+    # the cohort layer's writer: the same CSV conventions as any canonical cohort (true/false, 54 not 54.0)
+    Cohort.from_frames(patients, events).to_files(folder)
     (folder / "truth.json").write_text(json.dumps(truth_dict, indent=2, sort_keys=True) + "\n")
     return folder

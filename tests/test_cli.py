@@ -92,7 +92,21 @@ def _mapping_unknown_key(tmp_path):
     return [PATIENTS, "--mapping", m]
 
 
+def _ragged_first(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("patient_id,dx_date,last_fu_date\nA,2010-01-01,2011-01-01,x,y\n")
+    return [p]
+
+
+def _ragged_later(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("patient_id,dx_date,last_fu_date\nA,2010-01-01,2011-01-01\nB,2010-01-01,2011-01-01,x\n")
+    return [p]
+
+
 UNREADABLE = {
+    "row longer than header (first)": _ragged_first,
+    "row longer than header (later)": _ragged_later,
     "missing file": lambda tmp: [tmp / "nope.csv"],
     "missing events file": lambda tmp: [PATIENTS, "--events", tmp / "nope.csv"],
     "binary file": _binary,
@@ -193,3 +207,11 @@ def test_import_is_light():
     code = "import sys, bmstats.cli; print('pandas' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False"
+
+
+def test_short_row_is_a_missing_value(tmp_path, capsys):
+    p = tmp_path / "p.csv"
+    p.write_text("patient_id,dx_date,last_fu_date\nA,2010-01-01,2011-01-01\nB,2010-01-01\n")
+    code, out, _ = _run(["validate", p], capsys)
+    assert code == 1
+    assert "BM004-required-value" in out and "row 3 patient B: last_fu_date is missing" in out

@@ -135,6 +135,11 @@ def test_cohort_is_immutable(cohort):
     c = bm.Cohort.from_frames(cohort.patients, truth={"hr": 0.7})
     assert c.truth == {"hr": 0.7} and cohort.truth is None
     assert "30 patients" in repr(cohort)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(cohort))
+    pd.testing.assert_frame_equal(again.patients, cohort.patients)
+    assert again.sources == cohort.sources
 
 
 def test_unparseable_cells_are_issues_not_crashes():
@@ -157,3 +162,23 @@ def test_read_errors():
         load_mapping({"patiens": {}})
     with pytest.raises(MappingError, match="values.ER"):
         load_mapping({"patients": {"values": {"ER": "positive"}}})
+
+
+def test_excel_typed_dates_with_a_text_date_format(tmp_path):
+    raw = pd.DataFrame({"id": ["a", "b"], "diag": [pd.Timestamp("2010-02-03"), "04.05.2011"], "fu": ["01.01.2012", "01.01.2013"]})
+    path = tmp_path / "site.xlsx"
+    raw.to_excel(path, index=False)
+    m = {"date_format": "%d.%m.%Y", "patients": {"columns": {"id": "patient_id", "diag": "dx_date", "fu": "last_fu_date"}}}
+    p = bm.read_cohort(path, mapping=m).patients
+    assert p["dx_date"].tolist() == [pd.Timestamp("2010-02-03"), pd.Timestamp("2011-05-04")]
+    assert p["last_fu_date"].tolist() == [pd.Timestamp("2012-01-01"), pd.Timestamp("2013-01-01")]
+
+
+def test_latin1_and_bom_files(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("patient_id,dx_date,last_fu_date\nJosé,2010-01-01,2011-01-01\n".encode("latin-1"))
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("patient_id,dx_date,last_fu_date\nMünster-1,2010-01-01,2011-01-01\n".encode("utf-8-sig"))
+    assert bm.read_cohort(latin).patients["patient_id"].tolist() == ["José"]
+    c = bm.read_cohort(bom)
+    assert c.patients["patient_id"].tolist() == ["Münster-1"] and bm.validate(c).ok

@@ -143,3 +143,14 @@ def test_baseline_survival_equals_survfit(name):
         got = base.survival.to_numpy()
     np.testing.assert_allclose(got, ref["surv"], rtol=1e-6)
     np.testing.assert_allclose(res.means.to_numpy(), REF[name]["means"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["rott_efron", "rott_breslow", "rott_weights", "gbsg_efron"])
+def test_predict_with_confidence_limits_equals_survfit(name):
+    ref, res = REF["pred_" + name], fit(name)
+    data = load_gbsg() if name.startswith("gbsg") else rotterdam()
+    pred = res.predict(data.iloc[[0, 5, 99]], ref["time"])
+    for ours, theirs in [("survival", "surv"), ("lower", "lower"), ("upper", "upper"), ("std_err", "std_err"),
+                         ("cumhaz", "cumhaz")]:
+        got = pred[ours].to_numpy().reshape(3, -1).T
+        np.testing.assert_allclose(got, ref[theirs], rtol=1e-6)

@@ -23,6 +23,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
     """
     tmap = mapping.table(table)
     spec = schema.columns(table)
+    all_text = bool(raw.attrs.get("all_text"))
     raw = raw.rename(columns=lambda c: str(c).strip())
     raw = raw.rename(columns=tmap.columns)
     dup = raw.columns[raw.columns.duplicated()]
@@ -35,7 +36,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
     out: dict[str, pd.Series] = {}
     absent = tuple(name for name in spec if name not in raw.columns)
 
-    ids = _text(raw["patient_id"], missing) if "patient_id" in raw.columns else _empty_column(spec["patient_id"], raw.index)
+    ids = _text(_column(raw, "patient_id", all_text), missing) if "patient_id" in raw.columns else _empty_column(spec["patient_id"], raw.index)
     out["patient_id"] = ids
     for name, col in spec.items():
         if name == "patient_id":
@@ -43,7 +44,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
         if name not in raw.columns:
             out[name] = _empty_column(col, raw.index)
             continue
-        s = raw[name]
+        s = _column(raw, name, all_text)
         recode = tmap.values.get(name)
         if col.kind == "date" and recode is None and pd.api.types.is_datetime64_any_dtype(s):
             out[name] = _naive(s)
@@ -59,6 +60,11 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
             if col.kind == "date":
                 fmt = tmap.date_format_of(name)
                 values = _parse_dates(text, fmt)
+                if not all_text and s.dtype == object and recode is None:
+                    # typed date cells (Excel) are dates whatever format the site's text dates use
+                    typed = s.map(lambda v: hasattr(v, "strftime") and not isinstance(v, str) and not pd.isna(v)).astype(bool)
+                    if typed.any():
+                        values = values.mask(typed, _naive(s.where(typed)))
                 bad = text.notna() & values.isna()
                 if bad.any():
                     issues.append(_bad(table, "BM006-date-parse", name, ids, text, bad, f"is not a date in format {fmt}"))
@@ -85,7 +91,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
         frame["subtype"] = frame["subtype"].where(frame["subtype"].notna(), derived)
     extra = [c for c in raw.columns if c not in spec]
     for c in extra:
-        frame[c] = _text(raw[c], missing) if raw[c].dtype == object else raw[c]
+        frame[c] = _text(_column(raw, c, all_text), missing) if raw[c].dtype == object else raw[c]
     frame.index.name = schema.ROW
     return frame, concat_issues(issues), absent
 
@@ -113,11 +119,18 @@ def derive_subtype(er: pd.Series, pr: pd.Series, her2: pd.Series) -> pd.Series:
     return pd.Series(out.astype(object), index=er.index)
 
 
+def _column(raw: pd.DataFrame, name: str, all_text: bool) -> pd.Series:
+    s = raw[name]
+    if all_text:
+        s.attrs["all_text"] = True
+    return s
+
+
 def _text(s: pd.Series, missing: set) -> pd.Series:
     """Cells as stripped text, with the mapping's missing tokens (and real NA) as NA."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         num = s.astype("float64")
-        integral = np.isfinite(num) & (num == np.round(num))
+        integral = np.isfinite(num) & (num == np.round(num)) & (num.abs() < 2**53)
         if integral.all() or (integral | num.isna()).all():
             text = num.astype("Int64").astype(object).where(num.notna())
             text = text.map(str, na_action="ignore")
@@ -126,14 +139,19 @@ def _text(s: pd.Series, missing: set) -> pd.Series:
         return text.astype(object).where(text.notna(), None)
     if pd.api.types.is_bool_dtype(s):
         return s.map({True: "true", False: "false"}).astype(object)
-    na = s.isna()
-    if s.dtype == object and not _all_str(s, na):
-        s = s.map(_cell_text, na_action="ignore")
-    text = s.astype(object).where(~na, None)
-    text = text.str.strip()
+    if s.attrs.get("all_text"):  # read from a text file: every cell is already a str, none is NaN
+        text = s.str.strip()
+    else:
+        na = s.isna()
+        if not (s.dtype == object and _all_str(s, na)):  # typed cells, categoricals, dates in a text column
+            s = s.astype(object).map(_cell_text, na_action="ignore")
+        text = s.astype(object).where(~na, None).str.strip()
+    values = text.to_numpy(dtype=object, copy=True)
+    gone = text.isna().to_numpy()
     if missing:
-        text = text.mask(text.isin(missing))
-    return text.astype(object).where(text.notna(), None)
+        gone |= text.isin(missing).to_numpy()
+    values[gone] = None
+    return pd.Series(values, index=text.index, name=text.name)
 
 
 def _all_str(s: pd.Series, na: pd.Series) -> bool:

@@ -153,11 +153,15 @@ def endpoint(
     return Endpoint(data, exclusions, labels)
 
 
-def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None) -> list[str]:
+def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None, reserved: Sequence[str] = ("time", "status")) -> list[str]:
+    """Patient columns to carry along: all by default, except the id and names the frame itself uses."""
     if covariates is None:
-        return [c for c in p.columns if c != "patient_id"]
+        return [c for c in p.columns if c != "patient_id" and c not in reserved]
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     missing = [c for c in covariates if c not in p.columns]
     if missing:
         raise InputError(f"covariate(s) {missing} not in the patients table; available: {', '.join(p.columns)}")
+    clash = [c for c in covariates if c in reserved]
+    if clash:
+        raise InputError(f"covariate(s) {clash} clash with the columns of the analysis frame ({', '.join(reserved)})")
     return [c for c in covariates if c != "patient_id"]

@@ -132,29 +132,52 @@ def _read_text(path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
         raise CohortReadError(f"{path}: not a text file (binary content); expected {path.suffix} text")
     if not head.strip():
         raise CohortReadError(f"{path}: file is empty")
-    encoding = m.encoding
-    if encoding is None:
+    encoding = m.encoding or ("utf-8-sig" if _is_utf8(path) else "latin-1")
+    import warnings
+
+    with warnings.catch_warnings():
+        # a first data row longer than the header would otherwise silently become an index or lose cells
+        warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            path.read_bytes().decode("utf-8")
-            encoding = "utf-8-sig"
-        except UnicodeDecodeError:
-            encoding = "latin-1"
-    frame = pd.read_csv(
-        path,
-        dtype=str,
-        sep=m.delimiter or default_sep,
-        keep_default_na=False,
-        na_values=[],
-        skip_blank_lines=False,
-        encoding=encoding,
-        engine="c",
-    )
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                sep=m.delimiter or default_sep,
+                keep_default_na=False,
+                na_values=[],
+                skip_blank_lines=False,
+                encoding=encoding,
+                engine="c",
+                index_col=False,
+            )
+        except pd.errors.ParserWarning:
+            raise CohortReadError(f"{path}: a data row has more fields than the header (check the delimiter and quoting)") from None
     frame.index = pd.RangeIndex(2, len(frame) + 2, name=schema.ROW)
-    # blank lines: skipped, but their numbers stay counted
-    blank = (frame.isna() | (frame == "")).all(axis=1).to_numpy() if len(frame) else np.zeros(0, bool)
-    if blank.any():
-        frame = frame.loc[~blank]
+    # blank lines: skipped, but their numbers stay counted (only rows with an empty first cell can be blank)
+    first = frame.iloc[:, 0]
+    candidates = np.flatnonzero((first.isna() | (first == "")).to_numpy())
+    if len(candidates):
+        sub = frame.iloc[candidates]
+        blank = (sub.isna() | (sub == "")).all(axis=1).to_numpy()
+        frame = frame.drop(index=sub.index[blank])
+    frame = frame.fillna("")  # a blank line read as NaN cells: every cell is text
+    frame.attrs["all_text"] = True
     return frame
+
+
+def _is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether the whole file decodes as UTF-8 (read in chunks: no second copy of a large file in memory)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(chunk):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _first_line(exc: Exception) -> str:

@@ -32,7 +32,7 @@ _CATALOGUE = [
     ("BM011-dates-in-followup", "error", "visceral_met_date and bta_start_date lie between dx_date and last_fu_date"),
     ("BM012-event-after-bm", "error", "skeletal events are on or after the patient's bm_date"),
     ("BM013-event-before-followup-end", "error", "skeletal events are on or before the patient's last_fu_date"),
-    ("BM014-nothing-after-death", "error", "no date of a patient (metastasis, therapy, follow-up, skeletal event) is after death_date"),
+    ("BM014-nothing-after-death", "error", "no metastasis, therapy or skeletal-event date is after death_date (last follow-up: BM015)"),
     ("BM015-death-is-last-followup", "error", "for patients who died, death_date equals last_fu_date"),
     ("BM016-cause-without-death", "error", "cause_of_death is given only for patients with a death_date"),
     ("BM017-plausible-age", "error", "age at diagnosis is between 15 and 110 years"),

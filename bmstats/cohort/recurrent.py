@@ -71,7 +71,7 @@ def recurrent_events(
         if unknown:
             raise InputError(f"unknown event type(s) {unknown}; expected from {', '.join(schema.EVENT_TYPES)}")
     check_unique_ids(p)
-    cov = _covariates(p, covariates)
+    cov = _covariates(p, covariates, reserved=("id", "start", "stop", "event", "terminal", "enum"))
 
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]

@@ -68,9 +68,13 @@ def domain_checks(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
                 rows = cases["index"].astype("int64").to_numpy()
                 spec = schema.columns(table)[column]
                 allowed = _allowed_text(column, spec)
-                msgs = column + " '" + cases["failure_case"].astype(str).to_numpy().astype(object) + "' " + allowed
+                msgs = column + " '" + cases["failure_case"].map(_value_text).to_numpy().astype(object) + "' " + allowed
                 out.append(issue_frame(rule_of[column], table, rows, frame.loc[rows, "patient_id"].to_numpy(), column, msgs))
     return out
+
+
+def _value_text(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _allowed_text(column: str, spec: schema.Column) -> str:
@@ -139,8 +143,10 @@ def patient_rules(p: pd.DataFrame) -> list[pd.DataFrame]:
 
     btype = p["bta_type"]
     early = bta.notna() & (bm.isna() | (bta < bm))
-    out.append(_emit("BM103-bta-before-bm", T, p, early, "bta_start_date",
+    out.append(_emit("BM103-bta-before-bm", T, p, early & bm.notna(), "bta_start_date",
                      lambda s: "bta_start_date " + _fmt(bta[s.index]) + " is before bm_date " + _fmt(bm[s.index])))
+    out.append(_emit("BM103-bta-before-bm", T, p, early & bm.isna(), "bta_start_date",
+                     lambda s: "bta_start_date " + _fmt(bta[s.index]) + " but no bm_date (adjuvant use?)"))
     drug = btype.isin(DRUGS)
     out.append(_emit("BM106-bta-type-date", T, p, drug & bta.isna(), "bta_start_date",
                      lambda s: "bta_type '" + s["bta_type"].astype(str) + "' but no bta_start_date"))

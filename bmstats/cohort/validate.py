@@ -55,7 +55,9 @@ class ValidationReport:
         table["n_issues"] = table["rule"].map(counts).fillna(0).astype("int64")
         return table
 
-    def _headline(self) -> str:
+    @property
+    def headline(self) -> str:
+        """One line: OK or FAILED with the counts."""
         verdict = "OK" if self.ok else "FAILED"
         return (
             f"bmstats validate: {verdict}: {self.n_errors:,} error(s), {self.n_warnings:,} warning(s) in "
@@ -80,7 +82,7 @@ class ValidationReport:
             lines = []
         if max_issues is not None and len(self._issues) > max_issues:
             lines.append(f"... and {len(self._issues) - max_issues:,} more issue(s)")
-        lines.append(self._headline())
+        lines.append(self.headline)
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict:
@@ -133,7 +135,7 @@ class ValidationReport:
 
     def _repr_html_(self) -> str:
         return (
-            f"<div><strong>{html.escape(self._headline())}</strong>"
+            f"<div><strong>{html.escape(self.headline)}</strong>"
             f"{self._issues.to_html(max_rows=50, index=False)}</div>"
         )
 
@@ -143,8 +145,13 @@ def validate(cohort) -> ValidationReport:
 
     Returns a :class:`ValidationReport`; ``.ok`` is False when any rule of severity 'error' fired.
     """
+    from bmstats.cohort.cohort import Cohort
     from bmstats.cohort.rules import run_all
 
+    if not isinstance(cohort, Cohort):
+        from bmstats._checks import InputError
+
+        raise InputError(f"validate expects a Cohort (bm.read_cohort or bm.Cohort.from_frames), got {type(cohort).__name__}")
     p, e = cohort._patients, cohort._events
     issues = run_all(p, e, cohort._absent, cohort._read_issues)
     return ValidationReport(issues, n_patients=len(p), n_events=len(e), sources=dict(cohort.sources))

@@ -20,8 +20,6 @@ from bmstats.estimate.cox import CoxResult, cox
 
 __all__ = ["cause_specific_cox", "competing_risks_models", "CompetingRisksModels"]
 
-_EVENT_COLUMN = "__bmstats_cause_event__"
-
 
 def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, event: int = 1,
                        **cox_kwargs) -> CoxResult:
@@ -32,14 +30,19 @@ def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str,
     """
     require_frame(data)
     require_columns(data, [time, status])
-    if status in data.columns and data[status].isna().any() and cox_kwargs.get("dropna"):
-        data = data.loc[data[status].notna()]
-    codes = status_array(data, status)
+    known = data[status].notna()
+    codes = status_array(data.loc[known], status)  # errors name the rows with invalid codes
     if not np.any(codes == event):
         raise InputError(f"column {status!r}: no rows with cause {event} (codes present: {sorted(set(codes))})")
+    column = f"{status} == {event}"  # named so that messages about it point at the status column
+    if column in data.columns:
+        raise InputError(f"data already has a column {column!r}; rename it")
     frame = data.copy(deep=False)
-    frame[_EVENT_COLUMN] = (codes == event).astype(np.int64)
-    return cox(frame, time, _EVENT_COLUMN, formula, **cox_kwargs)
+    indicator = np.full(len(data), np.nan)
+    indicator[known.to_numpy()] = (codes == event).astype(float)
+    # missing status stays missing, so that cox() reports it (or drops and counts it with dropna=True)
+    frame[column] = indicator
+    return cox(frame, time, column, formula, **cox_kwargs)
 
 
 @dataclass(frozen=True, repr=False)

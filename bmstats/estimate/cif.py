@@ -26,7 +26,7 @@ from bmstats._checks import (
     Dropped, InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.counts import aggregate_counts, group_codes
+from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.km import empty_groups
 
 
@@ -122,7 +122,7 @@ class CumulativeIncidence(ResultMixin):
         out = []
         value_cols = [c for c in ("estimate", "variance", "lower", "upper", "km_complement")
                       if c in self._table.columns]
-        for (g, k), tb in self._table.groupby(["group", "cause"], sort=False):
+        for (g, k), tb in self._table.groupby(["group", "cause"], sort=False, observed=True):
             t = tb["time"].to_numpy()
             i = np.searchsorted(t, times, side="right") - 1
             nxt = np.searchsorted(t, times, side="left")
@@ -141,24 +141,29 @@ class CumulativeIncidence(ResultMixin):
 
 
 def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_complement=False) -> pd.DataFrame:
-    """The computing step: Aalen-Johansen estimates, variances and limits from aggregated counts."""
+    """The computing step: Aalen-Johansen estimates, variances and limits from aggregated counts whose
+    columns are the groups (one block: the curves are not stratified)."""
     frames = []
-    d_all = counts.n_event[:, 0, :].sum(axis=1)
-    for b in range(counts.n_blocks):  # per group and cause, not per row
-        rows = counts.rows(b)
-        if rows.stop == rows.start:
+    for g, label in enumerate(labels):  # per group and cause, not per row
+        exits = counts.n_censor[:, g] + sum_last_axis(counts.n_event[:, g, :])
+        rows = exits > 0
+        if not rows.any():
             continue
-        n_risk = counts.n_risk[rows, 0]
+        n_risk = counts.n_risk[rows, g]
+        events = counts.n_event[rows, g, :]
+        d_all = sum_last_axis(events)
         for k in causes:
-            d_k = counts.n_event[rows, 0, k - 1]
-            est, var, _ = aalen_johansen(n_risk, d_k, d_all[rows])
+            d_k = events[:, k - 1]
+            est, var, _ = aalen_johansen(n_risk, d_k, d_all)
             lower, upper = loglog_limits(est, var, conf_level)
-            frame = {"group": labels[b], "cause": k, "time": counts.time[rows], "n_risk": n_risk,
+            frame = {"group": label, "cause": k, "time": counts.time[rows], "n_risk": n_risk,
                      "n_event": d_k, "estimate": est, "variance": var, "lower": lower, "upper": upper}
             if km_complement:
                 frame["km_complement"] = 1 - np.cumprod(1 - d_k / n_risk)
             frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    table["group"] = pd.Categorical(table["group"], categories=pd.Index(labels, dtype=object))
+    return table
 
 
 def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | None = None,
@@ -176,14 +181,18 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | N
     data, t, s, codes, labels, dropped = competing_inputs(data, time, status, by, strata, dropna)
     n_causes = int(s.max())
     causes = tuple(int(k) for k in np.unique(s[s > 0]))
-    counts = aggregate_counts(t, s, block=codes, n_blocks=len(labels), n_causes=n_causes)
+    if by is not None and len(labels) < 2:
+        raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
+    # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
+    counts = aggregate_counts(t, s, column=codes, n_columns=len(labels), n_causes=n_causes)
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)
     gray = None
     if by is not None:
         from bmstats.estimate.gray import gray_test
 
-        if len(labels) < 2:
-            raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
-        s_codes, s_labels = group_codes(data, strata)
-        gray = gray_test(t, s, codes, len(labels), s_codes, len(s_labels), causes, rho)
+        if strata is not None:
+            s_codes, s_labels = group_codes(data, strata)
+            counts = aggregate_counts(t, s, block=s_codes, column=codes, n_blocks=len(s_labels),
+                                      n_columns=len(labels), n_causes=n_causes)
+        gray = gray_test(counts, causes, rho)
     return CumulativeIncidence(table, conf_level, by, causes, len(t), gray, strata, rho, dropped)

@@ -22,6 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+def sum_last_axis(x: np.ndarray) -> np.ndarray:
+    """x.sum(axis=-1) for a short last axis (groups, causes): numpy reduces a short inner axis of a long
+    array slowly, adding the few columns is several times faster."""
+    if x.shape[-1] > 16:
+        return x.sum(axis=-1)
+    out = x[..., 0].copy()
+    for i in range(1, x.shape[-1]):
+        out += x[..., i]
+    return out
+
+
 # a dense (block x time) grid is used when it is at most this many cells per input row (plus a constant)
 _DENSE_CELLS_PER_ROW = 4
 
@@ -118,7 +129,7 @@ def aggregate_counts(
     cells = flat.reshape(n_rows, nc, nk + 1)
     n_censor = cells[:, :, 0]
     n_event = cells[:, :, 1:]
-    exits = n_censor + n_event.sum(axis=2)
+    exits = n_censor + sum_last_axis(n_event)
 
     block_start = np.searchsorted(row_block, np.arange(nb + 1), side="left")
     if entry is None:

@@ -49,7 +49,8 @@ _CONTEXT = {"treatment": treatment}
 
 
 def formula_variables(data: pd.DataFrame, formula: str) -> list[str]:
-    """The data columns a formula uses, in the order they appear in ``data``."""
+    """The data columns a formula uses (right-hand side), in the order they appear in ``data``."""
+    formula = formula.split("~", 1)[1] if "~" in formula else formula
     try:
         needed = Formula(formula).required_variables
     except FormulaicError as exc:

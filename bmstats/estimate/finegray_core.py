@@ -37,20 +37,6 @@ def rev_cumsum(a: np.ndarray) -> np.ndarray:
     return np.cumsum(a[::-1], axis=0)[::-1]
 
 
-def rev_cumsum_exclusive(a: np.ndarray) -> np.ndarray:
-    """out[k] = sum_{l > k} a[l]."""
-    out = np.zeros_like(a)
-    out[:-1] = rev_cumsum(a[1:])
-    return out
-
-
-def cumsum_exclusive(a: np.ndarray) -> np.ndarray:
-    """out[k] = sum_{l < k} a[l]."""
-    out = np.zeros_like(a)
-    out[1:] = np.cumsum(a[:-1], axis=0)
-    return out
-
-
 @dataclass
 class CompetingGroup:
     """Competing-event rows of one censoring group (sorted positions) and where they fall among event times."""

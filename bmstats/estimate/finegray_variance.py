@@ -13,6 +13,13 @@ sum), P(u) = sum_{u_k >= u} dLambda_k G(u_k-) and Q(u) = sum_{u_k >= u} dLambda_
 cumulative sums), and int q/pi dM^c_i = delta^c_i q(T_i)/Y(T_i) - sum_{u <= T_i} q(u) dN^c(u)/Y(u)^2 is one more
 forward cumulative sum.  Every term is O(n p) after the sort: no n x n loop.
 
+Tied times: competing subjects count in q(u) when T_i < u <= u_k (censoring at u changes the weight of
+events at u and later); this, with no discrete-time (1 - dLambda^c) correction, reproduces crr's variance to
+1e-8 on heavily tied data.  Censoring groups (crr's ``cengroup``): psi uses each group's own Kaplan-Meier
+influence, q_g and Y_g from that group's competing subjects and risk set.  crr's variance differs from this
+by up to 0.3% in the standard errors (its coefficients agree exactly); the exact double sums are checked in
+tests/test_finegray_bruteforce.py.
+
 Prediction.  The cumulative subdistribution hazard at covariate x is Lambda0(t) exp(x'b).  Its estimate
 at the mean covariate, Lambda(t) = sum_{u_k <= t} d_k / S0_k, has the influence function (same derivation)
 

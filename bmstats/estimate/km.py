@@ -21,7 +21,7 @@ from bmstats._checks import (
     Dropped, InputError, event_array, fail, handle_missing, require_columns, require_frame, time_array,
 )
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.counts import aggregate_counts, group_codes
+from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 
 CONF_TYPES = ("plain", "log", "log-log")
 _FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
@@ -131,7 +131,7 @@ class KaplanMeier(ResultMixin):
         return list(pd.unique(self._table["group"]))
 
     def _curves(self):
-        for g, tb in self._table.groupby("group", sort=False):
+        for g, tb in self._table.groupby("group", sort=False, observed=True):
             yield g, tb
 
     def at(self, times) -> pd.DataFrame:
@@ -222,7 +222,7 @@ class KaplanMeier(ResultMixin):
 def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> pd.DataFrame:
     """The computing step: survival, Greenwood se and limits from aggregated counts (one column)."""
     n_risk = counts.n_risk[:, 0].astype(float)
-    d = counts.n_event[:, 0, :].sum(axis=1).astype(float)
+    d = sum_last_axis(counts.n_event[:, 0, :]).astype(float)
     hazard = d / n_risk
     with np.errstate(divide="ignore", invalid="ignore"):
         green = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
@@ -237,7 +237,7 @@ def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> 
     with np.errstate(invalid="ignore"):
         std_err = surv * sigma
     return pd.DataFrame({
-        "group": np.asarray(labels, dtype=object)[counts.block],
+        "group": pd.Categorical.from_codes(counts.block, categories=pd.Index(labels, dtype=object)),
         "time": counts.time, "n_risk": counts.n_risk[:, 0], "n_event": d.astype(np.int64),
         "n_censor": counts.n_censor[:, 0], "estimate": surv, "std_err": std_err,
         "lower": lower, "upper": upper,

@@ -22,7 +22,7 @@ from scipy import stats
 
 from bmstats._checks import Dropped, InputError, handle_missing, require_columns, require_frame
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.counts import aggregate_counts, group_codes
+from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.km import survival_inputs
 
 
@@ -69,9 +69,9 @@ def weighted_observed_expected(counts, rho: float = 0.0):
     """The computing step: observed, expected and covariance summed over strata (blocks) from counts
     whose columns are the compared groups."""
     n_risk = counts.n_risk.astype(float)  # (rows, groups)
-    d_g = counts.n_event.sum(axis=2).astype(float)
-    n = n_risk.sum(axis=1)
-    d = d_g.sum(axis=1)
+    d_g = sum_last_axis(counts.n_event).astype(float)
+    n = sum_last_axis(n_risk)
+    d = sum_last_axis(d_g)
     weight = np.ones_like(n)
     if rho != 0:
         for b in range(counts.n_blocks):  # per stratum: pooled KM, left-continuous

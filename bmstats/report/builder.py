@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import io
 import platform
-import re
 import sys
 import time as _time
 from dataclasses import dataclass, field
@@ -28,7 +26,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bmstats.report import figures as figs
@@ -69,7 +66,7 @@ def _split_terms(formula: str) -> list[str]:
     formula = formula.split("~", 1)[-1]
     terms, depth, cur = [], 0, ""
     for ch in formula:
-        depth += ch in "([" 
+        depth += ch in "(["
         depth -= ch in ")]"
         if ch == "+" and depth == 0:
             terms.append(cur.strip())
@@ -239,7 +236,9 @@ class ReportBuilder:
         kw.setdefault("width", self.width)
         if "xlabel" not in kw:
             spec = self.config["endpoints"].get(analysis.get("endpoint"), {})
-            kw["xlabel"] = f"Time ({spec.get('unit', 'years')})" if "event" in spec or spec.get("recurrent") else "Time"
+            cohort_kind = "event" in spec or spec.get("recurrent")
+            unit = spec.get("unit", "years" if cohort_kind else None)
+            kw["xlabel"] = f"Time ({unit})" if unit else "Time"
         if by is not None:
             kw.setdefault("legend_title", self.label(by))
         return kw
@@ -514,11 +513,16 @@ class ReportBuilder:
             items = []
             for fig, stem, caption in s.figures:
                 figure_no += 1
-                figs.save_figure(fig, fdir / stem, formats=self.figure_formats)
-                buf = io.BytesIO()
-                figs.save_figure_to(fig, buf, "png")
+                paths = figs.save_figure(fig, fdir / stem, formats=self.figure_formats)
+                png = next((p for p in paths if p.suffix == ".png"), None)
+                if png is not None:
+                    data = png.read_bytes()
+                else:  # PNG files not asked for: render one for the page only
+                    buf = io.BytesIO()
+                    figs.save_figure_to(fig, buf, "png")
+                    data = buf.getvalue()
                 items.append({"kind": "figure", "number": figure_no, "caption": caption,
-                              "src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
+                              "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
                               "files": [f"figures/{stem}.{ext}" for ext in self.figure_formats],
                               "width": int(fig.get_figwidth() * 96)})
                 _close(fig)

@@ -18,6 +18,8 @@ time >= tick, as ``summary(survfit, times=)``) when the result has it.
 """
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from matplotlib.offsetbox import AnchoredText
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFormatter
 
 from bmstats.report import style as st
-from bmstats.report.format import fmt_ci, fmt_int, fmt_p
+from bmstats.report.format import fmt_int, fmt_p
 
 __all__ = [
     "plot_survival", "plot_cumulative_incidence", "plot_mcf", "plot_forest", "plot_schoenfeld",
@@ -40,6 +42,7 @@ __all__ = [
 FIGURE_FORMATS = ("png", "svg", "pdf")
 _MAIN_HEIGHT = {"single": 2.4, "double": 3.4}
 _RISK_ROW = 0.13  # inches per row of the risk table
+MAX_BANDS = 3  # more confidence bands than this overlap into mud: drawn only on request (conf_int=True)
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -152,16 +155,18 @@ def _at_table(result: Any, ticks: np.ndarray) -> pd.DataFrame | None:
     return frame if isinstance(frame, pd.DataFrame) and "n_risk" in frame.columns else None
 
 
-def risk_numbers(table: pd.DataFrame, ticks: np.ndarray, group: Any, event_rows: pd.DataFrame | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def risk_numbers(table: pd.DataFrame, ticks: np.ndarray, group: Any, event_rows: pd.DataFrame | None = None,
+                 after: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(n at risk, cumulative events) at ``ticks`` for one group from a table with time, n_risk, n_event.
 
     n at risk at t is ``n_risk`` at the first time >= t (0 beyond the last time); cumulative events sum
     ``n_event`` over times <= t (of ``event_rows`` when given, e.g. one cause of a competing-risks table).
+    ``after=True`` takes the first time > t instead (risk sets ``start < t <= stop`` of counting-process
+    data, where nobody is at risk *at* the origin itself).
     """
     tb = _group_rows(table, group).sort_values("time", kind="mergesort")
     t = tb["time"].to_numpy(dtype=float)
-    nxt = np.searchsorted(t, ticks, side="left")
+    nxt = np.searchsorted(t, ticks, side="right" if after else "left")
     n_risk = np.r_[tb["n_risk"].to_numpy(), 0][nxt]
     ev = tb if event_rows is None else _group_rows(event_rows, group).sort_values("time", kind="mergesort")
     te = ev["time"].to_numpy(dtype=float)
@@ -174,7 +179,12 @@ def _no_ax(ax: Any, name: str) -> None:
         raise ValueError(f"{name} lays out its own figure (several panels); call it without ax")
 
 
-def _p_box(ax, text: str, loc: str) -> None:
+def _p_box(ax, text: str, loc: str = "title") -> None:
+    """The test's p-value: above the plotting area on the right (``loc="title"``: never over a curve) or
+    anchored inside at ``loc``."""
+    if loc == "title":
+        ax.set_title(text, loc="right", fontsize=6.5, gid="p_value")
+        return
     box = AnchoredText(text, loc=loc, frameon=False, prop={"fontsize": 6.5}, borderpad=0.3)
     box.set_gid("p_value")
     ax.add_artist(box)
@@ -189,7 +199,7 @@ def plot_survival(
     p_value: float | None = None,
     risk_table: bool | None = None,
     cumulative_events: bool = True,
-    conf_int: bool = True,
+    conf_int: bool | None = None,
     censor_marks: bool = True,
     ticks: Sequence[float] | None = None,
     xmax: float | None = None,
@@ -211,6 +221,7 @@ def plot_survival(
     """
     table = km_result.table
     groups = _groups(table)
+    conf_int = len(groups) <= MAX_BANDS if conf_int is None else conf_int
     colors = list(colors or st.palette(len(groups)))
     xmax = float(xmax if xmax is not None else table["time"].max())
     tick_values = _ticks(xmax, ticks)
@@ -238,7 +249,7 @@ def plot_survival(
             ax.legend(title=legend_title, loc="best", handlelength=1.5)
         p = p_value if p_value is not None else getattr(test, "p_value", None)
         if p is not None:
-            _p_box(ax, _p_text("Log-rank", p), "lower left")
+            _p_box(ax, _p_text("Log-rank", p))
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
@@ -257,13 +268,15 @@ def plot_survival(
             _draw_risk_table(rax, tick_values, blocks)
             ax.tick_params(axis="x", labelbottom=True)
             ax.set_xlabel(xlabel)
-            _tidy_layout(fig)
+            _tidy_layout(fig, [r[0] for r in at_risk])
     return fig
 
 
-def _tidy_layout(fig: Figure) -> None:
+def _tidy_layout(fig: Figure, labels: Sequence[str] = ()) -> None:
     """Fixed margins (deterministic; wide enough for the risk-table row labels)."""
-    fig.subplots_adjust(left=0.24, right=0.93, top=0.95, bottom=0.04, hspace=0.0)
+    w = fig.get_figwidth()
+    left = max(0.84, 0.3 + 0.058 * max((len(str(x)) for x in labels), default=0))
+    fig.subplots_adjust(left=left / w, right=1 - 0.25 / w, top=0.95, bottom=0.04, hspace=0.0)
     axes = fig.get_axes()
     if len(axes) == 2:  # curves + risk table: put the table under the axis label with a gap
         main, risk = axes
@@ -286,7 +299,7 @@ def plot_cumulative_incidence(
     stacked: bool = False,
     risk_table: bool | None = None,
     cumulative_events: bool = True,
-    conf_int: bool = True,
+    conf_int: bool | None = None,
     ticks: Sequence[float] | None = None,
     xmax: float | None = None,
     ymax: float | None = None,
@@ -321,6 +334,7 @@ def plot_cumulative_incidence(
                              title, labels, clabel, percent, width or ("double" if len(groups) > 1 else "single"),
                              colors, risk_table is not False, ymax)
     shown = list(causes) if causes is not None else [cause]
+    conf_int = len(groups) * len(shown) <= MAX_BANDS if conf_int is None else conf_int
     risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
     n_rows = (len(groups) * (2 if cumulative_events else 1) + (1 if cumulative_events else 0)) if risk_table else 0
     colors = list(colors or st.palette(len(groups)))
@@ -355,7 +369,7 @@ def plot_cumulative_incidence(
             row = gray[gray["cause"] == shown[0]]
             p = float(row["p_value"].iloc[0]) if len(row) else None
         if p is not None:
-            _p_box(ax, _p_text("Gray's test", p), "lower right")
+            _p_box(ax, _p_text("Gray's test", p))
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
@@ -368,7 +382,7 @@ def plot_cumulative_incidence(
                 events.append((_label(g, labels), colour, [fmt_int(v) for v in ce]))
             blocks = [("Number at risk", at_risk)] + ([("Cumulative events", events)] if cumulative_events else [])
             _draw_risk_table(rax, tick_values, blocks)
-            _tidy_layout(fig)
+            _tidy_layout(fig, [r[0] for r in at_risk])
     return fig
 
 
@@ -477,18 +491,18 @@ def plot_mcf(
         if len(groups) > 1 or labels:
             ax.legend(title=legend_title, loc="upper left", handlelength=1.5)
         if p_value is not None:
-            _p_box(ax, _p_text("", p_value), "lower right")
+            _p_box(ax, _p_text("", p_value))
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
             at_risk, events = [], []
             for g, colour in zip(groups, colors):
-                nr, _ = risk_numbers(counts, tick_values, g)
-                _, ce = risk_numbers(counts, tick_values, g)
+                # counts' n_risk at t counts start < t <= stop: at a tick, those at risk just after it
+                nr, ce = risk_numbers(counts, tick_values, g, after=True)
                 at_risk.append((_label(g, labels), colour, [fmt_int(v) for v in nr]))
                 events.append((_label(g, labels), colour, [fmt_int(v) for v in ce]))
             _draw_risk_table(rax, tick_values, [("Number at risk", at_risk), ("Cumulative events", events)])
-            _tidy_layout(fig)
+            _tidy_layout(fig, [r[0] for r in at_risk])
     return fig
 
 
@@ -523,7 +537,8 @@ def plot_forest(
     keep = [i for i in range(len(body)) if str(body.iloc[i, 0]) != "Patients / events"]
     models = list(pd.unique(data["model"]))
     colors = list(colors or (["#000000"] if len(models) == 1 else st.palette(len(models))))
-    ratio_name = str(table.labels[1]).split(" (")[0]
+    ratio_names = {str(lab).split(" (")[0] for lab in table.labels[1::2]}
+    ratio_name = ratio_names.pop() if len(ratio_names) == 1 else "Ratio"
     n = len(keep)
     ypos = {row: k for k, row in enumerate(keep)}
     finite = data[np.isfinite(data["lower"]) & np.isfinite(data["upper"]) & (data["lower"] > 0)]
@@ -631,7 +646,7 @@ def plot_schoenfeld(
     nrows = int(np.ceil(len(names) / ncols))
     w = st.column_width(width)
     with st.style():
-        fig = Figure(figsize=(w, 1.7 * nrows + 0.3))
+        fig = Figure(figsize=(w, 1.8 * nrows + 0.3))
         axes = fig.subplots(nrows, ncols, squeeze=False)
         t = np.asarray(times, dtype=float)
         for k, name in enumerate(names):
@@ -643,19 +658,27 @@ def plot_schoenfeld(
             coef = getattr(ph_test, "coef", None)
             level = float(coef[name]) if coef is not None and name in coef.index else float(np.mean(r))
             ax.axhline(level, color="#666666", linestyle="--", linewidth=0.6)
-            head = name
+            head = coefficient_label(name)
             term = term_of.get(name, name)
             if summary is not None and term in summary.index and "p" in summary.columns:
-                head += f"   ({_p_text('' if term == name else term + ':', float(summary.loc[term, 'p']))})"
-            ax.set_title(head, loc="left", fontsize=7)
+                df = int(summary.loc[term, "df"]) if "df" in summary.columns else 1
+                which = f"{coefficient_label(term)}, {df} df" if df > 1 else "PH test"
+                head += f"\n{which}: {_p_text('', float(summary.loc[term, 'p']))}"
+            ax.set_title(head, loc="left", fontsize=6.5)
             ax.set_xlabel(xlabel)
             if k % ncols == 0:
                 ax.set_ylabel("Beta(t)")
         for ax in list(axes.flat)[len(names):]:
             ax.set_visible(False)
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.12 if nrows == 1 else 0.08,
-                            wspace=0.3, hspace=0.6)
+        fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.45 / fig.get_figheight(),
+                            bottom=0.4 / fig.get_figheight(), wspace=0.3, hspace=0.75)
     return fig
+
+
+def coefficient_label(name: str) -> str:
+    """``size[T.20-50]`` -> ``size: 20-50``; ``C(grade)[T.3]`` -> ``grade: 3`` (readable panel titles)."""
+    name = re.sub(r"^(?:C|treatment)\(\s*([^,\)]+)[^\)]*\)", r"\1", str(name))
+    return re.sub(r"\[(?:T\.)?(.+)\]$", r": \1", name)
 
 
 def _flow_steps(log: Any) -> tuple[int, list[tuple[str, int, int]], str]:
@@ -703,29 +726,25 @@ def plot_exclusion_flow(
     w = st.column_width(width)
     n_boxes = len(steps) + 2
     with st.style():
-        fig = Figure(figsize=(w, 0.55 * n_boxes + 0.1))
+        fig = Figure(figsize=(w, 0.6 * n_boxes + 0.1))
         ax = fig.add_axes([0, 0, 1, 1])
         ax.set_xlim(0, 1)
         ax.set_ylim(n_boxes - 0.4, -0.6)
         ax.axis("off")
-        kw = dict(ha="center", va="center", fontsize=6.5, wrap=True,
-                  bbox=dict(boxstyle="square,pad=0.4", facecolor="white", edgecolor="black", linewidth=0.6))
-        main_x = 0.3
-        ax.text(main_x, 0, f"{start_label}\n(n = {start:,})", gid="flow:start", **kw)
-        y = 0
-        for reason, excluded, remaining in steps:
-            y += 1
-            ax.annotate("", xy=(main_x, y + 0.55), xytext=(main_x, y - 0.75),
-                        arrowprops=dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0))
-            ax.annotate("", xy=(0.6, y - 0.1), xytext=(main_x, y - 0.1),
-                        arrowprops=dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0))
-            ax.text(0.79, y - 0.1, f"Excluded: {reason}\n(n = {excluded:,})", gid="flow:excluded",
-                    **{**kw, "fontsize": 6})
-        y += 1
-        ax.annotate("", xy=(main_x, y - 0.3), xytext=(main_x, y - 0.75 if steps else y - 0.7),
-                    arrowprops=dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0))
+        box = dict(boxstyle="square,pad=0.45", facecolor="white", edgecolor="black", linewidth=0.6)
+        arrow = dict(arrowstyle="-|>", linewidth=0.6, color="black", shrinkA=0, shrinkB=0, mutation_scale=7)
+        main_x, side_x = 0.28, 0.6
+        final_y = len(steps) + 1
+        ax.annotate("", xy=(main_x, final_y - 0.32), xytext=(main_x, 0.3), arrowprops=arrow)
+        ax.text(main_x, 0, f"{start_label}\n(n = {start:,})", ha="center", va="center", fontsize=6.5, bbox=box,
+                gid="flow:start")
+        for i, (reason, excluded, remaining) in enumerate(steps, start=1):
+            ax.annotate("", xy=(side_x - 0.015, i), xytext=(main_x, i), arrowprops=arrow)
+            text = "\n".join(textwrap.wrap(f"Excluded: {reason}", 34)) + f"\n(n = {excluded:,})"
+            ax.text(side_x, i, text, ha="left", va="center", fontsize=6, bbox=box, gid="flow:excluded")
         final_n = steps[-1][2] if steps else start
-        ax.text(main_x, y, f"{final}\n(n = {final_n:,})", gid="flow:final", **kw)
+        ax.text(main_x, final_y, f"{final}\n(n = {final_n:,})", ha="center", va="center", fontsize=6.5, bbox=box,
+                gid="flow:final")
     return fig
 
 

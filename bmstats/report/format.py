@@ -23,15 +23,16 @@ def _missing(x: object) -> bool:
         return False
 
 
-def fmt_num(x: object, decimals: int = 2) -> str:
-    """A number with a fixed number of decimals (``-0.00`` shown as ``0.00``); missing -> en dash."""
+def fmt_num(x: object, decimals: int = 2, thousands: bool = False) -> str:
+    """A number with a fixed number of decimals (``-0.00`` shown as ``0.00``); missing -> en dash;
+    ``thousands=True`` adds a thousands separator (``30,355.9``)."""
     if _missing(x):
         return DASH
     value = float(x)  # type: ignore[arg-type]
     if math.isinf(value):
         return "\u221e" if value > 0 else "-\u221e"
-    text = f"{value:.{decimals}f}"
-    if text.startswith("-") and float(text) == 0:
+    text = f"{value:,.{decimals}f}" if thousands else f"{value:.{decimals}f}"
+    if text.startswith("-") and float(text.replace(",", "")) == 0:
         text = text[1:]
     return text
 

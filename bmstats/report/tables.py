@@ -233,7 +233,8 @@ def table_one(
     body = pd.DataFrame(rows, columns=header)
     notes = ["n (%) of non-missing values; mean (SD); median [Q1, Q3]."]
     if has_test:
-        notes.append("p: " + "; ".join(used_tests) + " test across groups." if used_tests else "")
+        if used_tests:
+            notes.append("p: " + ", ".join(used_tests) + " test across groups, as named in the Test column.")
     if has_smd:
         notes.append("SMD: absolute standardised mean difference"
                      + (" (mean of pairwise SMDs)." if len(groups) > 2 else "."))
@@ -345,6 +346,8 @@ def regression_table(
             ns.append(n)
             evs.append(ev)
             for info in _term_rows(result, summary):
+                if info["term"] in ("Intercept", "(Intercept)", "const"):
+                    continue  # a baseline rate, not a ratio
                 row = summary.loc[info["term"]] if info["term"] in summary.index else summary.iloc[
                     list(summary.index.astype(str)).index(info["term"])]
                 ratio = float(np.exp(row["coef"])) if rcol == "coef" else float(row[rcol])
@@ -455,7 +458,7 @@ def step_at(table: pd.DataFrame, times: Sequence[float], keys: Sequence[str],
     Before the first row a curve is at ``start`` (1 for survival, 0 for cumulative incidence) with no CI.
     """
     out = []
-    for key, g in table.groupby(list(keys), sort=False) if keys else [((), table)]:
+    for key, g in table.groupby(list(keys), sort=False, observed=True) if keys else [((), table)]:
         g = g.sort_values("time", kind="mergesort")
         t = g["time"].to_numpy(dtype=float)
         idx = np.searchsorted(t, np.asarray(times, dtype=float), side="right") - 1
@@ -469,6 +472,8 @@ def step_at(table: pd.DataFrame, times: Sequence[float], keys: Sequence[str],
 
 
 def _time_label(t: float, unit: str) -> str:
+    if float(t) == 1 and unit.endswith("s"):
+        unit = unit[:-1]
     return f"{fmt_num(t, 0 if float(t).is_integer() else 1)} {unit}".strip()
 
 
@@ -623,7 +628,8 @@ def rate_table(
     rows = []
     groups = list(table["group"]) if "group" in table.columns else ["All"]
     for g, r in zip(groups, table.itertuples()):
-        rows.append([str(g), fmt_int(r.events), fmt_num(r.person_time, 1), fmt_ci(r.rate, r.lower, r.upper, decimals)])
+        rows.append([str(g), fmt_int(r.events), fmt_num(r.person_time, 1, thousands=True),
+                     fmt_ci(r.rate, r.lower, r.upper, decimals)])
     per_text = f"per {fmt_int(per)} {unit}" if per else f"per {unit}"
     header = [group_label, "Events", unit.capitalize(), f"Rate {per_text} (95% CI)"]
     body = pd.DataFrame(rows, columns=header)
@@ -632,19 +638,24 @@ def rate_table(
         if rr is None:
             rr = _summary(ratios)
         rr = rr.set_index("group") if "group" in rr.columns else rr
-        rr_col = "rate_ratio" if "rate_ratio" in rr.columns else "rr"
+        rr_col = next(c for c in ("rate_ratio", "ratio", "rr") if c in rr.columns)
+        p_col = next((c for c in ("p", "p_value") if c in rr.columns), None)
         texts, ps = [], []
         for g in groups:
-            if g in rr.index or str(g) in rr.index.astype(str):
+            if str(g) in set(rr.index.astype(str)):
                 r = rr.loc[rr.index.astype(str) == str(g)].iloc[0]
                 texts.append(fmt_ci(r[rr_col], r["lower"], r["upper"], 2))
-                ps.append(fmt_p(r["p"]) if "p" in r.index else "")
+                ps.append(fmt_p(r[p_col]) if p_col else "")
             else:
                 texts.append(REF)
                 ps.append("")
         body["Rate ratio (95% CI)"] = texts
         body["p"] = ps
-    return Table(body, title=title, footnotes=(f"Rate {per_text}; CI as computed by the rate estimator.",),
+    level = getattr(result, "conf_level", 0.95)
+    notes = [f"Rate {per_text} with exact Poisson {level:.0%} CI."]
+    if ratios is not None:
+        notes.append("Rate ratio to the reference group with exact conditional CI and p (as R poisson.test).")
+    return Table(body, title=title, footnotes=tuple(notes),
                  data=table.reset_index(drop=True), name="rate_table")
 
 

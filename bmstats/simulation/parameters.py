@@ -99,10 +99,10 @@ DEFAULTS: dict[str, Any] = {
     "first_met_pattern": _by_subtype([0.50, 0.25, 0.25], [0.40, 0.25, 0.35], [0.28, 0.22, 0.50], [0.24, 0.18, 0.58]),
     # --- after distant metastasis (per-year hazards; planning, tuned to Toronto 1.6 y median after BM,
     # Harries 33.7% bone-only, Svensson 51% alive at 1 y) ----------------------------------------------------
-    "progression": {"bone_to_visceral": 0.22, "visceral_to_bone": 0.25},
+    "progression": {"bone_to_visceral": 0.18, "visceral_to_bone": 0.25},
     "cancer_death": {
         "bone_only": 0.21,
-        "visceral": 0.70,
+        "visceral": 0.78,
         # hazard ratios by subtype (de novo SEER: TNBC HR 2.81) and for de novo stage IV (median OS 30-38 months)
         "subtype_ratio": _by_subtype(1.0, 0.8, 1.0, 2.2),
         "de_novo_ratio": 0.45,
@@ -177,7 +177,7 @@ def _merge(target: dict, update: Mapping, path: str) -> None:
             raise InputError(f"unknown scenario knob {where!r}; valid knobs here: {valid}")
         if isinstance(target[key], dict) and isinstance(value, Mapping):
             # a mix (shares summing to 1) given in full replaces the default mix; other dicts merge
-            if key.endswith("mix") and key not in ("subtype_mix",):
+            if "mix" in key and key != "subtype_mix":
                 target[key] = dict(value)
             else:
                 _merge(target[key], value, path=f"{where}.")

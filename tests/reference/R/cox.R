@@ -94,5 +94,17 @@ b2$gap <- b2$stop - b2$start
 ref$bladder_pwp_gap <- summ(coxph(Surv(gap, event) ~ rx + number + size + strata(enum) + cluster(id),
                                   data = b2), b2)
 
+# predicted survival with confidence limits (survfit.coxph defaults: conf.type "log") for three patients
+pred <- function(fit, newdata, times) {
+  ss <- summary(survfit(fit, newdata = newdata), times = times, extend = TRUE)
+  list(time = ss$time, surv = unname(ss$surv), lower = unname(ss$lower), upper = unname(ss$upper),
+       std_err = unname(ss$std.err), cumhaz = unname(ss$cumhaz))
+}
+newrows <- c(1, 6, 100)
+ref$pred_rott_efron <- pred(coxph(f("Surv(t, relapse)"), data = rott), rott[newrows, ], times)
+ref$pred_rott_breslow <- pred(coxph(f("Surv(t, relapse)"), data = rott, ties = "breslow"), rott[newrows, ], times)
+ref$pred_rott_weights <- pred(coxph(f("Surv(t, relapse)"), data = rott, weights = w), rott[newrows, ], times)
+ref$pred_gbsg_efron <- pred(coxph(f("Surv(rfstime, status)", rhs_g), data = gbsg), gbsg[newrows, ], c(365, 1000, 2000))
+
 write_json(ref, "cox.json", digits = NA, auto_unbox = TRUE)
 cat("wrote cox.json\n")

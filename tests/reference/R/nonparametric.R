@@ -41,10 +41,12 @@ km_ref <- function(formula, data, taus, at) {
   out <- list()
   for (ct in c("plain", "log", "log-log")) {
     fit <- survfit(formula, data = data, conf.type = ct)
-    out$table[[ct]] <- list(
+    # the curve is the same for every conf.type: store it once, with each type's limits
+    if (is.null(out$table)) out$table <- list(
       group = group_of(fit), time = fit$time, n_risk = fit$n.risk, n_event = fit$n.event,
-      n_censor = fit$n.censor, surv = fit$surv, std_err_cumhaz = fit$std.err,
-      lower = fit$lower, upper = fit$upper)
+      n_censor = fit$n.censor, surv = fit$surv, std_err_cumhaz = fit$std.err)
+    out$table[[paste0("lower_", ct)]] <- fit$lower
+    out$table[[paste0("upper_", ct)]] <- fit$upper
     q <- quantile(fit, probs = c(0.25, 0.5, 0.75))
     if (is.null(dim(q$quantile))) q <- lapply(q, function(v) matrix(v, nrow = 1))
     grp <- if (is.null(fit$strata)) "all" else sub(".*=", "", names(fit$strata))
@@ -71,10 +73,11 @@ survdiff_ref <- function(formula, data, rho = 0) {
        group = sub(".*=", "", names(d$n)), obs = if (is.matrix(d$obs)) rowSums(d$obs) else d$obs,
        exp = if (is.matrix(d$exp)) rowSums(d$exp) else d$exp, var = d$var)
 }
-cuminc_ref <- function(time, status, group, strata = NULL, rho = 0) {
+cuminc_ref <- function(time, status, group, strata = NULL, rho = 0, curves = TRUE) {
   fit <- if (is.null(strata)) cuminc(time, status, group, rho = rho) else cuminc(time, status, group, strata = strata, rho = rho)
   tests <- fit$Tests
   fit$Tests <- NULL
+  want_curves <- curves
   ut <- sort(unique(time))
   tp <- timepoints(fit, ut)
   curves <- lapply(rownames(tp$est), function(nm) {
@@ -82,7 +85,7 @@ cuminc_ref <- function(time, status, group, strata = NULL, rho = 0) {
     list(group = paste(parts[-length(parts)], collapse = " "), cause = as.integer(parts[length(parts)]),
          time = ut, estimate = unname(tp$est[nm, ]), variance = unname(tp$var[nm, ]))
   })
-  list(rho = rho, curves = curves,
+  list(rho = rho, curves = if (want_curves) curves else list(),
        tests = list(cause = as.integer(rownames(tests)), statistic = unname(tests[, "stat"]),
                     p_value = unname(tests[, "pv"]), df = unname(tests[, "df"])))
 }
@@ -112,10 +115,11 @@ ref$logrank <- list(
 
 ref$cuminc <- list(
   rotterdam = cuminc_ref(rott$cr_time, rott$cr_status, as.character(rott$nodegrp)),
-  rotterdam_strat_rho1 = cuminc_ref(rott$cr_time, rott$cr_status, as.character(rott$nodegrp), strata = rott$meno, rho = 1),
+  rotterdam_strat_rho1 = cuminc_ref(rott$cr_time, rott$cr_status, as.character(rott$nodegrp), strata = rott$meno, rho = 1,
+                                     curves = FALSE),
   ties = cuminc_ref(ties$time, ties$status, ties$group),
-  ties_strat = cuminc_ref(ties$time, ties$status, ties$group, strata = ties$stratum),
-  ties_rho = cuminc_ref(ties$time, ties$status, ties$group, rho = -0.5)
+  ties_strat = cuminc_ref(ties$time, ties$status, ties$group, strata = ties$stratum, curves = FALSE),
+  ties_rho = cuminc_ref(ties$time, ties$status, ties$group, rho = -0.5, curves = FALSE)
 )
 
 rate_ref <- function(x, pt) {
