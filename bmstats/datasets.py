@@ -65,8 +65,14 @@ def load_gbsg() -> pd.DataFrame:
 
 
 def load_bm_cohort():
-    """The synthetic bone-metastasis cohort (5,000 patients) as a :class:`bmstats.Cohort`."""
+    """The synthetic bone-metastasis cohort (5,000 patients) as a :class:`bmstats.Cohort`.
+
+    ``.truth`` holds the parameters it was drawn from and the true quantities they imply (truth.json).
+    """
+    import json
+
     from bmstats.cohort.io import read_cohort
 
     folder = dataset_path("bm_cohort")
-    return read_cohort(folder / "patients.csv", folder / "skeletal_events.csv")
+    cohort = read_cohort(folder / "patients.csv", folder / "skeletal_events.csv")
+    return cohort.with_truth(json.loads((folder / "truth.json").read_text()))

@@ -24,7 +24,8 @@ def test_rows_reproduce_the_data(cohort):
     e = cohort.events
     with_bm = p.index[p["bm_date"].notna()]
     assert set(r["id"]) == set(with_bm)
-    assert list(r.columns) == ["id", "start", "stop", "event", "terminal", "enum", "age"]
+    assert list(r.columns) == ["id", "start", "stop", "event", "terminal", "enum", "event_type", "age"]
+    assert r.loc[r["event"] == 1, "event_type"].notna().all() and r.loc[r["event"] == 0, "event_type"].isna().all()
     # events: every fixture event is after bm_date, so all are counted at their exact day
     assert r["event"].sum() == len(e)
     got = r.loc[r["event"] == 1, ["id", "stop"]].reset_index(drop=True)

@@ -43,8 +43,8 @@ def test_prefix_weight_below_brute_force():
     w = rng.uniform(size=50)
     m = rng.integers(0, 51, 30)
     qy = rng.integers(0, 8, 30)
-    for inclusive in (False, True):
-        got = prefix_weight_below(y, w, m, qy, inclusive)
+    got_below, got_upto = prefix_weight_below(y, w, m, qy)
+    for inclusive, got in ((False, got_below), (True, got_upto)):
         want = [w[:mm][(y[:mm] <= q) if inclusive else (y[:mm] < q)].sum() for mm, q in zip(m, qy)]
         np.testing.assert_allclose(got, want)
 

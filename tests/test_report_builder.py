@@ -221,3 +221,18 @@ def test_shipped_analyses_build_twice_identically(tmp_path):
     for name in ("rotterdam", "bm_cohort"):
         exts = {Path(k).suffix for k in a if k.startswith(f"{name}/")}
         assert {".html", ".png", ".svg", ".pdf", ".docx", ".tex", ".csv", ".md"} <= exts
+
+
+def test_dropna_excludes_and_counts_missing_covariates(tmp_path, capsys):
+    text = SMALL.replace('    nodal_group:', '    age_m: "where(pid % 10 == 0, missing, age)"\n    nodal_group:').replace(
+        'formula: "age + nodal_group"', 'formula: "age_m + nodal_group"').split("outputs:")[0]
+    config = tmp_path / "m.yaml"
+    config.write_text(text)
+    assert build_report(config, tmp_path / "out") == 1  # missing covariate values are an error by default
+    assert "age_m" in capsys.readouterr().err
+    config.write_text(text.replace('formula: "age_m + nodal_group"', 'formula: "age_m + nodal_group"\n    dropna: true'))
+    assert build_report(config, tmp_path / "out") == 0
+    md = (tmp_path / "out" / "tables" / "models.md").read_text()
+    n_missing = len([p for p in range(1, 2983) if p % 70 == 0])  # kept (pid % 7 == 0) and missing (pid % 10 == 0)
+    assert f"Cause-specific Cox: {n_missing:,} rows with missing values excluded." in md
+    assert f"Fine-Gray: {n_missing:,} rows with missing values excluded." in md

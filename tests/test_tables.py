@@ -49,6 +49,11 @@ def test_table_one_counts_means_tests_and_smd(rott):
     smd = abs(a.mean() - b.mean()) / np.sqrt((a.var() + b.var()) / 2)
     assert two.cell("age, mean (SD)", "SMD") == f"{smd:.2f}"
     assert two.cell("age, mean (SD)", "Test") == "t-test"
+    # binary variable: Yang & Dalton reduces to |p1 - p2| / sqrt((p1 q1 + p2 q2) / 2)
+    two = bm.table_one(d[d["nodal"] != "4+"].assign(nodal=lambda x: x["nodal"].astype(str)), "nodal", ["menopausal"])
+    p1, p2 = [(d.loc[d["nodal"] == k, "menopausal"] == "post").mean() for k in ["0", "1-3"]]
+    smd = abs(p1 - p2) / np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
+    assert two.cell("menopausal, n (%)", "SMD") == f"{smd:.2f}"
     # the tidy numbers are there too
     row = t.data[(t.data["variable"] == "menopausal") & (t.data["level"] == "post") & (t.data["column"] == "1-3")]
     assert int(row["n"].iloc[0]) == n_post

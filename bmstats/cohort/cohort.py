@@ -68,6 +68,13 @@ class Cohort:
         """
         return cls(patients, events, truth)
 
+    def with_truth(self, truth: dict | None) -> "Cohort":
+        """The same cohort carrying ``truth`` (the parameters a synthetic cohort was drawn from)."""
+        return type(self)(
+            self._patients, self._events, truth, sources=self.sources,
+            read_issues=self._read_issues, absent=self._absent, canonical=True,
+        )
+
     # -- the tables -----------------------------------------------------------------------------
     @property
     def patients(self) -> pd.DataFrame:

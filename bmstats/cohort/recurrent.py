@@ -11,7 +11,8 @@ t1 < t2 < ... < tk and end of follow-up T (last_fu_date - origin):
 
 ``terminal`` is 1 on the patient's last row when death_date is given (death_date equals last_fu_date for
 the dead, rule BM015); otherwise the patient is censored at last follow-up.  ``enum`` numbers the rows of a
-patient (row j ends with event j).  Times are in ``unit`` (days; months = days / 30.4375; years =
+patient (row j ends with event j); ``event_type`` is the type of the event ending the row (empty on a
+final censoring or death row), for breakdowns by type.  Times are in ``unit`` (days; months = days / 30.4375; years =
 days / 365.25) and equal the date differences exactly.
 
 Events not counted, each listed in ``dropped_events`` with its reason (none is dropped silently):
@@ -71,7 +72,7 @@ def recurrent_events(
         if unknown:
             raise InputError(f"unknown event type(s) {unknown}; expected from {', '.join(schema.EVENT_TYPES)}")
     check_unique_ids(p)
-    cov = _covariates(p, covariates, reserved=("id", "start", "stop", "event", "terminal", "enum"))
+    cov = _covariates(p, covariates, reserved=("id", "start", "stop", "event", "terminal", "enum", "event_type"))
 
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]
@@ -111,7 +112,8 @@ def recurrent_events(
     reason[r & (day > end_of)] = "after last_fu_date"
 
     ok = reason == ""
-    cand = pd.DataFrame({"pos": pos[ok], "day": day[ok], "row": ev.index.to_numpy()[ok]})
+    cand = pd.DataFrame({"pos": pos[ok], "day": day[ok], "row": ev.index.to_numpy()[ok],
+                         "event_type": ev["event_type"].to_numpy()[ok]})
     cand = cand.sort_values(["pos", "day", "row"], kind="stable")
     same_day = cand.duplicated(["pos", "day"], keep="first").to_numpy()
     ok_idx = np.flatnonzero(ok)
@@ -124,7 +126,8 @@ def recurrent_events(
         reason[order_idx[~counted]] = f"within {int(window_days)} days of the previous counted event"
         cand = cand.loc[counted]
 
-    data = _rows(kept, cand["pos"].to_numpy(), cand["day"].to_numpy(), end, dead, UNITS[unit])
+    data = _rows(kept, cand["pos"].to_numpy(), cand["day"].to_numpy(), cand["event_type"].to_numpy(),
+                 end, dead, UNITS[unit])
     if cov:
         data = pd.concat([data, kept[cov].iloc[data["_pos"].to_numpy()].reset_index(drop=True)], axis=1)
     data = data.drop(columns="_pos")
@@ -189,8 +192,10 @@ def _one_per_window(pos: np.ndarray, day: np.ndarray, window: int) -> np.ndarray
     return counted
 
 
-def _rows(kept: pd.DataFrame, pos: np.ndarray, day: np.ndarray, end: np.ndarray, dead: np.ndarray, factor: float) -> pd.DataFrame:
-    """Counting-process rows from the counted events (sorted by patient position and day)."""
+def _rows(kept: pd.DataFrame, pos: np.ndarray, day: np.ndarray, etype: np.ndarray, end: np.ndarray,
+          dead: np.ndarray, factor: float) -> pd.DataFrame:
+    """Counting-process rows from the counted events (sorted by patient position and day);
+    ``event_type`` is the type of the event ending a row, empty on a final censoring/death row."""
     n_p = len(kept)
     k = np.bincount(pos, minlength=n_p) if len(pos) else np.zeros(n_p, dtype="int64")
     first_of_p = np.r_[True, pos[1:] != pos[:-1]] if len(pos) else np.zeros(0, bool)
@@ -205,14 +210,15 @@ def _rows(kept: pd.DataFrame, pos: np.ndarray, day: np.ndarray, end: np.ndarray,
         is_last = np.r_[pos[1:] != pos[:-1], True]
         ev_terminal = (is_last & ~tail[pos] & dead[pos]).astype("int64")
     ids = kept["patient_id"].to_numpy()
-    events = pd.DataFrame({"_pos": pos, "start": start, "stop": day, "event": 1, "terminal": ev_terminal, "enum": enum})
+    events = pd.DataFrame({"_pos": pos, "start": start, "stop": day, "event": 1, "terminal": ev_terminal, "enum": enum,
+                           "event_type": etype})
     tp = np.flatnonzero(tail)
     tails = pd.DataFrame({"_pos": tp, "start": last_day[tp], "stop": end[tp], "event": 0,
-                          "terminal": dead[tp].astype("int64"), "enum": k[tp] + 1})
+                          "terminal": dead[tp].astype("int64"), "enum": k[tp] + 1, "event_type": None})
     rows = pd.concat([events, tails], ignore_index=True).sort_values(["_pos", "enum"], kind="stable")
     rows = rows.reset_index(drop=True)
     rows["start"] = rows["start"] / factor
     rows["stop"] = rows["stop"] / factor
     rows.insert(0, "id", ids[rows["_pos"].to_numpy()])
     rows = rows.astype({"event": "int64", "terminal": "int64", "enum": "int64"})
-    return rows[["id", "start", "stop", "event", "terminal", "enum", "_pos"]]
+    return rows[["id", "start", "stop", "event", "terminal", "enum", "event_type", "_pos"]]

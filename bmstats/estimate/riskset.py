@@ -104,33 +104,36 @@ def _lex_searchsorted(ks: np.ndarray, kt: np.ndarray, s: np.ndarray, t: np.ndarr
     return np.searchsorted(keys, query, side="left")
 
 
-def prefix_weight_below(y: np.ndarray, w: np.ndarray, m: np.ndarray, qy: np.ndarray, inclusive: bool) -> np.ndarray:
-    """For queries (m, qy): the sum of ``w[j]`` over positions ``j < m`` with ``y[j] < qy`` (``<=`` if inclusive).
+def prefix_weight_below(y: np.ndarray, w: np.ndarray, m: np.ndarray, qy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For queries (m, qy): sums of ``w[j]`` over positions ``j < m`` with ``y[j] < qy`` and with ``y[j] <= qy``.
 
-    ``y`` are integer ranks. Vectorised 2-d dominance count in O(n log^2 n): the prefix ``[0, m)`` splits into
-    aligned blocks of sizes 2^L (one per set bit of ``m``); at each level the block contents are sorted by y
-    and searched with a composite integer key (block, y). Used for the concordance index.
+    ``y`` are integer ranks. Vectorised 2-d dominance count: the prefix ``[0, m)`` splits into aligned blocks
+    of sizes 2^L (one per set bit of ``m``); at each level the block contents are sorted by y (a stable sort of
+    the previous level's order, i.e. merges of sorted runs) and searched with a composite key (block, y).
+    O(n log^2 n) at worst, vectorised; used for the concordance index.
     """
     N = len(y)
     R = int(y.max()) + 2 if N else 1
-    total = np.zeros(len(m))
+    below = np.zeros(len(m))
+    upto = np.zeros(len(m))
     pos = np.arange(N)
-    side = "right" if inclusive else "left"
+    perm = np.arange(N)
     L = 0
     while (1 << L) <= N:
-        blocks = pos >> L
-        keys = blocks * R + y
+        keys = (pos[perm] >> L) * R + y[perm]
         order = np.argsort(keys, kind="stable")
+        perm = perm[order]
         keys = keys[order]
-        cw = np.concatenate([[0.0], np.cumsum(w[order])])
+        cw = np.concatenate([[0.0], np.cumsum(w[perm])])
         has = ((m >> L) & 1) == 1
         if has.any():
-            b = (m[has] >> L) - 1
-            lo = np.searchsorted(keys, b * R, side="left")
-            hi = np.searchsorted(keys, b * R + qy[has], side=side)
-            total[has] += cw[hi] - cw[lo]
+            block = (m[has] >> L) - 1
+            lo = block << L  # a full block occupies positions [block * 2^L, (block + 1) * 2^L)
+            q = block * R + qy[has]
+            below[has] += cw[np.searchsorted(keys, q, side="left")] - cw[lo]
+            upto[has] += cw[np.searchsorted(keys, q, side="right")] - cw[lo]
         L += 1
-    return total
+    return below, upto
 
 
 def concordance_counts(rs: RiskSets, score: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
@@ -145,13 +148,27 @@ def concordance_counts(rs: RiskSets, score: np.ndarray, w: np.ndarray) -> tuple[
     k = rs.event_k
     qy = yr[ev]
 
-    def below(x, inclusive):
+    def below(x):
         order = np.argsort(x, kind="stable")
         m = np.searchsorted(x[order], k, side="right")
-        return prefix_weight_below(yr[order], w[order], m, qy, inclusive)
+        return prefix_weight_below(yr[order], w[order], m, qy)
 
-    less = below(rs.lo, False) - below(rs.hi, False)
-    le = below(rs.lo, True) - below(rs.hi, True)
+    groups = np.unique(rs.lo)
+    if len(groups) <= 64:  # no delayed entry: lo is the start of the row's stratum block, a few values only
+        entered_less, entered_le = np.zeros(len(k)), np.zeros(len(k))
+        for g in groups:
+            rows = rs.lo == g
+            order = np.argsort(yr[rows], kind="stable")
+            ys = yr[rows][order]
+            cw = np.concatenate([[0.0], np.cumsum(w[rows][order])])
+            q = k >= g
+            entered_less[q] += cw[np.searchsorted(ys, qy[q], side="left")]
+            entered_le[q] += cw[np.searchsorted(ys, qy[q], side="right")]
+    else:
+        entered_less, entered_le = below(rs.lo)
+    left_less, left_le = below(rs.hi)
+    less = entered_less - left_less
+    le = entered_le - left_le
     n_at = rs.risk_sum(w)[k]
     # events tied on time with i (including i itself) are not comparable
     R = int(yr.max()) + 2

@@ -16,6 +16,7 @@ config or data could not be read.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import platform
@@ -294,7 +295,7 @@ class ReportBuilder:
         s.figures.append((fig, a["id"], f"{s.title}: cumulative incidence of {causes.get(cause, cause)} "
                           f"(Aalen-Johansen) with 95% confidence band{p_phrase}."))
         if a.get("stacked"):
-            skw = {k: v for k, v in kw.items() if k in ("xlabel", "xmax", "ticks", "percent")}
+            skw = {k: v for k, v in kw.items() if k in ("xlabel", "xmax", "ticks", "percent", "legend_title")}
             stacked = figs.plot_cumulative_incidence(ci, stacked=True, causes=a.get("causes") or list(causes)[:2],
                                                      cause_labels=causes, ylabel="Cumulative incidence", **skw)
             s.figures.append((stacked, f"{a['id']}_stacked", f"{s.title}: stacked cumulative incidence of "
@@ -308,16 +309,16 @@ class ReportBuilder:
                              a["id"]))
         self._method("cumulative_incidence", by is not None)
 
-    def _fit(self, model: str, frame: pd.DataFrame, formula: str, cause: int):
+    def _fit(self, model: str, frame: pd.DataFrame, formula: str, cause: int, dropna: bool = False):
         import bmstats as bm
 
         if model == "cox":
-            return bm.cox(frame, "time", _EVENT, formula)
+            return bm.cox(frame, "time", _EVENT, formula, dropna=dropna)
         if model == "fine_gray":
-            return bm.fine_gray(frame, "time", "status", formula, event=cause)
+            return bm.fine_gray(frame, "time", "status", formula, event=cause, dropna=dropna)
         if model == "cause_specific":
-            return bm.cause_specific_cox(frame, "time", "status", formula, event=cause)
-        return bm.competing_risks_models(frame, "time", "status", formula, events=[cause])
+            return bm.cause_specific_cox(frame, "time", "status", formula, event=cause, dropna=dropna)
+        return bm.competing_risks_models(frame, "time", "status", formula, events=[cause], dropna=dropna)
 
     def _run_regression(self, a: dict, s: Section) -> None:
         frame = self.endpoint(a["endpoint"])[0]
@@ -325,7 +326,8 @@ class ReportBuilder:
         cause = a.get("cause", 1)
         formula = a["formula"]
         names = {"cox": "Cox", "fine_gray": "Fine-Gray", "cause_specific": "Cause-specific Cox"}
-        multi = self._fit(model, frame, formula, cause)
+        dropna = a.get("dropna", False)
+        multi = self._fit(model, frame, formula, cause, dropna)
         if model == "competing_risks":
             fits = {m: r for (m, _), r in multi.fits.items()}
             columns = {m[:1].upper() + m[1:]: r for m, r in fits.items()}
@@ -336,12 +338,15 @@ class ReportBuilder:
         for heading, result in columns.items():
             if a.get("univariable") and len(terms) > 1:
                 key = {"Cause-specific Cox": "cause_specific", "Fine-Gray": "fine_gray", "Cox": "cox"}[heading]
-                models[f"{heading}, univariable"] = [self._fit(key, frame, t, cause) for t in terms]
+                models[f"{heading}, univariable"] = [self._fit(key, frame, t, cause, dropna) for t in terms]
                 models[f"{heading}, multivariable"] = result
             else:
                 models[heading] = result
         level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
+        notes = _dropped_notes(models)
         t = tabs.regression_table(models, labels=self.labels, level_labels=level_labels, title=s.title)
+        if notes:
+            t = dataclasses.replace(t, footnotes=t.footnotes + tuple(notes))
         s.tables.append((t, a["id"]))
         if a.get("forest", True):
             fig = figs.plot_forest(t, width="double")
@@ -418,11 +423,15 @@ class ReportBuilder:
         per_patient["person_time"] = per_patient["person_time"] - per_patient["entry"]
         per_patient = per_patient.reset_index()
         family = a.get("family", "poisson")
-        fit = bm.rate_regression(per_patient, "events", "person_time", a["formula"], family=family)
+        fit = bm.rate_regression(per_patient, "events", "person_time", a["formula"], family=family,
+                                 dropna=a.get("dropna", False))
         level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
         heading = {"poisson": "Poisson", "negative_binomial": "Negative binomial"}[family]
         t = tabs.regression_table({heading: fit}, labels=self.labels, level_labels=level_labels, title=s.title,
                                   ratio_label="RR")
+        notes = _dropped_notes({heading: fit})
+        if notes:
+            t = dataclasses.replace(t, footnotes=t.footnotes + tuple(notes))
         s.tables.append((t, a["id"]))
         s.figures.append((figs.plot_forest(t, width="double"), f"{a['id']}_forest",
                           f"{s.title}: rate ratios with 95% CI."))
@@ -543,6 +552,22 @@ class ReportBuilder:
             versions=self.versions(), data_files=self.data_files, config_name=f"{self.name}.yaml",
         )
         (self.out / "report.html").write_text(page, encoding="utf-8")
+
+
+def _dropped_notes(models: dict) -> list[str]:
+    """'Model: 12 patients with missing values excluded.' for fits made with dropna=True."""
+    notes = []
+    for heading, value in models.items():
+        for fit in (value if isinstance(value, list) else [value]):
+            fits = getattr(fit, "fits", None)
+            for f in (fits.values() if isinstance(fits, dict) else [fit]):
+                n = getattr(getattr(f, "dropped", None), "n", 0)
+                if n:
+                    note = f"{heading}: {n:,} rows with missing values excluded." if heading else \
+                        f"{n:,} rows with missing values excluded."
+                    if note not in notes:
+                        notes.append(note)
+    return notes
 
 
 def _p_phrase(p: float) -> str:

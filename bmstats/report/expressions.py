@@ -1,7 +1,7 @@
 """Column expressions of report configs (``derive``, ``filter``, endpoint ``time``/``status``).
 
 A small, safe language over the data's columns, evaluated vectorised with numpy (no Python ``eval``):
-numbers, strings, lists, column names, ``+ - * / // % **``, comparisons, ``and or not`` (element-wise,
+numbers, strings, lists, ``true``/``false``, ``missing`` (NaN), column names, ``+ - * / // % **``, comparisons, ``and or not`` (element-wise,
 as ``& | ~``), ``in [..]`` and the functions
 
 - ``where(cond, a, b)``, ``isna(x)``, ``notna(x)``, ``log(x)``, ``exp(x)``, ``sqrt(x)``, ``abs(x)``,
@@ -85,6 +85,8 @@ class _Eval:
             if node.id in self.data.columns:
                 col = self.data[node.id]
                 return col.array if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()
+            if node.id in ("nan", "NaN", "missing"):
+                return np.nan
             if node.id in ("true", "True"):
                 return True
             if node.id in ("false", "False"):

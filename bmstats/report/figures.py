@@ -332,7 +332,7 @@ def plot_cumulative_incidence(
     if stacked:
         return _plot_stacked(cif_result, list(causes or all_causes[:2]), groups, tick_values, xmax, xlabel, ylabel,
                              title, labels, clabel, percent, width or ("double" if len(groups) > 1 else "single"),
-                             colors, risk_table is not False, ymax)
+                             colors, risk_table is not False, ymax, legend_title)
     shown = list(causes) if causes is not None else [cause]
     conf_int = len(groups) * len(shown) <= MAX_BANDS if conf_int is None else conf_int
     risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
@@ -399,7 +399,7 @@ def _nice_top(top: float) -> float:
 
 
 def _plot_stacked(cif_result, causes, groups, tick_values, xmax, xlabel, ylabel, title, labels, clabel, percent,
-                  width, colors, risk_table, ymax) -> Figure:
+                  width, colors, risk_table, ymax, group_title=None) -> Figure:
     table = cif_result.table
     colors = list(colors or st.palette(len(causes)))
     with st.style():
@@ -422,7 +422,7 @@ def _plot_stacked(cif_result, causes, groups, tick_values, xmax, xlabel, ylabel,
             if j > 0:
                 ax.tick_params(axis="y", labelleft=False)
             if g is not None:
-                ax.set_title(_label(g, labels), loc="left")
+                ax.set_title(f"{group_title}: {_label(g, labels)}" if group_title else _label(g, labels), loc="left")
             if raxes[j] is not None:
                 nr, _ = risk_numbers(_first_cause(table), tick_values, g)
                 _draw_risk_table(raxes[j], tick_values, [("", [("At risk" if j == 0 else "", "black",
@@ -431,7 +431,7 @@ def _plot_stacked(cif_result, causes, groups, tick_values, xmax, xlabel, ylabel,
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontsize=8)
         fig.subplots_adjust(left=0.1 if len(groups) > 1 else 0.2, right=0.98, top=0.88 if title else 0.92,
-                            bottom=0.05, wspace=0.16)
+                            bottom=0.05, wspace=0.22)
         for rax in raxes:
             if rax is not None:
                 pos = rax.get_position()

@@ -54,14 +54,14 @@ ANALYSES: dict[str, dict] = {
     "regression": _keys({"endpoint": STR, "formula": STR}, {
         "model": ("cox", "fine_gray", "cause_specific", "competing_risks"), "cause": INT, "univariable": BOOL,
         "forest": BOOL, "ph_test": BOOL, "variables": ["list", STR], "level_labels": {"dict": {"dict": STR}},
-        **_COMMON}),
+        "dropna": BOOL, **_COMMON}),
     "incidence_rate": _keys({"endpoint": STR}, {"by": STR, "per": NUM, "cause": INT, **_COMMON}),
     "mean_cumulative_function": _keys({"endpoint": STR}, {
         "by": STR, "times": ["list", NUM], "method": ("ghosh-lin", "nelson-aalen"), "figure": _keys(optional=_FIGURE),
         **_COMMON}),
     "rate_regression": _keys({"endpoint": STR, "formula": STR}, {
         "family": ("poisson", "negative_binomial"), "per": NUM, "level_labels": {"dict": {"dict": STR}},
-        **_COMMON}),
+        "dropna": BOOL, **_COMMON}),
     "exclusion_flow": _keys({"endpoint": STR}, {**_COMMON}),
 }
 

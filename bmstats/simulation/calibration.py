@@ -228,7 +228,7 @@ def calibration_table(measured: dict[str, float], truth: dict[str, Any] | None =
 
 def _band(t: Target) -> str:
     if t.low is None:
-        return f"< {t.high:g}" if t.high is not None and t.high <= 0 else f"<= {t.high:g}"
+        return "< 0" if t.high is not None and t.high <= 0 else f"<= {t.high:g}"
     if t.high is None:
         return f">= {t.low:g}"
     return f"{t.low:g}-{t.high:g}"
