@@ -56,6 +56,9 @@ def cases(quick: bool) -> list[Case]:
         task = f"Cox regression, Efron ties, p = {P}"
         out.append(Case(task, n, "bmstats", lambda data=data: bm.cox(data, "time", "event", FORMULA) and None,
                         repeat=3))
+        out.append(Case(task, n, "bmstats + concordance",
+                        lambda data=data: bm.cox(data, "time", "event", FORMULA).concordance and None, repeat=2,
+                        note="as coxph, which computes it in the fit"))
         out.append(Case(task + " + robust SE", n, "bmstats",
                         lambda data=data: bm.cox(data, "time", "event", FORMULA, robust=True) and None, repeat=2))
         if rscript_available():

@@ -11,7 +11,7 @@ import pytest
 import bmstats as bm
 from bmstats._checks import InputError
 from bmstats.estimate._regression import ConvergenceWarning
-from tests.test_cox_reference import REF, RHS, fit, rotterdam
+from test_cox_reference import REF, RHS, fit, rotterdam
 
 
 @pytest.fixture(scope="module")

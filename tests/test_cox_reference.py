@@ -7,7 +7,7 @@ import pytest
 
 import bmstats as bm
 from bmstats.datasets import load_gbsg, load_rotterdam
-from tests.conftest import REFERENCE, load_reference
+from conftest import REFERENCE, load_reference
 
 REF = load_reference("cox")
 RHS = "age + meno + C(size) + grade + np.log(nodes + 1) + np.log(pgr + 1) + hormon + chemo"
