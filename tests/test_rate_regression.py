@@ -95,3 +95,18 @@ def test_missing_covariate_dropna():
 def test_bad_family():
     with pytest.raises(InputError, match="family"):
         bm.rate_regression(COUNTS, "events", "person_years", "x", family="binomial")
+
+
+def test_theta_is_found_far_from_the_starting_value():
+    """The ML theta must not depend on the start being within a factor e of it (regression test:
+    the bracketing once widened the wrong ends and declared 'theta goes to infinity')."""
+    from bmstats.estimate.rate_regression import _nb_loglik, _theta_ml
+
+    rng = np.random.default_rng(3)
+    mu = rng.uniform(0.5, 5.0, 3000)
+    y = rng.poisson(mu * rng.gamma(0.7, 1 / 0.7, mu.size))
+    found = [_theta_ml(y, mu, start=s) for s in (1e-3, 0.7, 50.0, 1e4)]
+    assert np.allclose(found, found[0], rtol=1e-10)
+    theta = found[0]
+    assert 0.5 < theta < 0.9
+    assert _nb_loglik(y, mu, theta) > max(_nb_loglik(y, mu, theta * 1.01), _nb_loglik(y, mu, theta / 1.01))

@@ -82,11 +82,12 @@ def _theta_ml(y: np.ndarray, mu: np.ndarray, start: float) -> float:
         return float(np.sum(special.digamma(t + y) - special.digamma(t) + np.log(t) + 1
                             - np.log(t + mu) - (t + y) / (t + mu))) * t
 
+    # the score is positive below the maximum and negative above it: widen until it changes sign
     lo, hi = np.log(start) - 1.0, np.log(start) + 1.0
     for _ in range(60):
-        if score(lo) > 0:
+        if score(lo) < 0:
             lo -= 2.0
-        elif score(hi) < 0:
+        elif score(hi) > 0:
             hi += 2.0
         else:
             break

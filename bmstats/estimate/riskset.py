@@ -13,6 +13,9 @@ contiguous indices ``lo[i] <= k < hi[i]``. Hence
   the cumulative sum of ``c`` gathered at ``hi`` and ``lo`` (the "backward" direction used for information
   matrices, score residuals and the Breslow hazard).
 
+The same index gives the concordance index (:func:`concordance_counts`) as survival's ``concordance``:
+pairs formed within the risk sets, counted by a vectorised 2-d dominance count instead of a per-row tree.
+
 Written here (not taken from lifelines) because lifelines has no Breslow ties, no start-stop model with
 strata, clusters and weights together, and sorts inside every iteration.
 """

@@ -13,7 +13,7 @@ Information contributions use the fit's tie handling (Efron steps within tied ti
 the blocks are accumulated with the same per-row sums as the fit, never as an n x p x p array.
 
 ``transform="km"``: ``g(t) = 1 - KM(t-)``, the left-continuous Kaplan-Meier estimate of the pooled data
-(all strata, counting-process risk sets, case weights), as cox.zph. Also "rank" (rank of the event time
+(all strata, counting-process risk sets, unweighted even in a weighted fit), as cox.zph. Also "rank" (rank of the event time
 among the event rows), "identity" and any callable of the time.
 
 Scaled Schoenfeld residuals (for plotting beta(t)): ``beta + d * V r_i`` for each event row, with ``r_i`` the
@@ -68,7 +68,8 @@ def _transform_times(fit, transform) -> np.ndarray:
         return rs.times.astype(float)
     if transform == "km":
         pooled = risk_sets(fit._stop, rs.event, fit._start, None)
-        hazard = pooled.death_sum(model.w) / pooled.risk_sum(model.w)
+        ones = np.ones(rs.n)  # cox.zph's Kaplan-Meier ignores the case weights (checked against survival 3.5.3)
+        hazard = pooled.death_sum(ones) / pooled.risk_sum(ones)
         km = np.cumprod(1 - hazard)
         km_left = np.concatenate([[1.0], km[:-1]])
         idx = np.searchsorted(pooled.times, rs.times, side="left")

@@ -57,7 +57,7 @@ ref$rott_strata_breslow <- summ(coxph(f("Surv(t, relapse)", paste(rhs_s, "+ stra
                                       ties = "breslow"), rott)
 ref$rott_cluster_grp <- summ(coxph(f("Surv(t, relapse)"), data = rott, cluster = grp), rott, zph = FALSE)
 ref$rott_robust_id <- summ(coxph(f("Surv(t, relapse)"), data = rott, robust = TRUE), rott, zph = FALSE)
-ref$rott_weights <- summ(coxph(f("Surv(t, relapse)"), data = rott, weights = w), rott, zph = FALSE,
+ref$rott_weights <- summ(coxph(f("Surv(t, relapse)"), data = rott, weights = w), rott,
                          base_times = times)
 ref$rott_weights_breslow_robust <- summ(coxph(f("Surv(t, relapse)"), data = rott, weights = w, ties = "breslow",
                                               cluster = grp), rott, zph = FALSE)
@@ -77,7 +77,7 @@ ref$rott_split_tv <- summ(coxph(f("Surv(tstart, tstop, relapse)", paste(rhs, "+ 
                                 cluster = pid), sp)
 rhs_m <- "age + size + grade + log(nodes + 1) + log(pgr + 1) + hormon + chemo"
 ref$rott_split_tv_breslow_w <- summ(coxph(f("Surv(tstart, tstop, relapse)", paste(rhs_m, "+ hormon_late + strata(meno)")),
-                                          data = sp, cluster = pid, weights = w, ties = "breslow"), sp, zph = FALSE)
+                                          data = sp, cluster = pid, weights = w, ties = "breslow"), sp)
 
 gbsg <- read.csv("../../datasets/gbsg.csv")
 rhs_g <- "age + meno + size + grade + nodes + pgr + er + hormon"
