@@ -43,7 +43,7 @@ def test_missing_time_is_an_error_or_dropped_and_counted(df):
     km = bm.kaplan_meier(df, "time", "event", by="group", dropna=True)
     assert km.dropped.n == 1 and km.dropped.rows == (3,)
     assert km.n == 5
-    assert "1 rows with missing values dropped" in repr(km)
+    assert "1 row dropped for missing values" in repr(km)
     assert bm.cumulative_incidence(df, "time", "status", by="group", dropna=True).dropped.n == 1
 
 

@@ -89,7 +89,7 @@ def test_missing_values_error_or_dropped_and_counted():
         bm.mean_cumulative_function(d, *COLS)
     res = bm.mean_cumulative_function(d, *COLS, dropna=True)
     assert res.dropped.n == 1 and res.dropped.rows == (14,)
-    assert "1 rows dropped" in repr(res)
+    assert "1 row dropped for missing values" in repr(res)
 
 
 def test_sre_functions_share_the_checks():

@@ -29,15 +29,25 @@ class ResultMixin:
         raise AttributeError(f"{type(self).__name__} has no tidy frame")
 
     def _notes(self) -> list[str]:
-        """Lines shown under the title (n, events, dropped rows, method); subclasses extend."""
+        """Lines shown under the title (n, events, method); subclasses extend."""
         return []
 
+    def _all_notes(self) -> list[str]:
+        """The subclass's notes plus, when ``dropna=True`` removed rows, how many and for which columns."""
+        notes = self._notes()
+        dropped = getattr(self, "dropped", None)
+        if dropped is not None and dropped.n:
+            by = ", ".join(f"{col}: {k}" for col, k in dropped.by_column.items())
+            rows = "row" if dropped.n == 1 else "rows"
+            notes.append(f"{dropped.n} {rows} dropped for missing values ({by})")
+        return notes
+
     def __repr__(self) -> str:
-        lines = [self._title, *self._notes(), self._tidy().to_string(max_rows=20)]
+        lines = [self._title, *self._all_notes(), self._tidy().to_string(max_rows=20)]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<br><small>{html.escape(n)}</small>" for n in self._notes())
+        notes = "".join(f"<br><small>{html.escape(n)}</small>" for n in self._all_notes())
         return (
             f"<div><strong>{html.escape(self._title)}</strong>{notes}"
             f"{self._tidy().to_html(max_rows=20, float_format=lambda x: f'{x:.4g}')}</div>"

@@ -111,8 +111,6 @@ class CumulativeIncidence(ResultMixin):
             for row in self._gray.itertuples():
                 notes.append(f"Gray's test, cause {row.cause}: chi-square = {row.statistic:.4f} on {row.df} df, "
                              f"p = {row.p_value:.4g}")
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows with missing values dropped")
         return notes
 
     def at(self, times) -> pd.DataFrame:

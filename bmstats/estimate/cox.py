@@ -212,8 +212,6 @@ class CoxResult(ResultMixin):
             f"likelihood ratio test = {lr.statistic:.2f} on {int(lr.df)} df, p = {lr.p_value:.3g}; "
             f"concordance = {self.concordance:.3f}",
         ]
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows dropped for missing values ({self.dropped.by_column})")
         return notes
 
     @property

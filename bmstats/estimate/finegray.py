@@ -87,8 +87,6 @@ class FineGrayResult(ResultMixin):
             f"censored = {self.n_censored}" + (f", censoring by {self.cengroup!r}" if self.cengroup else ""),
             f"log pseudo-likelihood = {self.loglik:.4f} (null {self.loglik_null:.4f}); sandwich standard errors",
         ]
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows dropped for missing values ({self.dropped.by_column})")
         return notes
 
     @property

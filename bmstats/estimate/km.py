@@ -122,8 +122,6 @@ class KaplanMeier(ResultMixin):
         notes = [f"n = {self.n}, events = {self.n_events}; {self.conf_level:.0%} CI ({self.conf_type})"]
         if self.delayed_entry:
             notes.append("delayed entry (left truncation)")
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows with missing values dropped")
         return notes
 
     @property

@@ -60,8 +60,6 @@ class LogRankTest(ResultMixin):
 
     def _notes(self) -> list[str]:
         notes = [f"{self._name()}: chi-square = {self.statistic:.4f} on {self.df} df, p = {self.p_value:.4g}"]
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows with missing values dropped")
         return notes
 
 

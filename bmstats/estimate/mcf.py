@@ -224,8 +224,6 @@ class MeanCumulativeFunction(ResultMixin):
 
     def _notes(self) -> list[str]:
         notes = [", ".join(f"{g}: n = {n}" for g, n in self.n_subjects.items())]
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows dropped for missing values")
         return notes
 
     @property

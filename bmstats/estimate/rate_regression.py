@@ -59,8 +59,6 @@ class RateRegression(ResultMixin):
                  f"deviance = {self.deviance:.4g} on {self.df_residual} df, AIC = {self.aic:.4g}"]
         if self.theta is not None:
             notes.append(f"theta = {self.theta:.4g} (se {self.theta_se:.3g})")
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows dropped for missing values")
         return notes
 
     def plot(self, ax=None, **kw):

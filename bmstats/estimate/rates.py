@@ -41,8 +41,6 @@ class IncidenceRate(ResultMixin):
 
     def _notes(self) -> list[str]:
         notes = [f"rate per {self.per:g} person-time units; exact Poisson {self.conf_level:.0%} limits"]
-        if self.dropped.n:
-            notes.append(f"{self.dropped.n} rows with missing values dropped")
         return notes
 
 
