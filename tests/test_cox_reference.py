@@ -154,3 +154,24 @@ def test_predict_with_confidence_limits_equals_survfit(name):
                          ("cumhaz", "cumhaz")]:
         got = pred[ours].to_numpy().reshape(3, -1).T
         np.testing.assert_allclose(got, ref[theirs], rtol=1e-6)
+
+
+@pytest.mark.parametrize("coretype", [None, "Haswell", "Prescott"])
+def test_concordance_does_not_depend_on_the_blas_kernel(coretype):
+    """OpenBLAS kernels differ in how they round rows of X @ beta; tied risk scores must stay tied
+    (this failed under a kernel with FMA before the linear predictor was made tie-exact)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import test_cox_reference as t; "
+        "print(repr(t.FITS['bladder_pwp_gap']().concordance))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    np.testing.assert_allclose(float(out.stdout.strip()), REF["bladder_pwp_gap"]["concordance"], atol=1e-9)

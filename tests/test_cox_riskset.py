@@ -69,3 +69,18 @@ def test_concordance_counts_brute_force():
             else:
                 tied += w[i] * w[j]
     np.testing.assert_allclose(concordance_counts(rs, score, w), (conc, disc, tied))
+
+
+def test_identical_rows_get_identical_scores_at_any_memory_alignment():
+    """Concordance counts exact ties in risk score; equal covariate rows must never differ in the last bit."""
+    from bmstats.estimate.riskset import tie_exact_linear_predictor
+
+    rng = np.random.default_rng(0)
+    row = rng.normal(size=3)
+    coef = rng.normal(size=3)
+    for offset in range(8):  # shift the rows through every alignment of the buffer
+        buf = np.empty(offset + 1001 * 3)
+        X = buf[offset:].reshape(1001, 3)
+        X[:] = row
+        eta = tie_exact_linear_predictor(X, coef)
+        assert np.unique(eta).size == 1

@@ -40,7 +40,7 @@ from bmstats.estimate._regression import (
 )
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.design import Design, design_matrix, formula_variables
-from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets
+from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
 __all__ = ["cox", "CoxResult"]
 
@@ -221,7 +221,7 @@ class CoxResult(ResultMixin):
     @functools.cached_property
     def concordance(self) -> float:
         """Harrell's C as coxph reports it (pairs comparable within strata on exit time; ties in risk count 1/2)."""
-        eta = self._model.X @ self.coef.to_numpy()
+        eta = tie_exact_linear_predictor(self._model.X, self.coef.to_numpy())
         conc, disc, tied = concordance_counts(self._model.rs, eta, self._model.w)
         return (conc + tied / 2) / (conc + disc + tied)
 

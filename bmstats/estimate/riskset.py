@@ -139,6 +139,21 @@ def prefix_weight_below(y: np.ndarray, w: np.ndarray, m: np.ndarray, qy: np.ndar
     return below, upto
 
 
+def tie_exact_linear_predictor(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """X @ coef such that identical covariate rows always get bit-identical scores.
+
+    BLAS matrix-vector products may take different SIMD paths for rows at different memory alignments, so
+    two equal rows can differ in the last bit, which turns a tie in risk score (counted 1/2 in the
+    concordance) into a concordant or discordant pair at random.  Elementwise multiply-adds, column by
+    column, are computed the same way for every row.
+    """
+    X = np.asarray(X, dtype=float)
+    eta = np.zeros(X.shape[0])
+    for j, b in enumerate(np.asarray(coef, dtype=float)):
+        eta += X[:, j] * b
+    return eta
+
+
 def concordance_counts(rs: RiskSets, score: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
     """Weighted (concordant, discordant, tied-on-score) pairs over the risk sets, as survival's concordance.
 
