@@ -399,10 +399,13 @@ class ReportBuilder:
         kw = self._fig_kw(a, frame, by)
         kw.setdefault("ylabel", "Mean number of events per patient")
         kw.pop("percent", None)
-        p = None
+        p, p_label = None, ""
         if by is not None and len(mcf.groups) > 1:
-            p = mcf.compare().p_value
-        fig = figs.plot_mcf(mcf, p_value=p, **{k: v for k, v in kw.items() if k not in ("ymax",)})
+            comparison = mcf.compare()
+            p = comparison.p_value
+            unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+            p_label = f"Equal means at {comparison.tau:.3g} {unit}:"
+        fig = figs.plot_mcf(mcf, p_value=p, p_label=p_label, **{k: v for k, v in kw.items() if k not in ("ymax",)})
         s.figures.append((fig, a["id"], f"{s.title}: mean cumulative number of events per patient with 95% "
                           "confidence band" + (f"; Wald test at the end of common follow-up p {_p_phrase(p)}"
                                                if p is not None else "") + "."))

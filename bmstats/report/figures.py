@@ -455,11 +455,13 @@ def plot_mcf(
     labels: Mapping | None = None,
     legend_title: str | None = None,
     p_value: float | None = None,
+    p_label: str = "Equal means",
     width: str | float = "single",
     colors: Sequence[str] | None = None,
 ) -> Figure:
     """Mean cumulative function curves from ``mcf_result.table`` (group, time, estimate, lower, upper),
-    with the number at risk (from ``mcf_result.counts`` when present) under the time axis."""
+    with the number at risk (from ``mcf_result.counts`` when present) under the time axis.  ``p_value`` is
+    printed after ``p_label``, which names the test (e.g. "Equal means at 5 years")."""
     table = mcf_result.table
     groups = _groups(table)
     colors = list(colors or st.palette(len(groups)))
@@ -491,7 +493,7 @@ def plot_mcf(
         if len(groups) > 1 or labels:
             ax.legend(title=legend_title, loc="upper left", handlelength=1.5)
         if p_value is not None:
-            _p_box(ax, _p_text("", p_value))
+            _p_box(ax, _p_text(p_label, p_value))
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
