@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-all report bench coverage reference clean
+.PHONY: install test test-slow test-all report bench coverage reference clean
 
 install: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m slow
 
 test-all: $(STAMP)
 	$(PY) -m pytest -n 2 -q -m ''
