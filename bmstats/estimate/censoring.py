@@ -3,7 +3,10 @@
 Inverse probability of censoring weights (Fine & Gray 1999, JASA 94:496-509, section 2) use
 G(t-) = P(C >= t): the Kaplan-Meier estimate of the censoring survivor function with censorings as the
 "events" and failures of any cause as censorings, evaluated just before ``t`` (as cmprsk::crr does).
-With a censoring group (crr's ``cengroup``), G is estimated separately within each group.
+With a censoring group (crr's ``cengroup``), G is estimated separately within each group, and G_g(u-) is
+taken as 0 at times u after the group's last observed time (no one of the group left at risk), as crr does:
+competing subjects of a group then leave the risk sets of later events (checked against crr on hand-made
+data; with one group this never arises).
 
 Everything here works on a grid of distinct sorted times (``grid_index`` gives each subject's position on it),
 so it is O(n) after the one sort the caller already made.
@@ -21,7 +24,8 @@ __all__ = ["CensoringKM", "censoring_km"]
 class CensoringKM:
     """Censoring Kaplan-Meier per group on the time grid.
 
-    ``left[g, k]`` = G_g(u_k-), the product over grid times u_l < u_k of (1 - dNc_g(u_l) / Y_g(u_l));
+    ``left[g, k]`` = G_g(u_k-), the product over grid times u_l < u_k of (1 - dNc_g(u_l) / Y_g(u_l)), and 0
+    where Y_g(u_k) = 0;
     ``at_risk[g, k]`` = Y_g(u_k), the number in group g with time >= u_k; ``censored[g, k]`` = dNc_g(u_k).
     """
 
@@ -49,6 +53,7 @@ def censoring_km(grid_index: np.ndarray, censored: np.ndarray, group: np.ndarray
         surv = np.cumprod(1.0 - hazard)
         left[g, 0] = 1.0
         left[g, 1:] = surv[:-1]
+        left[g, y == 0] = 0.0  # after the group's last observed time
         at_risk[g] = y
         cens[g] = dnc
     return CensoringKM(left, at_risk, cens)

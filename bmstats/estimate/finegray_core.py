@@ -46,6 +46,7 @@ class CompetingGroup:
     weight: np.ndarray  # 1 / G_g(T_j-)
     pos: np.ndarray  # number of event times <= own time: the row counts for event times k >= pos
     g_event: np.ndarray  # (K,) G_g(u_k-) at the event times
+    d: np.ndarray  # (K,) events of interest of this group at each event time (its share of d_k)
 
 
 @dataclass
@@ -111,7 +112,8 @@ class FGProblem:
         for g in range(n_groups):
             rows = np.flatnonzero(competing & (gcode == g)) if n_groups > 1 else np.flatnonzero(competing)
             cg = grid[rows]
-            comp.append(CompetingGroup(rows, cg, 1.0 / km.left[g, cg], pos[rows], km.left[g, ev_grid]))
+            d_g = np.bincount(grid[event & (gcode == g)], minlength=m)[ev_grid] if n_groups > 1 else d_grid[ev_grid]
+            comp.append(CompetingGroup(rows, cg, 1.0 / km.left[g, cg], pos[rows], km.left[g, ev_grid], d_g.astype(float)))
         return cls(
             X=Xs, XT=np.ascontiguousarray(Xs.T), mean=mean, order=order, times=times, grid=grid, event=event,
             competing=competing, censored=censored, group=gcode, km=km, ev_grid=ev_grid, ev_start=ev_start,

@@ -57,6 +57,19 @@ for (cause in 1:2) {
     fit_one(ties$time, ties$status, ties_X, cause, 1e-12, cengroup = ties$clinic, newrows = c(1, 7, 300))
 }
 
+# Small hand-made cengroup case: clinic B's follow-up ends (on a competing event at 6) before the last events of
+# interest (8, 11); crr then gives B's competing subjects weight 0 in those later risk sets.
+short <- data.frame(time = c(1, 11, 3, 1, 6, 6, 3, 4, 8, 6, 6, 5, 6, 4, 2, 1, 5, 4, 3, 2),
+                    status = c(2, 1, 0, 1, 1, 2, 0, 1, 1, 2, 2, 1, 2, 0, 0, 0, 1, 0, 0, 1),
+                    clinic = rep(c("A", "B"), c(12, 8)),
+                    x1 = c(0, 0.2, -0.2, -1.2, 0.1, -0.2, 0, -1.2, -0.3, -0.6, -0.6, -2.1, -1, -0.2, 0.3, -0.2, 1.3, 1, -0.5, -0.1),
+                    x2 = c(1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 0, 1, 0, 1, 0))
+fs <- crr(short$time, short$status, as.matrix(short[, c("x1", "x2")]), cengroup = short$clinic,
+          failcode = 1, cencode = 0, gtol = 1e-10, maxiter = 100)  # (1e-12: crr stops short at a 2e-11 score)
+out$short_followup <- list(data = short, converged = fs$converged, coef = unname(fs$coef),
+                           se = unname(sqrt(diag(fs$var))), var = unname(fs$var), loglik = fs$loglik,
+                           uftime = fs$uftime, cumhaz = cumsum(fs$bfitj))
+
 # Confidence limits of predicted cumulative incidence (crr gives none): mets::cifreg (Fine-Gray, propodds = NULL)
 # with FGprediid (iid decomposition of baseline and beta, se of log F).  mets handles tied times differently
 # from crr, so this uses Rotterdam with ties broken deterministically: time + pid * 1e-5 days.
