@@ -59,8 +59,7 @@ class LogRankTest(ResultMixin):
         return self._table
 
     def _notes(self) -> list[str]:
-        notes = [f"{self._name()}: chi-square = {self.statistic:.4f} on {self.df} df, p = {self.p_value:.4g}"]
-        return notes
+        return [f"{self._name()}: chi-square = {self.statistic:.4f} on {self.df} df, p = {self.p_value:.4g}"]
 
 
 def weighted_observed_expected(counts, rho: float = 0.0):

@@ -223,8 +223,7 @@ class MeanCumulativeFunction(ResultMixin):
         return f"{name} of recurrent events"
 
     def _notes(self) -> list[str]:
-        notes = [", ".join(f"{g}: n = {n}" for g, n in self.n_subjects.items())]
-        return notes
+        return [", ".join(f"{g}: n = {n}" for g, n in self.n_subjects.items())]
 
     @property
     def groups(self) -> list:

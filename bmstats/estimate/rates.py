@@ -40,8 +40,7 @@ class IncidenceRate(ResultMixin):
         return frozen_copy(self._table)
 
     def _notes(self) -> list[str]:
-        notes = [f"rate per {self.per:g} person-time units; exact Poisson {self.conf_level:.0%} limits"]
-        return notes
+        return [f"rate per {self.per:g} person-time units; exact Poisson {self.conf_level:.0%} limits"]
 
 
 @dataclass(frozen=True, repr=False)
