@@ -93,3 +93,37 @@ def test_cell_lookup_and_shape_checks(table):
     assert table.cell("3 & 50%", ("Fine-Gray", "p")) == "0.002"
     with pytest.raises(ValueError, match="one entry per row"):
         Table(table.body, indent=(0, 1))
+
+
+def test_docx_columns_follow_their_content_and_p_values_do_not_break(table):
+    from docx.shared import Emu
+
+    doc = Document(io.BytesIO(table.to_docx_bytes()))
+    section = doc.sections[0]
+    assert section.page_width < section.page_height  # this table fits a portrait page
+    widths = [Emu(c.width).inches for c in doc.tables[0].columns]
+    usable = Emu(section.page_width - section.left_margin - section.right_margin).inches
+    assert sum(widths) <= usable + 1e-6
+    assert widths[1] > widths[2] and widths[3] > widths[4]  # "1.01 (1.00–1.02)" needs more room than a p-value
+    cells = [c.text for row in doc.tables[0].rows for c in row.cells]
+    assert "<\u00a00.001" in cells and "< 0.001" not in cells
+
+
+def test_docx_turns_a_wide_table_to_landscape_and_never_splits_a_word():
+    from docx.shared import Emu
+
+    from bmstats.report.docx_writer import column_widths
+
+    columns = ["Characteristic"] + [f"Group {k} (n = 1,436)" for k in range(9)]
+    wide = Table(pd.DataFrame([["Oestrogen receptor, median [IQR]"] + ["61.0 [11.0, 202.8]"] * 9], columns=columns),
+                 title="Wide")
+    doc = Document(io.BytesIO(wide.to_docx_bytes()))
+    section = doc.sections[0]
+    assert section.page_width > section.page_height
+    widths = [Emu(c.width).inches for c in doc.tables[0].columns]
+    usable = Emu(section.page_width - section.left_margin - section.right_margin).inches
+    natural, minimum = column_widths(wide)
+    assert sum(widths) <= usable + 1e-6 and sum(natural) > usable
+    assert all(w >= m - 1e-3 for w, m in zip(widths, minimum))  # shrunk only down to the longest word
+    portrait = Document(io.BytesIO(wide.to_docx_bytes(landscape=False))).sections[0]
+    assert portrait.page_width < portrait.page_height  # the caller can insist on portrait

@@ -203,13 +203,14 @@ class Table:
             Path(path).write_text(text, encoding="utf-8", newline="")
         return text
 
-    def to_docx_bytes(self, landscape: bool = False) -> bytes:
-        """A Word document holding the table, with booktabs-like rules and fixed metadata (byte-stable)."""
+    def to_docx_bytes(self, landscape: bool | None = None) -> bytes:
+        """A Word document holding the table, with booktabs-like rules and fixed metadata (byte-stable);
+        columns sized to their content, the page turned to landscape when the table needs it (``None``)."""
         from bmstats.report import docx_writer
 
         return docx_writer.table_docx(self, landscape=landscape)
 
-    def to_docx(self, path: str | Path, landscape: bool = False) -> None:
+    def to_docx(self, path: str | Path, landscape: bool | None = None) -> None:
         Path(path).write_bytes(self.to_docx_bytes(landscape=landscape))
 
     def save(self, path_stem: str | Path, formats: tuple[str, ...] = TABLE_FORMATS) -> list[Path]:
