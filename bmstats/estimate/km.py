@@ -27,8 +27,11 @@ CONF_TYPES = ("plain", "log", "log-log")
 _FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
 
 
-def survival_inputs(data, time, event, by, entry, dropna, need_event=True):
-    """Checked arrays (time, event, group codes, labels, entry, dropped) shared by KM and log-rank."""
+def survival_inputs(data, time, event, by, entry, dropna, need_event=True, allow_empty_interval=False):
+    """Checked arrays (time, event, group codes, labels, entry, dropped) shared by KM, log-rank and rates.
+
+    ``need_event``: all-censored data are an error (nothing to estimate); rates allow them (a rate of 0).
+    ``allow_empty_interval``: entry equal to exit is allowed (no person-time), as rates need."""
     data = require_frame(data)
     require_columns(data, [time, event, by, entry])
     data, dropped = handle_missing(data, [time, event, by, entry], dropna)
@@ -43,9 +46,10 @@ def survival_inputs(data, time, event, by, entry, dropna, need_event=True):
     e = None
     if entry is not None:
         e = time_array(data, entry)
-        bad = e >= t
+        bad = e > t if allow_empty_interval else e >= t
         if bad.any():
-            fail(entry, f"entry time must be before the exit time {time!r}", data.index[bad])
+            rule = "must not be after" if allow_empty_interval else "must be before"
+            fail(entry, f"entry time {rule} the exit time {time!r}", data.index[bad])
     return data, t, d, codes, labels, e, dropped
 
 

@@ -16,12 +16,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.rates import confint_poisson
 
-from bmstats._checks import (
-    Dropped, InputError, event_array, fail, handle_missing, require_columns, require_frame, time_array,
-)
+from bmstats._checks import Dropped, InputError
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.counts import group_codes
-from bmstats.estimate.km import empty_groups
+from bmstats.estimate.km import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
@@ -63,21 +60,10 @@ class RateRatio(ResultMixin):
 
 
 def _events_person_time(data, time, event, by, entry, dropna):
-    data = require_frame(data)
-    require_columns(data, [time, event, by, entry])
-    data, dropped = handle_missing(data, [time, event, by, entry], dropna)
-    if len(data) == 0:
-        raise InputError("no rows left after dropping missing values")
-    t = time_array(data, time)
-    d = event_array(data, event)
-    if entry is not None:
-        e = time_array(data, entry)
-        bad = e > t
-        if bad.any():
-            fail(entry, f"entry time must not be after the exit time {time!r}", data.index[bad])
+    data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna,
+                                                            need_event=False, allow_empty_interval=True)
+    if e is not None:
         t = t - e
-    empty_groups(data, by)
-    codes, labels = group_codes(data, by)
     events = np.bincount(codes, weights=d, minlength=len(labels)).astype(np.int64)
     person_time = np.bincount(codes, weights=t, minlength=len(labels))
     zero = person_time <= 0
