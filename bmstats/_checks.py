@@ -70,7 +70,8 @@ class Dropped:
 def handle_missing(
     data: pd.DataFrame, columns: Sequence[str | None], dropna: bool
 ) -> tuple[pd.DataFrame, Dropped]:
-    """Error on missing values in ``columns`` unless ``dropna``; then drop and count them."""
+    """Error on missing values in ``columns`` unless ``dropna``; then drop and count them (an error if no
+    row is left)."""
     cols = [c for c in dict.fromkeys(columns) if c is not None]
     na = data[cols].isna()
     if not na.to_numpy().any():
@@ -80,6 +81,8 @@ def handle_missing(
         fail(col, "missing values (pass dropna=True to drop and count them)", na[col])
     any_na = na.any(axis=1)
     by_column = {c: int(na[c].sum()) for c in cols if na[c].any()}
+    if any_na.all():
+        raise InputError(f"no rows left after dropping missing values ({', '.join(by_column)})")
     dropped = Dropped(int(any_na.sum()), tuple(data.index[any_na.to_numpy()]), by_column)
     return data.loc[~any_na], dropped
 

@@ -35,8 +35,6 @@ def competing_inputs(data, time, status, by, strata, dropna):
     data = require_frame(data)
     require_columns(data, [time, status, by, strata])
     data, dropped = handle_missing(data, [time, status, by, strata], dropna)
-    if len(data) == 0:
-        raise InputError("no rows left after dropping missing values")
     t = time_array(data, time)
     s = status_array(data, status)
     if not (s > 0).any():

@@ -141,8 +141,6 @@ def design_matrix(
         formula = formula.split("~", 1)[1]
     variables = formula_variables(data, formula)
     data, dropped = handle_missing(data, variables, dropna)
-    if len(data) == 0:
-        raise InputError("no rows left after dropping missing values")
     try:
         with np.errstate(all="ignore"):  # non-finite results are reported by _check_finite, naming the term
             mm = Formula(formula).get_model_matrix(

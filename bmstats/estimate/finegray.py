@@ -180,8 +180,6 @@ def fine_gray(
         raise InputError(f"event must be a positive integer status code (the cause of interest), got {event!r}")
     variables = formula_variables(data, formula.split("~", 1)[-1] if isinstance(formula, str) else formula)
     data, dropped = handle_missing(data, [time, status, cengroup, *variables], dropna)
-    if len(data) == 0:
-        raise InputError("no rows left after dropping missing values")
     t = time_array(data, time)
     st = status_array(data, status)
     n_events = int((st == event).sum())

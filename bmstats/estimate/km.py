@@ -27,16 +27,15 @@ CONF_TYPES = ("plain", "log", "log-log")
 _FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
 
 
-def survival_inputs(data, time, event, by, entry, dropna, need_event=True, allow_empty_interval=False):
+def survival_inputs(data, time, event, by, entry, dropna, need_event=True, allow_empty_interval=False, strata=None):
     """Checked arrays (time, event, group codes, labels, entry, dropped) shared by KM, log-rank and rates.
 
     ``need_event``: all-censored data are an error (nothing to estimate); rates allow them (a rate of 0).
-    ``allow_empty_interval``: entry equal to exit is allowed (no person-time), as rates need."""
+    ``allow_empty_interval``: entry equal to exit is allowed (no person-time), as rates need.
+    ``strata``: a further column that must exist and is checked for missing values (log-rank)."""
     data = require_frame(data)
-    require_columns(data, [time, event, by, entry])
-    data, dropped = handle_missing(data, [time, event, by, entry], dropna)
-    if len(data) == 0:
-        raise InputError("no rows left after dropping missing values")
+    require_columns(data, [time, event, by, entry, strata])
+    data, dropped = handle_missing(data, [time, event, by, entry, strata], dropna)
     t = time_array(data, time)
     d = event_array(data, event)
     if need_event and not d.any():

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, handle_missing, require_columns, require_frame
+from bmstats._checks import Dropped, InputError, require_frame
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.km import survival_inputs
@@ -104,9 +104,7 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     data = require_frame(data)
     if by is None:
         raise InputError("logrank_test needs a grouping column `by`")
-    require_columns(data, [time, event, by, strata])
-    data, dropped = handle_missing(data, [time, event, by, strata], dropna)
-    data, t, d, codes, labels, _, more = survival_inputs(data, time, event, by, None, False)
+    data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
     s_codes, s_labels = group_codes(data, strata)

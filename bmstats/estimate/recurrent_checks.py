@@ -65,8 +65,6 @@ def counting_process(
     require_frame(data)
     require_columns(data, [id, start, stop, event, terminal, by])
     data, dropped = handle_missing(data, [id, start, stop, event, terminal, by], dropna)
-    if len(data) == 0:
-        raise InputError("no rows left after dropping missing values")
     t0 = time_array(data, start)
     t1 = time_array(data, stop)
     reversed_ = t1 <= t0
