@@ -58,12 +58,12 @@ ref$c_harrell_tau <- c(h$concordance, sqrt(h$var))
 h <- concordance(Surv(t, relapse) ~ lp, data = rott, reverse = TRUE, timewt = "n/G2", ymax = 3000)
 ref$c_uno_tau <- c(h$concordance, sqrt(h$var))
 # Wolbers et al. (2009) competing-risk C without censoring weights, by brute force over pairs:
-# i comparable to j when i had cause 1 at T_i and (T_j > T_i, or j had a competing event at T_j <= T_i)
+# i comparable to j when i had cause 1 at T_i and (T_j > T_i, or j censored at T_i, or j had a competing event)
 r5 <- predictRisk(csc, newdata = rott, times = 2000, cause = 1)[, 1]
 wol <- function(tt, ss, r) {
   num <- 0; den <- 0
   for (i in which(ss == 1)) {
-    j <- (tt > tt[i]) | (ss > 1 & tt <= tt[i])
+    j <- (tt > tt[i]) | (ss == 0 & tt == tt[i]) | (ss > 1)
     j[i] <- FALSE
     num <- num + sum(r[i] > r[j]) + 0.5 * sum(r[i] == r[j]); den <- den + sum(j)
   }
@@ -71,6 +71,11 @@ wol <- function(tt, ss, r) {
 }
 ref$c_wolbers <- wol(rott$t, rott$st, r5)
 ref$risk_csc1_2000_all <- r5
+# the same C and its standard error from survival::concordance, competing events censored after every time
+rott$t_w <- ifelse(rott$st > 1, max(rott$t) + 1, rott$t)
+rott$r5 <- r5
+h <- concordance(Surv(t_w, st == 1) ~ r5, data = rott, reverse = TRUE)
+ref$c_wolbers_survival <- c(h$concordance, sqrt(h$var))
 dr <- royston(cx)
 ref$royston <- unname(dr)
 ref$royston_names <- names(dr)
