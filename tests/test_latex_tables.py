@@ -44,7 +44,7 @@ def problems(log: str) -> list[str]:
 def example_tables() -> dict[str, Table]:
     """Every table the two example reports produce, by '<report>/<file stem>' (analyses run, nothing written)."""
     from bmstats.report.builder import ReportBuilder
-    from bmstats.report.schema import load_config
+    from bmstats.report.config import load_config
 
     out = {}
     for name in ("bm_cohort", "rotterdam"):
