@@ -10,7 +10,7 @@ import pytest
 import bmstats as bm
 from bmstats._checks import InputError
 from bmstats.report.format import DASH
-from bmstats.report.tables import mcf_table
+from bmstats.report.table_builders import mcf_table
 
 
 @pytest.fixture(scope="module")

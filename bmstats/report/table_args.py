@@ -54,7 +54,7 @@ def _times(value: Any, name: str, builder: str) -> list[float]:
             _fail(builder, name, rule, value)
     if len(set(out)) != len(out):
         _fail(builder, name, "a list of distinct times", value)
-    return out
+    return sorted(out)  # a table's columns in time order, as every .at answers
 
 
 def _models(value: Any, name: str, builder: str) -> Any:

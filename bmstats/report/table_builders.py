@@ -517,32 +517,21 @@ _RATIO_NAMES = {"HR": "hazard ratio", "SHR": "subdistribution hazard ratio", "RR
 
 
 # ------------------------------------------------------------------------------- estimates at times
-def step_at(table: pd.DataFrame, times: Sequence[float], keys: Sequence[str],
-            columns: Sequence[str] = ("estimate", "lower", "upper"), start: float = 0.0) -> pd.DataFrame:
-    """Right-continuous step-function values at ``times`` per group ``keys`` (last row with time <= t).
-
-    Before the first row a curve is at ``start`` (1 for survival, 0 for cumulative incidence) with no CI.
-    After a group's last time (its last follow-up) nothing is known: the values are NaN (shown as an en
-    dash), ``beyond`` is True and ``last_time`` holds that last time, for the table's footnote.
-    """
-    out = []
-    for key, g in table.groupby(list(keys), sort=False, observed=True) if keys else [((), table)]:
-        g = g.sort_values("time", kind="mergesort")
-        t = g["time"].to_numpy(dtype=float)
-        idx = np.searchsorted(t, np.asarray(times, dtype=float), side="right") - 1
-        for time, i in zip(times, idx):
-            rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-            rec["time"] = time
-            beyond = float(time) > t[-1]
-            for col in columns:
-                if beyond:
-                    rec[col] = np.nan
-                else:
-                    rec[col] = float(g[col].iloc[i]) if i >= 0 else (start if col == "estimate" else np.nan)
-            rec["beyond"] = beyond
-            rec["last_time"] = float(t[-1])
-            out.append(rec)
-    return pd.DataFrame(out)
+def _curve_values(result: Any, times: Sequence[float], keys: Sequence[str]) -> pd.DataFrame:
+    """``result.at(times)`` (the one step-function lookup), except after a curve's last time (its last
+    follow-up), where nothing is known: there the values are NaN (an en dash in the table), ``beyond`` is
+    True and ``last_time`` holds that last time for the footnote."""
+    at = result.at(list(times))
+    table = result.table
+    keys = [k for k in keys if k in table.columns and k in at.columns]
+    if keys:
+        last = table.groupby(keys, observed=True, sort=False)["time"].max().rename("last_time")
+        at = at.join(last, on=keys)
+    else:
+        at["last_time"] = float(table["time"].max())
+    at["beyond"] = at["time"].to_numpy(dtype=float) > at["last_time"].to_numpy(dtype=float)
+    at.loc[at["beyond"], [c for c in ("estimate", "std_err", "lower", "upper") if c in at.columns]] = np.nan
+    return at
 
 
 def _beyond_note(values: pd.DataFrame, unit: str) -> list[str]:
@@ -588,7 +577,8 @@ def cif_table(
         raise InputError(f"cif_table: causes {unknown} are not in the result; its causes are "
                          f"{', '.join(map(str, all_causes))}")
     keys = ["cause", "group"] if "group" in table.columns else ["cause"]
-    values = step_at(table[table["cause"].isin(list(causes))], times, keys)
+    values = _curve_values(result, times, keys)
+    values = values[values["cause"].isin(list(causes))]
     gray = getattr(result, "gray_test", None)
     rows, indent, bold = [], [], []
     tidy = []
@@ -634,7 +624,7 @@ def survival_table(
     lower, upper), with the log-rank p (``test.p_value``) when a test result is given."""
     table = result.table
     keys = ["group"] if "group" in table.columns else []
-    values = step_at(table, times, keys, start=1.0)
+    values = _curve_values(result, times, keys)
     rows = []
     groups = list(dict.fromkeys(values["group"])) if keys else [None]
     for g in groups:
