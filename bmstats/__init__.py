@@ -29,6 +29,11 @@ _PUBLIC: dict[str, str] = {
     "cause_specific_cox": "bmstats.estimate.cause_specific",
     "competing_risks_models": "bmstats.estimate.cause_specific",
     "rate_regression": "bmstats.estimate.rate_regression",
+    # risk prediction and its validation
+    "predict_risk": "bmstats.estimate.prediction",
+    "PublishedModel": "bmstats.estimate.prediction",
+    "concordance": "bmstats.estimate.concordance",
+    "royston_d": "bmstats.estimate.concordance",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",
