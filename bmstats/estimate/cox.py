@@ -14,7 +14,6 @@ the hazard increments over the event times at which row ``i`` is at risk (no n x
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ import pandas as pd
 from bmstats._checks import (
     Dropped,
     InputError,
+    distinct_labels,
     event_array,
     fail,
     handle_missing,
@@ -477,6 +477,8 @@ def _single_threaded_blas():
 
 
 def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple]:
+    for c in cols:
+        distinct_labels(pd.unique(data[c]), c, data[c])
     if len(cols) == 1:
         codes, uniques = pd.factorize(data[cols[0]], sort=True)
         return codes.astype(np.int64), tuple(uniques)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from scipy import stats
 from bmstats._checks import (
     Dropped,
     InputError,
+    distinct_labels,
     handle_missing,
     require_columns,
     require_frame,
@@ -109,7 +110,8 @@ class FineGrayResult(ResultMixin):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None) -> pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float,
+                conf_level: float | None = None) -> pd.DataFrame:
         """Predicted cumulative incidence F(t | x) = 1 - exp(-Lambda0(t) exp(x'b)) per row of ``newdata``.
 
         Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, se_cloglog, lower, upper.
@@ -198,7 +200,8 @@ def fine_gray(
         )
     group = None
     if cengroup is not None:
-        group = pd.factorize(data[cengroup], sort=True)[0]
+        group, levels = pd.factorize(data[cengroup], sort=True)
+        distinct_labels(levels, cengroup, data[cengroup])
     prob = FGProblem.build(t, st, X, event, group)
     _check_variation_among_events(prob, names, design)
 
