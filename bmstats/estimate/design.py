@@ -240,7 +240,7 @@ class Design:
                     f"was fitted (fitted levels: {', '.join(map(repr, self._levels_of(variable)))}) at "
                     f"{describe_rows(rows)}; pass dropna=True to drop and count these rows"
                 )
-            bad = pd.Index([]).append([rows for _, _, rows in unseen]).unique()
+            bad = unseen[0][2].append([rows for _, _, rows in unseen[1:]]).unique()
             by_column = dict(dropped.by_column)
             for variable, _, rows in unseen:
                 by_column[f"{variable} (unseen level)"] = len(rows)
