@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import Dropped, InputError, beyond_follow_up, require_columns, time_points
+from bmstats._checks import Dropped, InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats.estimate._regression import (
     chi2_test,
     coefficient_table,
@@ -463,6 +463,8 @@ def _single_threaded_blas():
 
 
 def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple]:
+    for c in cols:
+        distinct_labels(pd.unique(data[c]), c, data[c])
     if len(cols) == 1:
         codes, uniques = pd.factorize(data[cols[0]], sort=True)
         return codes.astype(np.int64), tuple(uniques)

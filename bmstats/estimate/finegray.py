@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, beyond_follow_up, cause_code, time_points
+from bmstats._checks import Dropped, InputError, beyond_follow_up, cause_code, distinct_labels, time_points
 from bmstats.estimate._regression import ConvergenceWarning, coefficient_table, newton_raphson
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.design import Design
@@ -191,7 +191,8 @@ def fine_gray(
         )
     group = None
     if cengroup is not None:
-        group = pd.factorize(data[cengroup], sort=True)[0]
+        group, levels = pd.factorize(data[cengroup], sort=True)
+        distinct_labels(levels, cengroup, data[cengroup])
     prob = FGProblem.build(t, st, X, event, group)
     _check_variation_among_events(prob, names, design)
 
