@@ -26,8 +26,8 @@ matrix is built with an intercept, which is then removed.
 Bad input is an :class:`~bmstats._checks.InputError` naming the variable or term: missing covariate values
 (unless ``dropna=True``, which drops and counts them), non-finite values produced by a transformation
 (e.g. ``np.log(0)``), text or date columns of the wrong kind, a level present in the data but missing from
-``C(x, levels=[...])`` or unseen when fitting (prediction), constant columns and exact collinearity (the term whose column is a linear
-combination of earlier ones). Nothing becomes a silent NaN coefficient.
+``C(x, levels=[...])`` or unseen when fitting (prediction), constant columns and exact collinearity (the
+term whose column is a linear combination of earlier ones). Nothing becomes a silent NaN coefficient.
 """
 from __future__ import annotations
 
@@ -353,8 +353,7 @@ def build_design(
 def _evaluate(build, formula: str):
     """Run formulaic: (model matrix, its warning about values outside a factor's levels or None), with
     formulaic's errors turned into InputErrors naming the formula."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True, action="always") as caught:
         try:
             mm = build()
         except (FormulaicError, ValueError, TypeError, KeyError, NameError, AttributeError) as exc:

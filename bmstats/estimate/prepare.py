@@ -17,7 +17,7 @@ The estimator's core then works on :class:`Prepared`'s arrays only. This is the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
