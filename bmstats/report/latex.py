@@ -170,7 +170,7 @@ class Layout:
         return tuple(need)
 
 
-def _measure(table: "Table", landscape: bool, size: str, step: int) -> Layout:
+def _measure(table: Table, landscape: bool, size: str, step: int) -> Layout:
     """The layout at one orientation and size; ``step`` 0 natural, 1 the widest column of words (or the
     labels) wrapped to what is left of the page, 2 also the widest quarter of cells with an interval set as
     estimate over interval, 3 every such cell."""
@@ -249,7 +249,7 @@ def _measure(table: "Table", landscape: bool, size: str, step: int) -> Layout:
                   long=height > page_height)
 
 
-def layout(table: "Table", landscape: bool | None = None) -> Layout:
+def layout(table: Table, landscape: bool | None = None) -> Layout:
     """The first layout that fits (portrait before landscape, larger type before smaller, and at each size
     natural before wrapped before stacked); ``landscape`` True or False fixes the orientation.  A table too
     wide for every layout gets the smallest one and a warning."""
@@ -277,7 +277,7 @@ def _header_cell(lines: tuple[str, ...], align: str) -> str:
     return f"\\makecell[b{align}]{{{joined}}}"
 
 
-def _head_rows(table: "Table", lay: Layout) -> list[str]:
+def _head_rows(table: Table, lay: Layout) -> list[str]:
     out = ["\\toprule"]
     if table.groups:
         cells, rules, col = [], [], 1
@@ -295,7 +295,7 @@ def _head_rows(table: "Table", lay: Layout) -> list[str]:
     return out
 
 
-def _body_rows(table: "Table", lay: Layout) -> list[str]:
+def _body_rows(table: Table, lay: Layout) -> list[str]:
     out = []
     for i, row in enumerate(table.rows()):
         cells = []
@@ -316,16 +316,15 @@ def _body_rows(table: "Table", lay: Layout) -> list[str]:
     return out
 
 
-def _notes(table: "Table", lay: Layout, env: str) -> list[str]:
+def _notes(table: Table, lay: Layout, env: str) -> list[str]:
     items = [f"\\item[] {latex_escape(n)}" for n in table.footnotes]
     return [f"\\begin{{{env}}}[flushleft]", f"\\{_note_size(lay.size)}\\raggedright", *items, f"\\end{{{env}}}"]
 
 
-def table_latex(table: "Table", label: str | None = None, landscape: bool | None = None) -> str:
+def table_latex(table: Table, label: str | None = None, landscape: bool | None = None) -> str:
     """The table as LaTeX source that fits the page (see the module docstring); ``landscape`` None lets the
     measured width decide, True or False fixes the orientation."""
     lay = layout(table, landscape)
-    ncol = len(table.labels)
     spec = "".join(f">{{\\raggedright\\arraybackslash}}p{{{w:g}pt}}" if w is not None else ("l" if t else "r")
                    for w, t in zip(lay.wrap, lay.text))
     orientation = "landscape" if lay.landscape else "portrait"
@@ -363,7 +362,7 @@ def table_latex(table: "Table", label: str | None = None, landscape: bool | None
     return "\n".join(out) + "\n"
 
 
-def _packages(table: "Table", lay: Layout) -> tuple[str, ...]:
+def _packages(table: Table, lay: Layout) -> tuple[str, ...]:
     """Every package the table's source uses, in loading order."""
     if not table.footnotes:
         return lay.packages
