@@ -22,13 +22,14 @@ Definitions (docs/cohort.md, "Endpoints"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError
 from bmstats.cohort.exclusions import ExclusionBuilder, ExclusionLog
+from bmstats.cohort.timevarying import SKELETAL_EVENT, check_exposures, split_rows
 
 UNITS = {"days": 1.0, "months": 30.4375, "years": 365.25}
 EVENTS = ("diagnosis", "bone_metastasis", "visceral_metastasis", "skeletal_event", "death", "breast_cancer_death")
@@ -91,8 +92,14 @@ def endpoint(
     unit: str = "years",
     horizon: float | None = None,
     covariates: Sequence[str] | None = None,
+    time_varying: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Time from ``origin`` to ``event`` with ``competing`` events (module docstring has the definitions)."""
+    """Time from ``origin`` to ``event`` with ``competing`` events (module docstring has the definitions).
+
+    With ``time_varying`` ({exposure name: date column of patients or "skeletal_event"}), ``.data`` holds
+    counting-process rows split at the exposures' dates as R's ``tmerge(..., tdc())``
+    (:mod:`bmstats.cohort.timevarying`); the exclusions are the same.
+    """
     competing = (competing,) if isinstance(competing, str) else tuple(competing)
     if origin not in ORIGINS:
         raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
@@ -109,6 +116,8 @@ def endpoint(
         raise InputError(f"horizon must be a positive number of {unit}, got {horizon!r}")
     check_unique_ids(p)
     cov = _covariates(p, covariates)
+    if time_varying is not None:
+        time_varying = check_exposures(time_varying, p)
 
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]
@@ -147,9 +156,16 @@ def endpoint(
         data = pd.concat([data, p.loc[keep, cov]], axis=1)
     labels = {0: "censored", **{i + 1: n for i, n in enumerate(names)}}
     exclusions = log.log()
+    if time_varying is not None:
+        switch = np.column_stack([
+            _days(event_dates(p, e, SKELETAL_EVENT) if src == SKELETAL_EVENT else p[src], o)[keep]
+            for src in time_varying.values()
+        ]) / UNITS[unit]
+        data = split_rows(data, switch, list(time_varying))
     data.attrs["exclusions"] = exclusions
     data.attrs["endpoint"] = {"event": event, "competing": list(competing), "origin": origin, "unit": unit,
-                              "horizon": horizon, "status_labels": labels}
+                              "horizon": horizon, "status_labels": labels,
+                              "time_varying": dict(time_varying) if time_varying is not None else None}
     return Endpoint(data, exclusions, labels)
 
 
