@@ -71,7 +71,7 @@ class MappingError(InputError):
     """The mapping file is unreadable or malformed; the message names the key."""
 
 
-def load_mapping(mapping: "str | Path | dict | Mapping | None") -> Mapping:
+def load_mapping(mapping: str | Path | dict | Mapping | None) -> Mapping:
     """A Mapping from a YAML file path, a dict of the same shape, or None (the identity mapping)."""
     if mapping is None:
         return Mapping()
@@ -121,7 +121,8 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
         raise MappingError(f"mapping: '{name}' must hold 'columns', 'values' and/or 'date_format'")
     unknown = set(raw) - _TABLE_KEYS
     if unknown:
-        raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))} under '{name}'; allowed: {sorted(_TABLE_KEYS)}")
+        raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))} under '{name}'; "
+                           f"allowed: {sorted(_TABLE_KEYS)}")
     columns = raw.get("columns") or {}
     if not isinstance(columns, dict):
         raise MappingError(f"mapping: '{name}.columns' must map site column names to canonical names")
@@ -132,7 +133,8 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
     values, value_keys = {}, {}
     for column, recode in values_raw.items():
         if not isinstance(recode, dict):
-            raise MappingError(f"mapping: '{name}.values.{column}' must be a recoding such as {{1: positive, 0: negative}}")
+            raise MappingError(
+                f"mapping: '{name}.values.{column}' must be a recoding such as {{1: positive, 0: negative}}")
         canonical = columns.get(str(column), str(column))
         values[canonical] = {_key_text(k): ("" if v is None else str(v)) for k, v in recode.items()}
         value_keys[canonical] = str(column)
@@ -167,7 +169,8 @@ def _columns(raw: dict, name: str) -> tuple[dict, dict]:
             if "multiply" in target:
                 factor = target["multiply"]
                 if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
-                    raise MappingError(f"{where}: multiply must be a positive number (e.g. 10 for cm -> mm), got {factor!r}")
+                    raise MappingError(f"{where}: multiply must be a positive number (e.g. 10 for cm -> mm), "
+                                       f"got {factor!r}")
                 if canonical not in numbers:
                     raise MappingError(f"{where}: multiply applies to the number columns ({', '.join(numbers)}), "
                                        f"not to {canonical!r}")
