@@ -29,6 +29,12 @@ _PUBLIC: dict[str, str] = {
     "cause_specific_cox": "bmstats.estimate.cause_specific",
     "competing_risks_models": "bmstats.estimate.cause_specific",
     "rate_regression": "bmstats.estimate.rate_regression",
+    # multi-state models and landmarks
+    "state_occupation": "bmstats.estimate.state_occupation",
+    "multistate_cox": "bmstats.estimate.multistate_cox",
+    # binary outcomes (e.g. bone metastasis at diagnosis)
+    "proportion": "bmstats.estimate.proportion",
+    "logistic": "bmstats.estimate.logistic",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",
