@@ -35,6 +35,11 @@ _PUBLIC: dict[str, str] = {
     # binary outcomes (e.g. bone metastasis at diagnosis)
     "proportion": "bmstats.estimate.proportion",
     "logistic": "bmstats.estimate.logistic",
+    # risk prediction and its validation
+    "predict_risk": "bmstats.estimate.prediction",
+    "PublishedModel": "bmstats.estimate.prediction",
+    "concordance": "bmstats.estimate.concordance",
+    "royston_d": "bmstats.estimate.concordance",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",

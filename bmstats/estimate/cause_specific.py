@@ -55,6 +55,7 @@ class CompetingRisksModels(ResultMixin):
 
     summary: pd.DataFrame
     fits: dict
+    causes_in_data: tuple = ()  # every non-zero status code in the data (absolute risk needs all of them)
 
     _title = "Competing risks: cause-specific Cox and Fine-Gray models"
 
@@ -108,4 +109,5 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
             s.insert(0, "model", model)
             frames.append(s)
     summary = pd.concat(frames, ignore_index=True)
-    return CompetingRisksModels(summary=frozen_copy(summary), fits=fits)
+    present = tuple(sorted(int(c) for c in set(codes) if c != 0))
+    return CompetingRisksModels(summary=frozen_copy(summary), fits=fits, causes_in_data=present)
