@@ -32,6 +32,7 @@ _PUBLIC: dict[str, str] = {
     # multi-state models and landmarks
     "state_occupation": "bmstats.estimate.state_occupation",
     "multistate_cox": "bmstats.estimate.multistate_cox",
+    "landmark": "bmstats.estimate.landmark",
     # binary outcomes (e.g. bone metastasis at diagnosis)
     "proportion": "bmstats.estimate.proportion",
     "logistic": "bmstats.estimate.logistic",
