@@ -21,7 +21,7 @@ Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -101,7 +101,8 @@ def multistate(
     # initial state: the latest intermediate event on or before the origin (ties: the state named last)
     before = np.where(d_mid <= 0, d_mid, -np.inf)
     order_key = before * (m + 1) + np.arange(m)  # later date first, then later-named state
-    first_state = np.where(np.isfinite(before).any(axis=1), np.argmax(np.where(np.isfinite(before), order_key, -np.inf), axis=1) + 1, 0)
+    latest = np.argmax(np.where(np.isfinite(before), order_key, -np.inf), axis=1)
+    first_state = np.where(np.isfinite(before).any(axis=1), latest + 1, 0)
     # transitions strictly inside the follow-up, in date order; same day: the state named last
     inside = (d_mid > 0) & (d_mid < end[:, None])
     day = np.where(inside, d_mid, np.inf)

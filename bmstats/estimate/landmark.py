@@ -82,7 +82,8 @@ def landmark(
     overlap = (c[1:] == c[:-1]) & (s0[1:] < s1[:-1])
     if overlap.any():
         who = rows[id].to_numpy()[order][1:][overlap]
-        raise InputError(f"column {id!r}: rows of patient(s) {', '.join(map(str, pd.unique(who)[:10]))} overlap in time")
+        shown = ", ".join(map(str, pd.unique(who)[:10]))
+        raise InputError(f"column {id!r}: rows of patient(s) {shown} overlap in time")
     n_p = codes.max() + 1
     end = np.full(n_p, -np.inf)
     np.maximum.at(end, codes, t1)

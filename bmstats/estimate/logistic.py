@@ -144,7 +144,8 @@ def logistic(
     )
 
 
-def _deviance_fixed(Z: np.ndarray, x: np.ndarray, y: np.ndarray, value: float, b: np.ndarray) -> tuple[float, np.ndarray]:
+def _deviance_fixed(Z: np.ndarray, x: np.ndarray, y: np.ndarray, value: float,
+                    b: np.ndarray) -> tuple[float, np.ndarray]:
     """Deviance minimised over the coefficients of ``Z`` with offset ``x * value`` (Newton from ``b``)."""
     offset = x * value
     for _ in range(100):
@@ -171,7 +172,7 @@ def _profile_limits(X, y, coef, se, deviance, conf_level, names) -> tuple[np.nda
         for sign, out in ((-1, lower), (1, upper)):
             last = [np.delete(coef, j)]
 
-            def f(v):
+            def f(v, Z=Z, x=x, last=last):
                 dev, last[0] = _deviance_fixed(Z, x, y, v, last[0])
                 return dev - deviance - cut
 

@@ -23,7 +23,8 @@ from bmstats.estimate.transitions import transitions
 
 __all__ = ["multistate_cox", "MultiStateCox"]
 
-_RENAME = {"se": "std_err", "z": "statistic", "p": "p_value", "naive_se": "naive_std_err", "robust_se": "robust_std_err"}
+_RENAME = {"se": "std_err", "z": "statistic", "p": "p_value", "naive_se": "naive_std_err",
+           "robust_se": "robust_std_err"}
 COLUMNS = ["from_state", "to_state", "coef", "std_err", "hr", "lower", "upper", "statistic", "p_value", "naive_std_err"]
 
 

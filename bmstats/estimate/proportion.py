@@ -119,7 +119,8 @@ def proportion(
         test = None
     else:
         try:
-            agg = pd.Series(y, index=data.index).groupby(data[by], sort=True, observed=False).agg(["size", "sum"])
+            grouped = pd.Series(y, index=data.index).groupby(data[by], sort=True, observed=False)
+            agg = grouped.agg(["size", "sum"])
         except TypeError as exc:  # unorderable mixture of types, e.g. 1 and "1"
             raise InputError(f"column {by!r}: group values of mixed types cannot be ordered ({exc})") from None
         frame = pd.DataFrame({"group": agg.index.to_numpy(), "n": agg["size"].to_numpy(),
@@ -131,7 +132,8 @@ def proportion(
         frame["estimate"] = np.where(n > 0, events / np.maximum(n, 1), np.nan)
     frame["lower"], frame["upper"] = lower, upper
     frame = frame.astype({"n": "int64", "events": "int64"})
-    return ProportionResult(_table=frame, _test=test, outcome=outcome, by=by, method=method, conf_level=float(conf_level),
+    return ProportionResult(_table=frame, _test=test, outcome=outcome, by=by, method=method,
+                            conf_level=float(conf_level),
                             n=int(len(y)), n_events=int(y.sum()), dropped=dropped)
 
 

@@ -19,7 +19,8 @@ Cost O(n log K + K S^3) instead of R's O(n K S).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -105,8 +106,8 @@ def state_occupation(
         groups = list(rows.groupby(by, sort=True, observed=True))
         varying = rows.groupby(id, observed=True)[by].nunique()
         if (varying > 1).any():
-            raise InputError(f"column {by!r} changes within subject(s) {', '.join(map(str, varying.index[varying > 1][:10]))}; "
-                             "groups must be constant per subject")
+            shown = ", ".join(map(str, varying.index[varying > 1][:10]))
+            raise InputError(f"column {by!r} changes within subject(s) {shown}; groups must be constant per subject")
     else:
         groups = [(None, rows)]
     all_tr = transitions(rows, start, stop, from_state, to_state, id, initial)

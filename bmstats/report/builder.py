@@ -486,7 +486,7 @@ class ReportBuilder:
             fit = dataclasses.replace(fit, n=int(frame.loc[frame.index.isin(fit.design.rows), "patient_id"].nunique()))
         except (TypeError, ValueError, AttributeError):
             pass
-        exposures = list((self.config["endpoints"][a["endpoint"]].get("time_varying") or {}))
+        exposures = list(self.config["endpoints"][a["endpoint"]].get("time_varying") or {})
         s.notes.append(f"{frame['patient_id'].nunique():,} patients in {len(frame):,} counting-process intervals; "
                        f"time-varying exposures ({', '.join(self.label(e) or e for e in exposures)}) switch on at "
                        "their start date, so the time before it counts as unexposed.")
@@ -497,7 +497,7 @@ class ReportBuilder:
         import bmstats as bm
 
         rows = self.endpoint(a["endpoint"])[0]
-        exposures = list((self.config["endpoints"][a["endpoint"]].get("time_varying") or {}))
+        exposures = list(self.config["endpoints"][a["endpoint"]].get("time_varying") or {})
         lm = bm.landmark(rows.drop(columns=[_EVENT], errors="ignore"), a["at"], time_varying=exposures)
         lm[_EVENT] = (lm["status"] > 0).astype("int64")
         unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")

@@ -406,7 +406,8 @@ def regression_table(
             summary = _summary(result)
             rcol = _ratio_column(summary)
             if heading not in ratio_names:
-                name = {"hr": "HR", "rate_ratio": "RR", "odds_ratio": "OR", "sdhr": "SHR", "or": "OR"}.get(rcol, "exp(coef)")
+                name = {"hr": "HR", "rate_ratio": "RR", "odds_ratio": "OR", "sdhr": "SHR",
+                        "or": "OR"}.get(rcol, "exp(coef)")
                 if type(result).__name__ == "FineGrayResult":
                     name = "SHR"
                 ratio_names[heading] = ratio_label or name
