@@ -109,7 +109,7 @@ class Table:
             label = html.escape(row[0])
             if self.bold[i]:
                 label = f"<strong>{label}</strong>"
-            cells = "".join(f'<td class="bm-value">{html.escape(v)}</td>' for v in row[1:])
+            cells = "".join(f'<td class="bm-value">{html_cell(v)}</td>' for v in row[1:])
             out.append(f'<tr><td class="bm-label"{style}>{label}</td>{cells}</tr>')
         out.append("</tbody>")
         if self.footnotes:
@@ -229,6 +229,16 @@ _LATEX_SPECIALS = {
     "\u03c7": "$\\chi$",
     "\u00b2": "$^2$",
 }
+
+
+def html_cell(text: str) -> str:
+    """A cell as HTML that a narrow page may break only between an estimate and its interval
+    ("3,704 (74.1)", "19.0 [12.0, 29.0]"); other spaces (as in "< 0.001") are non-breaking."""
+    text = str(text)
+    cut = next((text.index(m) for m in (" (", " [") if m in text and not text.startswith(("(", "["))), -1)
+    if cut < 0:
+        return html.escape(text).replace(" ", "&nbsp;") if len(text.split()) <= 3 else html.escape(text)
+    return html.escape(text[:cut]).replace(" ", "&nbsp;") + " " + html.escape(text[cut + 1:]).replace(" ", "&nbsp;")
 
 
 def latex_escape(text: str) -> str:
