@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bmstats._checks import InputError
 from bmstats._options import options
 from bmstats.report.format import decimals_for, fmt_ci, fmt_num, fmt_p
 from bmstats.report.table import Table, html_cell
@@ -155,7 +156,10 @@ def _carried_tests(result: Any) -> list[Any]:
     for name in ("test", "logrank", "logrank_test"):
         value = getattr(type(result), name, None)
         if value is not None and not callable(value):
-            test = getattr(result, name, None)
+            try:
+                test = getattr(result, name, None)
+            except InputError:  # a test that needs groups the result does not have
+                continue
             if test is not None and _is_test(test):
                 out.append(test)
     return out
@@ -263,7 +267,7 @@ def to_html(result: Any) -> str:
     """The notebook display: a ``<div>`` with inline styles only."""
     s = summarize(result)
     out = ['<div class="bmstats-display" style="color:inherit;line-height:1.35;max-width:100%">',
-           f'<div style="font-weight:600">{html.escape(s.title)}</div>']
+           f"<div><strong>{html.escape(s.title)}</strong></div>"]
     if s.notes:
         out.append(f'<div style="font-size:.85em;opacity:.8">{"<br>".join(html.escape(n) for n in s.notes)}</div>')
     out.append('<div style="display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:flex-start">')
