@@ -132,7 +132,7 @@ def newton_raphson(
     converged = False
     it = 0
     singular = False
-    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
+    for it in range(1, max_iter + 1):
         try:
             new = beta + _solve(info, u, names)
         except InputError:
