@@ -311,7 +311,7 @@ def table_one(
 
 
 # ----------------------------------------------------------------------------------- regression tables
-_RATIO_COLUMNS = ("hr", "rate_ratio", "sdhr", "or", "exp_coef")
+_RATIO_COLUMNS = ("hr", "rate_ratio", "odds_ratio", "sdhr", "or", "exp_coef")
 _LEVEL = re.compile(r"^(?P<factor>.+?)\[(?:T\.)?(?P<level>.+)\]$")
 
 
@@ -408,7 +408,8 @@ def regression_table(
             summary = _summary(result)
             rcol = _ratio_column(summary)
             if heading not in ratio_names:
-                name = {"hr": "HR", "rate_ratio": "RR", "sdhr": "SHR", "or": "OR"}.get(rcol, "exp(coef)")
+                name = {"hr": "HR", "rate_ratio": "RR", "odds_ratio": "OR", "sdhr": "SHR",
+                        "or": "OR"}.get(rcol, "exp(coef)")
                 if type(result).__name__ == "FineGrayResult":
                     name = "SHR"
                 ratio_names[heading] = ratio_label or name
