@@ -27,8 +27,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from bmstats._checks import describe_rows
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
@@ -129,6 +131,7 @@ class ReportBuilder:
                                   f"data.table: file {data['table']!r} not found (paths are relative to the config)")
             self.data_files.append((data["table"], _sha256(path)))
             self.frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+            self.frame.index = pd.RangeIndex(2, len(self.frame) + 2, name="row")  # file rows, for messages
         if self.cohort is not None:
             self.frame = self.cohort.patients.copy()
         self.frame = self._derive(self.frame, data.get("derive"), ("data", "derive"))
@@ -160,8 +163,8 @@ class ReportBuilder:
         log = None
         if "time" in spec:
             frame = self.frame.copy()
-            frame["time"] = self._expr(spec["time"], frame, path + ("time",)).astype(float)
-            frame["status"] = self._expr(spec["status"], frame, path + ("status",)).astype("int64")
+            for key in ("time", "status"):  # numbers here; checked (and status made whole) after the filter
+                frame[key] = self._number_column(self._expr(spec[key], frame, path + (key,)), path + (key,))
         elif spec.get("recurrent"):
             if self.cohort is None:
                 raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
@@ -193,11 +196,57 @@ class ReportBuilder:
         if "filter" in spec:
             keep = self._expr(spec["filter"], frame, path + ("filter",)).astype(bool).to_numpy()
             frame = frame.loc[keep]
+        if "time" in spec:
+            self._check_flat_endpoint(frame, path)
+        self._check_causes(frame, path)
         if "status" in frame.columns:
             frame[_EVENT] = (frame["status"] > 0).astype("int64")
         frame = frame.reset_index(drop=True)
         self._endpoints[name] = (frame, log)
         return frame, log
+
+    def _fail(self, path: tuple, message: str) -> None:
+        line = self.config["_lines"].get(path, self.config["_lines"].get(path[:-1], 1))
+        raise ConfigError(f"{self.config['_source']}:{line}: {'.'.join(map(str, path))}: {message}")
+
+    def _number_column(self, values: pd.Series, path: tuple) -> pd.Series:
+        if pd.api.types.is_bool_dtype(values):
+            return values.astype("float64")
+        if not pd.api.types.is_numeric_dtype(values):
+            bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+            self._fail(path, f"the expression gives values that are not numbers ({describe_rows(values.index[bad])}, "
+                             f"e.g. {values[bad].iloc[0]!r})")
+        return values.astype("float64")
+
+    def _check_flat_endpoint(self, frame: pd.DataFrame, path: tuple) -> None:
+        """time: finite and >= 0; status: whole numbers >= 0, no missing values (rows named; a filter
+        can drop rows that should not be analysed)."""
+        for key, rule, bad in (
+            ("time", "missing values", frame["time"].isna()),
+            ("time", "values that are infinite or negative", ~np.isfinite(frame["time"]) & frame["time"].notna()
+             | (frame["time"] < 0)),
+            ("status", "missing values", frame["status"].isna()),
+            ("status", "codes that are not whole numbers >= 0 (0 censored, 1, 2, ... causes)",
+             frame["status"].notna() & ((frame["status"] % 1 != 0) | (frame["status"] < 0))),
+        ):
+            if bad.any():
+                self._fail(path + (key,), f"the expression gives {rule} in {int(bad.sum()):,} row(s) "
+                                          f"({describe_rows(frame.index[bad.to_numpy()])}); fix it or add a filter")
+        frame["status"] = frame["status"].astype("int64")
+
+    def _check_causes(self, frame: pd.DataFrame, path: tuple) -> None:
+        """Every status code > 0 is one of the endpoint's declared ``causes`` (when it declares them)."""
+        declared = self.config["endpoints"][path[1]].get("causes")
+        if not declared or "status" not in frame.columns:
+            return
+        codes = {int(k) for k in declared}
+        present = pd.unique(frame["status"][frame["status"] > 0])
+        extra = sorted(int(c) for c in present if int(c) not in codes)
+        if extra:
+            rows = frame.index[frame["status"].isin(extra).to_numpy()]
+            self._fail(path + ("causes",), f"status code(s) {', '.join(map(str, extra))} occur "
+                                           f"({describe_rows(rows)}) but are not declared; declared: "
+                                           f"{', '.join(map(str, sorted(codes)))}")
 
     def _merge_derived(self, frame: pd.DataFrame, key: str) -> pd.DataFrame:
         """Bring the patient-level derived columns (data.derive) onto an endpoint frame."""
@@ -744,6 +793,33 @@ def _close(fig) -> None:
         pass
 
 
+OUTPUTS = ("report.html", "tables/", "figures/")  # what a build writes inside its output folder
+
+
+def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | None:
+    """Why ``out_dir`` cannot receive a report (None if it can), found before any analysis runs: the
+    folder is made (with its parents) and a probe file written and removed; a place the build writes to
+    that is a folder where a file belongs, or the reverse, is named."""
+    import tempfile
+
+    if out_dir.exists() and not out_dir.is_dir():
+        return "exists and is a file, not a folder"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".bmstats-probe-"):
+            pass
+    except OSError as exc:
+        where = f" ({Path(exc.filename).as_posix()})" if getattr(exc, "filename", None) else ""
+        return f"cannot be written to: {exc.strerror or type(exc).__name__}{where}"
+    for name in outputs:
+        target = out_dir / name.rstrip("/")
+        if name.endswith("/") and target.exists() and not target.is_dir():
+            return f"{target.as_posix()} exists and is a file, not a folder"
+        if not name.endswith("/") and target.is_dir():
+            return f"{target.as_posix()} exists and is a folder, not a file"
+    return None
+
+
 def build_report(config_path: str | Path, out_dir: str | Path) -> int:
     """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data."""
     config_path, out_dir = Path(config_path), Path(out_dir)
@@ -752,6 +828,10 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
         config = load_config(config_path)
     except ConfigError as exc:
         _progress(f"error: {exc}")
+        return EXIT_CONFIG
+    problem = output_problem(out_dir)
+    if problem:
+        _progress(f"error: output folder {out_dir.as_posix()}: {problem} (nothing was run)")
         return EXIT_CONFIG
     _progress(f"{config_path.name}: {config['title']}")
     builder = ReportBuilder(config, config_path, out_dir)
