@@ -110,3 +110,17 @@ def test_a_result_with_one_curve_and_no_groups():
     km = bm.kaplan_meier(frame, "time", "event")
     text = repr(km)
     assert "all" in text and len(km._repr_html_().encode()) < 50_000
+
+
+def test_a_non_estimable_effect_is_marked_and_not_drawn():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"time": rng.exponential(1, 60), "x": np.r_[np.ones(30), np.zeros(30)],
+                          "age": rng.normal(60, 10, 60)})
+    frame["status"] = np.where(frame["x"] == 1, 1, 0)  # no events when x = 0: monotone likelihood
+    frame.loc[0:3, "status"] = 0
+    with pytest.warns(UserWarning):
+        fit = bm.cox(frame, "time", "status", "x + age")
+    text = repr(fit)
+    assert "not estimable" in text and "Not estimable:" in text
+    svg = re.search(r"<svg.*?</svg>", fit._repr_html_(), re.S).group(0)
+    assert ">age<" in svg and ">x<" not in svg

@@ -391,8 +391,11 @@ def _forest_svg(table: Table) -> str:
     data = table.data
     if data is None or not len(data) or "row" not in data.columns:
         return ""
-    data = data[np.isfinite(data["ratio"]) & np.isfinite(data["lower"]) & np.isfinite(data["upper"])
-                & (data["lower"] > 0) & (data["row"] >= 0)].drop_duplicates("row")
+    keep = np.isfinite(data["ratio"]) & np.isfinite(data["lower"]) & np.isfinite(data["upper"])
+    keep &= (data["lower"] > 0) & (data["row"] >= 0)
+    if "estimable" in data.columns:  # a non-estimable effect has no ratio to draw
+        keep &= data["estimable"].astype(bool)
+    data = data[keep].drop_duplicates("row")
     if not len(data):
         return ""
     labels = [str(x) for x in table.body.iloc[:, 0]]
