@@ -3,7 +3,7 @@
     bmstats validate PATIENTS [--events EVENTS] [--mapping MAPPING] [--format text|json|junit] [--output FILE]
     bmstats datasets [list | export NAME DIR]
     bmstats simulate --n N --seed S --out DIR [--scenario FILE.yaml]
-    bmstats report CONFIG -o DIR
+    bmstats report CONFIG -o DIR [--pdf]
     bmstats report-all FOLDER -o DIR
 
 Exit codes: 0 success (``validate``: no errors; warnings allowed), 1 validation errors (or a failed build),
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="build one report from a YAML analysis config")
     r.add_argument("config", metavar="CONFIG")
     r.add_argument("-o", "--output", dest="out", required=True, metavar="DIR")
+    r.add_argument("--pdf", action="store_true", help="also write the whole report as one PDF (needs pdflatex)")
     r.set_defaults(handler=_report)
 
     ra = sub.add_parser("report-all", help="build every *.yaml config of FOLDER into DIR/<name>/")
@@ -168,7 +169,7 @@ def _simulate(args) -> int:
 def _report(args) -> int:
     from bmstats.report.builder import build_report
 
-    return int(build_report(args.config, args.out))
+    return int(build_report(args.config, args.out, pdf=args.pdf))
 
 
 def _report_all(args) -> int:

@@ -208,3 +208,35 @@ def test_docx_widths_are_measured_not_counted():
     assert text_inches("1111") < text_inches("MMMM")  # proportional, unlike a character count
     assert text_inches("0") == pytest.approx(0.556 * 9 / 72)  # Helvetica/Arial digit: 556/1000 em
     assert text_inches("Table", bold=True) > text_inches("Table")
+
+
+# -------------------------------------------------------------------------------------- bmstats report --pdf
+@pytest.mark.latex
+def test_report_pdf_is_one_byte_stable_document(tmp_path):
+    from bmstats.report.builder import build_report
+    from tests.test_report_builder import SMALL
+
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL.replace("figures: [png, svg, pdf]", "figures: [png]"))
+    assert build_report(config, tmp_path / "a", pdf=True) == 0
+    assert build_report(config, tmp_path / "b", pdf=True) == 0
+    pdf = (tmp_path / "a" / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf == (tmp_path / "b" / "report.pdf").read_bytes()
+    assert b"CreationDate" not in pdf and len(pdf) > 20_000
+    tex = (tmp_path / "a" / "report.tex").read_text()
+    assert "\\includegraphics" in tex and "\\begin{threeparttable}" in tex  # figures and tables, PDF or not
+    assert tex.count("% Preamble:") >= 5  # every table, as in tables/<id>.tex
+
+
+def test_report_pdf_without_pdflatex_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import bmstats.report.pdf as pdf
+    from bmstats.report.builder import build_report
+    from tests.test_report_builder import SMALL
+
+    monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL)
+    assert build_report(config, tmp_path / "out", pdf=True) == 1
+    err = capsys.readouterr().err
+    assert "--pdf needs pdflatex" in err and "texlive-latex-extra" in err
+    assert (tmp_path / "out" / "report.html").exists()

@@ -9,7 +9,7 @@ import importlib
 from typing import Any
 
 _SUBMODULES = {
-    "builder", "config", "display", "docx_writer", "expressions", "figures", "format", "latex", "style", "table",
+    "builder", "config", "display", "docx_writer", "expressions", "figures", "format", "latex", "pdf", "style", "table",
     "table_builders",
 }
 

@@ -97,6 +97,8 @@ class ReportBuilder:
         self.figure_formats = tuple(outputs.get("figures", figs.FIGURE_FORMATS))
         self.width = outputs.get("width", "single")
         self.methods: list[str] = []
+        self.pdf = False  # also write report.pdf (bmstats report --pdf)
+        self.pdf_figures: dict[str, bytes] = {}
 
     # ------------------------------------------------------------------------------------- data
     def load_data(self) -> None:
@@ -742,13 +744,19 @@ class ReportBuilder:
                 items.append({"kind": "figure", "number": figure_no, "caption": caption,
                               "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
                               "files": [f"figures/{stem}.{ext}" for ext in self.figure_formats],
-                              "width": int(fig.get_figwidth() * 96)})
+                              "width": int(fig.get_figwidth() * 96), "width_in": fig.get_figwidth(),
+                              "pdf_name": f"figures/{stem}.pdf"})
+                if self.pdf:
+                    buf = io.BytesIO()
+                    figs.save_figure_to(fig, buf, "pdf")
+                    self.pdf_figures[f"figures/{stem}.pdf"] = buf.getvalue()
                 _close(fig)
             for table, stem in s.tables:
                 table_no += 1
                 table.save(tdir / stem, formats=self.table_formats)
                 items.append({"kind": "table", "number": table_no, "html": table.to_html(table_id=f"table-{stem}"),
-                              "files": [f"tables/{stem}.{ext}" for ext in self.table_formats]})
+                              "files": [f"tables/{stem}.{ext}" for ext in self.table_formats],
+                              "tex": table.to_latex(label=f"tab:{stem}") if self.pdf else ""})
             # tables first, then figures: a reader meets the numbers before the picture
             items.sort(key=lambda it: 0 if it["kind"] == "table" else 1)
             rendered.append({"id": s.id, "title": s.title, "description": s.description, "items": items,
@@ -761,6 +769,15 @@ class ReportBuilder:
             versions=self.versions(), data_files=self.data_files, config_name=f"{self.name}.yaml",
         )
         (self.out / "report.html").write_text(page, encoding="utf-8")
+        if self.pdf:
+            from bmstats.report.pdf import compile_pdf, latex_document
+
+            tex = latex_document(
+                title=self.config["title"], description=self.config.get("description", ""),
+                author=self.config.get("author", ""), sections=rendered, methods=self.methods_paragraph(),
+                versions=self.versions(), data_files=self.data_files, config_name=f"{self.name}.yaml")
+            (self.out / "report.tex").write_text(tex, encoding="utf-8")
+            compile_pdf(tex, self.pdf_figures, self.out / "report.pdf")
 
 
 def _dropped_notes(models: dict) -> list[str]:
@@ -820,8 +837,10 @@ def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | N
     return None
 
 
-def build_report(config_path: str | Path, out_dir: str | Path) -> int:
-    """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data."""
+def build_report(config_path: str | Path, out_dir: str | Path, *, pdf: bool = False) -> int:
+    """Build one report; returns 0 on success, 1 if an analysis failed (or, with ``pdf=True``, pdflatex is
+    missing or failed), 2 for a bad config or data.  ``pdf=True`` also writes ``report.pdf`` and
+    ``report.tex`` (:mod:`bmstats.report.pdf`)."""
     config_path, out_dir = Path(config_path), Path(out_dir)
     started = _time.perf_counter()
     try:
@@ -835,6 +854,7 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
         return EXIT_CONFIG
     _progress(f"{config_path.name}: {config['title']}")
     builder = ReportBuilder(config, config_path, out_dir)
+    builder.pdf = pdf
     try:
         t0 = _time.perf_counter()
         builder.load_data()
@@ -861,8 +881,15 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
         _progress(f"      done [{_time.perf_counter() - t0:.1f}s]")
     t0 = _time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    builder.write(sections)
-    _progress(f"  wrote {out_dir.as_posix()}/report.html, tables/ and figures/ [{_time.perf_counter() - t0:.1f}s]")
+    from bmstats.report.pdf import PdfError
+
+    try:
+        builder.write(sections)
+    except PdfError as exc:
+        _progress(f"error: {exc}")
+        return EXIT_FAILED
+    written = "report.html" + (", report.pdf" if pdf else "")
+    _progress(f"  wrote {out_dir.as_posix()}/{written}, tables/ and figures/ [{_time.perf_counter() - t0:.1f}s]")
     _progress(f"  total {_time.perf_counter() - started:.1f}s")
     return EXIT_OK
 
