@@ -124,3 +124,12 @@ def test_a_non_estimable_effect_is_marked_and_not_drawn():
     assert "not estimable" in text and "Not estimable:" in text
     svg = re.search(r"<svg.*?</svg>", fit._repr_html_(), re.S).group(0)
     assert ">age<" in svg and ">x<" not in svg
+
+
+def test_incidence_rates_show_as_the_report_rate_table(rott):
+    frame = rott.assign(relapse=(rott["status"] == 1).astype(int))
+    rates = bm.incidence_rate(frame, "time", "relapse", by="nodes_group", per=1000)
+    text = repr(rates)
+    row = rates.table.iloc[0]
+    assert "Rate per 1,000 person-time (95% CI)" in text
+    assert fmt_ci(row["rate"], row["lower"], row["upper"], 1) in text and fmt_int(row["events"]) in text

@@ -107,7 +107,21 @@ def summarize(result: Any) -> Summary:
         return _curve(result)
     if _is_test(result):
         return _test(result)
+    if _is_rate(result):
+        return _rates(result)
     return _generic(result)
+
+
+def _is_rate(result: Any) -> bool:
+    table = getattr(result, "table", None)
+    return isinstance(table, pd.DataFrame) and {"events", "person_time", "rate", "lower", "upper"} <= set(table.columns)
+
+
+def _rates(result: Any) -> Summary:
+    from bmstats.report.table_builders import rate_table
+
+    table = rate_table(result, title="", unit="person-time")
+    return Summary(_title(result), _notes(result), (table,), "", "Full frame: `.table`.")
 
 
 def _model(result: Any) -> Summary:
