@@ -263,7 +263,8 @@ def _table_html(table: Table) -> str:
         label = f"<strong>{label}</strong>" if table.bold[i] and row[0] else label
         cells = "".join(f'<td style="{_CELL};text-align:{"left" if left[j] else "right"}">{html_cell(v)}</td>'
                         for j, v in enumerate(row[1:], start=1))
-        out.append(f'<tr><td style="{_CELL};{pad}text-align:left">{label}</td>{cells}</tr>')
+        keep = "white-space:nowrap;" if " " not in row[0].strip() else ""  # an id such as a rule's
+        out.append(f'<tr><td style="{_CELL};{pad}{keep}text-align:left">{label}</td>{cells}</tr>')
     out.append("</tbody></table>")
     if table.footnotes:
         notes = "<br>".join(html.escape(n) for n in table.footnotes)
