@@ -29,7 +29,7 @@ import pandas as pd
 
 from bmstats._checks import InputError
 from bmstats._options import options
-from bmstats.report.format import decimals_for, fmt_ci, fmt_num, fmt_p
+from bmstats.report.format import decimals_for, fmt_ci, fmt_int, fmt_num, fmt_p
 from bmstats.report.table import Table, html_cell
 
 __all__ = ["Summary", "summarize", "to_html", "to_text", "round_times"]
@@ -187,7 +187,15 @@ def _test_table(test: Any) -> Table:
 
 
 def _test(result: Any) -> Summary:
-    return Summary(_title(result), _notes(result), (_test_table(result),), "",
+    tables = [_test_table(result)]
+    per_group = getattr(result, "table", None)
+    if isinstance(per_group, pd.DataFrame) and {"group", "observed", "expected"} <= set(per_group.columns):
+        body = pd.DataFrame({"Group": per_group["group"].astype(str),
+                             **({"Patients": [fmt_int(v) for v in per_group["n"]]} if "n" in per_group else {}),
+                             "Observed": [fmt_num(v, 0) for v in per_group["observed"]],
+                             "Expected": [fmt_num(v, 1) for v in per_group["expected"]]})
+        tables.append(Table(body, footnotes=("Observed and expected events per group under equal hazards.",)))
+    return Summary(_title(result), _notes(result), tuple(tables), "",
                    "Values: `.statistic`, `.df`, `.p_value`" + (", `.table`." if hasattr(result, "table") else "."))
 
 
