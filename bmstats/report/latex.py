@@ -239,7 +239,7 @@ def _measure(table: Table, landscape: bool, size: str, step: int) -> Layout:
             elif splits(j, i):
                 n = max(n, 2)
         lines_total += n
-    lines_total += max(len(h) for h in headers) + (max(len(g) for g in groups) if groups else 0)
+    lines_total += max((len(h) for h in headers), default=1) + max((len(g) for g in groups), default=0)
     note_size = _note_size(size)
     note_lines = sum(max(1, math.ceil(text_width(n, note_size) / max(width, 1.0))) for n in table.footnotes)
     height = lines_total * _BASELINE[size] + note_lines * _BASELINE[note_size] + 3 * 12.0 + 10.0
