@@ -188,7 +188,7 @@ def test_subcommands_hand_their_arguments_to_the_builders(monkeypatch, tmp_path,
     sim = types.ModuleType("bmstats.simulation")
     sim.write_simulation = lambda **kw: calls.setdefault("simulate", kw)
     builder = types.ModuleType("bmstats.report.builder")
-    builder.build_report = lambda config, out: calls.setdefault("report", (config, out)) and 0
+    builder.build_report = lambda config, out, pdf=False: calls.setdefault("report", (config, out, pdf)) and 0
     builder.build_all = lambda folder, out: calls.setdefault("report-all", (folder, out)) and 1
     monkeypatch.setitem(sys.modules, "bmstats.simulation", sim)
     monkeypatch.setitem(sys.modules, "bmstats.report.builder", builder)
@@ -198,7 +198,9 @@ def test_subcommands_hand_their_arguments_to_the_builders(monkeypatch, tmp_path,
     assert code == 0
     assert calls["simulate"] == {"n": 100, "seed": 7, "out": str(tmp_path / "o"), "scenario": {"bm_rate": 0.1}}
     assert _run(["report", "a.yaml", "-o", "out"], capsys)[0] == 0
-    assert calls["report"] == ("a.yaml", "out")
+    assert calls.pop("report") == ("a.yaml", "out", False)
+    assert _run(["report", "a.yaml", "-o", "out", "--pdf"], capsys)[0] == 0
+    assert calls["report"] == ("a.yaml", "out", True)
     assert _run(["report-all", "analyses", "-o", "reports"], capsys)[0] == 1
     assert calls["report-all"] == ("analyses", "reports")
 
