@@ -1,8 +1,8 @@
 """analyses/quickstart.ipynb runs headless from top to bottom (nbclient, the venv's python3 kernel)."""
 from pathlib import Path
 
+import nbclient
 import nbformat
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "analyses" / "quickstart.ipynb"
@@ -15,7 +15,6 @@ def test_notebook_is_committed_without_outputs():
 
 
 def test_notebook_executes_headless():
-    nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOK.parent)}})

@@ -16,12 +16,9 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError
+from bmstats._warnings import ConvergenceWarning
 
 SUMMARY_COLUMNS = ["coef", "se", "hr", "lower", "upper", "z", "p"]
-
-
-class ConvergenceWarning(UserWarning):
-    """Newton-Raphson did not converge, or the likelihood is monotone in a covariate."""
 
 
 def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None) -> pd.DataFrame:
@@ -130,12 +127,14 @@ def newton_raphson(
         ll_c, u_c, info_c = evaluate(cand)
         if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
             beta, ll, u, info = cand, ll_c, u_c, info_c
-    _warn_monotone(beta, info, names, model)
+    _warn_monotone(beta, info, names, model, converged)
     if not converged:
         warnings.warn(
-            f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
-            f"likelihood above {tol}); estimates are unreliable",
-            ConvergenceWarning,
+            ConvergenceWarning(
+                f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
+                f"likelihood above {tol}); estimates are unreliable",
+                converged=False,
+            ),
             stacklevel=3,
         )
     return NewtonResult(beta, ll, u, info, it, converged, initial)
@@ -157,20 +156,27 @@ def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
     return np.linalg.solve(c.T, y)
 
 
-def _warn_monotone(beta: np.ndarray, info: np.ndarray, names: list[str], model: str) -> None:
+def _warn_monotone(beta: np.ndarray, info: np.ndarray, names: list[str], model: str, converged: bool) -> None:
     try:
         var = np.diag(np.linalg.inv(info))
     except np.linalg.LinAlgError:
         var = np.full(len(beta), np.inf)
-    se = np.sqrt(np.abs(var))
+    warn_diverging(names, beta, np.sqrt(np.abs(var)), model, converged, stacklevel=4)
+
+
+def warn_diverging(names, beta, se, model: str, converged: bool, ratio: str = "hazard ratio",
+                   stacklevel: int = 3) -> None:
+    """ConvergenceWarning naming the coefficients that run off to infinity (monotone likelihood)."""
     bad = [n for n, b, s in zip(names, beta, se) if abs(b) > 15 or (np.isfinite(s) and s > 1e3 and abs(b) > 5)]
     if bad:
         warnings.warn(
-            f"{model}: coefficient(s) for {', '.join(map(repr, bad))} diverging (monotone likelihood: the "
-            "covariate separates the events, e.g. no events in one category); hazard ratio and its "
-            "confidence interval are not estimable",
-            ConvergenceWarning,
-            stacklevel=3,
+            ConvergenceWarning(
+                f"{model}: coefficient(s) for {', '.join(map(repr, bad))} diverging (monotone likelihood: the "
+                f"covariate separates the events, e.g. no events in one category); {ratio} and its "
+                "confidence interval are not estimable",
+                converged=converged,
+            ),
+            stacklevel=stacklevel,
         )
 
 
