@@ -44,11 +44,13 @@ def _statsmodels_kinds() -> tuple[tuple[type[Warning], bool, str], ...]:
         (sme.ConvergenceWarning, False, "did not converge"),
         (sme.PerfectSeparationWarning, True, "perfect separation: a coefficient diverges"),
         (sme.HessianInversionWarning, False, "the Hessian could not be inverted"),
+        (sme.IterationLimitWarning, False, "stopped at the iteration limit"),
     )
 
 
 @contextlib.contextmanager
-def reissue_fit_warnings(model: str, stacklevel: int = 4) -> Iterator[list[ConvergenceWarning]]:
+def reissue_fit_warnings(model: str, stacklevel: int = 4,
+                         diagnosed: tuple[str, ...] = ()) -> Iterator[list[ConvergenceWarning]]:
     """Re-issue statsmodels' convergence warnings raised inside the block as :class:`ConvergenceWarning`.
 
     Parameters
@@ -57,6 +59,10 @@ def reissue_fit_warnings(model: str, stacklevel: int = 4) -> Iterator[list[Conve
         Name of the model for the message, e.g. ``"rate_regression (poisson)"``.
     stacklevel : int, default 4
         Passed on to :func:`warnings.warn` so that the warning points at the caller of the estimator.
+    diagnosed : tuple of str, default ()
+        Names of statsmodels warnings (``"ConvergenceWarning"``, ``"PerfectSeparationWarning"``) that the
+        caller diagnoses itself after the fit with a more specific warning (naming the term); these are not
+        re-issued a second time.
 
     Yields
     ------
@@ -78,7 +84,7 @@ def reissue_fit_warnings(model: str, stacklevel: int = 4) -> Iterator[list[Conve
         if kind is None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
             continue
-        if kind in seen:
+        if kind in seen or kind[0].__name__ in diagnosed:
             continue
         seen.add(kind)
         warning = ConvergenceWarning(f"{model}: {kind[2]} ({w.message})", converged=kind[1])
