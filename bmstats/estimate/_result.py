@@ -256,30 +256,3 @@ def step_at(table: pd.DataFrame, times, *, keys: Sequence[str] = ("group",),
         if isinstance(table[k].dtype, pd.CategoricalDtype):
             result[k] = pd.Categorical(result[k], categories=table[k].cat.categories)
     return result
-
-
-class ResultMixin:
-    """Former base of the results; kept only until every result derives from :class:`Result`."""
-
-    _title: str = "bmstats result"
-
-    def _tidy(self) -> pd.DataFrame:
-        for name in ("summary", "table"):
-            if hasattr(type(self), name) or name in getattr(self, "__dataclass_fields__", {}):
-                value = getattr(self, name)
-                if isinstance(value, pd.DataFrame):
-                    return value
-        raise AttributeError(f"{type(self).__name__} has no tidy frame")
-
-    def _notes(self) -> list[str]:
-        return []
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return Result.notes.fget(self)
-
-    def __repr__(self) -> str:
-        return Result.__repr__(self)
-
-    def _repr_html_(self) -> str:
-        return Result._repr_html_(self)
