@@ -144,21 +144,27 @@ class Cohort:
         unit: str = "years",
         horizon: float | None = None,
         covariates: Sequence[str] | None = None,
+        time_varying: dict | None = None,
     ) -> pd.DataFrame:
         """Time-to-event frame (``patient_id``, ``time``, ``status`` + covariates) from ``origin``.
+
+        With ``time_varying={name: date column | "skeletal_event"}``: counting-process rows
+        (``patient_id, start, stop, status``, one 0/1 column per exposure, covariates) split as R's
+        ``tmerge(..., tdc())``; see :mod:`bmstats.cohort.timevarying`.
 
         The exclusion log is ``frame.attrs["exclusions"]`` (an :class:`~bmstats.cohort.exclusions.ExclusionLog`);
         :meth:`endpoint_with_log` returns both explicitly.  See :func:`bmstats.cohort.endpoints.endpoint`.
         """
-        return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates).data
+        return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates, time_varying).data
 
     def endpoint_with_log(self, event: str, competing: Sequence[str] = (), origin: str = "diagnosis",
                           unit: str = "years", horizon: float | None = None,
-                          covariates: Sequence[str] | None = None):
+                          covariates: Sequence[str] | None = None, time_varying: dict | None = None):
         """:class:`~bmstats.cohort.endpoints.Endpoint` (``.data``, ``.exclusions``)."""
         from bmstats.cohort.endpoints import endpoint
 
-        return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates)
+        return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates,
+                        time_varying)
 
     def recurrent_events(
         self,

@@ -61,6 +61,7 @@ class CompetingRisksModels(Result):
     _summary: pd.DataFrame
     _fits: dict
     causes: tuple
+    causes_in_data: tuple = ()  # every non-zero status code in the data (absolute risk needs all of them)
 
     _title = "Competing risks: cause-specific Cox and Fine-Gray models"
 
@@ -130,5 +131,6 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
             frames.append(s)
     summary = pd.concat(frames, ignore_index=True)
     first = fits[("cause-specific Cox", causes[0])]
-    return CompetingRisksModels(_summary=summary, _fits=fits, causes=tuple(causes), n=first.n,
-                                dropped=first.dropped)
+    present = tuple(sorted(int(c) for c in set(codes) if c != 0))
+    return CompetingRisksModels(_summary=summary, _fits=fits, causes=tuple(causes), causes_in_data=present,
+                                n=first.n, dropped=first.dropped)

@@ -28,7 +28,7 @@ from bmstats._checks import (
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.km import empty_groups
+from bmstats.estimate.inputs import empty_groups
 
 
 def competing_inputs(data, time, status, by, strata, dropna):

@@ -29,6 +29,7 @@ from scipy import stats
 from bmstats._checks import (
     Dropped,
     InputError,
+    distinct_labels,
     handle_missing,
     require_columns,
     require_frame,
@@ -39,7 +40,7 @@ from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats.estimate._regression import ConvergenceWarning, coefficient_table, newton_raphson
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design, design_matrix, formula_variables
-from bmstats.estimate.finegray_core import FGProblem, RiskSets, risk_sets
+from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
 from bmstats.estimate.finegray_variance import cumhaz_influence, sandwich
 
 __all__ = ["fine_gray", "FineGrayResult"]
@@ -70,7 +71,7 @@ class FineGrayResult(ModelResult):
     cengroup: str | None
     design: Design = field(repr=False)
     _prob: FGProblem = field(repr=False, compare=False)
-    _rs: RiskSets = field(repr=False, compare=False)
+    _rs: FGRiskSums = field(repr=False, compare=False)
     _influence: np.ndarray = field(repr=False, compare=False)
 
     ratio_name = "shr"
@@ -224,15 +225,16 @@ def fine_gray(
         )
     group = None
     if cengroup is not None:
-        group = pd.factorize(data[cengroup], sort=True)[0]
+        group, levels = pd.factorize(data[cengroup], sort=True)
+        distinct_labels(levels, cengroup, data[cengroup])
     prob = FGProblem.build(t, st, X, cause, group)
     _check_variation_among_events(prob, names, design)
 
-    cache: dict[bytes, RiskSets] = {}
+    cache: dict[bytes, FGRiskSums] = {}
     null: list[float] = []
 
     def evaluate(beta: np.ndarray):
-        rs = risk_sets(prob, beta)
+        rs = fg_risk_sums(prob, beta)
         cache.clear()
         cache[beta.tobytes()] = rs
         if not null:
@@ -240,7 +242,7 @@ def fine_gray(
         return rs.loglik, rs.score, rs.information
 
     fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {cause})")
-    rs = cache.get(fit.beta.tobytes()) or risk_sets(prob, fit.beta)
+    rs = cache.get(fit.beta.tobytes()) or fg_risk_sums(prob, fit.beta)
     try:
         inv_info = np.linalg.inv(rs.information)
     except np.linalg.LinAlgError:

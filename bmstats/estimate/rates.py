@@ -19,7 +19,7 @@ from statsmodels.stats.rates import confint_poisson
 from bmstats._checks import InputError
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TableResult
-from bmstats.estimate.km import survival_inputs
+from bmstats.estimate.inputs import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)

@@ -33,7 +33,7 @@ from bmstats._checks import InputError, require_columns
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TableResult, frozen_copy
 from bmstats.estimate.cif import CumulativeIncidence
-from bmstats.estimate.recurrent_checks import counting_process
+from bmstats.estimate.counting_process import counting_process
 
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 
