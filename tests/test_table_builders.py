@@ -105,7 +105,7 @@ def test_regression_table_univariable_stacks_models(rott):
 
 def test_cif_table_equals_at_and_gray(rott):
     ci = bm.cumulative_incidence(rott, "t", "s", by="nodal")
-    t = bm.cif_table(ci, [2, 5, 10], causes={1: "Relapse", 2: "Death"})
+    t = bm.cif_table(ci, [2, 5, 10], cause_labels={1: "Relapse", 2: "Death"})
     at = ci.at([2, 5, 10])
     for row in at.itertuples():
         name = {1: "Relapse", 2: "Death"}[row.cause]
