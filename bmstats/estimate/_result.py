@@ -153,13 +153,15 @@ class CurveResult(TableResult):
 class ModelResult(Result):
     """A regression model: ``.summary`` (index term; coef, std_err, <ratio>, lower, upper, statistic,
     p_value, where <ratio> is ``.ratio_name``), ``.coef``, ``.cov``, ``n_events``, ``conf_level``,
-    ``converged``."""
+    ``converged``; ``design`` (:class:`~bmstats.estimate.design.Design`, or None) tells the report layer
+    which terms are levels of a categorical variable and their reference level."""
 
     _summary: pd.DataFrame = field(kw_only=True)
     _cov: pd.DataFrame = field(kw_only=True)
     n_events: int = field(kw_only=True)
     conf_level: float = field(kw_only=True)
     converged: bool = field(default=True, kw_only=True)
+    design: Any = field(default=None, kw_only=True, repr=False)  # the Design (terms, factors, reference levels)
 
     ratio_name: ClassVar[str] = "hr"
 

@@ -16,14 +16,14 @@ transform tidycmprsk uses): F^exp(-+ z se / (F log F)).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from bmstats._checks import (
-    Dropped, InputError, handle_missing, require_columns, require_frame, status_array, time_array,
+    InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, frozen_copy

@@ -14,14 +14,12 @@ the hazard increments over the event times at which row ``i`` is at risk (no n x
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bmstats._checks import (
-    Dropped,
     InputError,
     distinct_labels,
     event_array,
@@ -188,7 +186,6 @@ class CoxResult(ModelResult):
     ties: str
     robust: bool
     iterations: int
-    design: Design = field(repr=False)
     strata: tuple
     strata_levels: tuple
     _means: pd.Series

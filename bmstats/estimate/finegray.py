@@ -27,7 +27,6 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import (
-    Dropped,
     InputError,
     distinct_labels,
     handle_missing,
@@ -69,7 +68,6 @@ class FineGrayResult(ModelResult):
     iterations: int
     _baseline: pd.DataFrame
     cengroup: str | None
-    design: Design = field(repr=False)
     _prob: FGProblem = field(repr=False, compare=False)
     _rs: FGRiskSums = field(repr=False, compare=False)
     _influence: np.ndarray = field(repr=False, compare=False)

@@ -11,7 +11,7 @@ that ``print(survfit, rmean=tau)`` reports.  Delayed entry (left truncation) use
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -14,13 +14,13 @@ linear trend in the log hazard ratio across ordered groups; Collett, Modelling S
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, require_frame
+from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis

@@ -26,13 +26,13 @@ Confidence limits use the log transform, mu exp(+-z se / mu), as mets' summary d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, require_frame
+from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, TestResult, frozen_copy
 from bmstats.estimate.counting_process import CountingProcess, counting_process

@@ -11,18 +11,18 @@ from the observed information at fixed mu.  Wald confidence limits (``confint.de
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
-from bmstats._checks import Dropped, InputError, describe_rows, fail, handle_missing, numeric_array, require_columns, require_frame
+from bmstats._checks import InputError, describe_rows, fail, handle_missing, numeric_array, require_columns, require_frame
 from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats.estimate._regression import coefficient_table
 from bmstats.estimate._result import ModelResult
-from bmstats.estimate.design import Design, design_matrix, formula_variables
+from bmstats.estimate.design import design_matrix, formula_variables
 
 FAMILIES = ("poisson", "negative_binomial")
 
@@ -42,7 +42,6 @@ class RateRegression(ModelResult):
     null_deviance: float
     df_residual: int
     person_time: float
-    design: Design = field(repr=False)
 
     ratio_name = "rate_ratio"
 

@@ -9,7 +9,7 @@ equal rates, so the exact (Clopper-Pearson) limits for p map to limits for the r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

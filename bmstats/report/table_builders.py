@@ -601,7 +601,7 @@ def cif_table(
 
 @checked_arguments
 def survival_table(
-    result: Any,
+    result: KaplanMeier,
     times: Sequence[float],
     *,
     group_label: str = "Group",
@@ -632,7 +632,7 @@ def survival_table(
 
 @checked_arguments
 def median_table(
-    result: Any,
+    result: KaplanMeier,
     *,
     group_label: str = "Group",
     unit: str = "years",
@@ -664,9 +664,9 @@ def median_table(
 
 @checked_arguments
 def rate_table(
-    result: Any,
+    result: IncidenceRate,
     *,
-    ratios: Any = None,
+    ratios: RateRatio | None = None,
     group_label: str = "Group",
     per: float | None = None,
     unit: str = "person-years",
@@ -718,7 +718,7 @@ def rate_table(
 
 @checked_arguments
 def mcf_table(
-    result: Any,
+    result: MeanCumulativeFunction,
     times: Sequence[float],
     *,
     group_label: str = "Group",
