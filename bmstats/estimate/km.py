@@ -85,8 +85,7 @@ class KaplanMeier(CurveResult):
         return notes
 
     def _curves(self):
-        for g, tb in self._table.groupby("group", sort=False, observed=True):
-            yield g, tb
+        yield from self._table.groupby("group", sort=False, observed=True)
 
     def quantile(self, p=(0.25, 0.5, 0.75)) -> pd.DataFrame:
         """Survival quantiles (time by which a fraction p has had the event) with confidence limits from

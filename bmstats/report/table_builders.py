@@ -218,7 +218,8 @@ def table_one(
             levels = _levels(s)
             counts = [frame[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, frame in columns]
             if has_test and len(with_values) > 1:
-                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, g in with_values])
+                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy()
+                                  for _, g in with_values])
                 table = table[:, table.sum(axis=0) > 0]
                 if table.shape[1] < 2:
                     p_value, test_name = float("nan"), ""
@@ -253,7 +254,8 @@ def table_one(
             if has_test and len(x_groups) > 1 and all(len(x) > 1 for x in x_groups):
                 if robust:
                     if len(x_groups) == 2:
-                        p_value, test_name = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue), "Wilcoxon rank-sum"
+                        p_value = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue)
+                        test_name = "Wilcoxon rank-sum"
                     else:
                         p_value, test_name = float(stats.kruskal(*x_groups).pvalue), "Kruskal-Wallis"
                 else:
@@ -473,7 +475,8 @@ def regression_table(
     tidy_frame = pd.DataFrame(tidy)
     tidy_frame["row"] = [row_of.get((v, lv), -1) for v, lv in zip(tidy_frame["variable"], tidy_frame["level"])]
     used = list(dict.fromkeys(ratio_names.values()))
-    notes = list(footnotes) or ["; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
+    notes = list(footnotes) or [
+        "; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
     return Table(body, title=title, footnotes=tuple(notes), indent=tuple(indent), bold=tuple(bold),
                  data=tidy_frame, name="regression_table")
 
