@@ -201,7 +201,7 @@ def test_predict_before_first_event_and_shape(tied):
 
 def test_result_shape(tied):
     res = bm.fine_gray(tied, "time", "status", "x1 + x2 + grp", cause=2)
-    assert list(res.summary.columns) == ["coef", "std_err", "shr", "lower", "upper", "statistic", "p_value"]
+    assert list(res.summary.columns) == ["coef", "std_err", "shr", "lower", "upper", "statistic", "p_value", "estimable"]
     assert res.summary.index.name == "term"
     assert res.n_events == (tied.status == 2).sum() and res.n_competing == (tied.status == 1).sum()
     assert res.converged and res.iterations >= 2

@@ -22,7 +22,7 @@ def test_coefficients_and_se_equal_r(family):
     fit = bm.rate_regression(COUNTS, "events", "person_years", "group + x", family=family)
     ref = REF[family]
     s = fit.summary
-    assert list(s.columns) == ["coef", "std_err", "rate_ratio", "lower", "upper", "statistic", "p_value"]
+    assert list(s.columns) == ["coef", "std_err", "rate_ratio", "lower", "upper", "statistic", "p_value", "estimable"]
     assert list(s.index) == ["Intercept", "group[T.B]", "x"]
     np.testing.assert_allclose(s["coef"], ref["coef"], atol=1e-4)
     np.testing.assert_allclose(s["std_err"], ref["se"], atol=1e-3)
