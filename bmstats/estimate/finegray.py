@@ -110,7 +110,7 @@ class FineGrayResult(ModelResult):
 
     @property
     def reference_levels(self) -> dict:
-        return self.design.reference_levels
+        return dict(self.design.reference_levels)
 
     @property
     def influence(self) -> pd.DataFrame:

@@ -53,7 +53,7 @@ class RateRegression(ModelResult):
 
     @property
     def reference_levels(self) -> dict:
-        return self.design.reference_levels
+        return dict(self.design.reference_levels)
 
     @property
     def _title(self) -> str:  # type: ignore[override]
