@@ -64,7 +64,7 @@ CASES = {
                   lambda r, d: bm.regression_table(r)),
     "cause_specific_cox": (lambda d: bm.cause_specific_cox(d["rott"], "t", "s", "age + nodal", cause=2),
                            lambda r, d: bm.regression_table(r)),
-    "competing_risks_models": (lambda d: bm.competing_risks_models(d["rott"], "t", "s", "age + nodal", causes=[1]),
+    "competing_risks_models": (lambda d: bm.competing_risks_models(d["rott"], "t", "s", "age + nodal", cause=[1]),
                                lambda r, d: bm.regression_table(r)),
     "incidence_rate": (lambda d: bm.incidence_rate(d["rott"], "os", "death", by="nodal"),
                        lambda r, d: bm.rate_table(r)),

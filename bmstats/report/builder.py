@@ -378,7 +378,7 @@ class ReportBuilder:
             return bm.fine_gray(frame, "time", "status", formula, cause=cause, dropna=dropna)
         if model == "cause_specific":
             return bm.cause_specific_cox(frame, "time", "status", formula, cause=cause, dropna=dropna)
-        return bm.competing_risks_models(frame, "time", "status", formula, causes=[cause], dropna=dropna)
+        return bm.competing_risks_models(frame, "time", "status", formula, cause=[cause], dropna=dropna)
 
     def _run_regression(self, a: dict, s: Section) -> None:
         frame = self.endpoint(a["endpoint"])[0]
