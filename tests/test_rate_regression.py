@@ -1,4 +1,6 @@
 """Poisson and negative binomial rate regression against R's glm and MASS::glm.nb."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,15 +24,15 @@ def test_coefficients_and_se_equal_r(family):
     fit = bm.rate_regression(COUNTS, "events", "person_years", "group + x", family=family)
     ref = REF[family]
     s = fit.summary
-    assert list(s.columns) == ["coef", "se", "rate_ratio", "lower", "upper", "z", "p"]
+    assert list(s.columns) == ["coef", "std_err", "rate_ratio", "lower", "upper", "statistic", "p_value", "estimable"]
     assert list(s.index) == ["Intercept", "group[T.B]", "x"]
     np.testing.assert_allclose(s["coef"], ref["coef"], atol=1e-4)
-    np.testing.assert_allclose(s["se"], ref["se"], atol=1e-3)
+    np.testing.assert_allclose(s["std_err"], ref["se"], atol=1e-3)
     # in fact much closer
     assert np.max(np.abs(s["coef"].to_numpy() - ref["coef"])) < 1e-8
-    assert np.max(np.abs(s["se"].to_numpy() - ref["se"])) < 1e-6
-    np.testing.assert_allclose(s["z"], ref["z"], rtol=1e-5)
-    np.testing.assert_allclose(s["p"], ref["p"], rtol=1e-4)
+    assert np.max(np.abs(s["std_err"].to_numpy() - ref["se"])) < 1e-6
+    np.testing.assert_allclose(s["statistic"], ref["z"], rtol=1e-5)
+    np.testing.assert_allclose(s["p_value"], ref["p"], rtol=1e-4)
     np.testing.assert_allclose(s["lower"], np.exp(ref["ci_lower"]), rtol=1e-6)
     np.testing.assert_allclose(s["upper"], np.exp(ref["ci_upper"]), rtol=1e-6)
     np.testing.assert_allclose(s["rate_ratio"], np.exp(ref["coef"]), rtol=1e-8)
@@ -51,7 +53,7 @@ def test_poisson_has_no_theta_and_nb_is_wider():
     p = bm.rate_regression(COUNTS, "events", "person_years", "group + x")
     nb = bm.rate_regression(COUNTS, "events", "person_years", "group + x", family="negative_binomial")
     assert p.theta is None and p.theta_se is None
-    assert (nb.summary["se"] > p.summary["se"]).all()  # overdispersed data
+    assert (nb.summary["std_err"] > p.summary["std_err"]).all()  # overdispersed data
 
 
 def test_offset_scales_rates():
@@ -110,3 +112,22 @@ def test_theta_is_found_far_from_the_starting_value():
     theta = found[0]
     assert 0.5 < theta < 0.9
     assert _nb_loglik(y, mu, theta) > max(_nb_loglik(y, mu, theta * 1.01), _nb_loglik(y, mu, theta / 1.01))
+
+
+def test_a_category_without_events_warns_that_its_rate_ratio_diverges():
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"g": np.repeat(["a", "b"], 50), "pt": rng.uniform(1, 3, 100)})
+    d["y"] = np.where(d["g"] == "a", 0, rng.poisson(2, 100))
+    for family in ("poisson", "negative_binomial"):
+        with pytest.warns(bm.ConvergenceWarning, match=r"'g\[T.b\]' diverging.*rate ratio") as record:
+            bm.rate_regression(d, "y", "pt", "g", family=family)
+        assert all(w.message.converged for w in record if isinstance(w.message, bm.ConvergenceWarning))
+
+
+def test_rare_events_per_day_do_not_warn():
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"g": np.repeat(["a", "b"], 200), "pt": rng.uniform(3e6, 4e6, 400)})
+    d["y"] = rng.poisson(d["pt"] * 2e-7)
+    with warnings.catch_warnings(action="error"):
+        fit = bm.rate_regression(d, "y", "pt", "g")
+    assert fit.summary.loc["Intercept", "coef"] < -15

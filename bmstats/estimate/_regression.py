@@ -1,9 +1,10 @@
 """Pieces shared by the regression results (Cox, cause-specific Cox, Fine-Gray): the coefficient table,
 Wald/score/likelihood-ratio tests, and Newton-Raphson with step halving.
 
-``coefficient_table(names, coef, cov, conf_level, robust_cov=None, naive_cov=None)`` gives the tidy summary
-indexed by term: coef, se, hr, lower, upper, z, p (Wald, normal), plus ``robust_se`` when a robust variance is
-used (then ``se`` is the robust one and ``naive_se`` the model-based one, as R's coxph prints them).
+``coefficient_table(names, coef, cov, conf_level, naive_cov=None, ratio="hr")`` gives the tidy summary
+indexed by term: coef, std_err, <ratio>, lower, upper, statistic (Wald z), p_value (normal), plus
+``robust_std_err`` and ``naive_std_err`` when a robust variance is used (then ``std_err`` is the robust one
+and ``naive_std_err`` the model-based one, as R's coxph prints them).
 """
 from __future__ import annotations
 
@@ -16,23 +17,24 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError
+from bmstats._warnings import ConvergenceWarning
 
-SUMMARY_COLUMNS = ["coef", "se", "hr", "lower", "upper", "z", "p"]
-
-
-class ConvergenceWarning(UserWarning):
-    """Newton-Raphson did not converge, or the likelihood is monotone in a covariate."""
+def summary_columns(ratio: str = "hr") -> list[str]:
+    """The columns of every model summary (docs/api.md), the ratio named for what it is."""
+    return ["coef", "std_err", ratio, "lower", "upper", "statistic", "p_value"]
 
 
 class NotEstimableWarning(ConvergenceWarning):
     """The likelihood is monotone along a coefficient (no finite maximum): that effect is not estimable."""
 
 
-def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None, not_estimable=()) -> pd.DataFrame:
-    """Tidy table of log hazard ratios: coef, se, hr, lower, upper, z, p (index ``term``).
+def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None, not_estimable=(),
+                      ratio: str = "hr") -> pd.DataFrame:
+    """Tidy table of log ratios: coef, std_err, <ratio> (exp(coef)), lower, upper, statistic (z), p_value
+    (index ``term``), and ``estimable``.
 
-    When ``naive_cov`` is given, ``cov`` is a robust (sandwich) variance: ``se`` is the robust standard
-    error used for the CI and test, ``robust_se`` repeats it and ``naive_se`` is the model-based one.
+    When ``naive_cov`` is given, ``cov`` is a robust (sandwich) variance: ``std_err`` is the robust standard
+    error used for the CI and test, ``robust_std_err`` repeats it and ``naive_std_err`` is the model-based one.
     ``not_estimable``: positions of coefficients with a monotone likelihood; the column ``estimable`` is
     False there and every quantity but ``coef`` (where the fit stopped) is NaN.
     """
@@ -43,10 +45,10 @@ def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None
     q = stats.norm.ppf(0.5 + conf_level / 2)
     z = coef / se
     with np.errstate(over="ignore"):  # a diverging coefficient (already warned about) gives inf, not an error
-        table = _table(names, coef, se, q, z)
+        table = _table(names, coef, se, q, z, ratio)
     if naive_cov is not None:
-        table["robust_se"] = se
-        table["naive_se"] = np.sqrt(np.diag(np.asarray(naive_cov, dtype=float)))
+        table["robust_std_err"] = se
+        table["naive_std_err"] = np.sqrt(np.diag(np.asarray(naive_cov, dtype=float)))
     return mark_not_estimable(table, not_estimable)
 
 
@@ -61,16 +63,16 @@ def mark_not_estimable(table: pd.DataFrame, positions) -> pd.DataFrame:
     return table
 
 
-def _table(names, coef, se, q, z) -> pd.DataFrame:
+def _table(names, coef, se, q, z, ratio) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "coef": coef,
-            "se": se,
-            "hr": np.exp(coef),
+            "std_err": se,
+            ratio: np.exp(coef),
             "lower": np.exp(coef - q * se),
             "upper": np.exp(coef + q * se),
-            "z": z,
-            "p": 2 * stats.norm.sf(np.abs(z)),
+            "statistic": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
         },
         index=pd.Index(list(names), name="term"),
     )
@@ -169,17 +171,22 @@ def newton_raphson(
         converged = converged or singular
         if not_estimable:
             warnings.warn(
-                f"{model}: {', '.join(repr(names[j]) for j in not_estimable)} not estimable: the likelihood has no "
-                "finite maximum along this effect (monotone likelihood, e.g. no events in one category or "
-                "a covariate that orders the events perfectly); its ratio, interval and p-value are not reported",
-                NotEstimableWarning,
+                NotEstimableWarning(
+                    f"{model}: {', '.join(repr(names[j]) for j in not_estimable)} not estimable: the likelihood "
+                    "has no finite maximum along this effect (monotone likelihood, e.g. no events in one category "
+                    "or a covariate that orders the events perfectly); its ratio, interval and p-value are not "
+                    "reported",
+                    converged=converged,
+                ),
                 stacklevel=3,
             )
     if not converged:
         warnings.warn(
-            f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
-            f"likelihood above {tol}); estimates are unreliable",
-            ConvergenceWarning,
+            ConvergenceWarning(
+                f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
+                f"likelihood above {tol}); estimates are unreliable",
+                converged=False,
+            ),
             stacklevel=3,
         )
     return NewtonResult(beta, ll, u, info, it, converged, initial, not_estimable)
@@ -199,6 +206,23 @@ def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
         ) from None
     y = np.linalg.solve(c, u)
     return np.linalg.solve(c.T, y)
+
+
+def warn_diverging(names, beta, se, model: str, converged: bool, ratio: str = "hazard ratio",
+                   stacklevel: int = 3) -> None:
+    """NotEstimableWarning naming the coefficients that run off to infinity (monotone likelihood), for fits
+    (statsmodels GLMs) that do not detect it themselves."""
+    bad = [n for n, b, s in zip(names, beta, se) if abs(b) > 15 or (np.isfinite(s) and s > 1e3 and abs(b) > 5)]
+    if bad:
+        warnings.warn(
+            NotEstimableWarning(
+                f"{model}: coefficient(s) for {', '.join(map(repr, bad))} diverging (monotone likelihood: the "
+                f"covariate separates the events, e.g. no events in one category); {ratio} and its "
+                "confidence interval are not estimable",
+                converged=converged,
+            ),
+            stacklevel=stacklevel,
+        )
 
 
 def invert_information(info: np.ndarray, names: list[str], not_estimable=()) -> np.ndarray:

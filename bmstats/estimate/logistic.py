@@ -23,7 +23,8 @@ import statsmodels.api as sm
 from scipy import optimize, special, stats
 
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
-from bmstats.estimate._regression import ConvergenceWarning, coefficient_table
+from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
+from bmstats.estimate._regression import coefficient_table
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.design import Design, design_matrix, formula_variables
 
@@ -31,7 +32,6 @@ __all__ = ["logistic", "LogisticResult"]
 
 SUMMARY_COLUMNS = ["coef", "std_err", "odds_ratio", "lower", "upper", "statistic", "p_value"]
 INTERVALS = ("profile", "wald")
-_RENAME = {"se": "std_err", "hr": "odds_ratio", "z": "statistic", "p": "p_value"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -113,14 +113,14 @@ def logistic(
     design = design_matrix(data, rhs, intercept=True)
     X = design.values()
     names = design.columns
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # separation is diagnosed below, naming the term
+    # separation and non-convergence are diagnosed below, naming the term; any other warning is passed on
+    with reissue_fit_warnings("logistic", diagnosed=("ConvergenceWarning", "PerfectSeparationWarning")):
         fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
     coef = np.asarray(fit.params, dtype=float)
     cov = np.asarray(fit.cov_params(), dtype=float)
     converged = bool(fit.converged)
     _warn_separation(coef, cov, fit.fittedvalues, names, converged)
-    table = coefficient_table(names, coef, cov, conf_level).rename(columns=_RENAME)[SUMMARY_COLUMNS]
+    table = coefficient_table(names, coef, cov, conf_level, ratio="odds_ratio")[SUMMARY_COLUMNS]
     if interval == "profile":
         lo, hi = _profile_limits(X, y, coef, np.sqrt(np.diag(cov)), float(fit.deviance), conf_level, names)
         with np.errstate(over="ignore"):
@@ -201,9 +201,9 @@ def _warn_separation(coef, cov, fitted, names, converged) -> None:
     extreme = np.mean((fitted < 1e-8) | (fitted > 1 - 1e-8))
     bad = [n for n, b, s in zip(names, coef, se) if abs(b) > 15 or s > 1e3]
     if bad or not converged:
-        warnings.warn(
+        warnings.warn(ConvergenceWarning(
             "logistic: " + (f"coefficient(s) for {', '.join(map(repr, bad))} diverging (the covariate separates "
                             "the outcomes, e.g. no events in one category); " if bad else "")
             + ("IRLS did not converge; " if not converged else "")
             + f"{extreme:.0%} of fitted probabilities are numerically 0 or 1; odds ratios are not estimable",
-            ConvergenceWarning, stacklevel=3)
+            converged=converged), stacklevel=3)

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import describe_rows
+from bmstats._checks import InputError, describe_rows
+from bmstats.estimate.cause_specific import CompetingRisksModels
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
@@ -41,8 +42,8 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 _EVENT = "__event__"
 
 
-class AnalysisError(RuntimeError):
-    pass
+class AnalysisError(InputError):
+    """An analysis of a report config that cannot be run on these data (the message says why)."""
 
 
 @dataclass
@@ -364,8 +365,9 @@ class ReportBuilder:
         if a.get("times"):
             shown = {c: causes.get(c, f"Cause {c}") for c in (a.get("causes") or list(causes))}
             unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
-            s.tables.append((tabs.cif_table(ci, a["times"], causes=shown, group_label=self.label(by) or "Group",
-                                            unit=unit, title=f"{s.title}: cumulative incidence at chosen times"),
+            s.tables.append((tabs.cif_table(ci, a["times"], cause=list(shown), cause_labels=shown,
+                                            group_label=self.label(by) or "Group", unit=unit,
+                                            title=f"{s.title}: cumulative incidence at chosen times"),
                              a["id"]))
         self._method("cumulative_incidence", by is not None)
 
@@ -375,10 +377,10 @@ class ReportBuilder:
         if model == "cox":
             return bm.cox(frame, "time", _EVENT, formula, dropna=dropna)
         if model == "fine_gray":
-            return bm.fine_gray(frame, "time", "status", formula, event=cause, dropna=dropna)
+            return bm.fine_gray(frame, "time", "status", formula, cause=cause, dropna=dropna)
         if model == "cause_specific":
-            return bm.cause_specific_cox(frame, "time", "status", formula, event=cause, dropna=dropna)
-        return bm.competing_risks_models(frame, "time", "status", formula, events=[cause], dropna=dropna)
+            return bm.cause_specific_cox(frame, "time", "status", formula, cause=cause, dropna=dropna)
+        return bm.competing_risks_models(frame, "time", "status", formula, cause=[cause], dropna=dropna)
 
     def _run_regression(self, a: dict, s: Section) -> None:
         frame = self.endpoint(a["endpoint"])[0]
@@ -416,9 +418,9 @@ class ReportBuilder:
             z = fit.ph_test()
             zt = z.table
             body = pd.DataFrame({"Term": [self.labels.get(str(i), str(i)) for i in zt.index],
-                                 "Chi-squared": [f"{v:.2f}" for v in zt["chisq"]],
+                                 "Chi-squared": [f"{v:.2f}" for v in zt["statistic"]],
                                  "df": [str(int(v)) for v in zt["df"]],
-                                 "p": [tabs.fmt_p(v) for v in zt["p"]]})
+                                 "p": [tabs.fmt_p(v) for v in zt["p_value"]]})
             s.tables.append((Table(body, title=f"{s.title}: test of proportional hazards",
                                    footnotes=("Score test of the scaled Schoenfeld residuals against "
                                               "Kaplan-Meier-transformed time (Grambsch & Therneau 1994), as "
@@ -785,9 +787,8 @@ def _dropped_notes(models: dict) -> list[str]:
     notes = []
     for heading, value in models.items():
         for fit in (value if isinstance(value, list) else [value]):
-            fits = getattr(fit, "fits", None)
-            for f in (fits.values() if isinstance(fits, dict) else [fit]):
-                n = getattr(getattr(f, "dropped", None), "n", 0)
+            for f in (fit.fits.values() if isinstance(fit, CompetingRisksModels) else [fit]):
+                n = f.dropped.n
                 if n:
                     note = f"{heading}: {n:,} rows with missing values excluded." if heading else \
                         f"{n:,} rows with missing values excluded."
@@ -802,12 +803,9 @@ def _p_phrase(p: float) -> str:
 
 
 def _close(fig) -> None:
-    try:
-        import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
 
-        plt.close(fig)
-    except Exception:  # a Figure not managed by pyplot needs no closing
-        pass
+    plt.close(fig)  # a no-op for a Figure that pyplot does not manage
 
 
 OUTPUTS = ("report.html", "tables/", "figures/")  # what a build writes inside its output folder
@@ -837,15 +835,35 @@ def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | N
     return None
 
 
-def build_report(config_path: str | Path, out_dir: str | Path, *, pdf: bool = False) -> int:
-    """Build one report; returns 0 on success, 1 if an analysis failed (or, with ``pdf=True``, pdflatex is
-    missing or failed), 2 for a bad config or data.  ``pdf=True`` also writes ``report.pdf`` and
-    ``report.tex`` (:mod:`bmstats.report.pdf`)."""
+def build_report(config_path: str | Path, out_dir: str | Path, *, debug: bool = False, pdf: bool = False) -> int:
+    """Build one report.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The report's YAML config (docs/reports.md).
+    out_dir : str or Path
+        Folder for ``report.html``, ``tables/`` and ``figures/``; created if needed.
+    debug : bool, default False
+        Raise bmstats' own errors and ``OSError`` with their traceback instead of printing one line.
+    pdf : bool, default False
+        Also write ``report.pdf`` and ``report.tex``, the whole report typeset by pdflatex
+        (:mod:`bmstats.report.pdf`); a missing or failing pdflatex makes the exit code 1.
+
+    Returns
+    -------
+    int
+        0 on success, 1 if an analysis failed, 2 for a bad config or unreadable data. bmstats' own errors
+        (:class:`~bmstats._checks.InputError` and its subclasses) and ``OSError`` are one line on stderr naming
+        the analysis; any other exception is a bug and propagates with its traceback.
+    """
     config_path, out_dir = Path(config_path), Path(out_dir)
     started = _time.perf_counter()
     try:
         config = load_config(config_path)
     except ConfigError as exc:
+        if debug:
+            raise
         _progress(f"error: {exc}")
         return EXIT_CONFIG
     problem = output_problem(out_dir)
@@ -860,7 +878,9 @@ def build_report(config_path: str | Path, out_dir: str | Path, *, pdf: bool = Fa
         builder.load_data()
         _progress(f"  data: {', '.join(f for f, _ in builder.data_files)} ({len(builder.frame):,} rows) "
                   f"[{_time.perf_counter() - t0:.1f}s]")
-    except (ConfigError, OSError, ValueError) as exc:
+    except (InputError, OSError) as exc:
+        if debug:
+            raise
         _progress(f"error: {exc}")
         return EXIT_CONFIG
     sections = []
@@ -871,9 +891,13 @@ def build_report(config_path: str | Path, out_dir: str | Path, *, pdf: bool = Fa
         try:
             sections.append(builder.run(analysis))
         except ConfigError as exc:
+            if debug:
+                raise
             _progress(f"error: {exc}")
             return EXIT_CONFIG
-        except Exception as exc:  # report which analysis failed and why, without a traceback
+        except (InputError, OSError) as exc:  # which analysis failed and why; anything else is a bug: traceback
+            if debug:
+                raise
             line = config["_lines"].get(("analyses", i - 1), "?")
             _progress(f"error: {config['_source']}:{line}: analyses[{i - 1}] ({analysis['id']}): "
                       f"{type(exc).__name__}: {exc}")
@@ -894,8 +918,23 @@ def build_report(config_path: str | Path, out_dir: str | Path, *, pdf: bool = Fa
     return EXIT_OK
 
 
-def build_all(folder: str | Path, out_dir: str | Path) -> int:
-    """Build every ``*.yaml`` config in ``folder`` into ``out_dir/<name>/``; returns the worst exit code."""
+def build_all(folder: str | Path, out_dir: str | Path, *, debug: bool = False) -> int:
+    """Build every ``*.yaml`` config in ``folder`` into ``out_dir/<name>/``; returns the worst exit code.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder whose ``*.yaml`` files are report configs.
+    out_dir : str or Path
+        Each config ``NAME.yaml`` is built into ``out_dir/NAME/``.
+    debug : bool, default False
+        As in :func:`build_report`.
+
+    Returns
+    -------
+    int
+        The largest exit code of :func:`build_report` over the configs; 2 when there is none.
+    """
     folder, out_dir = Path(folder), Path(out_dir)
     configs = sorted(p for p in folder.glob("*.yaml") if p.is_file())
     if not configs:
@@ -903,6 +942,6 @@ def build_all(folder: str | Path, out_dir: str | Path) -> int:
         return EXIT_CONFIG
     worst = EXIT_OK
     for path in configs:
-        code = build_report(path, out_dir / path.stem)
+        code = build_report(path, out_dir / path.stem, debug=debug)
         worst = max(worst, code)
     return worst
