@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import describe_rows
+from bmstats.report import captions
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
@@ -322,8 +323,9 @@ class ReportBuilder:
         kw = self._fig_kw(a, frame, by)
         kw.setdefault("ylabel", "Survival probability")
         fig = figs.plot_survival(km, test=test, **kw)
-        s.figures.append((fig, a["id"], f"{s.title}: Kaplan-Meier estimate with 95% confidence band"
-                          + (f"; log-rank p {_p_phrase(test.p_value)}" if test is not None else "") + "."))
+        s.figures.append((fig, a["id"], captions.curve_caption(
+            fig, s.title, "Kaplan-Meier estimate",
+            f"log-rank p {_p_phrase(test.p_value)}" if test is not None else "")))
         unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
         if a.get("times"):
             s.tables.append((tabs.survival_table(km, a["times"], group_label=self.label(by) or "Group", unit=unit,
@@ -349,9 +351,9 @@ class ReportBuilder:
         p_phrase = ""
         if gray is not None:
             row = gray[gray["cause"] == cause]
-            p_phrase = f"; Gray's test p {_p_phrase(row['p_value'].iloc[0])}" if len(row) else ""
-        s.figures.append((fig, a["id"], f"{s.title}: cumulative incidence of {causes.get(cause, cause)} "
-                          f"(Aalen-Johansen) with 95% confidence band{p_phrase}."))
+            p_phrase = f"Gray's test p {_p_phrase(row['p_value'].iloc[0])}" if len(row) else ""
+        s.figures.append((fig, a["id"], captions.curve_caption(
+            fig, s.title, f"cumulative incidence of {causes.get(cause, cause)} (Aalen-Johansen)", p_phrase)))
         if a.get("stacked"):
             skw = {k: v for k, v in kw.items() if k in ("xlabel", "xmax", "ticks", "percent", "legend_title")}
             stacked = figs.plot_cumulative_incidence(ci, stacked=True, causes=a.get("causes") or list(causes)[:2],
@@ -464,9 +466,9 @@ class ReportBuilder:
             unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
             p_label = f"Equal means at {comparison.tau:.3g} {unit}:"
         fig = figs.plot_mcf(mcf, p_value=p, p_label=p_label, **{k: v for k, v in kw.items() if k not in ("ymax",)})
-        s.figures.append((fig, a["id"], f"{s.title}: mean cumulative number of events per patient with 95% "
-                          "confidence band" + (f"; Wald test at the end of common follow-up p {_p_phrase(p)}"
-                                               if p is not None else "") + "."))
+        s.figures.append((fig, a["id"], captions.curve_caption(
+            fig, s.title, "mean cumulative number of events per patient",
+            f"Wald test at the end of common follow-up p {_p_phrase(p)}" if p is not None else "")))
         if a.get("times"):
             unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
             s.tables.append((tabs.mcf_table(mcf, a["times"], group_label=self.label(by) or "Group", unit=unit,
@@ -562,9 +564,9 @@ class ReportBuilder:
             kw = self._fig_kw(a, frame, by)
             kw.setdefault("ylabel", "Survival probability")
             kw["xlabel"] = (a.get("figure") or {}).get("xlabel", f"Time since the landmark ({unit})")
-            s.figures.append((figs.plot_survival(km, test=test, **kw), a["id"],
-                              f"{s.title}: Kaplan-Meier estimate from the landmark with 95% confidence band; "
-                              f"log-rank p {_p_phrase(test.p_value)}."))
+            fig = figs.plot_survival(km, test=test, **kw)
+            s.figures.append((fig, a["id"], captions.curve_caption(
+                fig, s.title, "Kaplan-Meier estimate from the landmark", f"log-rank p {_p_phrase(test.p_value)}")))
             if a.get("times"):
                 group_label = (a.get("labels") or {}).get(by) or self.label(by) or "Group"
             s.tables.append((tabs.survival_table(km, a["times"], group_label=group_label, unit=unit,
