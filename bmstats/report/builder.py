@@ -822,8 +822,11 @@ def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | N
     return None
 
 
-def build_report(config_path: str | Path, out_dir: str | Path) -> int:
-    """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data."""
+def build_report(config_path: str | Path, out_dir: str | Path, *, outputs: dict | None = None) -> int:
+    """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data.
+
+    ``outputs`` overrides the config's ``outputs`` keys (e.g. ``{"tables": ["html"], "figures": ["png"]}``
+    to write only what the HTML page needs); the page itself is the same."""
     config_path, out_dir = Path(config_path), Path(out_dir)
     started = _time.perf_counter()
     try:
@@ -831,6 +834,8 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
     except ConfigError as exc:
         _progress(f"error: {exc}")
         return EXIT_CONFIG
+    if outputs:
+        config["outputs"] = {**(config.get("outputs") or {}), **outputs}
     problem = output_problem(out_dir)
     if problem:
         _progress(f"error: output folder {out_dir.as_posix()}: {problem} (nothing was run)")
