@@ -24,7 +24,7 @@ from scipy import stats
 from bmstats._checks import Dropped, InputError, number_option, require_frame
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.inputs import survival_inputs
+from bmstats.estimate.inputs import strata_that_compare, survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
@@ -148,6 +148,7 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
+    strata_that_compare(data, by, strata)
     s_codes, s_labels = group_codes(data, strata)
     counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
                               n_columns=len(labels), n_causes=1)

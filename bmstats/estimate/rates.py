@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.rates import confint_poisson
 
-from bmstats._checks import Dropped, InputError
+from bmstats._checks import Dropped, InputError, positive_number
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.inputs import survival_inputs
 
@@ -84,6 +84,7 @@ def incidence_rate(data: pd.DataFrame, time: str, event: str, by: str | None = N
                    conf_level: float = 0.95, entry: str | None = None, dropna: bool = False) -> IncidenceRate:
     """Crude incidence rate by group: events, person_time (sum of ``time``, minus ``entry`` if given),
     rate per ``per`` person-time units, and exact Poisson limits."""
+    per = positive_number(per, "per", what="the person-time units a rate is expressed per")
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     events, pt, labels, dropped = _events_person_time(data, time, event, by, entry, dropna)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError, require_columns
+from bmstats._checks import InputError, number_option, positive_number, require_columns
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.counting_process import counting_process
 
@@ -120,11 +120,12 @@ def _poisson_limits(k: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.nd
 
 def skeletal_morbidity_rate(data, id, start, stop, event, terminal=None, by=None, window=21.0,
                             time_unit="years", conf_level=0.95, dropna=False) -> pd.DataFrame:
-    """SREs per person-year with at most one SRE counted per ``window`` days.
+    """SREs per person-year with at most one SRE counted per ``window`` days (a number >= 0).
 
     Columns: group, n, events, counted (after the window rule), person_years, rate, lower, upper (exact
     Poisson limits of the pooled rate) and mean_patient_rate (mean over patients of counted / years).
     """
+    window = number_option(window, "window", low=0, what="days within which later SREs do not count again")
     per_day = _days_per_unit(time_unit)
     f = _rows(data, id, start, stop, event, terminal, by, dropna)
     ev = f[f["event"] == 1]
@@ -155,6 +156,7 @@ def skeletal_morbidity_period_rate(data, id, start, stop, event, terminal=None, 
     Columns: group, n, periods_with_event, periods_on_study, rate (pooled ratio) and mean_patient_rate
     (mean over patients of their own ratio).
     """
+    period = positive_number(period, "period", what="days per counting period")
     per_day = _days_per_unit(time_unit)
     f = _rows(data, id, start, stop, event, terminal, by, dropna)
     ev = f[f["event"] == 1]
@@ -225,6 +227,8 @@ class SRESummary(ResultMixin):
 def sre_summary(data, id, start, stop, event, terminal=None, event_type=None, by=None, window=21.0,
                 period=84.0, time_unit="years", conf_level=0.95, dropna=False) -> SRESummary:
     """All SRE summaries at once (see the module docstring); each piece is also its own function."""
+    window = number_option(window, "window", low=0, what="days within which later SREs do not count again")
+    period = positive_number(period, "period", what="days per counting period")
     args = (data, id, start, stop, event, terminal, by)
     prop = proportion_with_event(*args, conf_level=conf_level, dropna=dropna)
     smr = skeletal_morbidity_rate(*args, window=window, time_unit=time_unit, conf_level=conf_level, dropna=dropna)
