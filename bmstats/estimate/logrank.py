@@ -148,8 +148,8 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
-    strata_that_compare(data, by, strata)
     s_codes, s_labels = group_codes(data, strata)
+    strata_that_compare(data, by, strata)
     counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
                               n_columns=len(labels), n_causes=1)
     observed, expected, variance = weighted_observed_expected(counts, rho)
