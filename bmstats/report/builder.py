@@ -161,7 +161,8 @@ class ReportBuilder:
         if "time" in spec:
             frame = self.frame.copy()
             frame["time"] = self._expr(spec["time"], frame, path + ("time",)).astype(float)
-            frame["status"] = self._expr(spec["status"], frame, path + ("status",)).astype("int64")
+            status = self._expr(spec["status"], frame, path + ("status",)).astype(float)
+            frame["status"] = status.astype("int64") if status.notna().all() else status  # missing stays missing
         elif spec.get("recurrent"):
             if self.cohort is None:
                 raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
@@ -185,7 +186,7 @@ class ReportBuilder:
             keep = self._expr(spec["filter"], frame, path + ("filter",)).astype(bool).to_numpy()
             frame = frame.loc[keep]
         if "status" in frame.columns:
-            frame[_EVENT] = (frame["status"] > 0).astype("int64")
+            frame[_EVENT] = (frame["status"] > 0).astype("int64").where(frame["status"].notna())
         frame = frame.reset_index(drop=True)
         self._endpoints[name] = (frame, log)
         return frame, log

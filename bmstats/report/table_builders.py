@@ -1,7 +1,7 @@
 """Publication tables built from data or from estimator results, each returned as a :class:`Table`.
 
 - :func:`table_one`: patient characteristics by group (gtsummary's ``tbl_summary`` / R ``tableone``):
-  n (%), mean (SD) or median [IQR], missing counts, a p-value with the test named and standardised mean
+  n (%), mean (SD) or median [Q1, Q3], missing counts, a p-value with the test named and standardised mean
   differences (Yang & Dalton 2012 for categorical variables; the mean of the pairwise SMDs for > 2 groups,
   as ``tableone`` does).
 - :func:`regression_table`: hazard (or rate) ratios with 95% CI and p, several models side by side
@@ -87,6 +87,8 @@ def _day_text(days: float) -> str:
 
 
 def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or len(b) < 2:  # no variance: the SMD is not defined (never a plausible 0)
+        return float("nan")
     s2 = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2
     return float(abs(a.mean() - b.mean()) / np.sqrt(s2)) if s2 > 0 else 0.0
 
@@ -127,7 +129,8 @@ def table_one(
     """Table 1: characteristics of ``variables`` overall and by ``by``.
 
     Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD),
-    or median [Q1, Q3] for those listed in ``nonnormal``; dates median [Q1, Q3] as dates (durations are
+    or median [Q1, Q3] for those listed in ``nonnormal`` (without decimals for whole numbers whose quartiles
+    are whole; text that is not a number counted as missing, with a footnote); dates median [Q1, Q3] as dates (durations are
     shown in days).  Numeric columns with at most ``max_levels`` distinct values are treated as categorical
     unless named otherwise.  ``missing``: ``"ifany"`` adds a "Missing" row, n (% of the group), where values
     are missing; ``"always"`` or ``"no"``.  p-values (when ``by`` is given): Pearson's chi-squared test
@@ -149,6 +152,7 @@ def table_one(
 
     # dates are summarised as dates, durations in days: never as a mean of nanoseconds
     dates: set[str] = set()
+    durations: set[str] = set()
     converted: dict[str, pd.Series] = {}
     for var in variables:
         as_dates = _as_dates(data[var])
@@ -157,6 +161,19 @@ def table_one(
             converted[var] = as_dates
         elif pd.api.types.is_timedelta64_dtype(data[var]):
             converted[var] = data[var] / pd.Timedelta(days=1)
+            durations.add(var)
+    # text in a continuous row: values that are not numbers are counted as missing, and a footnote says so
+    not_numbers: list[str] = []
+    for var in variables:
+        s = data[var]
+        if var in nonnormal and var not in converted and not pd.api.types.is_numeric_dtype(s):
+            values = pd.to_numeric(s.astype(object), errors="coerce").astype(float)
+            bad = s.notna() & values.isna()
+            if bad.any():
+                shown = ", ".join(repr(v) for v in s[bad].astype(str).unique()[:3])
+                not_numbers.append(f"{labels.get(var, var)}: {int(bad.sum()):,} value(s) that are not numbers "
+                                   f"({shown}) counted as missing.")
+            converted[var] = values
     if converted:
         data = data.copy()
         for var, values in converted.items():
@@ -260,6 +277,10 @@ def table_one(
                 smd_value = _mean_pairwise([_smd_continuous(x_groups[i], x_groups[j])
                                             for i in range(len(x_groups)) for j in range(i + 1, len(x_groups))])
             texts = []
+            # whole numbers (counts such as positive nodes) without decimals when every quartile is whole
+            whole = robust and not is_date and all(
+                np.all(np.mod(np.percentile(x, [25, 50, 75]), 1) == 0) for x in x_all if len(x)
+            ) and all(np.all(np.mod(x, 1) == 0) for x in x_all)
             for (col, _), x in zip(columns, x_all):
                 if robust:
                     q1, med, q3 = np.percentile(x, [25, 50, 75]) if len(x) else (np.nan,) * 3
@@ -268,15 +289,15 @@ def table_one(
                         tidy.append({"variable": var, "column": col, "median": _day_text(med), "q1": _day_text(q1),
                                      "q3": _day_text(q3), "n": len(x)})
                     else:
-                        texts.append(fmt_median_iqr(med, q1, q3, decimals))
+                        texts.append(fmt_median_iqr(med, q1, q3, 0 if whole else decimals))
                         tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
                 else:
                     mean = x.mean() if len(x) else np.nan
                     sd = x.std(ddof=1) if len(x) > 1 else np.nan
                     texts.append(fmt_mean_sd(mean, sd, decimals))
                     tidy.append({"variable": var, "column": col, "mean": mean, "sd": sd, "n": len(x)})
-            stat = "median [IQR]" if robust else "mean (SD)"
-            unit = ", days" if var in converted and not is_date else ""
+            stat = "median [Q1, Q3]" if robust else "mean (SD)"
+            unit = ", days" if var in durations else ""
             add(f"{name}{unit}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
                 strong=True)
         for row in tidy:
@@ -295,6 +316,7 @@ def table_one(
     notes = ["n (%) of non-missing values; mean (SD); median [Q1, Q3]."]
     if dates:
         notes.append("Dates: median [Q1, Q3] date.")
+    notes.extend(not_numbers)
     if has_test:
         if used_tests:
             notes.append("p: " + ", ".join(used_tests) + " test across groups, as named in the Test column.")
