@@ -113,8 +113,9 @@ def _example_expressions():
     return found
 
 
-# expressions where a missing value has a meaning: no visceral_met_date means no visceral metastasis
-_MISSING_MEANS_NONE = {"visceral_met_date"}
+# expressions where a missing value has a meaning: no visceral_met_date (bm_date) means no visceral (bone)
+# metastasis; they say so with notna()
+_MISSING_MEANS_NONE = {"visceral_met_date", "bm_date"}
 
 
 @pytest.mark.parametrize("where, expression", _example_expressions(), ids=lambda v: str(v)[:60])
@@ -127,5 +128,6 @@ def test_every_example_expression_keeps_missing_values_missing(where, expression
                               [None] if n.endswith("_type") else [np.nan]) for n in names})
     out = column(expression, frame)
     if names & _MISSING_MEANS_NONE:
+        assert "notna(" in expression, f"{where}: {expression!r} does not say what a missing date means"
         return
     assert pd.isna(out.iloc[0]), f"{where}: {expression!r} gives {out.iloc[0]!r} for missing values"
