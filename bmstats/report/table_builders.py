@@ -128,16 +128,16 @@ def table_one(
 ) -> Table:
     """Table 1: characteristics of ``variables`` overall and by ``by``.
 
-    Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD),
-    or median [Q1, Q3] for those listed in ``nonnormal`` (without decimals for whole numbers whose
-    quartiles are whole; text that is not a number counted as missing, with a footnote); dates median
-    [Q1, Q3] as dates (durations are shown in days).  Numeric columns with at most ``max_levels`` distinct
-    values are treated as categorical unless named otherwise.  ``missing``: ``"ifany"`` adds a "Missing" row, n (% of the group), where values
-    are missing; ``"always"`` or ``"no"``.  p-values (when ``by`` is given): Pearson's chi-squared test
-    (Fisher's exact test for a 2 x 2 table with an expected count below 5), one-way ANOVA (t-test for two
-    groups) for mean (SD) rows, Kruskal-Wallis (Wilcoxon rank-sum for two groups) for median rows.  SMD:
-    absolute standardised mean difference.  A ``by`` group without patients (an unused category) keeps its
-    column; the p-value and SMD of a row compare the groups that have values, and a footnote says so.
+    Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD), or median
+    [Q1, Q3] for those listed in ``nonnormal`` (without decimals for whole numbers whose quartiles are whole; text
+    that is not a number counted as missing, with a footnote); dates median [Q1, Q3] as dates (durations are shown
+    in days). Numeric columns with at most ``max_levels`` distinct values are treated as categorical unless named
+    otherwise. ``missing``: ``"ifany"`` adds a "Missing" row, n (% of the group), where values are missing;
+    ``"always"`` or ``"no"``. p-values (when ``by`` is given): Pearson's chi-squared test (Fisher's exact test for a
+    2 x 2 table with an expected count below 5), one-way ANOVA (t-test for two groups) for mean (SD) rows,
+    Kruskal-Wallis (Wilcoxon rank-sum for two groups) for median rows. SMD: absolute standardised mean difference. A
+    ``by`` group without patients (an unused category) keeps its column; the p-value and SMD of a row compare the
+    groups that have values, and a footnote says so.
     """
     require_frame(data)
     require_columns(data, [by])
