@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import InputError, require_columns, require_frame, status_array
+from bmstats._checks import InputError, cause_code, require_columns, require_frame, status_array
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.cox import CoxResult, cox
 
@@ -22,16 +22,20 @@ __all__ = ["cause_specific_cox", "competing_risks_models", "CompetingRisksModels
 
 
 def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, event: int = 1,
-                       **cox_kwargs) -> CoxResult:
+                       causes=None, **cox_kwargs) -> CoxResult:
     """Cox model for the cause-specific hazard of cause ``event``: other causes (status 1..k != event) censored.
 
-    ``status`` holds 0 (censored) and 1..k (causes). Remaining keyword arguments go to :func:`bmstats.cox`
-    (strata, cluster, entry, weights, ties, robust, conf_level, dropna, ...).
+    ``status`` holds 0 (censored) and 1..k (causes); ``event`` must be one of the causes (0 is the censoring
+    code: modelling it would model censoring). ``causes``: the causes the analysis declares; any other
+    non-zero code in the data is an error naming it and its rows (instead of silently becoming one more
+    censoring reason). Remaining keyword arguments go to :func:`bmstats.cox` (strata, cluster, entry,
+    weights, ties, robust, conf_level, dropna, ...).
     """
+    event = cause_code(event, "event")
     require_frame(data)
     require_columns(data, [time, status])
     known = data[status].notna()
-    codes = status_array(data.loc[known], status)  # errors name the rows with invalid codes
+    codes = status_array(data.loc[known], status, causes=causes)  # errors name the rows with invalid codes
     if not np.any(codes == event):
         raise InputError(f"column {status!r}: no rows with cause {event} (codes present: {sorted(set(codes))})")
     column = f"{status} == {event}"  # named so that messages about it point at the status column
@@ -67,7 +71,9 @@ class CompetingRisksModels(ResultMixin):
     def wide(self) -> pd.DataFrame:
         """One row per (cause, term), the two models' hr (lower-upper) side by side."""
         s = self.summary.copy()
-        s["hr_ci"] = [f"{h:.2f} ({lo:.2f}-{hi:.2f})" for h, lo, hi in zip(s.hr, s.lower, s.upper)]
+        estimable = s["estimable"] if "estimable" in s else pd.Series(True, index=s.index)
+        s["hr_ci"] = [f"{h:.2f} ({lo:.2f}-{hi:.2f})" if ok else "not estimable"
+                      for h, lo, hi, ok in zip(s.hr, s.lower, s.upper, estimable)]
         return s.pivot_table(index=["cause", "term"], columns="model", values="hr_ci", aggfunc="first", sort=False)
 
     def plot(self, ax=None, **kw):
@@ -81,21 +87,38 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
     """For each cause in ``events`` (default: every non-zero status code), fit the cause-specific Cox model and
     the Fine-Gray model on the same formula, so that a report can put them side by side.
 
-    Keyword arguments shared by both (``conf_level``, ``dropna``, ``tol``, ``max_iter``) go to both; Cox-only
-    ones (``ties``, ``strata``, ``cluster``, ``weights``, ...) only to the Cox fit, and ``cengroup`` only to
-    Fine-Gray.
+    Keyword arguments shared by both (``conf_level``, ``dropna``, ``tol``, ``max_iter``) go to both; ``ties``
+    and ``robust`` only to the Cox fit, and ``cengroup`` only to Fine-Gray. Options that would change what
+    only one of the two models estimates (``weights``, ``entry``, ``strata``, ``cluster``: Fine-Gray here
+    has none of them) are refused rather than silently dropped from the Fine-Gray fit: fit
+    :func:`cause_specific_cox` with them on its own.
     """
+    import inspect
+
     from bmstats.estimate.finegray import fine_gray
 
+    one_sided = [k for k in ("weights", "entry", "strata", "cluster") if kw.get(k) is not None]
+    if one_sided:
+        raise InputError(
+            f"competing_risks_models: {', '.join(one_sided)} would apply to the cause-specific Cox model only "
+            "(Fine-Gray here supports none of them), so the two models would not be comparable; fit "
+            "cause_specific_cox(...) with them on its own, or leave them out"
+        )
+    known = (set(inspect.signature(cox).parameters) - {"data", "time", "event", "formula"}) | {"cengroup", "causes"}
+    unknown = sorted(set(kw) - known)
+    if unknown:
+        raise InputError(f"competing_risks_models: unknown option(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
     require_frame(data)
     require_columns(data, [time, status])
-    codes = status_array(data.loc[data[status].notna()] if kw.get("dropna") else data, status)
+    codes = status_array(data.loc[data[status].notna()] if kw.get("dropna") else data, status,
+                         causes=kw.get("causes"))
     if events is None:
         events = sorted(int(c) for c in set(codes) if c != 0)
-    events = [int(e) for e in np.atleast_1d(events)]
+    events = [cause_code(e, "events") for e in np.atleast_1d(events)]
     if not events:
         raise InputError(f"column {status!r}: no events (all status codes are 0)")
-    shared = {k: kw[k] for k in ("conf_level", "dropna", "tol", "max_iter") if k in kw}
+    shared = {k: kw[k] for k in ("conf_level", "dropna", "tol", "max_iter", "causes") if k in kw}
     fg_kw = {**shared, **({"cengroup": kw["cengroup"]} if "cengroup" in kw else {})}
     cox_kw = {k: v for k, v in kw.items() if k != "cengroup"}
     fits, frames = {}, []
@@ -104,7 +127,7 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
         fg = fine_gray(data, time, status, formula, event=e, **fg_kw)
         for model, res in (("cause-specific Cox", cs), ("Fine-Gray", fg)):
             fits[(model, e)] = res
-            s = res.summary[["coef", "se", "hr", "lower", "upper", "z", "p"]].reset_index()
+            s = res.summary[["coef", "se", "hr", "lower", "upper", "z", "p", "estimable"]].reset_index()
             s.insert(0, "cause", e)
             s.insert(0, "model", model)
             frames.append(s)

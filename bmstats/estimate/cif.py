@@ -9,7 +9,8 @@ t_j (no jitter).
 Variance as R's ``cmprsk::cuminc`` (Gray's delta-method estimator, identified against cuminc on tied data
 since the package documents no formula): with G_j = F_k(t) - F_k(t_j), r_j = n_j / (n_j - d_j),
 a_j = S(t_j-) - G_j r_j, and binomial variances V_j(x) = x (n_j - x) / (n_j^2 (n_j - 1)) of the cause-k
-count and of the count of all other causes (their covariance is not subtracted),
+count and of the count of all other causes (their covariance is not subtracted; with one subject at risk
+V_j(x) = x / n_j^2, as cuminc),
     Var F_k(t) = sum_{t_j <= t} a_j^2 V_j(d_kj) + (G_j r_j)^2 V_j(d_j - d_kj).
 Confidence limits on the log(-log) scale (Pintilie, Competing Risks: A Practical Perspective, 2006; the
 transform tidycmprsk uses): F^exp(-+ z se / (F log F)).
@@ -67,8 +68,10 @@ def aalen_johansen(n_risk, d_cause, d_all):
     with np.errstate(divide="ignore", invalid="ignore"):
         # where everybody at risk fails nothing follows, so G_j = 0 and r_j does not matter
         r = np.where(n > d, n / (n - d), 0.0)
-        v1 = np.where(n > 1, d1 * (n - d1) / (n * n * (n - 1)), 0.0)
-        v2 = np.where(n > 1, (d - d1) * (n - d + d1) / (n * n * (n - 1)), 0.0)
+        # with one subject at risk the binomial variance has no n - 1 to divide by; cuminc then keeps x / n^2
+        # (so the last subject's own event still adds S(t-)^2 to the variance, tests/reference/cif_edges.json)
+        v1 = np.where(n > 1, d1 * (n - d1) / (n * n * (n - 1)), d1 / (n * n))
+        v2 = np.where(n > 1, (d - d1) * (n - d + d1) / (n * n * (n - 1)), (d - d1) / (n * n))
     # (S_j- - (F(t) - F_j) r_j)^2 v1 + ((F(t) - F_j) r_j)^2 v2 expanded in F(t) so that the sums over j <= i
     # are cumulative sums (the direct double sum is quadratic in the number of times)
     a = surv_before + f * r
@@ -149,7 +152,7 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
         events = counts.n_event[rows, g, :]
         d_all = sum_last_axis(events)
         for k in causes:
-            d_k = events[:, k - 1]
+            d_k = events[:, counts.causes.index(k)]
             est, var, _ = aalen_johansen(n_risk, d_k, d_all)
             lower, upper = loglog_limits(est, var, conf_level)
             frame = {"group": label, "cause": k, "time": counts.time[rows], "n_risk": n_risk,
@@ -175,12 +178,11 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | N
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     data, t, s, codes, labels, dropped = competing_inputs(data, time, status, by, strata, dropna)
-    n_causes = int(s.max())
     causes = tuple(int(k) for k in np.unique(s[s > 0]))
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
     # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
-    counts = aggregate_counts(t, s, column=codes, n_columns=len(labels), n_causes=n_causes)
+    counts = aggregate_counts(t, s, column=codes, n_columns=len(labels))
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)
     gray = None
     if by is not None:
@@ -189,6 +191,6 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | N
         if strata is not None:
             s_codes, s_labels = group_codes(data, strata)
             counts = aggregate_counts(t, s, block=s_codes, column=codes, n_blocks=len(s_labels),
-                                      n_columns=len(labels), n_causes=n_causes)
+                                      n_columns=len(labels))
         gray = gray_test(counts, causes, rho)
     return CumulativeIncidence(table, conf_level, by, causes, len(t), gray, strata, rho, dropped)

@@ -151,7 +151,8 @@ def _expression_names(expr: str, columns: set[str]) -> set[str]:
 def model_frame(data: pd.DataFrame, variables: list[str], *, fitting: bool = True) -> pd.DataFrame:
     """The formula's columns in a form formulaic reads safely: pandas ``string`` (also pyarrow-backed) as
     object, nullable numbers as float; dates and mixtures of text and numbers are refused by name.  When
-    ``fitting``, levels of a categorical that no row has are dropped (an empty first level is an error)."""
+    ``fitting``, categoricals lose the categories no row has (a category left empty by a filter is not a
+    level of this fit; keeping the order of the others keeps the reference level), see :func:`_used_levels`."""
     out = {}
     for name in variables:
         s = data[name]

@@ -160,6 +160,7 @@ def fine_gray(
     formula: str,
     event: int = 1,
     cengroup: str | None = None,
+    causes=None,
     conf_level: float = 0.95,
     dropna: bool = False,
     tol: float = 1e-9,
@@ -167,7 +168,8 @@ def fine_gray(
 ) -> FineGrayResult:
     """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``event``.
 
-    ``status``: 0 censored, 1..k causes (every non-zero code other than ``event`` is a competing event).
+    ``status``: 0 censored, 1..k causes (every non-zero code other than ``event`` is a competing event);
+    ``causes`` declares the causes, and then any other non-zero code is an error naming it and its rows.
     ``formula``: right-hand side in Wilkinson syntax (``"age + C(grade) + np.log(nodes + 1)"``), through
     :func:`bmstats.estimate.design.design_matrix`.  ``cengroup``: a column whose groups get separate censoring
     Kaplan-Meier estimates (crr's ``cengroup``; needed when censoring differs by a covariate in the model).
@@ -175,7 +177,7 @@ def fine_gray(
     one more Newton step.  Missing values are an error unless ``dropna=True`` (dropped and counted).
     """
     event = cause_code(event, "event")
-    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], dropna=dropna)
+    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], causes=causes, dropna=dropna)
     data, design, dropped = prep.frame, prep.design, prep.dropped
     t, st = prep.time, prep.status
     n_events = int((st == event).sum())
