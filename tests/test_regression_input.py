@@ -198,8 +198,8 @@ def test_level_without_events_of_the_cause_is_not_estimable_at_any_scale(data, s
         res = bm.fine_gray(d, "t", "status", "g3 + age")
     s = res.summary
     assert not s.loc["g3", "estimable"] and s.loc["age", "estimable"]
-    assert s.loc["g3", ["hr", "lower", "upper", "p"]].isna().all()
-    assert np.isfinite(s.loc["age", ["hr", "lower", "upper", "p"]].astype(float)).all()
+    assert s.loc["g3", ["shr", "lower", "upper", "p_value"]].isna().all()
+    assert np.isfinite(s.loc["age", ["shr", "lower", "upper", "p_value"]].astype(float)).all()
 
 
 def test_reference_level_without_events_makes_every_other_level_not_estimable(data):
@@ -208,7 +208,7 @@ def test_reference_level_without_events_makes_every_other_level_not_estimable(da
     with pytest.warns(NotEstimableWarning, match=r"'grade\[T.g2\]', 'grade\[T.g3\]'"):
         res = bm.cox(d, "t", "event", "grade + age")
     assert list(res.summary["estimable"]) == [False, False, True]
-    assert np.isfinite(res.summary.loc["age", "p"])
+    assert np.isfinite(res.summary.loc["age", "p_value"])
 
 
 def test_covariate_that_orders_the_events_perfectly_is_not_estimable(data):

@@ -60,10 +60,10 @@ def test_a_code_outside_the_declared_causes_is_named_with_its_rows(data, call):
 
 @pytest.mark.parametrize("cause", [0, -1, 1.5, "1", True, None])
 def test_the_censoring_code_or_a_non_code_is_not_a_cause(data, cause):
-    with pytest.raises(InputError, match="event must be a positive integer status code"):
-        bm.cause_specific_cox(data, "t", "status", "age", event=cause)
-    with pytest.raises(InputError, match="event must be a positive integer status code"):
-        bm.fine_gray(data, "t", "status", "age", event=cause)
+    with pytest.raises(InputError, match="cause must be a positive integer status code"):
+        bm.cause_specific_cox(data, "t", "status", "age", cause=cause)
+    with pytest.raises(InputError, match="cause must be a positive integer status code"):
+        bm.fine_gray(data, "t", "status", "age", cause=cause)
 
 
 @pytest.mark.parametrize("option", [{"weights": "w"}, {"entry": "entry"}, {"strata": "grade"}, {"cluster": "grade"}])

@@ -71,11 +71,11 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
     if isinstance(model, CoxResult):
         _survival_cause(cause, "a Cox model")
         p = model.predict(newdata, t)
-        out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["survival"],
+        out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["estimate"],
                             "lower": 1 - p["upper"], "upper": 1 - p["lower"]})
     elif isinstance(model, FineGrayResult):
-        if cause is not None and int(cause) != model.event:
-            raise InputError(f"the Fine-Gray model was fitted for cause {model.event}; it cannot predict cause {cause}")
+        if cause is not None and int(cause) != model.cause:
+            raise InputError(f"the Fine-Gray model was fitted for cause {model.cause}; it cannot predict cause {cause}")
         p = model.predict(newdata, t)
         out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": p["estimate"],
                             "lower": p["lower"], "upper": p["upper"]})
@@ -144,7 +144,7 @@ def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool) -> 
     missing = sorted(set(getattr(model, "causes_in_data", ()) or ()) - set(fits))
     if missing:
         raise InputError(f"the absolute risk needs a cause-specific model for every cause; causes {missing} "
-                         "occur in the data but were not fitted (competing_risks_models(..., causes=None))")
+                         "occur in the data but were not fitted (competing_risks_models(..., cause=None))")
     grid = np.unique(np.concatenate([r._hazard["time"].to_numpy() for r in fits.values()]))
     k = np.searchsorted(grid, t, side="right")  # number of grid times <= t
     risk = np.empty((len(newdata), len(t)))
