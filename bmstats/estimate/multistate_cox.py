@@ -10,7 +10,6 @@ and baseline hazard (Efron ties), and the standard errors are the robust ones cl
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,10 +106,14 @@ def multistate_cox(
         sub = ordered.loc[in_a].copy()
         sub["_event"] = (tr.to_code[in_a] == b).astype(np.int64)
         try:
-            fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
-                      conf_level=conf_level, dropna=dropna)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
+                          conf_level=conf_level, dropna=dropna)
         except InputError as exc:
             raise InputError(f"transition {states[a]} -> {states[b]}: {exc}") from None
+        for w in caught:  # say which transition a warning is about
+            warnings.warn(f"transition {states[a]} -> {states[b]}: {w.message}", w.category, stacklevel=2)
         s = fit.summary
         if "naive_std_err" not in s.columns:
             s["naive_std_err"] = s["std_err"]
@@ -130,9 +133,7 @@ def multistate_cox(
     labels = [f"{t} ({a} -> {b})" for t, a, b in zip(summary.index, summary["from_state"], summary["to_state"])]
     counts = pd.DataFrame([(states[a], states[b], models[(states[a], states[b])].n_events) for a, b in pairs],
                           columns=["from_state", "to_state", "n_event"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        converged = all(bool(m.converged) for m in models.values())
+    converged = all(bool(m.converged) for m in models.values())
     return MultiStateCox(_summary=summary, _cov=pd.DataFrame(cov, index=labels, columns=labels),
                          n=tr.n_subjects, n_events=int((tr.to_code >= 0).sum()), conf_level=float(conf_level),
                          converged=converged, _models=models, _transitions_table=counts)
