@@ -1,0 +1,388 @@
+"""Cox regression where the rows live: per-time sums from the engine, Newton-Raphson in numpy.
+
+The log partial likelihood, its score and its information depend on the rows only through sums per
+(stratum, time) (Cox 1972; Efron 1977):
+
+    E_m(s, t) = sum over rows of stratum s leaving at t of w exp(eta) x^{(m)},   m = 0, 1, 2,
+    D_m(s, t) = the same sum over the rows with an event at t,
+    N_m(s, e) = the same sum over rows of stratum s entering at e (delayed entry, start-stop rows),
+
+with x^{(0)} = 1, x^{(1)} = x, x^{(2)} = x x'.  The risk-set sums at an event time t are
+S_m(t) = sum_{stop >= t} E_m - sum_{entry >= t} N_m (reverse cumulative sums over the small tables), and with
+Efron's ties, for the l-th of d tied events (f = l/d) and mean event weight omega = sum w / d,
+
+    loglik = sum_events w eta - sum_l omega log(S0 - f D0),
+    score  = sum_events w x   - sum_l omega (S1 - f D1) / (S0 - f D0),
+    info   = sum_l omega [(S2 - f D2) / (S0 - f D0) - a a'],  a = (S1 - f D1) / (S0 - f D0)
+
+(Breslow: f = 0, omega = sum w).  One GROUP BY per Newton step sends these tables (a few MB) out of the
+engine; the rows never leave it.  The robust variance (Lin & Wei 1989) needs each row's score residual,
+U_i = delta_i (x_i - abar_k(i)) - w_i r_i (x_i H_i - G_i), where H_i and G_i are sums over the event times
+at which row i is at risk: they are differences of cumulative tables looked up at the row's exit and entry
+times, which the engine joins to the rows before summing U_i U_i' (per cluster when ``cluster`` is given).
+The estimates equal :func:`bmstats.cox` on the same rows (and so R's ``coxph``) to rounding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bmstats._checks import Dropped, InputError
+from bmstats.engine.counts import valid_rows
+from bmstats.engine.design import EngineDesign, engine_design
+from bmstats.engine.source import Source, fetch_numpy
+
+
+def _pairs(p: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(p) for j in range(i, p)]
+
+
+def _unpack(flat: np.ndarray, p: int) -> np.ndarray:
+    """(K, p(p+1)/2) packed upper triangles -> (K, p, p) symmetric matrices."""
+    out = np.empty((flat.shape[0], p, p))
+    for c, (i, j) in enumerate(_pairs(p)):
+        out[:, i, j] = flat[:, c]
+        out[:, j, i] = flat[:, c]
+    return out
+
+
+@dataclass
+class EngineCoxProblem:
+    """Everything a Cox fit on an engine needs between Newton steps (small arrays only)."""
+
+    src: Source
+    where: str
+    design: EngineDesign
+    stop: str
+    event: str
+    entry: str | None
+    weights: str | None
+    strata: list
+    ties: str
+    means: np.ndarray
+    n: int
+    n_events: int
+    dropped: Dropped
+    # event keys k: (stratum code, time) with d_k events, weight sum wd_k and sum of w x over the events
+    strata_labels: list
+    key_stratum: np.ndarray
+    key_time: np.ndarray
+    d: np.ndarray
+    wd: np.ndarray
+    wxd: np.ndarray  # (p,) total over all events, centered
+    bounds: np.ndarray  # (p, 2) min and max of each centered column, for an overflow-safe shift
+
+    @property
+    def p(self) -> int:
+        return len(self.design.columns)
+
+    def _x(self, j: int) -> str:
+        return f"({self.design.expressions[j]} - {float(self.means[j])!r})"
+
+    def _w(self) -> str:
+        return f"CAST({self.src.quote(self.weights)} AS DOUBLE)" if self.weights else "1.0"
+
+    def _strata_sql(self) -> str:
+        """GROUP BY keys for the strata, ending in a comma (none without strata: a literal is an ordinal)."""
+        return "".join(f"{self.src.quote(s)}, " for s in self.strata)
+
+    def eta_sql(self, beta: np.ndarray) -> str:
+        terms = [f"{float(b)!r} * {self._x(j)}" for j, b in enumerate(beta) if b != 0]
+        return " + ".join(terms) if terms else "0.0"
+
+    def shift(self, beta: np.ndarray) -> float:
+        """An upper bound of max eta: exp(eta - shift) cannot overflow; the shift cancels in every ratio."""
+        return float(np.sum(np.maximum(beta * self.bounds[:, 0], beta * self.bounds[:, 1])))
+
+    def sums(self, beta: np.ndarray):
+        """Per-time tables at ``beta``: exits (with event-row parts) and entries, keyed like the event keys."""
+        q, p = self.src.quote, self.p
+        shift = self.shift(beta)
+        wr = f"({self._w()} * EXP({self.eta_sql(beta)} - {shift!r}))"
+        cols = [f"SUM({wr}) AS e0"]
+        cols += [f"SUM({wr} * {self._x(j)}) AS e1_{j}" for j in range(p)]
+        cols += [f"SUM({wr} * {self._x(i)} * {self._x(j)}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
+        ev = f"CAST({q(self.event)} AS DOUBLE)"
+        cols += [f"SUM({ev} * {wr}) AS d0"]
+        cols += [f"SUM({ev} * {wr} * {self._x(j)}) AS d1_{j}" for j in range(p)]
+        cols += [f"SUM({ev} * {wr} * {self._x(i)} * {self._x(j)}) AS d2_{c}"
+                 for c, (i, j) in enumerate(_pairs(p))]
+        strata = self._strata_sql()
+        stop = f"CAST({q(self.stop)} AS DOUBLE)"
+        exits = self.src.query(
+            f"SELECT {strata_select(self.strata, q)}, {stop} AS t, {', '.join(cols)} FROM {self.src.view} "
+            f"WHERE {self.where} GROUP BY {strata}{stop}")
+        entries = None
+        if self.entry is not None:
+            start = f"CAST({q(self.entry)} AS DOUBLE)"
+            ecols = cols[: 1 + p + len(_pairs(p))]
+            entries = self.src.query(
+                f"SELECT {strata_select(self.strata, q)}, {start} AS t, {', '.join(ecols)} "
+                f"FROM {self.src.view} WHERE {self.where} GROUP BY {strata}{start}")
+        return shift, exits, entries
+
+    def risk_tables(self, beta: np.ndarray):
+        """S0, S1, S2 (risk sets) and D0, D1, D2 (events) at each event key, and the shift."""
+        p = self.p
+        shift, exits, entries = self.sums(beta)
+        npair = len(_pairs(p))
+        names0 = ["e0"] + [f"e1_{j}" for j in range(p)] + [f"e2_{c}" for c in range(npair)]
+        names_d = ["d0"] + [f"d1_{j}" for j in range(p)] + [f"d2_{c}" for c in range(npair)]
+        s_code = self._codes(exits)
+        t = fetch_numpy(exits, "t")
+        E = np.column_stack([fetch_numpy(exits, c) for c in names0])
+        D = np.column_stack([fetch_numpy(exits, c) for c in names_d])
+        S = self._reverse_sums(s_code, t, E, side="left")  # stop >= t
+        if entries is not None:
+            es = self._codes(entries)
+            et = fetch_numpy(entries, "t")
+            N = np.column_stack([fetch_numpy(entries, c) for c in names0])
+            S = S - self._reverse_sums(es, et, N, side="left")  # entry >= t leaves the risk set
+        Dk = self._at_keys(s_code, t, D)
+        return shift, S, Dk
+
+    def _codes(self, frame: pd.DataFrame) -> np.ndarray:
+        if not self.strata:
+            return np.zeros(len(frame), dtype=np.int64)
+        keys = pd.MultiIndex.from_frame(frame[[f"s{i}" for i in range(len(self.strata))]])
+        lookup = pd.MultiIndex.from_tuples(self.strata_labels) if len(self.strata) > 1 else \
+            pd.Index([lab[0] for lab in self.strata_labels])
+        codes = lookup.get_indexer(keys if len(self.strata) > 1 else keys.get_level_values(0))
+        return codes.astype(np.int64)
+
+    def _reverse_sums(self, code: np.ndarray, t: np.ndarray, V: np.ndarray, side: str) -> np.ndarray:
+        """For each event key (s, t_k): sum of V over table rows of stratum s with time >= t_k."""
+        order = np.lexsort((t, code))
+        code, t, V = code[order], t[order], V[order]
+        out = np.zeros((len(self.key_time), V.shape[1]))
+        for s in np.unique(self.key_stratum):
+            keys = np.flatnonzero(self.key_stratum == s)
+            rows = np.flatnonzero(code == s)
+            if len(rows) == 0:
+                continue
+            rev = np.cumsum(V[rows][::-1], axis=0)[::-1]
+            rev = np.vstack([rev, np.zeros((1, V.shape[1]))])
+            pos = np.searchsorted(t[rows], self.key_time[keys], side=side)
+            out[keys] = rev[pos]
+        return out
+
+    def _at_keys(self, code: np.ndarray, t: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """The table's row at each event key (its exit time equals the key's time)."""
+        index = pd.MultiIndex.from_arrays([code, t])
+        pos = index.get_indexer(pd.MultiIndex.from_arrays([self.key_stratum, self.key_time]))
+        return V[pos]
+
+    def steps(self):
+        K = len(self.d)
+        if self.ties == "efron":
+            rep = np.repeat(np.arange(K), self.d)
+            first = np.concatenate([[0], np.cumsum(self.d)[:-1]])
+            frac = (np.arange(len(rep)) - first[rep]) / self.d[rep]
+            omega = (self.wd / np.maximum(self.d, 1))[rep]
+        else:
+            rep, frac, omega = np.arange(K), np.zeros(K), self.wd
+        return rep, frac, omega
+
+    def evaluate(self, beta: np.ndarray):
+        """Log partial likelihood, score and information at ``beta`` from one engine pass."""
+        p = self.p
+        shift, S, Dk = self.risk_tables(beta)
+        rep, frac, omega = self.steps()
+        S0, S1, S2 = S[:, 0], S[:, 1:1 + p], _unpack(S[:, 1 + p:], p)
+        D0, D1, D2 = Dk[:, 0], Dk[:, 1:1 + p], _unpack(Dk[:, 1 + p:], p)
+        S0l = S0[rep] - frac * D0[rep]
+        if np.any(S0l <= 0):
+            raise InputError("risk set sums are not positive: check the entry and exit times")
+        A = (S1[rep] - frac[:, None] * D1[rep]) / S0l[:, None]
+        loglik = float(beta @ self.wxd - omega @ (np.log(S0l) + shift))
+        score = self.wxd - (omega[:, None] * A).sum(axis=0)
+        M = (S2[rep] - frac[:, None, None] * D2[rep]) / S0l[:, None, None]
+        info = np.einsum("l,lij->ij", omega, M) - (A * omega[:, None]).T @ A
+        return loglik, score, info
+
+
+def strata_select(strata: list, q) -> str:
+    if not strata:
+        return "0 AS s0"
+    return ", ".join(f"{q(s)} AS s{i}" for i, s in enumerate(strata))
+
+
+def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=(), entry=None, weights=None,
+                  cluster=None, ties="efron", dropna=False) -> EngineCoxProblem:
+    """Check the rows, build the design as SQL and compute what does not change between Newton steps."""
+    from bmstats.engine.design import formula_variables_sql
+
+    strata = list(strata)
+    variables = formula_variables_sql(src, formula)
+    where, n, dropped = valid_rows(src, stop, event, groups=[*strata, cluster] if cluster else strata,
+                                   entry=entry, dropna=dropna, max_code=1,
+                                   extra=[weights] if weights else [])
+    if variables:
+        more = " AND ".join(f"{src.quote(v)} IS NOT NULL" for v in variables)
+        n_na = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND NOT ({more})")
+                   .iloc[0]["n"])
+        if n_na and not dropna:
+            col = next(v for v in variables if int(src.query(
+                f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND {src.quote(v)} IS NULL").iloc[0]["n"]))
+            raise InputError(f"column {col!r}: missing values in {src.description} "
+                             "(pass dropna=True to drop and count them)")
+        if n_na:
+            by_column = dict(dropped.by_column)
+            for v in variables:
+                k = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND "
+                                  f"{src.quote(v)} IS NULL").iloc[0]["n"])
+                if k:
+                    by_column[v] = k
+            dropped = Dropped(dropped.n + n_na, (), by_column)
+            n -= n_na
+        where = f"{where} AND {more}"
+    if weights:
+        bad = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND NOT "
+                            f"({src.quote(weights)} > 0 AND {src.quote(weights)} <= 1.7976931348623157e308)")
+                  .iloc[0]["n"])
+        if bad:
+            raise InputError(f"column {weights!r}: case weights must be finite and positive; {bad} rows")
+    design = engine_design(src, formula, where)
+    p = len(design.columns)
+    q = src.quote
+    w = f"CAST({q(weights)} AS DOUBLE)" if weights else "1.0"
+    x = [f"({e})" for e in design.expressions]
+    cols = [f"SUM({w}) AS sw"]
+    cols += [f"SUM({w} * {x[j]}) AS m{j}" for j in range(p)]
+    cols += [f"MIN({x[j]}) AS lo{j}" for j in range(p)] + [f"MAX({x[j]}) AS hi{j}" for j in range(p)]
+    cols += [f"SUM(CASE WHEN {x[j]} = 0 OR {x[j]} = 1 THEN 0 ELSE 1 END) AS nb{j}" for j in range(p)]
+    first = src.query(f"SELECT {', '.join(cols)} FROM {src.view} WHERE {where}").iloc[0]
+    sw = float(first["sw"])
+    means = np.array([float(first[f"m{j}"]) / sw for j in range(p)])
+    binary = np.array([int(first[f"nb{j}"]) == 0 for j in range(p)])
+    means[binary] = 0.0  # as coxph: 0/1 columns are not centered
+    bounds = np.array([[float(first[f"lo{j}"]) - means[j], float(first[f"hi{j}"]) - means[j]] for j in range(p)])
+
+    strata_sql = "".join(f"{q(s)}, " for s in strata)
+    stop_sql = f"CAST({q(stop)} AS DOUBLE)"
+    evq = src.query(
+        f"SELECT {strata_select(strata, q)}, {stop_sql} AS t, COUNT(*) AS d, SUM({w}) AS wd, "
+        + ", ".join(f"SUM({w} * {x[j]}) AS wx{j}" for j in range(p))
+        + f" FROM {src.view} WHERE {where} AND {q(event)} = 1 GROUP BY {strata_sql}{stop_sql}")
+    if len(evq) == 0:
+        raise InputError(f"column {event!r}: no events (every row is 0); a Cox model needs events")
+    n_events = int(fetch_numpy(evq, "d").sum())
+    if n_events < p:
+        raise InputError(f"too few events ({n_events}) for {p} coefficients ({', '.join(design.columns)})")
+    if strata:
+        labels_frame = evq[[f"s{i}" for i in range(len(strata))]]
+        labels = sorted(set(map(tuple, labels_frame.itertuples(index=False, name=None))))
+    else:
+        labels = [(0,)]
+    problem = EngineCoxProblem(
+        src, where, design, stop, event, entry, weights, strata, ties, means, n, n_events, dropped,
+        labels, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(p), bounds)
+    code = problem._codes(evq)
+    t = fetch_numpy(evq, "t")
+    order = np.lexsort((t, code))
+    problem.key_stratum, problem.key_time = code[order], t[order]
+    problem.d = fetch_numpy(evq, "d", np.int64)[order]
+    problem.wd = fetch_numpy(evq, "wd")[order]
+    wx = np.column_stack([fetch_numpy(evq, f"wx{j}") for j in range(p)]) if p else np.zeros((len(evq), 0))
+    problem.wxd = wx.sum(axis=0) - problem.wd.sum() * means
+    return problem
+
+
+def robust_covariance(problem: EngineCoxProblem, beta: np.ndarray, naive: np.ndarray,
+                      cluster: str | None) -> np.ndarray:
+    """Sandwich variance D'D with D = U naive, U the (cluster sums of) weighted score residuals
+    (Lin & Wei 1989; coxph's ``robust``/``cluster``), computed in the engine by joining each row to the
+    per-time tables of the fit."""
+    src, p, q = problem.src, problem.p, problem.src.quote
+    shift, exits, entries = problem.sums(beta)
+    _, S, Dk = problem.risk_tables(beta)
+    rep, frac, omega = problem.steps()
+    K = len(problem.d)
+    S0, S1 = S[:, 0], S[:, 1:1 + p]
+    D0, D1 = Dk[:, 0], Dk[:, 1:1 + p]
+    S0l = S0[rep] - frac * D0[rep]
+    A = (S1[rep] - frac[:, None] * D1[rep]) / S0l[:, None]
+    inv = omega / S0l
+    c = np.bincount(rep, inv, minlength=K)
+    e = np.bincount(rep, inv * frac, minlength=K)
+    ca = np.column_stack([np.bincount(rep, A[:, j] * inv, minlength=K) for j in range(p)])
+    g = np.column_stack([np.bincount(rep, A[:, j] * inv * frac, minlength=K) for j in range(p)])
+    abar = np.column_stack([np.bincount(rep, A[:, j] * omega, minlength=K) for j in range(p)]) / \
+        np.where(problem.wd > 0, problem.wd, 1)[:, None]
+
+    def cumulative_at(code: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """C(t) = sum over event keys of the row's stratum with time <= t of (c, ca)."""
+        out = np.zeros((len(t), 1 + p))
+        V = np.column_stack([c, ca])
+        for s in np.unique(code):
+            keys = np.flatnonzero(problem.key_stratum == s)
+            rows = np.flatnonzero(code == s)
+            cum = np.vstack([np.zeros((1, 1 + p)), np.cumsum(V[keys], axis=0)])
+            out[rows] = cum[np.searchsorted(problem.key_time[keys], t[rows], side="right")]
+        return out
+
+    def table(frame: pd.DataFrame, with_events: bool) -> pd.DataFrame:
+        code = problem._codes(frame)
+        t = fetch_numpy(frame, "t")
+        C = cumulative_at(code, t)
+        out = {f"s{i}": frame[f"s{i}"].to_numpy() for i in range(max(len(problem.strata), 1))}
+        out["t"] = t
+        out["c0"] = C[:, 0]
+        for j in range(p):
+            out[f"c{j + 1}"] = C[:, 1 + j]
+        if with_events:
+            idx = pd.MultiIndex.from_arrays([problem.key_stratum, problem.key_time]).get_indexer(
+                pd.MultiIndex.from_arrays([code, t]))
+            hit = idx >= 0
+            safe = np.where(hit, idx, 0)
+            out["ev_e"] = np.where(hit, e[safe], 0.0)
+            for j in range(p):
+                out[f"ev_g{j}"] = np.where(hit, g[safe, j], 0.0)
+                out[f"ev_a{j}"] = np.where(hit, abar[safe, j], 0.0)
+        return pd.DataFrame(out)
+
+    tables = {"bmstats_stop_table": table(exits, True)}
+    on_strata = [f"src.{q(s)} = ts.s{i}" for i, s in enumerate(problem.strata)]
+    joins = (f" JOIN bmstats_stop_table ts ON " + " AND ".join(
+        on_strata + [f"CAST(src.{q(problem.stop)} AS DOUBLE) = ts.t"]))
+    entry_c = ["0.0"] * (1 + p)
+    if entries is not None:
+        tables["bmstats_entry_table"] = table(entries, False)
+        on_e = [f"src.{q(s)} = te.s{i}" for i, s in enumerate(problem.strata)]
+        joins += (" JOIN bmstats_entry_table te ON " + " AND ".join(
+            on_e + [f"CAST(src.{q(problem.entry)} AS DOUBLE) = te.t"]))
+        entry_c = [f"te.c{j}" for j in range(1 + p)]
+    # the row expressions refer to the source's columns through the alias src
+    x = [_qualify(problem._x(j), problem.design.variables, q) for j in range(p)]
+    w = f"CAST(src.{q(problem.weights)} AS DOUBLE)" if problem.weights else "1.0"
+    ev = f"CAST(src.{q(problem.event)} AS DOUBLE)"
+    eta = " + ".join(f"{float(b)!r} * {x[j]}" for j, b in enumerate(beta)) or "0.0"
+    r = f"EXP({eta} - {shift!r})"
+    H = f"(ts.c0 - {entry_c[0]} - {ev} * ts.ev_e)"
+    u = []
+    for j in range(p):
+        G = f"(ts.c{j + 1} - {entry_c[j + 1]} - {ev} * ts.ev_g{j})"
+        u.append(f"{w} * ({ev} * ({x[j]} - ts.ev_a{j}) - {r} * ({x[j]} * {H} - {G}))")
+    where = _qualify(problem.where, problem.design.variables + [problem.stop, problem.event, problem.entry,
+                                                               problem.weights, *problem.strata, cluster], q)
+    inner_cols = ", ".join(f"{uj} AS u{j}" for j, uj in enumerate(u))
+    if cluster is not None:
+        inner = (f"SELECT src.{q(cluster)} AS cl, " + ", ".join(f"SUM({uj}) AS u{j}" for j, uj in enumerate(u))
+                 + f" FROM {src.view} src{joins} WHERE {where} GROUP BY src.{q(cluster)}")
+    else:
+        inner = f"SELECT {inner_cols} FROM {src.view} src{joins} WHERE {where}"
+    outer = ", ".join(f"SUM(u{i} * u{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
+    counts = src.query(f"SELECT COUNT(*) AS n, {outer} FROM ({inner}) sub", tables).iloc[0]
+    if int(counts["n"]) != (problem.n if cluster is None else int(counts["n"])):
+        raise InputError("the engine's join of rows to the per-time tables lost rows")  # pragma: no cover
+    UU = _unpack(np.array([[float(counts[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
+    return naive @ UU @ naive
+
+
+def _qualify(sql: str, columns, q) -> str:
+    """Prefix the quoted column names in ``sql`` with the alias ``src`` (for queries with joins)."""
+    for v in dict.fromkeys(c for c in columns if c):
+        sql = sql.replace(q(v), f"src.{q(v)}").replace(f"src.src.{q(v)}", f"src.{q(v)}")
+    return sql
