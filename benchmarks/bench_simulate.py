@@ -17,7 +17,7 @@ from run import Case
 
 def _simulate(n: int):
     def run():
-        from bmstats.simulate import simulate_cohort
+        from bmstats.simulation import simulate_cohort
 
         simulate_cohort(n, 1)
 
@@ -29,7 +29,7 @@ def _write(n: int):
     atexit.register(shutil.rmtree, folder, True)
 
     def run():
-        from bmstats.simulate import write_simulation
+        from bmstats.simulation import write_simulation
 
         write_simulation(n, 1, folder)
 

@@ -33,17 +33,18 @@ _PUBLIC: dict[str, str] = {
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",
     # simulation
-    "simulate_cohort": "bmstats.simulate",
+    "simulate_cohort": "bmstats.simulation.cohort",
     # reporting
     "Table": "bmstats.report.table",
-    "table_one": "bmstats.report.tables",
-    "regression_table": "bmstats.report.tables",
-    "cif_table": "bmstats.report.tables",
-    "survival_table": "bmstats.report.tables",
-    "median_table": "bmstats.report.tables",
-    "rate_table": "bmstats.report.tables",
+    "table_one": "bmstats.report.table_builders",
+    "regression_table": "bmstats.report.table_builders",
+    "cif_table": "bmstats.report.table_builders",
+    "survival_table": "bmstats.report.table_builders",
+    "median_table": "bmstats.report.table_builders",
+    "rate_table": "bmstats.report.table_builders",
 }
-_SUBMODULES = {"datasets", "cohort", "estimate", "report", "simulate", "cli"}
+_SUBMODULES = {"datasets", "cohort", "estimate", "report", "simulation", "cli"}
+_RENAMED_SUBMODULES = {"simulate": "simulation"}  # old name -> new name; bm.simulate keeps working
 
 __all__ = sorted(_PUBLIC) + sorted(_SUBMODULES) + ["__version__"]
 
@@ -53,8 +54,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value
         return value
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"bmstats.{name}")
+    if name in _SUBMODULES or name in _RENAMED_SUBMODULES:
+        module = importlib.import_module(f"bmstats.{_RENAMED_SUBMODULES.get(name, name)}")
         globals()[name] = module
         return module
     raise AttributeError(f"module 'bmstats' has no attribute {name!r}")

@@ -158,7 +158,7 @@ def _simulate(args) -> int:
             return EXIT_UNREADABLE
     if args.n <= 0:
         raise _UsageError("bmstats simulate: --n must be a positive number of patients")
-    from bmstats.simulate import write_simulation
+    from bmstats.simulation import write_simulation
 
     write_simulation(n=args.n, seed=args.seed, out=args.out, scenario=scenario)
     print(f"wrote {args.n:,} simulated patients (seed {args.seed}) to {args.out}")

@@ -185,12 +185,12 @@ def test_subcommands_hand_their_arguments_to_the_builders(monkeypatch, tmp_path,
     import types
 
     calls = {}
-    sim = types.ModuleType("bmstats.simulate")
+    sim = types.ModuleType("bmstats.simulation")
     sim.write_simulation = lambda **kw: calls.setdefault("simulate", kw)
     builder = types.ModuleType("bmstats.report.builder")
     builder.build_report = lambda config, out: calls.setdefault("report", (config, out)) and 0
     builder.build_all = lambda folder, out: calls.setdefault("report-all", (folder, out)) and 1
-    monkeypatch.setitem(sys.modules, "bmstats.simulate", sim)
+    monkeypatch.setitem(sys.modules, "bmstats.simulation", sim)
     monkeypatch.setitem(sys.modules, "bmstats.report.builder", builder)
     scen = tmp_path / "s.yaml"
     scen.write_text("bm_rate: 0.1\n")

@@ -10,7 +10,7 @@ import pytest
 import bmstats as bm
 from bmstats._checks import InputError
 from bmstats.estimate._regression import ConvergenceWarning
-from bmstats.estimate.finegray_core import FGProblem, risk_sets
+from bmstats.estimate.finegray_core import FGProblem, fg_risk_sums
 from tests.conftest import REFERENCE
 
 
@@ -123,11 +123,11 @@ def test_score_and_information_are_derivatives_of_loglik(tied):
     X = np.column_stack([tied.x1, tied.x2, tied.grp == "b"]).astype(float)
     prob = FGProblem.build(tied.time.to_numpy(float), tied.status.to_numpy(), X, 1, tied.clinic.to_numpy())
     b = np.array([0.3, -0.2, 0.4])
-    rs = risk_sets(prob, b)
+    rs = fg_risk_sums(prob, b)
     h = 1e-5
-    grad = np.array([(risk_sets(prob, b + h * e, False).loglik - risk_sets(prob, b - h * e, False).loglik) / (2 * h)
+    grad = np.array([(fg_risk_sums(prob, b + h * e, False).loglik - fg_risk_sums(prob, b - h * e, False).loglik) / (2 * h)
                      for e in np.eye(3)])
-    hess = np.array([(risk_sets(prob, b + h * e).score - risk_sets(prob, b - h * e).score) / (2 * h) for e in np.eye(3)])
+    hess = np.array([(fg_risk_sums(prob, b + h * e).score - fg_risk_sums(prob, b - h * e).score) / (2 * h) for e in np.eye(3)])
     np.testing.assert_allclose(rs.score, grad, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(rs.information, -hess, rtol=1e-6, atol=1e-6)
 
@@ -153,7 +153,7 @@ def test_loglik_by_brute_force(tied):
         ll += (X[ev] @ b).sum() - ev.sum() * np.log(w @ e)
     res = bm.fine_gray(d, "time", "status", "x1 + x2", cengroup="clinic")
     prob = res._prob
-    assert risk_sets(prob, b, False).loglik == pytest.approx(ll, rel=1e-12)
+    assert fg_risk_sums(prob, b, False).loglik == pytest.approx(ll, rel=1e-12)
 
 
 def test_row_order_and_single_cengroup_do_not_matter(tied):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from bmstats.report.builder import build_all, build_report
-from bmstats.report.schema import ConfigError, load_config
+from bmstats.report.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

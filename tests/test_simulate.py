@@ -11,7 +11,7 @@ import pytest
 import bmstats as bm
 from bmstats._checks import InputError
 from bmstats.cohort import schema
-from bmstats.simulate import simulate_frames, true_values, write_simulation
+from bmstats.simulation import simulate_frames, true_values, write_simulation
 from bmstats.simulation.calibration import cif_at
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bmstats.cohort import schema
-from bmstats.simulate import simulate_frames
+from bmstats.simulation import simulate_frames
 from bmstats.simulation.calibration import calibration_table, measure
 
 

@@ -27,7 +27,7 @@ from bmstats._checks import (
 )
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.km import empty_groups
+from bmstats.estimate.inputs import empty_groups
 
 
 def competing_inputs(data, time, status, by, strata, dropna):

@@ -38,7 +38,7 @@ from bmstats._checks import (
 from bmstats.estimate._regression import ConvergenceWarning, coefficient_table, newton_raphson
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.design import Design, design_matrix, formula_variables
-from bmstats.estimate.finegray_core import FGProblem, RiskSets, risk_sets
+from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
 from bmstats.estimate.finegray_variance import cumhaz_influence, sandwich
 
 __all__ = ["fine_gray", "FineGrayResult"]
@@ -76,7 +76,7 @@ class FineGrayResult(ResultMixin):
     design: Design = field(repr=False)
     dropped: Dropped
     _prob: FGProblem = field(repr=False, compare=False)
-    _rs: RiskSets = field(repr=False, compare=False)
+    _rs: FGRiskSums = field(repr=False, compare=False)
     _influence: np.ndarray = field(repr=False, compare=False)
 
     _title = "Fine-Gray subdistribution hazards regression"
@@ -202,11 +202,11 @@ def fine_gray(
     prob = FGProblem.build(t, st, X, event, group)
     _check_variation_among_events(prob, names, design)
 
-    cache: dict[bytes, RiskSets] = {}
+    cache: dict[bytes, FGRiskSums] = {}
     null: list[float] = []
 
     def evaluate(beta: np.ndarray):
-        rs = risk_sets(prob, beta)
+        rs = fg_risk_sums(prob, beta)
         cache.clear()
         cache[beta.tobytes()] = rs
         if not null:
@@ -214,7 +214,7 @@ def fine_gray(
         return rs.loglik, rs.score, rs.information
 
     fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {event})")
-    rs = cache.get(fit.beta.tobytes()) or risk_sets(prob, fit.beta)
+    rs = cache.get(fit.beta.tobytes()) or fg_risk_sums(prob, fit.beta)
     try:
         inv_info = np.linalg.inv(rs.information)
     except np.linalg.LinAlgError:

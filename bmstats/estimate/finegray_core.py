@@ -29,7 +29,7 @@ import numpy as np
 
 from bmstats.estimate.censoring import CensoringKM, censoring_km
 
-__all__ = ["FGProblem", "RiskSets", "risk_sets"]
+__all__ = ["FGProblem", "FGRiskSums", "fg_risk_sums"]
 
 
 def rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -170,7 +170,7 @@ class FGProblem:
 
 
 @dataclass
-class RiskSets:
+class FGRiskSums:
     """Risk-set quantities at one b: S0 and xbar at grid times, loglik, score, information."""
 
     beta: np.ndarray
@@ -184,7 +184,7 @@ class RiskSets:
     c: np.ndarray  # (K,) d_k / S0_k (scaled): jumps of the baseline hazard at x = mean, times exp(shift)
 
 
-def risk_sets(prob: FGProblem, beta: np.ndarray, information: bool = True) -> RiskSets:
+def fg_risk_sums(prob: FGProblem, beta: np.ndarray, information: bool = True) -> FGRiskSums:
     lp = prob.X @ beta
     shift = float(lp.max())
     e = np.exp(lp - shift)
@@ -198,4 +198,4 @@ def risk_sets(prob: FGProblem, beta: np.ndarray, information: bool = True) -> Ri
         a = prob.weight_sum(c)
         a *= e
         info = prob.X.T @ (prob.X * a[:, None]) - (xbar * prob.d[:, None]).T @ xbar
-    return RiskSets(beta, e, shift, s0, xbar, loglik, score, info, c)
+    return FGRiskSums(beta, e, shift, s0, xbar, loglik, score, info, c)

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bmstats.estimate.finegray_core import FGProblem, RiskSets
+from bmstats.estimate.finegray_core import FGProblem, FGRiskSums
 
 __all__ = ["score_residuals", "influence_beta", "sandwich", "cumhaz_influence"]
 
@@ -90,7 +90,7 @@ def _censoring_term(prob: FGProblem, g: int, q: np.ndarray, cgrid: np.ndarray, o
     out[cens_rows] += q[at] / (y[at][:, None] if wide else y[at])
 
 
-def _censoring_parts(prob: FGProblem, rs: RiskSets, g: int, with_x: bool):
+def _censoring_parts(prob: FGProblem, rs: FGRiskSums, g: int, with_x: bool):
     """V0(u), V1(u) (sums over competing subjects of group g with T_i < u) and the position of the first event
     time >= u, at the group's censoring times u; None if the group has no censoring or no competing events."""
     cg = prob.comp[g]
@@ -105,7 +105,7 @@ def _censoring_parts(prob: FGProblem, rs: RiskSets, g: int, with_x: bool):
     return cgrid, v0, v1, first_event
 
 
-def score_residuals(prob: FGProblem, rs: RiskSets) -> np.ndarray:
+def score_residuals(prob: FGProblem, rs: FGRiskSums) -> np.ndarray:
     """eta_i + psi_i for every subject (sorted order), an (n, p) array; their sum is the score."""
     X, e, c, xbar = prob.X, rs.e, rs.c, rs.xbar
     cxbar = c[:, None] * xbar
@@ -129,18 +129,18 @@ def score_residuals(prob: FGProblem, rs: RiskSets) -> np.ndarray:
     return resid
 
 
-def influence_beta(prob: FGProblem, rs: RiskSets, inv_info: np.ndarray) -> np.ndarray:
+def influence_beta(prob: FGProblem, rs: FGRiskSums, inv_info: np.ndarray) -> np.ndarray:
     """IF_beta_j = I^{-1}(eta_j + psi_j), (n, p) in sorted order; var(b) = IF' IF."""
     return score_residuals(prob, rs) @ inv_info
 
 
-def sandwich(prob: FGProblem, rs: RiskSets, inv_info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sandwich(prob: FGProblem, rs: FGRiskSums, inv_info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fine-Gray robust variance I^{-1} sum (eta+psi)(eta+psi)' I^{-1}, and the influence matrix."""
     infl = influence_beta(prob, rs, inv_info)
     return infl.T @ infl, infl
 
 
-def cumhaz_influence(prob: FGProblem, rs: RiskSets, infl_beta: np.ndarray, t: float) -> np.ndarray:
+def cumhaz_influence(prob: FGProblem, rs: FGRiskSums, infl_beta: np.ndarray, t: float) -> np.ndarray:
     """Influence function (n,) of the cumulative subdistribution hazard at the mean covariate at time t.
 
     Scaled as Lambda(t) itself: the sum of its squares is the variance of Lambda(t).

@@ -17,50 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import (
-    Dropped, InputError, event_array, fail, handle_missing, require_columns, require_frame, time_array,
-)
+from bmstats._checks import Dropped, InputError
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
+from bmstats.estimate.counts import aggregate_counts, sum_last_axis
+from bmstats.estimate.inputs import survival_inputs
 
 CONF_TYPES = ("plain", "log", "log-log")
 _FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
-
-
-def survival_inputs(data, time, event, by, entry, dropna, need_event=True, allow_empty_interval=False, strata=None):
-    """Checked arrays (time, event, group codes, labels, entry, dropped) shared by KM, log-rank and rates.
-
-    ``need_event``: all-censored data are an error (nothing to estimate); rates allow them (a rate of 0).
-    ``allow_empty_interval``: entry equal to exit is allowed (no person-time), as rates need.
-    ``strata``: a further column that must exist and is checked for missing values (log-rank)."""
-    data = require_frame(data)
-    require_columns(data, [time, event, by, entry, strata])
-    data, dropped = handle_missing(data, [time, event, by, entry, strata], dropna)
-    t = time_array(data, time)
-    d = event_array(data, event)
-    if need_event and not d.any():
-        raise InputError(f"column {event!r}: all rows are censored (no events); nothing to estimate")
-    codes, labels = group_codes(data, by)
-    empty_groups(data, by)
-    e = None
-    if entry is not None:
-        e = time_array(data, entry)
-        bad = e > t if allow_empty_interval else e >= t
-        if bad.any():
-            rule = "must not be after" if allow_empty_interval else "must be before"
-            fail(entry, f"entry time {rule} the exit time {time!r}", data.index[bad])
-    return data, t, d, codes, labels, e, dropped
-
-
-def empty_groups(data: pd.DataFrame, by: str | None) -> None:
-    """A categorical `by` with a level that has no rows is an error (its estimate would not exist)."""
-    if by is None or not isinstance(data[by].dtype, pd.CategoricalDtype):
-        return
-    counts = data[by].value_counts(sort=False)
-    empty = [str(k) for k, v in counts.items() if v == 0]
-    if empty:
-        raise InputError(f"column {by!r}: group(s) {', '.join(empty)} have no rows; "
-                         "remove unused categories (Series.cat.remove_unused_categories())")
 
 
 def confidence_limits(surv, sigma, conf_type, conf_level):

@@ -23,7 +23,7 @@ from scipy import stats
 from bmstats._checks import Dropped, InputError, require_frame
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.km import survival_inputs
+from bmstats.estimate.inputs import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)

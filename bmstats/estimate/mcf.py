@@ -34,7 +34,7 @@ from scipy import stats
 
 from bmstats._checks import Dropped, InputError, require_frame
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.recurrent_checks import CountingProcess, counting_process
+from bmstats.estimate.counting_process import CountingProcess, counting_process
 
 METHODS = ("ghosh-lin", "nelson-aalen")
 CONF_TYPES = ("log", "plain")

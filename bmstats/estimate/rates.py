@@ -18,7 +18,7 @@ from statsmodels.stats.rates import confint_poisson
 
 from bmstats._checks import Dropped, InputError
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.km import survival_inputs
+from bmstats.estimate.inputs import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)

@@ -31,7 +31,7 @@ from scipy import stats
 
 from bmstats._checks import InputError, require_columns
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.recurrent_checks import counting_process
+from bmstats.estimate.counting_process import counting_process
 
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 

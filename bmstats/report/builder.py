@@ -1,6 +1,6 @@
 """``bmstats report CONFIG -o DIR``: one YAML analysis config -> a self-contained HTML report plus files.
 
-``build_report(config, out_dir)`` reads and checks the config (:mod:`bmstats.report.schema`, errors name
+``build_report(config, out_dir)`` reads and checks the config (:mod:`bmstats.report.config`, errors name
 the key and line), loads the data (a bundled data set or cohort files with a mapping), derives columns
 and endpoints, runs each analysis in order and writes
 
@@ -30,9 +30,9 @@ from typing import Any
 import pandas as pd
 
 from bmstats.report import figures as figs
-from bmstats.report import tables as tabs
+from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
-from bmstats.report.schema import ConfigError, load_config
+from bmstats.report.config import ConfigError, load_config
 from bmstats.report.table import TABLE_FORMATS, Table
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2

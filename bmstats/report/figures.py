@@ -524,11 +524,11 @@ def plot_forest(
     """Forest plot: one row per term (categorical levels under their variable, reference level marked),
     ratio and 95% CI on a log axis, the numbers written beside it; several models side by side.
 
-    Takes a :func:`~bmstats.report.tables.regression_table` Table, a result with ``.summary``, or a
+    Takes a :func:`~bmstats.report.table_builders.regression_table` Table, a result with ``.summary``, or a
     mapping of them (passed to ``regression_table`` with ``table_kw``).
     """
     from bmstats.report.table import Table
-    from bmstats.report.tables import regression_table
+    from bmstats.report.table_builders import regression_table
 
     _no_ax(ax, "plot_forest")
     table = table_or_result if isinstance(table_or_result, Table) else regression_table(table_or_result, **table_kw)

@@ -7,7 +7,7 @@ from scipy import stats
 import bmstats as bm
 from bmstats.report.expressions import column
 from bmstats.report.format import fmt_ci, fmt_int, fmt_mean_sd, fmt_median_iqr, fmt_n_pct, fmt_p, fmt_pct_ci
-from bmstats.report.tables import mcf_table
+from bmstats.report.table_builders import mcf_table
 
 
 @pytest.fixture(scope="module")
