@@ -96,31 +96,39 @@ class EngineCoxProblem:
         """An upper bound of max eta: exp(eta - shift) cannot overflow; the shift cancels in every ratio."""
         return float(np.sum(np.maximum(beta * self.bounds[:, 0], beta * self.bounds[:, 1])))
 
+    def rows_sql(self, beta: np.ndarray | None = None, extra: str = "") -> str:
+        """A subquery with one row per source row: strata s0.., exit t, entry e, event ev, weight w, the
+        centred design columns x0.. and, given ``beta``, wr = w exp(x'b - shift).  Each design column and
+        exp() is computed once per row here, then only referenced by the aggregates."""
+        q = self.src.quote
+        cols = [strata_select(self.strata, q), f"CAST({q(self.stop)} AS DOUBLE) AS t",
+                f"CAST({q(self.event)} AS DOUBLE) AS ev", f"{self._w()} AS w"]
+        if self.entry is not None:
+            cols.append(f"CAST({q(self.entry)} AS DOUBLE) AS e")
+        cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
+        inner = f"SELECT {', '.join(cols)}{extra} FROM {self.src.view} WHERE {self.where}"
+        if beta is None:
+            return inner
+        eta = " + ".join(f"{float(b)!r} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
+        return f"SELECT *, w * EXP({eta} - {self.shift(beta)!r}) AS wr FROM ({inner}) rows_x"
+
     def sums(self, beta: np.ndarray):
         """Per-time tables at ``beta``: exits (with event-row parts) and entries, keyed like the event keys."""
-        q, p = self.src.quote, self.p
+        p = self.p
         shift = self.shift(beta)
-        wr = f"({self._w()} * EXP({self.eta_sql(beta)} - {shift!r}))"
-        cols = [f"SUM({wr}) AS e0"]
-        cols += [f"SUM({wr} * {self._x(j)}) AS e1_{j}" for j in range(p)]
-        cols += [f"SUM({wr} * {self._x(i)} * {self._x(j)}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
-        ev = f"CAST({q(self.event)} AS DOUBLE)"
-        cols += [f"SUM({ev} * {wr}) AS d0"]
-        cols += [f"SUM({ev} * {wr} * {self._x(j)}) AS d1_{j}" for j in range(p)]
-        cols += [f"SUM({ev} * {wr} * {self._x(i)} * {self._x(j)}) AS d2_{c}"
-                 for c, (i, j) in enumerate(_pairs(p))]
-        strata = self._strata_sql()
-        stop = f"CAST({q(self.stop)} AS DOUBLE)"
-        exits = self.src.query(
-            f"SELECT {strata_select(self.strata, q)}, {stop} AS t, {', '.join(cols)} FROM {self.src.view} "
-            f"WHERE {self.where} GROUP BY {strata}{stop}")
+        cols = ["SUM(wr) AS e0"] + [f"SUM(wr * x{j}) AS e1_{j}" for j in range(p)]
+        cols += [f"SUM(wr * x{i} * x{j}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
+        ecols = list(cols)
+        cols += ["SUM(ev * wr) AS d0"] + [f"SUM(ev * wr * x{j}) AS d1_{j}" for j in range(p)]
+        cols += [f"SUM(ev * wr * x{i} * x{j}) AS d2_{c}" for c, (i, j) in enumerate(_pairs(p))]
+        keys = "".join(f"s{i}, " for i in range(len(self.strata)))
+        s_out = ", ".join(f"s{i}" for i in range(len(self.strata))) or "0 AS s0"
+        rows = self.rows_sql(beta)
+        exits = self.src.query(f"SELECT {s_out}, t, {', '.join(cols)} FROM ({rows}) r GROUP BY {keys}t")
         entries = None
         if self.entry is not None:
-            start = f"CAST({q(self.entry)} AS DOUBLE)"
-            ecols = cols[: 1 + p + len(_pairs(p))]
             entries = self.src.query(
-                f"SELECT {strata_select(self.strata, q)}, {start} AS t, {', '.join(ecols)} "
-                f"FROM {self.src.view} WHERE {self.where} GROUP BY {strata}{start}")
+                f"SELECT {s_out}, e AS t, {', '.join(ecols)} FROM ({rows}) r GROUP BY {keys}e")
         return shift, exits, entries
 
     def risk_tables(self, beta: np.ndarray):
@@ -344,45 +352,29 @@ def robust_covariance(problem: EngineCoxProblem, beta: np.ndarray, naive: np.nda
         return pd.DataFrame(out)
 
     tables = {"bmstats_stop_table": table(exits, True)}
-    on_strata = [f"src.{q(s)} = ts.s{i}" for i, s in enumerate(problem.strata)]
-    joins = (f" JOIN bmstats_stop_table ts ON " + " AND ".join(
-        on_strata + [f"CAST(src.{q(problem.stop)} AS DOUBLE) = ts.t"]))
+    n_strata = max(len(problem.strata), 1)
+    joins = " JOIN bmstats_stop_table ts ON " + " AND ".join(
+        [f"r.s{i} = ts.s{i}" for i in range(n_strata)] + ["r.t = ts.t"])
     entry_c = ["0.0"] * (1 + p)
     if entries is not None:
         tables["bmstats_entry_table"] = table(entries, False)
-        on_e = [f"src.{q(s)} = te.s{i}" for i, s in enumerate(problem.strata)]
-        joins += (" JOIN bmstats_entry_table te ON " + " AND ".join(
-            on_e + [f"CAST(src.{q(problem.entry)} AS DOUBLE) = te.t"]))
+        joins += " JOIN bmstats_entry_table te ON " + " AND ".join(
+            [f"r.s{i} = te.s{i}" for i in range(n_strata)] + ["r.e = te.t"])
         entry_c = [f"te.c{j}" for j in range(1 + p)]
-    # the row expressions refer to the source's columns through the alias src
-    x = [_qualify(problem._x(j), problem.design.variables, q) for j in range(p)]
-    w = f"CAST(src.{q(problem.weights)} AS DOUBLE)" if problem.weights else "1.0"
-    ev = f"CAST(src.{q(problem.event)} AS DOUBLE)"
-    eta = " + ".join(f"{float(b)!r} * {x[j]}" for j, b in enumerate(beta)) or "0.0"
-    r = f"EXP({eta} - {shift!r})"
-    H = f"(ts.c0 - {entry_c[0]} - {ev} * ts.ev_e)"
-    u = []
-    for j in range(p):
-        G = f"(ts.c{j + 1} - {entry_c[j + 1]} - {ev} * ts.ev_g{j})"
-        u.append(f"{w} * ({ev} * ({x[j]} - ts.ev_a{j}) - {r} * ({x[j]} * {H} - {G}))")
-    where = _qualify(problem.where, problem.design.variables + [problem.stop, problem.event, problem.entry,
-                                                               problem.weights, *problem.strata, cluster], q)
-    inner_cols = ", ".join(f"{uj} AS u{j}" for j, uj in enumerate(u))
+    H = f"(ts.c0 - {entry_c[0]} - r.ev * ts.ev_e)"
+    u = [f"(r.ev * r.w * (r.x{j} - ts.ev_a{j}) - r.wr * (r.x{j} * {H} - "
+         f"(ts.c{j + 1} - {entry_c[j + 1]} - r.ev * ts.ev_g{j})))" for j in range(p)]
+    extra = f", {q(cluster)} AS cl" if cluster is not None else ""
+    rows = problem.rows_sql(beta, extra)
     if cluster is not None:
-        inner = (f"SELECT src.{q(cluster)} AS cl, " + ", ".join(f"SUM({uj}) AS u{j}" for j, uj in enumerate(u))
-                 + f" FROM {src.view} src{joins} WHERE {where} GROUP BY src.{q(cluster)}")
+        inner = (f"SELECT r.cl, {', '.join(f'SUM({uj}) AS u{j}' for j, uj in enumerate(u))} "
+                 f"FROM ({rows}) r{joins} GROUP BY r.cl")
     else:
-        inner = f"SELECT {inner_cols} FROM {src.view} src{joins} WHERE {where}"
+        inner = f"SELECT {', '.join(f'{uj} AS u{j}' for j, uj in enumerate(u))} FROM ({rows}) r{joins}"
     outer = ", ".join(f"SUM(u{i} * u{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
     counts = src.query(f"SELECT COUNT(*) AS n, {outer} FROM ({inner}) sub", tables).iloc[0]
-    if int(counts["n"]) != (problem.n if cluster is None else int(counts["n"])):
-        raise InputError("the engine's join of rows to the per-time tables lost rows")  # pragma: no cover
+    if cluster is None and int(counts["n"]) != problem.n:  # pragma: no cover - every row has its exit time
+        raise InputError("the engine's join of rows to the per-time tables lost rows")
     UU = _unpack(np.array([[float(counts[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
     return naive @ UU @ naive
 
-
-def _qualify(sql: str, columns, q) -> str:
-    """Prefix the quoted column names in ``sql`` with the alias ``src`` (for queries with joins)."""
-    for v in dict.fromkeys(c for c in columns if c):
-        sql = sql.replace(q(v), f"src.{q(v)}").replace(f"src.src.{q(v)}", f"src.{q(v)}")
-    return sql

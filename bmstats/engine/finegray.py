@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import Dropped, InputError
-from bmstats.engine.cox import _pairs, _qualify, _unpack
+from bmstats.engine.cox import _pairs, _unpack
 from bmstats.engine.counts import valid_rows
 from bmstats.engine.design import EngineDesign, engine_design, formula_variables_sql
 from bmstats.engine.source import Source, fetch_numpy
@@ -67,18 +67,24 @@ class EngineFineGray:
     def shift(self, beta: np.ndarray) -> float:
         return float(np.sum(np.maximum(beta * self.bounds[:, 0], beta * self.bounds[:, 1])))
 
+    def rows_sql(self, beta: np.ndarray) -> str:
+        """One row per source row: key (g, t, cls), centred design columns x0.. and e = exp(x'b - shift),
+        each computed once."""
+        q = self.src.quote
+        cols = [f"{self._group_sql()} AS g", f"CAST({q(self.time)} AS DOUBLE) AS t", f"{self._class_sql()} AS cls"]
+        cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
+        inner = f"SELECT {', '.join(cols)} FROM {self.src.view} WHERE {self.where}"
+        eta = " + ".join(f"{float(b)!r} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
+        return f"SELECT *, EXP({eta} - {self.shift(beta)!r}) AS e FROM ({inner}) rows_x"
+
     def key_sums(self, beta: np.ndarray):
         """Per-key sums of e, e x and e x x' (e = exp(x'b - shift)), in the order of ``keys``."""
         p = self.p
         shift = self.shift(beta)
-        eta = " + ".join(f"{float(b)!r} * {self._x(j)}" for j, b in enumerate(beta) if b != 0) or "0.0"
-        e = f"EXP({eta} - {shift!r})"
-        cols = [f"SUM({e}) AS e0"] + [f"SUM({e} * {self._x(j)}) AS e1_{j}" for j in range(p)]
-        cols += [f"SUM({e} * {self._x(i)} * {self._x(j)}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
-        q = self.src.quote
-        frame = self.src.query(
-            f"SELECT {self._group_sql()} AS g, CAST({q(self.time)} AS DOUBLE) AS t, {self._class_sql()} AS cls, "
-            f"{', '.join(cols)} FROM {self.src.view} WHERE {self.where} GROUP BY {self._key_group_by()}")
+        cols = ["SUM(e) AS e0"] + [f"SUM(e * x{j}) AS e1_{j}" for j in range(p)]
+        cols += [f"SUM(e * x{i} * x{j}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
+        frame = self.src.query(f"SELECT g, t, cls, {', '.join(cols)} FROM ({self.rows_sql(beta)}) r "
+                               "GROUP BY g, t, cls")
         pos = pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(
             pd.MultiIndex.from_arrays([_norm(frame["g"]), fetch_numpy(frame, "t"), fetch_numpy(frame, "cls", np.int64)]))
         names = ["e0"] + [f"e1_{j}" for j in range(p)] + [f"e2_{c}" for c in range(len(_pairs(p)))]
@@ -133,19 +139,10 @@ class EngineFineGray:
             table[f"wx{j}"] = Wx[:, j]
             table[f"xb{j}"] = ev_xbar[:, j]
             table[f"psi{j}"] = psi[:, j]
-        q = self.src.quote
-        cols = [c for c in [self.time, self.status, self.cengroup, *self.design.variables] if c]
-        x = [_qualify(self._x(j), self.design.variables, q) for j in range(p)]
-        eta = " + ".join(f"{float(b)!r} * {x[j]}" for j, b in enumerate(beta)) or "0.0"
-        e = f"EXP({eta} - {shift!r})"
-        cls = _qualify(self._class_sql(), [self.status], q)
-        group = f"src.{q(self.cengroup)}" if self.cengroup else "0"
-        on = (f"{group} = k.g AND CAST(src.{q(self.time)} AS DOUBLE) = k.t AND {cls} = k.cls")
-        resid = [f"({e} * (k.wx{j} - {x[j]} * k.w0) + (CASE WHEN {cls} = 1 THEN {x[j]} - k.xb{j} ELSE 0.0 END)"
+        resid = [f"(r.e * (k.wx{j} - r.x{j} * k.w0) + (CASE WHEN r.cls = 1 THEN r.x{j} - k.xb{j} ELSE 0.0 END)"
                  f" + k.psi{j})" for j in range(p)]
-        where = _qualify(self.where, cols, q)
-        inner = (f"SELECT {', '.join(f'{r} AS u{j}' for j, r in enumerate(resid))} FROM {self.src.view} src "
-                 f"JOIN bmstats_fg_keys k ON {on} WHERE {where}")
+        inner = (f"SELECT {', '.join(f'{u} AS u{j}' for j, u in enumerate(resid))} FROM ({self.rows_sql(beta)}) r "
+                 "JOIN bmstats_fg_keys k ON r.g = k.g AND r.t = k.t AND r.cls = k.cls")
         outer = ", ".join(f"SUM(u{i} * u{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
         row = self.src.query(f"SELECT COUNT(*) AS n, {outer} FROM ({inner}) sub",
                              {"bmstats_fg_keys": pd.DataFrame(table)}).iloc[0]
