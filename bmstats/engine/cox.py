@@ -113,14 +113,13 @@ class EngineCoxProblem:
         return f"SELECT *, w * EXP({eta} - {self.shift(beta)!r}) AS wr FROM ({inner}) rows_x"
 
     def sums(self, beta: np.ndarray):
-        """Per-time tables at ``beta``: exits (with event-row parts) and entries, keyed like the event keys."""
+        """Per-time tables at ``beta``: exits (sums of w r and w r x, over all rows and over the events) and
+        entries (the same over all rows), keyed by stratum and time."""
         p = self.p
         shift = self.shift(beta)
         cols = ["SUM(wr) AS e0"] + [f"SUM(wr * x{j}) AS e1_{j}" for j in range(p)]
-        cols += [f"SUM(wr * x{i} * x{j}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
         ecols = list(cols)
         cols += ["SUM(ev * wr) AS d0"] + [f"SUM(ev * wr * x{j}) AS d1_{j}" for j in range(p)]
-        cols += [f"SUM(ev * wr * x{i} * x{j}) AS d2_{c}" for c, (i, j) in enumerate(_pairs(p))]
         keys = "".join(f"s{i}, " for i in range(len(self.strata)))
         s_out = ", ".join(f"s{i}" for i in range(len(self.strata))) or "0 AS s0"
         rows = self.rows_sql(beta)
@@ -132,24 +131,23 @@ class EngineCoxProblem:
         return shift, exits, entries
 
     def risk_tables(self, beta: np.ndarray):
-        """S0, S1, S2 (risk sets) and D0, D1, D2 (events) at each event key, and the shift."""
+        """(shift, S, D, exits, entries): S = (S0, S1) over the risk set and D = (D0, D1) over the events at
+        each event key, from one grouped pass (two with delayed entry)."""
         p = self.p
         shift, exits, entries = self.sums(beta)
-        npair = len(_pairs(p))
-        names0 = ["e0"] + [f"e1_{j}" for j in range(p)] + [f"e2_{c}" for c in range(npair)]
-        names_d = ["d0"] + [f"d1_{j}" for j in range(p)] + [f"d2_{c}" for c in range(npair)]
+        names0 = ["e0"] + [f"e1_{j}" for j in range(p)]
+        names_d = ["d0"] + [f"d1_{j}" for j in range(p)]
         s_code = self._codes(exits)
         t = fetch_numpy(exits, "t")
         E = np.column_stack([fetch_numpy(exits, c) for c in names0])
-        D = np.column_stack([fetch_numpy(exits, c) for c in names_d])
         S = self._reverse_sums(s_code, t, E, side="left")  # stop >= t
         if entries is not None:
             es = self._codes(entries)
             et = fetch_numpy(entries, "t")
             N = np.column_stack([fetch_numpy(entries, c) for c in names0])
             S = S - self._reverse_sums(es, et, N, side="left")  # entry >= t leaves the risk set
-        Dk = self._at_keys(s_code, t, D)
-        return shift, S, Dk
+        Dk = self._at_keys(s_code, t, np.column_stack([fetch_numpy(exits, c) for c in names_d]))
+        return shift, S, Dk, exits, entries
 
     def _codes(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.strata:
@@ -194,21 +192,84 @@ class EngineCoxProblem:
         return rep, frac, omega
 
     def evaluate(self, beta: np.ndarray):
-        """Log partial likelihood, score and information at ``beta`` from one engine pass."""
+        """Log partial likelihood, score and information at ``beta``: two passes over the rows.
+
+        The grouped pass gives S0, S1, D0, D1 at the event keys, hence the log likelihood, the score and
+        the part of the information made of per-time sums (as in :class:`bmstats.estimate.cox._CoxModel`,
+        sums over the Efron steps in closed form).  The information's other part,
+        sum_i w_i r_i H_i x_i x_i', with H_i the sum of omega_l / S0_l over the event times at which row i
+        is at risk, is one ungrouped pass that joins each row to a cumulative table of H by time: ungrouped
+        sums of the p(p+1)/2 products cost a fraction of grouped ones.
+        """
         p = self.p
-        shift, S, Dk = self.risk_tables(beta)
+        shift, S, Dk, exits, entries = self.risk_tables(beta)
         rep, frac, omega = self.steps()
-        S0, S1, S2 = S[:, 0], S[:, 1:1 + p], _unpack(S[:, 1 + p:], p)
-        D0, D1, D2 = Dk[:, 0], Dk[:, 1:1 + p], _unpack(Dk[:, 1 + p:], p)
+        K = len(self.d)
+        S0, S1 = S[:, 0], S[:, 1:1 + p]
+        D0, D1 = Dk[:, 0], Dk[:, 1:1 + p]
         S0l = S0[rep] - frac * D0[rep]
         if np.any(S0l <= 0):
             raise InputError("risk set sums are not positive: check the entry and exit times")
-        A = (S1[rep] - frac[:, None] * D1[rep]) / S0l[:, None]
+        inv = omega / S0l
         loglik = float(beta @ self.wxd - omega @ (np.log(S0l) + shift))
-        score = self.wxd - (omega[:, None] * A).sum(axis=0)
-        M = (S2[rep] - frac[:, None, None] * D2[rep]) / S0l[:, None, None]
-        info = np.einsum("l,lij->ij", omega, M) - (A * omega[:, None]).T @ A
-        return loglik, score, info
+        c = np.bincount(rep, inv, minlength=K)
+        e = np.bincount(rep, inv * frac, minlength=K)
+        score = self.wxd - (S1.T @ c - D1.T @ e)
+        c2 = np.bincount(rep, inv / S0l, minlength=K)
+        e2 = np.bincount(rep, inv * frac / S0l, minlength=K)
+        f2 = np.bincount(rep, inv * frac * frac / S0l, minlength=K)
+        cross = (S1 * e2[:, None]).T @ D1
+        info2 = (S1 * c2[:, None]).T @ S1 - cross - cross.T + (D1 * f2[:, None]).T @ D1
+        tables, joins, entry_c = self.row_tables(exits, entries, c[:, None], e[:, None])
+        H = f"(ts.c0 - {entry_c[0]} - r.ev * ts.ev0)"
+        sums = ", ".join(f"SUM(r.wr * {H} * r.x{i} * r.x{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
+        row = self.src.query(f"SELECT {sums} FROM ({self.rows_sql(beta)}) r{joins}", tables).iloc[0]
+        info1 = _unpack(np.array([[float(row[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
+        return loglik, score, info1 - info2
+
+    def row_tables(self, exits: pd.DataFrame, entries: pd.DataFrame | None, cum: np.ndarray, ev: np.ndarray):
+        """Small tables that give each row, by an equi-join on (stratum, time), the sums over the event keys
+        at which it is at risk of the columns of ``cum`` (K, m) and, for a row with an event, the values of
+        ``ev`` (K, q) at its own key.  Returns (tables, join SQL with aliases ts/te, entry terms)."""
+        m = cum.shape[1]
+
+        def cumulative_at(code: np.ndarray, t: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(t), m))
+            for s in np.unique(code):
+                keys = np.flatnonzero(self.key_stratum == s)
+                rows = np.flatnonzero(code == s)
+                total = np.vstack([np.zeros((1, m)), np.cumsum(cum[keys], axis=0)])
+                out[rows] = total[np.searchsorted(self.key_time[keys], t[rows], side="right")]
+            return out
+
+        def table(frame: pd.DataFrame, with_events: bool) -> pd.DataFrame:
+            code = self._codes(frame)
+            t = fetch_numpy(frame, "t")
+            C = cumulative_at(code, t)
+            out = {f"s{i}": frame[f"s{i}"].to_numpy() for i in range(max(len(self.strata), 1))}
+            out["t"] = t
+            for j in range(m):
+                out[f"c{j}"] = C[:, j]
+            if with_events:
+                idx = pd.MultiIndex.from_arrays([self.key_stratum, self.key_time]).get_indexer(
+                    pd.MultiIndex.from_arrays([code, t]))
+                hit = idx >= 0
+                safe = np.where(hit, idx, 0)
+                for j in range(ev.shape[1]):
+                    out[f"ev{j}"] = np.where(hit, ev[safe, j], 0.0)
+            return pd.DataFrame(out)
+
+        n_strata = max(len(self.strata), 1)
+        tables = {"bmstats_stop_table": table(exits, True)}
+        joins = " JOIN bmstats_stop_table ts ON " + " AND ".join(
+            [f"r.s{i} = ts.s{i}" for i in range(n_strata)] + ["r.t = ts.t"])
+        entry_c = ["0.0"] * m
+        if entries is not None:
+            tables["bmstats_entry_table"] = table(entries, False)
+            joins += " JOIN bmstats_entry_table te ON " + " AND ".join(
+                [f"r.s{i} = te.s{i}" for i in range(n_strata)] + ["r.e = te.t"])
+            entry_c = [f"te.c{j}" for j in range(m)]
+        return tables, joins, entry_c
 
 
 def strata_select(strata: list, q) -> str:
@@ -302,10 +363,9 @@ def robust_covariance(problem: EngineCoxProblem, beta: np.ndarray, naive: np.nda
                       cluster: str | None) -> np.ndarray:
     """Sandwich variance D'D with D = U naive, U the (cluster sums of) weighted score residuals
     (Lin & Wei 1989; coxph's ``robust``/``cluster``), computed in the engine by joining each row to the
-    per-time tables of the fit."""
+    per-time tables of the fit (as :meth:`bmstats.estimate.cox._CoxModel.score_residuals`)."""
     src, p, q = problem.src, problem.p, problem.src.quote
-    shift, exits, entries = problem.sums(beta)
-    _, S, Dk = problem.risk_tables(beta)
+    _, S, Dk, exits, entries = problem.risk_tables(beta)
     rep, frac, omega = problem.steps()
     K = len(problem.d)
     S0, S1 = S[:, 0], S[:, 1:1 + p]
@@ -319,51 +379,12 @@ def robust_covariance(problem: EngineCoxProblem, beta: np.ndarray, naive: np.nda
     g = np.column_stack([np.bincount(rep, A[:, j] * inv * frac, minlength=K) for j in range(p)])
     abar = np.column_stack([np.bincount(rep, A[:, j] * omega, minlength=K) for j in range(p)]) / \
         np.where(problem.wd > 0, problem.wd, 1)[:, None]
-
-    def cumulative_at(code: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """C(t) = sum over event keys of the row's stratum with time <= t of (c, ca)."""
-        out = np.zeros((len(t), 1 + p))
-        V = np.column_stack([c, ca])
-        for s in np.unique(code):
-            keys = np.flatnonzero(problem.key_stratum == s)
-            rows = np.flatnonzero(code == s)
-            cum = np.vstack([np.zeros((1, 1 + p)), np.cumsum(V[keys], axis=0)])
-            out[rows] = cum[np.searchsorted(problem.key_time[keys], t[rows], side="right")]
-        return out
-
-    def table(frame: pd.DataFrame, with_events: bool) -> pd.DataFrame:
-        code = problem._codes(frame)
-        t = fetch_numpy(frame, "t")
-        C = cumulative_at(code, t)
-        out = {f"s{i}": frame[f"s{i}"].to_numpy() for i in range(max(len(problem.strata), 1))}
-        out["t"] = t
-        out["c0"] = C[:, 0]
-        for j in range(p):
-            out[f"c{j + 1}"] = C[:, 1 + j]
-        if with_events:
-            idx = pd.MultiIndex.from_arrays([problem.key_stratum, problem.key_time]).get_indexer(
-                pd.MultiIndex.from_arrays([code, t]))
-            hit = idx >= 0
-            safe = np.where(hit, idx, 0)
-            out["ev_e"] = np.where(hit, e[safe], 0.0)
-            for j in range(p):
-                out[f"ev_g{j}"] = np.where(hit, g[safe, j], 0.0)
-                out[f"ev_a{j}"] = np.where(hit, abar[safe, j], 0.0)
-        return pd.DataFrame(out)
-
-    tables = {"bmstats_stop_table": table(exits, True)}
-    n_strata = max(len(problem.strata), 1)
-    joins = " JOIN bmstats_stop_table ts ON " + " AND ".join(
-        [f"r.s{i} = ts.s{i}" for i in range(n_strata)] + ["r.t = ts.t"])
-    entry_c = ["0.0"] * (1 + p)
-    if entries is not None:
-        tables["bmstats_entry_table"] = table(entries, False)
-        joins += " JOIN bmstats_entry_table te ON " + " AND ".join(
-            [f"r.s{i} = te.s{i}" for i in range(n_strata)] + ["r.e = te.t"])
-        entry_c = [f"te.c{j}" for j in range(1 + p)]
-    H = f"(ts.c0 - {entry_c[0]} - r.ev * ts.ev_e)"
-    u = [f"(r.ev * r.w * (r.x{j} - ts.ev_a{j}) - r.wr * (r.x{j} * {H} - "
-         f"(ts.c{j + 1} - {entry_c[j + 1]} - r.ev * ts.ev_g{j})))" for j in range(p)]
+    # cumulative columns: c0 = H, c1.. = G; event columns: ev0 = e, ev1.. = g, then abar
+    tables, joins, entry_c = problem.row_tables(exits, entries, np.column_stack([c, ca]),
+                                                np.column_stack([e, g, abar]))
+    H = f"(ts.c0 - {entry_c[0]} - r.ev * ts.ev0)"
+    u = [f"(r.ev * r.w * (r.x{j} - ts.ev{1 + p + j}) - r.wr * (r.x{j} * {H} - "
+         f"(ts.c{j + 1} - {entry_c[j + 1]} - r.ev * ts.ev{1 + j})))" for j in range(p)]
     extra = f", {q(cluster)} AS cl" if cluster is not None else ""
     rows = problem.rows_sql(beta, extra)
     if cluster is not None:
@@ -377,4 +398,3 @@ def robust_covariance(problem: EngineCoxProblem, beta: np.ndarray, naive: np.nda
         raise InputError("the engine's join of rows to the per-time tables lost rows")
     UU = _unpack(np.array([[float(counts[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
     return naive @ UU @ naive
-
