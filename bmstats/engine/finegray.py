@@ -78,31 +78,46 @@ class EngineFineGray:
         return f"SELECT *, EXP({eta} - {self.shift(beta)!r}) AS e FROM ({inner}) rows_x"
 
     def key_sums(self, beta: np.ndarray):
-        """Per-key sums of e, e x and e x x' (e = exp(x'b - shift)), in the order of ``keys``."""
+        """Per-key sums of e and e x (e = exp(x'b - shift)), in the order of ``keys``."""
         p = self.p
         shift = self.shift(beta)
         cols = ["SUM(e) AS e0"] + [f"SUM(e * x{j}) AS e1_{j}" for j in range(p)]
-        cols += [f"SUM(e * x{i} * x{j}) AS e2_{c}" for c, (i, j) in enumerate(_pairs(p))]
         frame = self.src.query(f"SELECT g, t, cls, {', '.join(cols)} FROM ({self.rows_sql(beta)}) r "
                                "GROUP BY g, t, cls")
         pos = pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(
             pd.MultiIndex.from_arrays([_norm(frame["g"]), fetch_numpy(frame, "t"), fetch_numpy(frame, "cls", np.int64)]))
-        names = ["e0"] + [f"e1_{j}" for j in range(p)] + [f"e2_{c}" for c in range(len(_pairs(p)))]
+        names = ["e0"] + [f"e1_{j}" for j in range(p)]
         out = np.zeros((len(self.keys), len(names)))
         out[pos] = np.column_stack([fetch_numpy(frame, c) for c in names])
         return shift, out
 
+    def _join_keys(self, beta: np.ndarray, columns: dict, select: str, inner: str | None = None) -> pd.Series:
+        """Run ``select`` over the rows joined to a per-key table holding ``columns`` (alias k); with
+        ``inner``, over the projection ``inner`` of that join (alias sub)."""
+        table = {"g": self.keys["g"].to_numpy(), "t": self.keys["t"].to_numpy(),
+                 "cls": self.keys["cls"].to_numpy(), **columns}
+        joined = (f"({self.rows_sql(beta)}) r JOIN bmstats_fg_keys k "
+                  "ON r.g = k.g AND r.t = k.t AND r.cls = k.cls")
+        if inner is not None:
+            joined = f"(SELECT {inner} FROM {joined}) sub"
+        return self.src.query(f"SELECT {select} FROM {joined}", {"bmstats_fg_keys": pd.DataFrame(table)}).iloc[0]
+
     def evaluate(self, beta: np.ndarray):
+        """Log pseudo-likelihood, score and information: a grouped pass for S0 and S1 at the event times,
+        and an ungrouped pass for sum_j a_j e_j x_j x_j' (a_j = sum_k (d_k / S0_k) w_j(u_k), the same for
+        every subject of a key; :func:`bmstats.estimate.finegray_core.fg_risk_sums`)."""
         p, prob = self.p, self.prob
         shift, sums = self.key_sums(beta)
-        S = np.column_stack([prob.risk_sum(np.ascontiguousarray(sums[:, j])) for j in range(sums.shape[1])])
-        s0 = S[:, 0]
-        xbar = S[:, 1:1 + p] / s0[:, None]
-        S2 = _unpack(S[:, 1 + p:], p) / s0[:, None, None]
+        s0 = prob.risk_sum(np.ascontiguousarray(sums[:, 0]))
+        xbar = np.column_stack([prob.risk_sum(np.ascontiguousarray(sums[:, 1 + j])) for j in range(p)]) \
+            / s0[:, None]
         loglik = float(beta @ prob.x_events - prob.d @ (np.log(s0) + shift))
         score = prob.x_events - prob.d @ xbar
-        info = np.einsum("k,kij->ij", prob.d, S2) - (xbar * prob.d[:, None]).T @ xbar
-        return loglik, score, info
+        a = prob.weight_sum(prob.d / s0)
+        row = self._join_keys(beta, {"a": a}, ", ".join(
+            f"SUM(r.e * k.a * r.x{i} * r.x{j}) AS v{c}" for c, (i, j) in enumerate(_pairs(p))))
+        info1 = _unpack(np.array([[float(row[f"v{c}"]) for c in range(len(_pairs(p)))]]), p)[0]
+        return loglik, score, info1 - (xbar * prob.d[:, None]).T @ xbar
 
     def sandwich(self, beta: np.ndarray, inv_info: np.ndarray) -> np.ndarray:
         """crr's robust variance I^-1 [sum_i (eta_i + psi_i)(eta_i + psi_i)'] I^-1, summed in the engine."""
@@ -133,19 +148,16 @@ class EngineFineGray:
         ev_xbar = np.zeros((len(self.keys), p))
         ev = np.flatnonzero(prob.event)
         ev_xbar[ev] = xbar[prob.pos[ev] - 1]
-        table = {"g": self.keys["g"].to_numpy(), "t": self.keys["t"].to_numpy(),
-                 "cls": self.keys["cls"].to_numpy(), "w0": W}
+        columns = {"w0": W}
         for j in range(p):
-            table[f"wx{j}"] = Wx[:, j]
-            table[f"xb{j}"] = ev_xbar[:, j]
-            table[f"psi{j}"] = psi[:, j]
+            columns[f"wx{j}"] = Wx[:, j]
+            columns[f"xb{j}"] = ev_xbar[:, j]
+            columns[f"psi{j}"] = psi[:, j]
         resid = [f"(r.e * (k.wx{j} - r.x{j} * k.w0) + (CASE WHEN r.cls = 1 THEN r.x{j} - k.xb{j} ELSE 0.0 END)"
                  f" + k.psi{j})" for j in range(p)]
-        inner = (f"SELECT {', '.join(f'{u} AS u{j}' for j, u in enumerate(resid))} FROM ({self.rows_sql(beta)}) r "
-                 "JOIN bmstats_fg_keys k ON r.g = k.g AND r.t = k.t AND r.cls = k.cls")
-        outer = ", ".join(f"SUM(u{i} * u{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
-        row = self.src.query(f"SELECT COUNT(*) AS n, {outer} FROM ({inner}) sub",
-                             {"bmstats_fg_keys": pd.DataFrame(table)}).iloc[0]
+        products = ", ".join(f"SUM(u{i} * u{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
+        row = self._join_keys(beta, columns, f"COUNT(*) AS n, {products}",
+                              inner=", ".join(f"{r} AS u{j}" for j, r in enumerate(resid)))
         if int(row["n"]) != self.n:  # pragma: no cover - every row has its key
             raise InputError("the engine's join of rows to their keys lost rows")
         UU = _unpack(np.array([[float(row[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
