@@ -29,12 +29,25 @@ _PUBLIC: dict[str, str] = {
     "cause_specific_cox": "bmstats.estimate.cause_specific",
     "competing_risks_models": "bmstats.estimate.cause_specific",
     "rate_regression": "bmstats.estimate.rate_regression",
+    # multi-state models and landmarks
+    "state_occupation": "bmstats.estimate.state_occupation",
+    "multistate_cox": "bmstats.estimate.multistate_cox",
+    "landmark": "bmstats.estimate.landmark",
+    # binary outcomes (e.g. bone metastasis at diagnosis)
+    "proportion": "bmstats.estimate.proportion",
+    "logistic": "bmstats.estimate.logistic",
+    # risk prediction and its validation
+    "predict_risk": "bmstats.estimate.prediction",
+    "PublishedModel": "bmstats.estimate.prediction",
+    "concordance": "bmstats.estimate.concordance",
+    "royston_d": "bmstats.estimate.concordance",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",
     # simulation
     "simulate_cohort": "bmstats.simulation.cohort",
     # reporting
+    "options": "bmstats._options",
     "Table": "bmstats.report.table",
     "table_one": "bmstats.report.table_builders",
     "regression_table": "bmstats.report.table_builders",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -60,7 +61,9 @@ class Cohort:
         set_(self, "_absent", dict(absent or {}))
 
     @classmethod
-    def from_frames(cls, patients: pd.DataFrame, events: pd.DataFrame | None = None, truth: dict | None = None) -> "Cohort":
+    def from_frames(
+        cls, patients: pd.DataFrame, events: pd.DataFrame | None = None, truth: dict | None = None
+    ) -> Cohort:
         """A Cohort from DataFrames in the canonical schema (dates as datetime64 or ISO text).
 
         Missing optional columns are added empty; ``subtype`` is derived from er/pr/her2 when absent;
@@ -68,7 +71,7 @@ class Cohort:
         """
         return cls(patients, events, truth)
 
-    def with_truth(self, truth: dict | None) -> "Cohort":
+    def with_truth(self, truth: dict | None) -> Cohort:
         """The same cohort carrying ``truth`` (the parameters a synthetic cohort was drawn from)."""
         return type(self)(
             self._patients, self._events, truth, sources=self.sources,
@@ -102,7 +105,7 @@ class Cohort:
         p = self._patients
         n_bm = int(p["bm_date"].notna().sum())
         n_dead = int(p["death_date"].notna().sum())
-        src = f" from {self.sources['patients']}" if "patients" in self.sources else ""
+        src = f" from {self.sources['patients']}" if self.sources.get("patients") else ""
         synth = " (synthetic: .truth holds its parameters)" if self.truth is not None else ""
         return (
             f"Cohort{src}{synth}: {len(p):,} patients ({n_bm:,} with bone metastasis, {n_dead:,} died), "
@@ -144,21 +147,27 @@ class Cohort:
         unit: str = "years",
         horizon: float | None = None,
         covariates: Sequence[str] | None = None,
+        time_varying: dict | None = None,
     ) -> pd.DataFrame:
         """Time-to-event frame (``patient_id``, ``time``, ``status`` + covariates) from ``origin``.
+
+        With ``time_varying={name: date column | "skeletal_event"}``: counting-process rows
+        (``patient_id, start, stop, status``, one 0/1 column per exposure, covariates) split as R's
+        ``tmerge(..., tdc())``; see :mod:`bmstats.cohort.timevarying`.
 
         The exclusion log is ``frame.attrs["exclusions"]`` (an :class:`~bmstats.cohort.exclusions.ExclusionLog`);
         :meth:`endpoint_with_log` returns both explicitly.  See :func:`bmstats.cohort.endpoints.endpoint`.
         """
-        return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates).data
+        return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates, time_varying).data
 
     def endpoint_with_log(self, event: str, competing: Sequence[str] = (), origin: str = "diagnosis",
                           unit: str = "years", horizon: float | None = None,
-                          covariates: Sequence[str] | None = None):
+                          covariates: Sequence[str] | None = None, time_varying: dict | None = None):
         """:class:`~bmstats.cohort.endpoints.Endpoint` (``.data``, ``.exclusions``)."""
         from bmstats.cohort.endpoints import endpoint
 
-        return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates)
+        return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates,
+                        time_varying)
 
     def recurrent_events(
         self,
@@ -177,11 +186,27 @@ class Cohort:
 
         return recurrent_events(self._patients, self._events, origin, unit, window_days, event_types, covariates).data
 
+    def multistate(
+        self,
+        origin: str = "diagnosis",
+        states: Sequence[str] = ("bone_metastasis", "death"),
+        unit: str = "years",
+        covariates: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Transition rows of a multi-state model (``patient_id, start, stop, from_state, to_state`` + covariates).
+
+        The initial state is ``"free"``; ``to_state`` is missing when the patient is censored.  See
+        :mod:`bmstats.cohort.multistate`; ``frame.attrs["exclusions"]`` holds the exclusion log.
+        """
+        from bmstats.cohort.multistate import multistate
+
+        return multistate(self._patients, self._events, origin, states, unit, covariates).data
+
     def validate(self):
         """Shorthand for :func:`bmstats.validate`."""
         from bmstats.cohort.validate import validate
 
         return validate(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Cohort":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Cohort:
         return self  # immutable

@@ -6,30 +6,34 @@ Definitions (docs/cohort.md, "Endpoints"):
   ``visceral_metastasis`` (visceral_met_date), ``skeletal_event`` (the patient's first skeletal event of any
   type), ``death`` (death_date, any cause) and ``breast_cancer_death`` (death_date when cause_of_death is
   breast_cancer).  Origins are the first four.
-- ``time`` = (date of the first of: event, competing events, last follow-up) - origin date, in days,
-  or divided by 30.4375 (months) or 365.25 (years).  ``status`` = 0 censored at last_fu_date, 1 the event,
-  2, 3, ... the competing events in the order given.  Death that is neither the event nor competing
-  censors (death_date is the last follow-up).
+- ``time`` = (date of the first of: event, competing events, end of follow-up) - origin date, in days,
+  or divided by 30.4375 (months) or 365.25 (years).  The end of follow-up is last_fu_date, or death_date
+  when that is earlier: follow-up recorded after death never extends an endpoint.  ``status`` = 0 censored
+  at the end of follow-up, 1 the event, 2, 3, ... the competing events in the order given.  Death that is
+  neither the event nor competing censors.
 - Ties on the same day: the event of interest wins, then the competing events in the order given.
 - ``horizon`` (in ``unit``): follow-up beyond it is censored administratively at ``time = horizon``;
   an event exactly at the horizon counts.
 - Exclusions, applied in this order and logged with patient ids: origin date missing (e.g. no bone
   metastasis when the origin is bone_metastasis); last_fu_date missing; the event at or before the origin
   (prevalent at the origin, e.g. bone metastasis found at diagnosis); a competing event at or before the
-  origin; zero or negative follow-up (last_fu_date on or before the origin); an event or competing event
-  after last_fu_date (inconsistent dates; validation rule BM010/BM013 names them).
+  origin; zero or negative follow-up (end of follow-up on or before the origin); an event or competing
+  event after last_fu_date, or after death_date (inconsistent dates; validation rules BM010/BM013/BM014
+  name them).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import InputError
+from bmstats._checks import InputError, positive_number
 from bmstats.cohort.exclusions import ExclusionBuilder, ExclusionLog
+from bmstats.cohort.timevarying import SKELETAL_EVENT, check_exposures, split_rows
 
+ZERO_FOLLOW_UP = "zero or negative follow-up (last_fu_date or death_date on or before origin)"
 UNITS = {"days": 1.0, "months": 30.4375, "years": 365.25}
 EVENTS = ("diagnosis", "bone_metastasis", "visceral_metastasis", "skeletal_event", "death", "breast_cancer_death")
 ORIGINS = EVENTS[:4]
@@ -74,6 +78,13 @@ def _days(later: pd.Series, origin: pd.Series) -> np.ndarray:
     return (later - origin).dt.days.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def follow_up_end(p: pd.DataFrame) -> pd.Series:
+    """The end of each patient's follow-up: last_fu_date, or death_date when that is earlier (nobody is
+    followed after death; a later last_fu_date is a data error that validation rule BM015 names)."""
+    fu, death = p["last_fu_date"], p["death_date"]
+    return fu.where(~(death < fu), death)
+
+
 def check_unique_ids(p: pd.DataFrame) -> None:
     dup = p["patient_id"].duplicated(keep=False)
     if dup.any():
@@ -91,8 +102,14 @@ def endpoint(
     unit: str = "years",
     horizon: float | None = None,
     covariates: Sequence[str] | None = None,
+    time_varying: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Time from ``origin`` to ``event`` with ``competing`` events (module docstring has the definitions)."""
+    """Time from ``origin`` to ``event`` with ``competing`` events (module docstring has the definitions).
+
+    With ``time_varying`` ({exposure name: date column of patients or "skeletal_event"}), ``.data`` holds
+    counting-process rows split at the exposures' dates as R's ``tmerge(..., tdc())``
+    (:mod:`bmstats.cohort.timevarying`); the exclusions are the same.
+    """
     competing = (competing,) if isinstance(competing, str) else tuple(competing)
     if origin not in ORIGINS:
         raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
@@ -105,15 +122,18 @@ def endpoint(
         raise InputError(f"origin {origin!r} cannot also be the event or a competing event")
     if unit not in UNITS:
         raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
-    if horizon is not None and not (np.isfinite(horizon) and horizon > 0):
-        raise InputError(f"horizon must be a positive number of {unit}, got {horizon!r}")
+    if horizon is not None:
+        horizon = positive_number(horizon, "horizon", unit)
     check_unique_ids(p)
     cov = _covariates(p, covariates)
+    if time_varying is not None:
+        time_varying = check_exposures(time_varying, p)
 
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]
     names = (event, *competing)
-    d_fu = _days(fu, o)
+    d_fu = _days(follow_up_end(p), o)
+    d_death = _days(p["death_date"], o)
     d_ev = np.column_stack([_days(event_dates(p, e, n), o) for n in names])  # NaN: did not happen
 
     label = origin.replace("_", " ")
@@ -124,8 +144,9 @@ def endpoint(
     log.exclude(f"{event.replace('_', ' ')} at or before {label} (prevalent at origin)", d_ev[:, 0] <= 0)
     if competing:
         log.exclude(f"competing event at or before {label}", (d_ev[:, 1:] <= 0).any(axis=1))
-    log.exclude("zero or negative follow-up (last_fu_date on or before origin)", d_fu <= 0)
-    log.exclude("event after last_fu_date (inconsistent dates)", (d_ev > d_fu[:, None]).any(axis=1))
+    log.exclude(ZERO_FOLLOW_UP, d_fu <= 0)
+    log.exclude("event after last_fu_date (inconsistent dates)", (d_ev > _days(fu, o)[:, None]).any(axis=1))
+    log.exclude("event after death_date (inconsistent dates)", (d_ev > d_death[:, None]).any(axis=1))
     keep = log.keep
 
     d_ev, d_fu = d_ev[keep], d_fu[keep]
@@ -147,13 +168,21 @@ def endpoint(
         data = pd.concat([data, p.loc[keep, cov]], axis=1)
     labels = {0: "censored", **{i + 1: n for i, n in enumerate(names)}}
     exclusions = log.log()
+    if time_varying is not None:
+        switch = np.column_stack([
+            _days(event_dates(p, e, SKELETAL_EVENT) if src == SKELETAL_EVENT else p[src], o)[keep]
+            for src in time_varying.values()
+        ]) / UNITS[unit]
+        data = split_rows(data, switch, list(time_varying))
     data.attrs["exclusions"] = exclusions
     data.attrs["endpoint"] = {"event": event, "competing": list(competing), "origin": origin, "unit": unit,
-                              "horizon": horizon, "status_labels": labels}
+                              "horizon": horizon, "status_labels": labels,
+                              "time_varying": dict(time_varying) if time_varying is not None else None}
     return Endpoint(data, exclusions, labels)
 
 
-def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None, reserved: Sequence[str] = ("time", "status")) -> list[str]:
+def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None,
+                reserved: Sequence[str] = ("time", "status")) -> list[str]:
     """Patient columns to carry along: all by default, except the id and names the frame itself uses."""
     if covariates is None:
         return [c for c in p.columns if c != "patient_id" and c not in reserved]

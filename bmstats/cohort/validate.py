@@ -6,7 +6,6 @@ no errors; warnings do not fail a cohort.
 """
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 
@@ -122,7 +121,8 @@ class ValidationReport:
                 for t, r, pid, m in zip(found["table"], found["row"], found["patient_id"], found["message"])
             )
             if rule.severity == "error":
-                fail = ET.SubElement(case, "failure", message=f"{rule.explanation} ({len(found)} issue(s))", type=rule.id)
+                fail = ET.SubElement(case, "failure", message=f"{rule.explanation} ({len(found)} issue(s))",
+                                     type=rule.id)
                 fail.text = text
             else:
                 out = ET.SubElement(case, "system-out")
@@ -131,13 +131,15 @@ class ValidationReport:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
     def __repr__(self) -> str:
-        return self.to_text(max_issues=20).rstrip("\n")
+        """The headline and the rules that found something (drawn by :mod:`bmstats.report.display`)."""
+        from bmstats.report import display
+
+        return display.to_text(self)
 
     def _repr_html_(self) -> str:
-        return (
-            f"<div><strong>{html.escape(self.headline)}</strong>"
-            f"{self._issues.to_html(max_rows=50, index=False)}</div>"
-        )
+        from bmstats.report import display
+
+        return display.to_html(self)
 
 
 def validate(cohort) -> ValidationReport:
@@ -151,7 +153,8 @@ def validate(cohort) -> ValidationReport:
     if not isinstance(cohort, Cohort):
         from bmstats._checks import InputError
 
-        raise InputError(f"validate expects a Cohort (bm.read_cohort or bm.Cohort.from_frames), got {type(cohort).__name__}")
+        raise InputError("validate expects a Cohort (bm.read_cohort or bm.Cohort.from_frames), "
+                         f"got {type(cohort).__name__}")
     p, e = cohort._patients, cohort._events
     issues = run_all(p, e, cohort._absent, cohort._read_issues)
     return ValidationReport(issues, n_patients=len(p), n_events=len(e), sources=dict(cohort.sources))

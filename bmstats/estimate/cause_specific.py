@@ -15,15 +15,17 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError, require_columns, require_frame, status_array
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import ModelResult, Result, frozen_copy
 from bmstats.estimate.cox import CoxResult, cox
 
 __all__ = ["cause_specific_cox", "competing_risks_models", "CompetingRisksModels"]
 
 
-def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, event: int = 1,
+@legacy_arguments(positional=("cause",), renamed={"event": "cause"})
+def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, *, cause: int = 1,
                        **cox_kwargs) -> CoxResult:
-    """Cox model for the cause-specific hazard of cause ``event``: other causes (status 1..k != event) censored.
+    """Cox model for the cause-specific hazard of cause ``cause``: other causes (status 1..k != cause) censored.
 
     ``status`` holds 0 (censored) and 1..k (causes). Remaining keyword arguments go to :func:`bmstats.cox`
     (strata, cluster, entry, weights, ties, robust, conf_level, dropna, ...).
@@ -32,42 +34,59 @@ def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str,
     require_columns(data, [time, status])
     known = data[status].notna()
     codes = status_array(data.loc[known], status)  # errors name the rows with invalid codes
-    if not np.any(codes == event):
-        raise InputError(f"column {status!r}: no rows with cause {event} (codes present: {sorted(set(codes))})")
-    column = f"{status} == {event}"  # named so that messages about it point at the status column
+    if not isinstance(cause, (int, np.integer)) or isinstance(cause, bool) or cause < 1:
+        raise InputError(f"cause must be a positive integer status code (the cause of interest), got {cause!r}")
+    if not np.any(codes == cause):
+        raise InputError(f"column {status!r}: no rows with cause {cause} (codes present: {sorted(set(codes))})")
+    column = f"{status} == {cause}"  # named so that messages about it point at the status column
     if column in data.columns:
         raise InputError(f"data already has a column {column!r}; rename it")
     frame = data.copy(deep=False)
     indicator = np.full(len(data), np.nan)
-    indicator[known.to_numpy()] = (codes == event).astype(float)
+    indicator[known.to_numpy()] = (codes == cause).astype(float)
     # missing status stays missing, so that cox() reports it (or drops and counts it with dropna=True)
     frame[column] = indicator
     return cox(frame, time, column, formula, **cox_kwargs)
 
 
 @dataclass(frozen=True, repr=False)
-class CompetingRisksModels(ResultMixin):
+class CompetingRisksModels(Result):
     """Cause-specific Cox and Fine-Gray fits for each cause.
 
-    ``summary``: tidy frame with columns model ("cause-specific Cox" / "Fine-Gray"), cause, term, coef, se,
-    hr, lower, upper, z, p. ``fits``: {(model, cause): result}.
+    ``summary``: tidy frame with columns model ("cause-specific Cox" / "Fine-Gray"), cause, term, coef,
+    std_err, ratio_name ("hr" / "shr"), ratio, lower, upper, statistic, p_value. ``fits``:
+    {(model, cause): result}; ``causes``: the causes fitted.
     """
 
-    summary: pd.DataFrame
-    fits: dict
+    _summary: pd.DataFrame
+    _fits: dict
+    causes: tuple
+    causes_in_data: tuple = ()  # every non-zero status code in the data (absolute risk needs all of them)
 
     _title = "Competing risks: cause-specific Cox and Fine-Gray models"
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        return frozen_copy(self._summary)
+
+    @property
+    def fits(self) -> dict[tuple[str, int], ModelResult]:
+        """{(model, cause): fitted result}; the results are themselves immutable."""
+        return dict(self._fits)
+
+    def _tidy(self) -> pd.DataFrame:
+        return self._summary
+
     def _notes(self) -> list[str]:
-        causes = sorted({c for _, c in self.fits})
-        return [f"causes: {', '.join(map(str, causes))}; hazard ratios (hr) for the cause-specific hazard and the "
-                "subdistribution hazard"]
+        return [f"causes: {', '.join(map(str, self.causes))}; hazard ratios (hr) for the cause-specific hazard "
+                "and subdistribution hazard ratios (shr) for the subdistribution hazard"]
 
     def wide(self) -> pd.DataFrame:
-        """One row per (cause, term), the two models' hr (lower-upper) side by side."""
-        s = self.summary.copy()
-        s["hr_ci"] = [f"{h:.2f} ({lo:.2f}-{hi:.2f})" for h, lo, hi in zip(s.hr, s.lower, s.upper)]
-        return s.pivot_table(index=["cause", "term"], columns="model", values="hr_ci", aggfunc="first", sort=False)
+        """One row per (cause, term), the two models' ratio (lower-upper) side by side."""
+        s = self._summary.copy()
+        s["ratio_ci"] = [f"{h:.2f} ({lo:.2f}-{hi:.2f})" for h, lo, hi in zip(s.ratio, s.lower, s.upper)]
+        return s.pivot_table(index=["cause", "term"], columns="model", values="ratio_ci", aggfunc="first",
+                             sort=False)
 
     def plot(self, ax=None, **kw):
         from bmstats.report import figures
@@ -75,9 +94,10 @@ class CompetingRisksModels(ResultMixin):
         return figures.plot_forest(self, ax=ax, **kw)
 
 
-def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: str, events=None,
+@legacy_arguments(positional=("causes",), renamed={"events": "causes"})
+def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: str, *, causes=None,
                            **kw) -> CompetingRisksModels:
-    """For each cause in ``events`` (default: every non-zero status code), fit the cause-specific Cox model and
+    """For each cause in ``causes`` (default: every non-zero status code), fit the cause-specific Cox model and
     the Fine-Gray model on the same formula, so that a report can put them side by side.
 
     Keyword arguments shared by both (``conf_level``, ``dropna``, ``tol``, ``max_iter``) go to both; Cox-only
@@ -89,23 +109,28 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
     require_frame(data)
     require_columns(data, [time, status])
     codes = status_array(data.loc[data[status].notna()] if kw.get("dropna") else data, status)
-    if events is None:
-        events = sorted(int(c) for c in set(codes) if c != 0)
-    events = [int(e) for e in np.atleast_1d(events)]
-    if not events:
+    if causes is None:
+        causes = sorted(int(c) for c in set(codes) if c != 0)
+    causes = [int(e) for e in np.atleast_1d(causes)]
+    if not causes:
         raise InputError(f"column {status!r}: no events (all status codes are 0)")
     shared = {k: kw[k] for k in ("conf_level", "dropna", "tol", "max_iter") if k in kw}
     fg_kw = {**shared, **({"cengroup": kw["cengroup"]} if "cengroup" in kw else {})}
     cox_kw = {k: v for k, v in kw.items() if k != "cengroup"}
     fits, frames = {}, []
-    for e in events:
-        cs = cause_specific_cox(data, time, status, formula, event=e, **cox_kw)
-        fg = fine_gray(data, time, status, formula, event=e, **fg_kw)
+    for e in causes:
+        cs = cause_specific_cox(data, time, status, formula, cause=e, **cox_kw)
+        fg = fine_gray(data, time, status, formula, cause=e, **fg_kw)
         for model, res in (("cause-specific Cox", cs), ("Fine-Gray", fg)):
             fits[(model, e)] = res
-            s = res.summary[["coef", "se", "hr", "lower", "upper", "z", "p"]].reset_index()
+            s = res.summary.rename(columns={res.ratio_name: "ratio"})
+            s = s[["coef", "std_err", "ratio", "lower", "upper", "statistic", "p_value"]].reset_index()
             s.insert(0, "cause", e)
             s.insert(0, "model", model)
+            s.insert(5, "ratio_name", res.ratio_name)
             frames.append(s)
     summary = pd.concat(frames, ignore_index=True)
-    return CompetingRisksModels(summary=frozen_copy(summary), fits=fits)
+    first = fits[("cause-specific Cox", causes[0])]
+    present = tuple(sorted(int(c) for c in set(codes) if c != 0))
+    return CompetingRisksModels(_summary=summary, _fits=fits, causes=tuple(causes), causes_in_data=present,
+                                n=first.n, dropped=first.dropped)

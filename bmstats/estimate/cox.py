@@ -14,32 +14,25 @@ the hazard increments over the event times at which row ``i`` is at risk (no n x
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import (
-    Dropped,
-    InputError,
-    event_array,
-    fail,
-    handle_missing,
-    numeric_array,
-    require_columns,
-    require_frame,
-    time_array,
-)
+from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
+from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._regression import (
+    blank,
     chi2_test,
     coefficient_table,
     invert_information,
     newton_raphson,
     tests_frame,
+    wald_statistic,
 )
-from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.design import Design, design_matrix, formula_variables
+from bmstats.estimate._result import ModelResult, frozen_copy
+from bmstats.estimate.design import Design
+from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
 __all__ = ["cox", "CoxResult"]
@@ -176,35 +169,48 @@ def _bincount2(idx: np.ndarray, v: np.ndarray, K: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, repr=False)
-class CoxResult(ResultMixin):
-    """A fitted Cox model. ``summary`` (index term): coef, se, hr, lower, upper, z, p (+ robust_se, naive_se)."""
+class CoxResult(ModelResult):
+    """A fitted Cox model. ``summary`` (index term): coef, std_err, hr, lower, upper, statistic, p_value
+    (+ robust_std_err, naive_std_err with a robust variance); ``tests``: likelihood ratio, Wald, score."""
 
-    summary: pd.DataFrame
-    coef: pd.Series
-    cov: pd.DataFrame
-    naive_cov: pd.DataFrame
+    _naive_cov: pd.DataFrame
     loglik: tuple  # (initial at beta = 0, final)
-    n: int
-    n_events: int
-    tests: pd.DataFrame  # likelihood ratio, Wald, score (log-rank): statistic, df, p_value
+    _tests: pd.DataFrame  # likelihood ratio, Wald, score (log-rank): statistic, df, p_value
     ties: str
     robust: bool
     iterations: int
-    converged: bool
-    design: Design = field(repr=False)
-    dropped: Dropped
     strata: tuple
     strata_levels: tuple
-    means: pd.Series
+    _means: pd.Series
     _model: _CoxModel = field(repr=False)
     _stop: np.ndarray = field(repr=False)
     _start: np.ndarray | None = field(repr=False)
     _strata_codes: np.ndarray = field(repr=False)
 
+    ratio_name = "hr"
     _title = "Cox proportional hazards regression"
 
+    @property
+    def naive_cov(self) -> pd.DataFrame:
+        """The model-based variance (inverse information); ``cov`` is the robust one when ``robust``."""
+        return frozen_copy(self._naive_cov)
+
+    @property
+    def tests(self) -> pd.DataFrame:
+        """Likelihood ratio, Wald and score (log-rank) tests of all coefficients: statistic, df, p_value."""
+        return frozen_copy(self._tests)
+
+    @property
+    def means(self) -> pd.Series:
+        """The centring values of the design columns (0 for 0/1 columns, as coxph)."""
+        return frozen_copy(self._means)
+
+    @property
+    def reference_levels(self) -> dict:
+        return self.design.reference_levels
+
     def _notes(self) -> list[str]:
-        lr = self.tests.loc["likelihood_ratio"]
+        lr = self._tests.loc["likelihood_ratio"]
         notes = [
             f"n = {self.n}, events = {self.n_events}, ties = {self.ties}"
             + (f", strata = {', '.join(self.strata)}" if self.strata else "")
@@ -216,7 +222,7 @@ class CoxResult(ResultMixin):
 
     @property
     def hr(self) -> pd.Series:
-        return np.exp(self.coef)
+        return self.ratio
 
     @functools.cached_property
     def concordance(self) -> float:
@@ -235,7 +241,8 @@ class CoxResult(ResultMixin):
 
     @property
     def baseline_survival(self) -> pd.DataFrame:
-        """Baseline survival at the covariate means (as R's ``survfit(coxph_fit)``), at each event time.
+        """Baseline survival at the covariate means (as R's ``survfit(coxph_fit)``), at each event time:
+        stratum, time, cumulative_hazard, estimate (the survival).
 
         As coxph in survival 3.x, the "means" are the (weighted) means of the continuous columns and 0 for
         0/1 indicator columns (dummies of categorical variables, binary covariates).
@@ -248,14 +255,15 @@ class CoxResult(ResultMixin):
             {
                 "stratum": [self.strata_levels[s] for s in f["stratum"]] if self.strata else "all",
                 "time": f["time"].to_numpy(),
-                "cumhaz": f["cumhaz"].to_numpy(),
-                "survival": np.exp(-f["cumhaz"].to_numpy()),
+                "cumulative_hazard": f["cumhaz"].to_numpy(),
+                "estimate": np.exp(-f["cumhaz"].to_numpy()),
             }
         )
         return frozen_copy(out)
 
     def baseline_at(self, times) -> pd.DataFrame:
-        """Baseline cumulative hazard and survival (at the means) at the given times, per stratum."""
+        """Baseline cumulative hazard and survival (at the means) at the given times, per stratum: stratum, time,
+        cumulative_hazard, estimate (the survival; 1 before the first event time)."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         f = self._hazard
         rows = []
@@ -263,7 +271,8 @@ class CoxResult(ResultMixin):
             idx = np.searchsorted(sub["time"].to_numpy(), times, side="right")
             cum = np.concatenate([[0.0], sub["cumhaz"].to_numpy()])[idx]
             label = self.strata_levels[s] if self.strata else "all"
-            rows.append(pd.DataFrame({"stratum": label, "time": times, "cumhaz": cum, "survival": np.exp(-cum)}))
+            rows.append(pd.DataFrame({"stratum": label, "time": times, "cumulative_hazard": cum,
+                                      "estimate": np.exp(-cum)}))
         return pd.concat(rows, ignore_index=True)
 
     @functools.cached_property
@@ -280,22 +289,29 @@ class CoxResult(ResultMixin):
         qa = _bincount2(rep, A * jump[:, None], rs.K)
         return c, v, qa
 
-    def predict(self, newdata: pd.DataFrame, times, conf_level: float = 0.95) -> pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame, times, conf_level: float = 0.95, dropna: bool = False) -> pd.DataFrame:
         """Predicted survival S(t | x) = exp(-Lambda0(t) exp((x - means) b)) with confidence limits.
 
         As R's ``survfit(fit, newdata)``: the variance of the cumulative hazard is the Tsiatis (1981) / Link
         (1984) one, ``exp(2 lp) [sum dN / S0^2 + q(t)' V q(t)]`` with ``q(t) = sum (xbar(s) - x) dLambda0(s)``
         (Efron-adjusted for an Efron fit, ``V`` the model's variance, robust if the fit is robust), and the
         limits are ``exp(-Lambda -+ z se(Lambda))``: log-scale limits of the survival (survfit's default
-        ``conf.type = "log"``, upper limit capped at 1). Tidy frame: row (newdata index), time, cumhaz,
-        survival, std_err (of the survival, as summary.survfit), lower, upper. With strata, ``newdata`` holds
-        the strata columns and each row uses its own stratum.
+        ``conf.type = "log"``, upper limit capped at 1). Tidy frame: row (newdata index), time, cumulative_hazard,
+        estimate (the survival), std_err (of the survival, as summary.survfit), lower, upper. With strata,
+        ``newdata`` holds the strata columns and each row uses its own stratum. Missing covariates and levels not
+        seen in the fit are errors, or with ``dropna=True`` dropped and counted in ``frame.attrs["dropped"]``;
+        times beyond the last follow-up time warn (the baseline hazard is not estimated there).
         """
         from scipy import stats as _stats
 
-        Xn = self.design.transform(newdata).to_numpy(dtype=float) - self.means.to_numpy()
+        if not 0 < conf_level < 1:
+            raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+        times = time_points(times)
+        beyond_follow_up(times, float(self._stop.max()), "Cox predictions")
+        X = self.design.transform(newdata, dropna=dropna)
+        newdata = newdata.loc[X.index]
+        Xn = X.to_numpy(dtype=float) - self.means.to_numpy()
         lp = Xn @ self.coef.to_numpy()
-        times = np.atleast_1d(np.asarray(times, dtype=float))
         if self.strata:
             require_columns(newdata, self.strata)
             keys = list(newdata[list(self.strata)].itertuples(index=False, name=None))
@@ -323,10 +339,12 @@ class CoxResult(ResultMixin):
             se = risk * np.sqrt(Vs + np.einsum("tj,jk,tk->t", q, V, q))
             surv = np.exp(-cumhaz)
             frames.append(pd.DataFrame({
-                "row": row, "time": times, "cumhaz": cumhaz, "survival": surv, "std_err": surv * se,
+                "row": row, "time": times, "cumulative_hazard": cumhaz, "estimate": surv, "std_err": surv * se,
                 "lower": np.exp(-cumhaz - z * se), "upper": np.minimum(1.0, np.exp(-cumhaz + z * se)),
             }))
-        return pd.concat(frames, ignore_index=True)
+        out = pd.concat(frames, ignore_index=True)
+        out.attrs["dropped"] = X.attrs["dropped"]
+        return out
 
     def ph_test(self, transform: str = "km", terms: bool = True):
         """Test of proportional hazards: the score test of R's ``cox.zph`` (survival 3.x), see :mod:`.zph`."""
@@ -340,11 +358,14 @@ class CoxResult(ResultMixin):
         return figures.plot_forest(self, ax=ax, **kw)
 
 
+@legacy_arguments(positional=("strata", "cluster", "entry", "weights", "ties", "robust", "conf_level", "dropna",
+                              "tol", "max_iter"))
 def cox(
     data: pd.DataFrame,
     time: str,
     event: str,
     formula: str,
+    *,
     strata=None,
     cluster: str | None = None,
     entry: str | None = None,
@@ -367,29 +388,15 @@ def cox(
     True when ``cluster`` is given or the case weights are not all integers (as coxph; each row is its own
     cluster when robust without a cluster).
     """
-    require_frame(data)
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     strata_cols = tuple([strata] if isinstance(strata, str) else (strata or []))
-    require_columns(data, [time, event, entry, cluster, weights, *strata_cols])
-    variables = formula_variables(data, formula)
-    data, dropped = handle_missing(data, [time, event, entry, cluster, weights, *strata_cols, *variables], dropna)
-    design = design_matrix(data, formula)
-    stop = time_array(data, time)
-    status = event_array(data, event).astype(bool)
-    start = None
-    if entry is not None:
-        start = time_array(data, entry)
-        bad = start >= stop
-        if bad.any():
-            fail(entry, f"entry time must be before the exit time {time!r}", data.index[bad])
-    if weights is not None:
-        w = numeric_array(data, weights)
-        bad = ~np.isfinite(w) | (w <= 0)
-        if bad.any():
-            fail(weights, "case weights must be finite and positive", data.index[bad])
-    else:
-        w = np.ones(len(data))
+    prep = prepare(data, formula, time=time, event=event, entry=entry, weights=weights,
+                   columns=[cluster, *strata_cols], dropna=dropna)
+    data, design, dropped = prep.frame, prep.design, prep.dropped
+    stop, start = prep.time, prep.entry
+    status = prep.status.astype(bool)
+    w = prep.weights if prep.weights is not None else np.ones(prep.n)
     if strata_cols:
         codes, levels = _group_codes(data, list(strata_cols))
     else:
@@ -418,9 +425,11 @@ def cox(
     names = design.columns
     _check_variation_at_events(model, names, design)
     with _single_threaded_blas():
-        fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox")
+        fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
+                             spread=np.ptp(model.X, axis=0))
     beta = fit.beta
-    naive = invert_information(fit.information, names)
+    ne = fit.not_estimable
+    naive = invert_information(fit.information, names, ne)
     ll0, u0, i0 = fit.initial
     score_stat = float(u0 @ np.linalg.solve(i0, u0))
     cov = naive
@@ -431,22 +440,25 @@ def cox(
             U = _bincount2(cl, U, cl.max() + 1)
         D = U @ naive
         cov = D.T @ D
-    wald = float(beta @ np.linalg.solve(cov, beta))
+    wald = wald_statistic(beta, cov, ne) if ne else float(beta @ np.linalg.solve(cov, beta))
+    if ne:
+        cov, naive = blank(cov, ne), blank(naive, ne)
     tests = tests_frame([
         chi2_test("likelihood_ratio", 2 * (fit.loglik - ll0), p),
         chi2_test("wald", wald, p),
         chi2_test("score", score_stat, p),
     ])
-    summary = coefficient_table(names, beta, cov, conf_level, naive_cov=naive if robust else None)
+    summary = coefficient_table(names, beta, cov, conf_level, naive_cov=naive if robust else None,
+                                not_estimable=ne)
     return CoxResult(
-        summary=summary,
-        coef=pd.Series(beta, index=names, name="coef"),
-        cov=pd.DataFrame(cov, index=names, columns=names),
-        naive_cov=pd.DataFrame(naive, index=names, columns=names),
+        _summary=summary,
+        _cov=pd.DataFrame(cov, index=names, columns=names),
+        _naive_cov=pd.DataFrame(naive, index=names, columns=names),
         loglik=(ll0, fit.loglik),
         n=len(data),
         n_events=n_events,
-        tests=tests,
+        conf_level=conf_level,
+        _tests=tests,
         ties=ties,
         robust=bool(robust),
         iterations=fit.iterations,
@@ -455,7 +467,7 @@ def cox(
         dropped=dropped,
         strata=strata_cols,
         strata_levels=levels,
-        means=pd.Series(means, index=names, name="mean"),
+        _means=pd.Series(means, index=names, name="mean"),
         _model=model,
         _stop=stop,
         _start=start,
@@ -477,6 +489,8 @@ def _single_threaded_blas():
 
 
 def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple]:
+    for c in cols:
+        distinct_labels(pd.unique(data[c]), c, data[c])
     if len(cols) == 1:
         codes, uniques = pd.factorize(data[cols[0]], sort=True)
         return codes.astype(np.int64), tuple(uniques)

@@ -20,26 +20,22 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import (
-    Dropped,
-    InputError,
-    handle_missing,
-    require_columns,
-    require_frame,
-    status_array,
-    time_array,
+from bmstats._checks import InputError, beyond_follow_up, cause_code, distinct_labels, time_points
+from bmstats._deprecation import legacy_arguments, renamed_attribute
+from bmstats.estimate._regression import (
+    ConvergenceWarning, blank, coefficient_table, invert_information, newton_raphson,
 )
-from bmstats.estimate._regression import ConvergenceWarning, coefficient_table, newton_raphson
-from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.design import Design, design_matrix, formula_variables
+from bmstats.estimate._result import ModelResult, frozen_copy
+from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
 from bmstats.estimate.finegray_variance import cumhaz_influence, sandwich
+from bmstats.estimate.prepare import prepare
 
 __all__ = ["fine_gray", "FineGrayResult"]
 
@@ -47,51 +43,70 @@ MIN_EVENTS_PER_TERM = 1
 
 
 @dataclass(frozen=True, repr=False)
-class FineGrayResult(ResultMixin):
+class FineGrayResult(ModelResult):
     """A fitted Fine-Gray model.
 
-    ``summary`` (index term): coef, se, hr, lower, upper, z, p (hr = subdistribution hazard ratio, se the
-    Fine-Gray sandwich standard error); ``coef``; ``cov`` (sandwich); ``loglik`` and ``loglik_null`` (log
-    pseudo-likelihood at b and at 0, as crr's); ``baseline``: cumulative subdistribution hazard at
-    covariates 0 (time, cumulative_hazard) at the distinct times of the cause of interest.
+    ``summary`` (index term): coef, std_err, shr, lower, upper, statistic, p_value (shr = subdistribution
+    hazard ratio, std_err the Fine-Gray sandwich standard error); ``coef``; ``cov`` (sandwich); ``loglik``
+    and ``loglik_null`` (log pseudo-likelihood at b and at 0, as crr's); ``baseline``: cumulative
+    subdistribution hazard at covariates 0 (time, cumulative_hazard) at the distinct times of the cause of
+    interest ``cause``.
     """
 
-    summary: pd.DataFrame
-    coef: pd.Series
-    cov: pd.DataFrame
     loglik: float
     loglik_null: float
-    score: np.ndarray
-    information: pd.DataFrame
-    n: int
-    n_events: int
+    _score: np.ndarray
+    _information: pd.DataFrame
     n_competing: int
     n_censored: int
-    event: int
-    converged: bool
+    cause: int
     iterations: int
-    baseline: pd.DataFrame
-    conf_level: float
+    _baseline: pd.DataFrame
     cengroup: str | None
-    design: Design = field(repr=False)
-    dropped: Dropped
     _prob: FGProblem = field(repr=False, compare=False)
     _rs: FGRiskSums = field(repr=False, compare=False)
     _influence: np.ndarray = field(repr=False, compare=False)
+
+    ratio_name = "shr"
 
     _title = "Fine-Gray subdistribution hazards regression"
 
     def _notes(self) -> list[str]:
         notes = [
-            f"cause {self.event}: n = {self.n}, events = {self.n_events}, competing events = {self.n_competing}, "
+            f"cause {self.cause}: n = {self.n}, events = {self.n_events}, competing events = {self.n_competing}, "
             f"censored = {self.n_censored}" + (f", censoring by {self.cengroup!r}" if self.cengroup else ""),
             f"log pseudo-likelihood = {self.loglik:.4f} (null {self.loglik_null:.4f}); sandwich standard errors",
         ]
         return notes
 
     @property
+    def shr(self) -> pd.Series:
+        """Subdistribution hazard ratios exp(coef)."""
+        return self.ratio
+
+    @property
     def hr(self) -> pd.Series:
-        return np.exp(self.coef)
+        """Deprecated: the ratios are subdistribution hazard ratios, ``shr``."""
+        renamed_attribute("FineGrayResult", "hr", "shr")
+        return self.ratio
+
+    @property
+    def event(self) -> int:
+        """Deprecated: ``cause``."""
+        renamed_attribute("FineGrayResult", "event", "cause")
+        return self.cause
+
+    @property
+    def score(self) -> np.ndarray:
+        return frozen_copy(self._score)
+
+    @property
+    def information(self) -> pd.DataFrame:
+        return frozen_copy(self._information)
+
+    @property
+    def baseline(self) -> pd.DataFrame:
+        return frozen_copy(self._baseline)
 
     @property
     def reference_levels(self) -> dict:
@@ -109,22 +124,26 @@ class FineGrayResult(ResultMixin):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None) -> pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None,
+                dropna: bool = False) -> pd.DataFrame:
         """Predicted cumulative incidence F(t | x) = 1 - exp(-Lambda0(t) exp(x'b)) per row of ``newdata``.
 
-        Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, se_cloglog, lower, upper.
+        Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, std_err (of the estimate, by the
+        delta method: (1 - F) H std_err_cloglog), std_err_cloglog, lower, upper.
         Confidence limits by the delta method on the log(-log(1 - F)) scale, where
         var(log Lambda(t) + x'b) = sum_i (IF_i(Lambda)/Lambda + x'IF_i(b))^2 from the influence functions
         of b and of the baseline (both with their censoring-distribution terms, Fine & Gray 1999 section 3).
         Point estimates equal cmprsk's ``predict.crr``. Before the first event: estimate 0, no interval.
+        Missing covariates and levels not seen in the fit are errors, or with ``dropna=True`` dropped and
+        counted in ``frame.attrs["dropped"]``; times beyond the last follow-up time warn.
         """
         level = self.conf_level if conf_level is None else conf_level
         if not 0 < level < 1:
             raise InputError(f"conf_level must be between 0 and 1, got {level}")
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-        if t.ndim != 1 or not np.all(np.isfinite(t)) or (t < 0).any():
-            raise InputError("times must be finite, non-negative numbers")
-        Xnew = self.design.transform(newdata).to_numpy(dtype=float) - self._prob.mean
+        t = time_points(times)
+        beyond_follow_up(t, float(self._prob.times[-1]), "Fine-Gray predictions")
+        X = self.design.transform(newdata, dropna=dropna)
+        Xnew = X.to_numpy(dtype=float) - self._prob.mean
         beta = self.coef.to_numpy()
         lp = Xnew @ beta
         rs, prob = self._rs, self._prob
@@ -148,58 +167,60 @@ class FineGrayResult(ResultMixin):
                 upper = -np.expm1(-np.exp(eta + q * se))
             else:
                 se = lower = upper = np.full(len(lp), np.nan)
-            frames.append(pd.DataFrame({"row": newdata.index, "time": tj, "cumulative_hazard": H, "estimate": est,
-                                        "se_cloglog": se, "lower": lower, "upper": upper}))
-        return pd.concat(frames, ignore_index=True)
+            frames.append(pd.DataFrame({"row": X.index, "time": tj, "cumulative_hazard": H, "estimate": est,
+                                        "std_err": (1 - est) * H * se, "std_err_cloglog": se,
+                                        "lower": lower, "upper": upper}))
+        out = pd.concat(frames, ignore_index=True)
+        out.attrs["dropped"] = X.attrs["dropped"]
+        return out
 
 
+@legacy_arguments(positional=("cause", "cengroup", "conf_level", "dropna", "tol", "max_iter"),
+                  renamed={"event": "cause"})
 def fine_gray(
     data: pd.DataFrame,
     time: str,
     status: str,
     formula: str,
-    event: int = 1,
+    *,
+    cause: int = 1,
     cengroup: str | None = None,
     conf_level: float = 0.95,
     dropna: bool = False,
     tol: float = 1e-9,
     max_iter: int = 50,
 ) -> FineGrayResult:
-    """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``event``.
+    """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``cause``.
 
-    ``status``: 0 censored, 1..k causes (every non-zero code other than ``event`` is a competing event).
+    ``status``: 0 censored, 1..k causes (every non-zero code other than ``cause`` is a competing event).
     ``formula``: right-hand side in Wilkinson syntax (``"age + C(grade) + np.log(nodes + 1)"``), through
     :func:`bmstats.estimate.design.design_matrix`.  ``cengroup``: a column whose groups get separate censoring
     Kaplan-Meier estimates (crr's ``cengroup``; needed when censoring differs by a covariate in the model).
     Newton-Raphson stops when the relative change in the log pseudo-likelihood is below ``tol`` and then takes
     one more Newton step.  Missing values are an error unless ``dropna=True`` (dropped and counted).
     """
-    require_frame(data)
-    require_columns(data, [time, status, cengroup])
-    if not isinstance(event, (int, np.integer)) or isinstance(event, bool) or event < 1:
-        raise InputError(f"event must be a positive integer status code (the cause of interest), got {event!r}")
-    variables = formula_variables(data, formula.split("~", 1)[-1] if isinstance(formula, str) else formula)
-    data, dropped = handle_missing(data, [time, status, cengroup, *variables], dropna)
-    t = time_array(data, time)
-    st = status_array(data, status)
-    n_events = int((st == event).sum())
+    cause = cause_code(cause, "cause")
+    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], dropna=dropna)
+    data, design, dropped = prep.frame, prep.design, prep.dropped
+    t, st = prep.time, prep.status
+    n_events = int((st == cause).sum())
     if n_events == 0:
         codes = ", ".join(str(c) for c in np.unique(st))
-        raise InputError(f"column {status!r}: no events of cause {event} (codes present: {codes})")
-    design = design_matrix(data, formula)
+        raise InputError(f"column {status!r}: no events of cause {cause} (codes present: {codes})")
     names = design.columns
     X = design.values()
     p = X.shape[1]
     if n_events <= p * MIN_EVENTS_PER_TERM:
         warnings.warn(
-            f"Fine-Gray: only {n_events} events of cause {event} for {p} coefficients "
+            f"Fine-Gray: only {n_events} events of cause {cause} for {p} coefficients "
             f"({', '.join(map(repr, names))}); estimates are unstable",
             ConvergenceWarning, stacklevel=2,
         )
     group = None
     if cengroup is not None:
-        group = pd.factorize(data[cengroup], sort=True)[0]
-    prob = FGProblem.build(t, st, X, event, group)
+        group, levels = pd.factorize(data[cengroup], sort=True)
+        distinct_labels(levels, cengroup, data[cengroup])
+    prob = FGProblem.build(t, st, X, cause, group)
     _check_variation_among_events(prob, names, design)
 
     cache: dict[bytes, FGRiskSums] = {}
@@ -213,41 +234,46 @@ def fine_gray(
             null.append(rs.loglik)  # the first evaluation is at b = 0
         return rs.loglik, rs.score, rs.information
 
-    fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {event})")
+    fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {cause})",
+                         spread=np.ptp(prob.X, axis=0))
     rs = cache.get(fit.beta.tobytes()) or fg_risk_sums(prob, fit.beta)
     try:
-        inv_info = np.linalg.inv(rs.information)
+        if fit.not_estimable:
+            inv_info = invert_information(rs.information, names, fit.not_estimable)
+        else:
+            inv_info = np.linalg.inv(rs.information)
     except np.linalg.LinAlgError:
         raise InputError(
             f"Fine-Gray: information matrix is singular at the estimate (collinear or constant covariates among "
             f"those at risk: {', '.join(map(repr, names))})"
         ) from None
     cov, infl = sandwich(prob, rs, inv_info)
+    if fit.not_estimable:
+        cov = blank(cov, fit.not_estimable)
     coef = pd.Series(fit.beta, index=pd.Index(names, name="term"), name="coef")
     cov_df = pd.DataFrame(cov, index=coef.index, columns=coef.index)
-    summary = coefficient_table(names, fit.beta, cov, conf_level)
+    summary = coefficient_table(names, fit.beta, cov, conf_level, not_estimable=fit.not_estimable, ratio="shr")
     base = np.cumsum(rs.c) * np.exp(-rs.shift - prob.mean @ fit.beta)
     baseline = pd.DataFrame({"time": prob.event_times, "cumulative_hazard": base})
     return FineGrayResult(
-        summary=frozen_copy(summary),
-        coef=coef,
-        cov=cov_df,
+        _summary=summary,
+        _cov=cov_df,
         loglik=float(rs.loglik),
         loglik_null=float(null[0]),
-        score=rs.score.copy(),
-        information=pd.DataFrame(rs.information, index=coef.index, columns=coef.index),
+        _score=rs.score.copy(),
+        _information=pd.DataFrame(rs.information, index=coef.index, columns=coef.index),
         n=int(len(t)),
         n_events=n_events,
         n_competing=int(prob.competing.sum()),
         n_censored=int(prob.censored.sum()),
-        event=int(event),
+        cause=int(cause),
         converged=bool(fit.converged),
         iterations=int(fit.iterations),
-        baseline=baseline,
+        _baseline=baseline,
         conf_level=float(conf_level),
         cengroup=cengroup,
         design=design,
-        dropped=dropped if dropped.n else design.dropped,
+        dropped=dropped,
         _prob=prob,
         _rs=rs,
         _influence=infl,

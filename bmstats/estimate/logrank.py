@@ -14,37 +14,40 @@ linear trend in the log hazard ratio across ordered groups; Collett, Modelling S
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, require_frame
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._checks import InputError, require_frame
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
-class LogRankTest(ResultMixin):
-    """Result of :func:`logrank_test`; ``.table`` has observed, expected per group (weighted when rho != 0)."""
+class LogRankTest(TestResult):
+    """Result of :func:`logrank_test`: ``statistic``, ``df``, ``p_value``; ``.table`` has observed,
+    expected per group (weighted when rho != 0); ``variance`` the covariance of observed - expected."""
 
-    statistic: float
-    df: int
-    p_value: float
     rho: float
     _table: pd.DataFrame
-    variance: np.ndarray
+    _variance: np.ndarray
+    n_events: int
     trend: bool = False
     scores: tuple | None = None
     strata: str | None = None
-    dropped: Dropped = field(default_factory=Dropped.none)
     _title = "Log-rank test"
 
     @property
     def table(self) -> pd.DataFrame:
         return frozen_copy(self._table)
+
+    @property
+    def variance(self) -> np.ndarray:
+        return frozen_copy(self._variance)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -93,7 +96,8 @@ def quadratic_form(diff: np.ndarray, variance: np.ndarray) -> tuple[float, int]:
     return float(diff @ np.linalg.pinv(variance, hermitian=True, rcond=1e-10) @ diff), rank
 
 
-def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str | None = None,
+@legacy_arguments(positional=("by", "strata", "rho", "trend", "scores", "dropna"))
+def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: str | None = None,
                  rho: float = 0.0, trend: bool = False, scores=None, dropna: bool = False) -> LogRankTest:
     """K-sample log-rank test (``rho=0``) or Fleming-Harrington G-rho test, optionally stratified
     (``strata=``), or with ``trend=True`` the 1-df test for a trend over the ordered groups of ``by``.
@@ -123,5 +127,6 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     n_per = np.bincount(codes, minlength=len(labels))
     table = pd.DataFrame({"group": labels, "n": n_per, "observed": observed, "expected": expected,
                           "o_minus_e": diff, "variance": np.diag(variance)})
-    return LogRankTest(statistic, df, float(stats.chi2.sf(statistic, df)), rho, table, variance,
-                       trend, scores, strata, dropped)
+    return LogRankTest(statistic=statistic, df=df, p_value=float(stats.chi2.sf(statistic, df)), rho=rho,
+                       _table=table, _variance=variance, trend=trend, scores=scores, strata=strata,
+                       n=len(t), n_events=int(d.sum()), dropped=dropped)

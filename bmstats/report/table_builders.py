@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError, require_columns, require_frame
+from bmstats._checks import InputError, distinct_labels, require_columns, require_frame
 from bmstats.report.format import (
     DASH,
     REF,
@@ -35,7 +35,15 @@ from bmstats.report.format import (
     fmt_p,
     fmt_pct_ci,
 )
+from bmstats._deprecation import renamed_argument
+from bmstats.estimate._result import ModelResult
+from bmstats.estimate.cause_specific import CompetingRisksModels
+from bmstats.estimate.cif import CumulativeIncidence
+from bmstats.estimate.km import KaplanMeier
+from bmstats.estimate.mcf import MeanCumulativeFunction
+from bmstats.estimate.rates import IncidenceRate, RateRatio
 from bmstats.report.table import Table
+from bmstats.report.table_args import checked_arguments
 
 __all__ = ["table_one", "regression_table", "cif_table", "survival_table", "median_table", "rate_table"]
 
@@ -50,13 +58,39 @@ def _is_categorical(s: pd.Series, max_levels: int) -> bool:
 
 
 def _levels(s: pd.Series) -> list:
+    """Levels in categorical order, else sorted; two levels that print the same (1 and "1") are an error."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return list(s.cat.categories)
-    values = s.dropna().unique()
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
+        levels = list(s.cat.categories)
+    else:
+        values = s.dropna().unique()
+        try:
+            levels = sorted(values)
+        except TypeError:
+            levels = sorted(values, key=str)
+    return distinct_labels(levels, str(s.name), s)
+
+
+def _as_dates(s: pd.Series) -> pd.Series | None:
+    """A date column (datetime64, or Python dates/datetimes in an object column) as datetime64, else None."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("datetime", "datetime64", "date"):
+        return pd.to_datetime(s, errors="coerce")
+    return None
+
+
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _numbers(s: pd.Series, is_date: bool) -> np.ndarray:
+    """Non-missing values as floats: dates as days since 1970-01-01 (any datetime unit), else numbers."""
+    if is_date:
+        return ((s.dropna() - _EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=float)
+
+
+def _day_text(days: float) -> str:
+    return DASH if not np.isfinite(days) else (_EPOCH + pd.Timedelta(days=round(days))).strftime("%Y-%m-%d")
 
 
 def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,6 +113,7 @@ def _mean_pairwise(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+@checked_arguments
 def table_one(
     data: pd.DataFrame,
     by: str | None = None,
@@ -99,12 +134,14 @@ def table_one(
     """Table 1: characteristics of ``variables`` overall and by ``by``.
 
     Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD),
-    or median [Q1, Q3] for those listed in ``nonnormal``.  Numeric columns with at most ``max_levels``
-    distinct values are treated as categorical unless named otherwise.  ``missing``: ``"ifany"`` adds a
-    "Missing" row, n (% of the group), where values are missing; ``"always"`` or ``"no"``.  p-values
-    (when ``by`` is given): Pearson's chi-squared test (Fisher's exact test for a 2 x 2 table with an
-    expected count below 5), one-way ANOVA (t-test for two groups) for mean (SD) rows, Kruskal-Wallis
-    (Wilcoxon rank-sum for two groups) for median rows.  SMD: absolute standardised mean difference.
+    or median [Q1, Q3] for those listed in ``nonnormal``; dates median [Q1, Q3] as dates (durations are
+    shown in days).  Numeric columns with at most ``max_levels`` distinct values are treated as categorical
+    unless named otherwise.  ``missing``: ``"ifany"`` adds a "Missing" row, n (% of the group), where values
+    are missing; ``"always"`` or ``"no"``.  p-values (when ``by`` is given): Pearson's chi-squared test
+    (Fisher's exact test for a 2 x 2 table with an expected count below 5), one-way ANOVA (t-test for two
+    groups) for mean (SD) rows, Kruskal-Wallis (Wilcoxon rank-sum for two groups) for median rows.  SMD:
+    absolute standardised mean difference.  A ``by`` group without patients (an unused category) keeps its
+    column; the p-value and SMD of a row compare the groups that have values, and a footnote says so.
     """
     require_frame(data)
     require_columns(data, [by])
@@ -116,6 +153,21 @@ def table_one(
     level_labels = {k: dict(v) for k, v in (level_labels or {}).items()}
     nonnormal = set(nonnormal or ())
     forced_cat = set(categorical) if categorical is not None else None
+
+    # dates are summarised as dates, durations in days: never as a mean of nanoseconds
+    dates: set[str] = set()
+    converted: dict[str, pd.Series] = {}
+    for var in variables:
+        as_dates = _as_dates(data[var])
+        if as_dates is not None:
+            dates.add(var)
+            converted[var] = as_dates
+        elif pd.api.types.is_timedelta64_dtype(data[var]):
+            converted[var] = data[var] / pd.Timedelta(days=1)
+    if converted:
+        data = data.copy()
+        for var, values in converted.items():
+            data[var] = values
 
     if by is not None:
         if data[by].isna().any():
@@ -129,6 +181,8 @@ def table_one(
     col_names = [f"{name} (n = {len(frame):,})" for name, frame in columns]
     has_test = tests and by is not None and len(groups) > 1
     has_smd = smd and by is not None and len(groups) > 1
+    empty_groups = [name for name, g in groups if len(g) == 0]
+    partial_rows: list[str] = []  # rows whose test/SMD leave out a group with no values of the variable
 
     rows: list[list[str]] = []
     indent: list[int] = []
@@ -146,7 +200,8 @@ def table_one(
     for var in variables:
         s = data[var]
         name = labels.get(var, var)
-        if var in nonnormal:
+        is_date = var in dates
+        if var in nonnormal or is_date:
             is_cat = False
         elif forced_cat is not None:
             is_cat = var in forced_cat or not pd.api.types.is_numeric_dtype(s)
@@ -154,11 +209,17 @@ def table_one(
             is_cat = _is_categorical(s, max_levels)
         n_missing = [int(frame[var].isna().sum()) for _, frame in columns]
         p_value, test_name, smd_value = float("nan"), "", float("nan")
+        # groups compared for this variable: those with at least one value (an empty group has nothing to test)
+        with_values = [(gname, g) for gname, g in groups if g[var].notna().any()]
+        no_values = [gname for gname, g in groups if len(g) and not g[var].notna().any()]
+        if (has_test or has_smd) and no_values and len(with_values) > 1:
+            partial_rows.append(f"{name} ({', '.join(no_values)} without values)")
         if is_cat:
             levels = _levels(s)
             counts = [frame[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, frame in columns]
-            if has_test:
-                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, g in groups])
+            if has_test and len(with_values) > 1:
+                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy()
+                                  for _, g in with_values])
                 table = table[:, table.sum(axis=0) > 0]
                 if table.shape[1] < 2:
                     p_value, test_name = float("nan"), ""
@@ -169,11 +230,11 @@ def table_one(
                     else:
                         p_value = float(stats.chi2_contingency(table, correction=False)[1])
                         test_name = "Chi-squared"
-            if has_smd:
+            if has_smd and len(with_values) > 1:
                 props = []
-                for _, g in groups:
+                for _, g in with_values:
                     c = g[var].value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float)
-                    props.append(c / c.sum() if c.sum() else c)
+                    props.append(c / c.sum())
                 smd_value = _mean_pairwise([_smd_categorical(props[i], props[j])
                                             for i in range(len(props)) for j in range(i + 1, len(props))])
             add(f"{name}, n (%)", [""] * len(columns), fmt_p(p_value), test_name,
@@ -187,13 +248,14 @@ def table_one(
                                  "percent": 100 * c[k] / denom if denom else float("nan")})
                 add(str(level_labels.get(var, {}).get(level, level)), texts, level=1)
         else:
-            x_all = [pd.to_numeric(frame[var], errors="coerce").dropna().to_numpy(dtype=float) for _, frame in columns]
-            x_groups = [pd.to_numeric(g[var], errors="coerce").dropna().to_numpy(dtype=float) for _, g in groups]
-            robust = var in nonnormal
-            if has_test and all(len(x) > 1 for x in x_groups):
+            x_all = [_numbers(frame[var], is_date) for _, frame in columns]
+            x_groups = [_numbers(g[var], is_date) for _, g in with_values]
+            robust = var in nonnormal or is_date
+            if has_test and len(x_groups) > 1 and all(len(x) > 1 for x in x_groups):
                 if robust:
                     if len(x_groups) == 2:
-                        p_value, test_name = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue), "Wilcoxon rank-sum"
+                        p_value = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue)
+                        test_name = "Wilcoxon rank-sum"
                     else:
                         p_value, test_name = float(stats.kruskal(*x_groups).pvalue), "Kruskal-Wallis"
                 else:
@@ -201,22 +263,28 @@ def table_one(
                         p_value, test_name = float(stats.ttest_ind(*x_groups).pvalue), "t-test"
                     else:
                         p_value, test_name = float(stats.f_oneway(*x_groups).pvalue), "ANOVA"
-            if has_smd:
+            if has_smd and len(x_groups) > 1:
                 smd_value = _mean_pairwise([_smd_continuous(x_groups[i], x_groups[j])
                                             for i in range(len(x_groups)) for j in range(i + 1, len(x_groups))])
             texts = []
             for (col, _), x in zip(columns, x_all):
                 if robust:
                     q1, med, q3 = np.percentile(x, [25, 50, 75]) if len(x) else (np.nan,) * 3
-                    texts.append(fmt_median_iqr(med, q1, q3, decimals))
-                    tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
+                    if is_date:
+                        texts.append(DASH if not len(x) else f"{_day_text(med)} [{_day_text(q1)}, {_day_text(q3)}]")
+                        tidy.append({"variable": var, "column": col, "median": _day_text(med), "q1": _day_text(q1),
+                                     "q3": _day_text(q3), "n": len(x)})
+                    else:
+                        texts.append(fmt_median_iqr(med, q1, q3, decimals))
+                        tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
                 else:
                     mean = x.mean() if len(x) else np.nan
                     sd = x.std(ddof=1) if len(x) > 1 else np.nan
                     texts.append(fmt_mean_sd(mean, sd, decimals))
                     tidy.append({"variable": var, "column": col, "mean": mean, "sd": sd, "n": len(x)})
             stat = "median [IQR]" if robust else "mean (SD)"
-            add(f"{name}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
+            unit = ", days" if var in converted and not is_date else ""
+            add(f"{name}{unit}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
                 strong=True)
         for row in tidy:
             if row["variable"] == var:
@@ -232,40 +300,34 @@ def table_one(
     header = ["Characteristic", *col_names] + (["p", "Test"] if has_test else []) + (["SMD"] if has_smd else [])
     body = pd.DataFrame(rows, columns=header)
     notes = ["n (%) of non-missing values; mean (SD); median [Q1, Q3]."]
+    if dates:
+        notes.append("Dates: median [Q1, Q3] date.")
     if has_test:
         if used_tests:
             notes.append("p: " + ", ".join(used_tests) + " test across groups, as named in the Test column.")
     if has_smd:
         notes.append("SMD: absolute standardised mean difference"
-                     + (" (mean of pairwise SMDs)." if len(groups) > 2 else "."))
+                     + (" (mean of pairwise SMDs)." if len(groups) - len(empty_groups) > 2 else "."))
+    if (has_test or has_smd) and empty_groups:
+        notes.append(f"{', '.join(empty_groups)}: no patients; p and SMD compare the other groups.")
+    if partial_rows:
+        notes.append(f"{'; '.join(partial_rows)}: p and SMD compare the groups with values.")
     tidy_frame = pd.DataFrame(tidy)
     return Table(body, title=title, footnotes=tuple(n for n in notes if n), indent=tuple(indent),
                  bold=tuple(bold), data=tidy_frame, name="table_one")
 
 
 # ----------------------------------------------------------------------------------- regression tables
-_RATIO_COLUMNS = ("hr", "rate_ratio", "sdhr", "or", "exp_coef")
+_RATIO_LABELS = {"hr": "HR", "shr": "SHR", "rate_ratio": "RR", "odds_ratio": "OR"}
 _LEVEL = re.compile(r"^(?P<factor>.+?)\[(?:T\.)?(?P<level>.+)\]$")
 
 
-def _summary(result: Any) -> pd.DataFrame:
-    summary = getattr(result, "summary", None)
-    if callable(summary):
-        summary = summary()
-    if isinstance(result, pd.DataFrame):
-        summary = result
-    if not isinstance(summary, pd.DataFrame):
-        raise InputError(f"{type(result).__name__} has no .summary DataFrame to tabulate")
-    return summary
-
-
-def _ratio_column(summary: pd.DataFrame) -> str:
-    for col in _RATIO_COLUMNS:
-        if col in summary.columns:
-            return col
-    if "coef" in summary.columns:
-        return "coef"
-    raise InputError(f"summary has none of the columns {', '.join(_RATIO_COLUMNS)}")
+def _model(result: Any, heading: str) -> ModelResult:
+    if not isinstance(result, ModelResult):
+        where = f" {heading!r}" if heading else ""
+        raise InputError(f"regression_table: model{where} must be a fitted model of bmstats (cox, fine_gray, "
+                         f"cause_specific_cox, rate_regression, ...), got {type(result).__name__}")
+    return result
 
 
 def _factor_variable(factor: str) -> str:
@@ -274,11 +336,11 @@ def _factor_variable(factor: str) -> str:
     return m.group(1).strip() if m else factor.strip()
 
 
-def _term_rows(result: Any, summary: pd.DataFrame) -> list[dict]:
+def _term_rows(result: ModelResult, summary: pd.DataFrame) -> list[dict]:
     """One dict per coefficient: variable, level (None for a numeric term), reference level, levels."""
-    design = getattr(result, "design", None)
-    factors = dict(getattr(design, "factors", {}) or {})
-    refs = dict(getattr(result, "reference_levels", None) or getattr(design, "reference_levels", None) or {})
+    design = result.design
+    factors = dict(design.factors) if design is not None else {}
+    refs = dict(design.reference_levels) if design is not None else {}
     out = []
     for term in summary.index.astype(str):
         m = _LEVEL.match(term)
@@ -294,12 +356,7 @@ def _term_rows(result: Any, summary: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _n_events(result: Any) -> tuple[Any, Any]:
-    n = next((getattr(result, a) for a in ("n", "n_obs", "nobs") if getattr(result, a, None) is not None), None)
-    events = next((getattr(result, a) for a in ("n_events", "events", "n_event") if getattr(result, a, None) is not None), None)
-    return n, events
-
-
+@checked_arguments
 def regression_table(
     models: Any,
     *,
@@ -314,10 +371,10 @@ def regression_table(
 
     ``models``: one result, or a mapping ``{"column heading": result}`` (e.g. ``{"Cause-specific": cs,
     "Fine-Gray": fg}``); a value may be a list of results (univariable models, stacked into one column).
-    Each result needs a ``.summary`` with ``hr`` (or ``rate_ratio``), ``lower``, ``upper``, ``p`` indexed
-    by term.  Categorical terms (``C(grade)[T.3]``) are grouped under their variable, the reference level
-    (from the result's design, ``.reference_levels``) shown as ``1 (ref)``.  n and events come from the
-    result's ``n`` and ``n_events`` where present.
+    Each result is a fitted model (:class:`~bmstats.estimate._result.ModelResult`): its ``.summary`` gives
+    the ratio named by ``.ratio_name`` (HR, SHR, RR, OR), ``lower``, ``upper`` and ``p_value`` per term.
+    Categorical terms (``C(grade)[T.3]``) are grouped under their variable, the reference level (from the
+    model's design) shown as ``1 (ref)``.  n and events come from the model's ``n`` and ``n_events``.
     """
     models = _expand_models(models)
     labels = dict(labels or {})
@@ -330,34 +387,32 @@ def regression_table(
     counts: dict[str, tuple] = {}
     tidy = []
     ratio_names: dict[str, str] = {}
+    any_not_estimable = False
     for heading, value in models.items():
         results = list(value) if isinstance(value, (list, tuple)) else [value]
         cells: dict[tuple, tuple] = {}
         ns, evs = [], []
         for result in results:
-            summary = _summary(result)
-            rcol = _ratio_column(summary)
+            result = _model(result, heading)
+            summary = result.summary
+            rcol = result.ratio_name
             if heading not in ratio_names:
-                name = {"hr": "HR", "rate_ratio": "RR", "sdhr": "SHR", "or": "OR"}.get(rcol, "exp(coef)")
-                if type(result).__name__ == "FineGrayResult":
-                    name = "SHR"
-                ratio_names[heading] = ratio_label or name
-            n, ev = _n_events(result)
-            ns.append(n)
-            evs.append(ev)
+                ratio_names[heading] = ratio_label or _RATIO_LABELS.get(rcol, rcol)
+            ns.append(result.n)
+            evs.append(result.n_events)
             for info in _term_rows(result, summary):
                 if info["term"] in ("Intercept", "(Intercept)", "const"):
                     continue  # a baseline rate, not a ratio
                 row = summary.loc[info["term"]] if info["term"] in summary.index else summary.iloc[
                     list(summary.index.astype(str)).index(info["term"])]
-                ratio = float(np.exp(row["coef"])) if rcol == "coef" else float(row[rcol])
-                lo = float(row.get("lower", np.nan))
-                hi = float(row.get("upper", np.nan))
-                p = float(row.get("p", row.get("p_value", np.nan)))
+                ratio, lo, hi, p = (float(row[c]) for c in (rcol, "lower", "upper", "p_value"))
+                estimable = bool(row["estimable"]) if "estimable" in row.index else True
+                any_not_estimable |= not estimable
                 key = (info["variable"], info["level"])
-                cells[key] = (ratio, lo, hi, p)
+                cells[key] = (ratio, lo, hi, p, estimable)
                 tidy.append({"model": heading, "term": info["term"], "variable": info["variable"],
-                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p": p})
+                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p_value": p,
+                             "estimable": estimable})
                 if info["level"] is not None:
                     var = info["variable"]
                     levels = var_levels.setdefault(var, [])
@@ -401,8 +456,7 @@ def regression_table(
                 row_of[(var, lv)] = len(rows)
                 row = [str(level_labels.get(var, {}).get(lv, lv))]
                 for h in headings:
-                    cell = columns[h].get((var, lv))
-                    row += [fmt_ci(*cell[:3], decimals=decimals), fmt_p(cell[3])] if cell else [DASH, ""]
+                    row += _ratio_cells(columns[h].get((var, lv)), decimals)
                 rows.append(row)
                 indent.append(1)
                 bold.append(False)
@@ -410,8 +464,7 @@ def regression_table(
             row_of[(var, None)] = len(rows)
             row = [labels.get(var, var)]
             for h in headings:
-                cell = columns[h].get((var, None))
-                row += [fmt_ci(*cell[:3], decimals=decimals), fmt_p(cell[3])] if cell else [DASH, ""]
+                row += _ratio_cells(columns[h].get((var, None)), decimals)
             rows.append(row)
             indent.append(0)
             bold.append(False)
@@ -424,9 +477,28 @@ def regression_table(
     tidy_frame = pd.DataFrame(tidy)
     tidy_frame["row"] = [row_of.get((v, lv), -1) for v, lv in zip(tidy_frame["variable"], tidy_frame["level"])]
     used = list(dict.fromkeys(ratio_names.values()))
-    notes = list(footnotes) or ["; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
+    notes = list(footnotes) or [
+        "; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
+    if any_not_estimable:
+        notes.append(NOT_ESTIMABLE_NOTE)
     return Table(body, title=title, footnotes=tuple(notes), indent=tuple(indent), bold=tuple(bold),
                  data=tidy_frame, name="regression_table")
+
+
+NOT_ESTIMABLE = "not estimable"
+NOT_ESTIMABLE_NOTE = ("Not estimable: the likelihood has no finite maximum for this effect (monotone likelihood, "
+                      "e.g. no events in a category), so no ratio, interval or p-value exists.")
+
+
+def _ratio_cells(cell: tuple | None, decimals: int) -> list[str]:
+    """The '<ratio> (lower-upper)' and p cells of one estimate; a dash when absent; 'not estimable' when the
+    model marked it so (never a '0.00 (0.00-0.00)' from a diverging coefficient)."""
+    if cell is None:
+        return [DASH, ""]
+    ratio, lo, hi, p, estimable = cell
+    if not estimable:
+        return [NOT_ESTIMABLE, ""]
+    return [fmt_ci(ratio, lo, hi, decimals=decimals), fmt_p(p)]
 
 
 def _expand_models(models: Any) -> dict:
@@ -435,8 +507,8 @@ def _expand_models(models: Any) -> dict:
         models = {"": models}
     out: dict = {}
     for heading, value in models.items():
-        fits = getattr(value, "fits", None)
-        if isinstance(fits, Mapping) and fits:
+        if isinstance(value, CompetingRisksModels):
+            fits = value.fits
             causes = sorted({c for _, c in fits})
             for (model, cause), res in fits.items():
                 name = model[:1].upper() + model[1:]
@@ -451,24 +523,32 @@ _RATIO_NAMES = {"HR": "hazard ratio", "SHR": "subdistribution hazard ratio", "RR
 
 
 # ------------------------------------------------------------------------------- estimates at times
-def step_at(table: pd.DataFrame, times: Sequence[float], keys: Sequence[str],
-            columns: Sequence[str] = ("estimate", "lower", "upper"), start: float = 0.0) -> pd.DataFrame:
-    """Right-continuous step-function values at ``times`` per group ``keys`` (last row with time <= t).
+def _curve_values(result: Any, times: Sequence[float], keys: Sequence[str]) -> pd.DataFrame:
+    """``result.at(times)`` (the one step-function lookup), except after a curve's last time (its last
+    follow-up), where nothing is known: there the values are NaN (an en dash in the table), ``beyond`` is
+    True and ``last_time`` holds that last time for the footnote."""
+    at = result.at(list(times))
+    table = result.table
+    keys = [k for k in keys if k in table.columns and k in at.columns]
+    if keys:
+        last = table.groupby(keys, observed=True, sort=False)["time"].max().rename("last_time")
+        at = at.join(last, on=keys)
+    else:
+        at["last_time"] = float(table["time"].max())
+    at["beyond"] = at["time"].to_numpy(dtype=float) > at["last_time"].to_numpy(dtype=float)
+    at.loc[at["beyond"], [c for c in ("estimate", "std_err", "lower", "upper") if c in at.columns]] = np.nan
+    return at
 
-    Before the first row a curve is at ``start`` (1 for survival, 0 for cumulative incidence) with no CI.
-    """
-    out = []
-    for key, g in table.groupby(list(keys), sort=False, observed=True) if keys else [((), table)]:
-        g = g.sort_values("time", kind="mergesort")
-        t = g["time"].to_numpy(dtype=float)
-        idx = np.searchsorted(t, np.asarray(times, dtype=float), side="right") - 1
-        for time, i in zip(times, idx):
-            rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-            rec["time"] = time
-            for col in columns:
-                rec[col] = float(g[col].iloc[i]) if i >= 0 else (start if col == "estimate" else np.nan)
-            out.append(rec)
-    return pd.DataFrame(out)
+
+def _beyond_note(values: pd.DataFrame, unit: str) -> list[str]:
+    """The footnote for times after a group's last follow-up (en dash cells), naming the groups."""
+    if "beyond" not in values.columns or not values["beyond"].any():
+        return []
+    past = values[values["beyond"]]
+    who = past.drop_duplicates("group") if "group" in past.columns else past.head(1)
+    parts = [(f"{g}: " if "group" in past.columns else "") + f"{fmt_num(last, 1)} {unit}"
+             for g, last in zip(who["group"] if "group" in who.columns else [None] * len(who), who["last_time"])]
+    return [f"{DASH}: after the last follow-up ({'; '.join(parts)}); not estimated."]
 
 
 def _time_label(t: float, unit: str) -> str:
@@ -477,29 +557,42 @@ def _time_label(t: float, unit: str) -> str:
     return f"{fmt_num(t, 0 if float(t).is_integer() else 1)} {unit}".strip()
 
 
+@checked_arguments
 def cif_table(
-    result: Any,
+    result: CumulativeIncidence,
     times: Sequence[float],
     *,
-    causes: Mapping[int, str] | None = None,
+    cause: int | Sequence[int] | None = None,
+    cause_labels: Mapping[int, str] | None = None,
     group_label: str = "Group",
     unit: str = "years",
     decimals: int = 1,
     title: str = "Cumulative incidence",
+    causes: Mapping[int, str] | None = None,
 ) -> Table:
     """Cumulative incidence in % (95% CI) at ``times`` per cause and group, with Gray's test p per cause.
 
-    ``result``: a :func:`bmstats.cumulative_incidence` result (``.table`` with group, cause, time, estimate,
-    lower, upper; ``.gray_test`` with cause, statistic, df, p_value when groups were compared).
-    ``causes`` names the causes shown (default: every cause, named "Cause k").
+    ``result``: a :func:`bmstats.cumulative_incidence` result (``.at(times)``; ``.gray_test`` with cause,
+    statistic, df, p_value when groups were compared).  ``cause``: the cause (or list of causes) shown,
+    default every cause; ``cause_labels``: their names (default "Cause k").  ``causes`` (a mapping
+    {cause: name}) is the deprecated spelling of ``cause=list(causes), cause_labels=causes``.
     """
+    if causes is not None:
+        renamed_argument("cif_table", "causes", "cause= (the codes) and cause_labels= (their names)")
+        cause, cause_labels = (cause or list(causes)), {**causes, **(cause_labels or {})}
     table = result.table
     has_group = "group" in table.columns and table["group"].nunique(dropna=False) > 1
     all_causes = sorted(table["cause"].unique())
-    causes = dict(causes) if causes else {c: f"Cause {c}" for c in all_causes}
+    labels_of = dict(cause_labels or {})
+    causes = {c: labels_of.get(c, f"Cause {c}") for c in (cause if cause is not None else all_causes)}
+    unknown = [c for c in causes if c not in all_causes]
+    if unknown:
+        raise InputError(f"cif_table: cause {unknown} is not in the result; its causes are "
+                         f"{', '.join(map(str, all_causes))}")
     keys = ["cause", "group"] if "group" in table.columns else ["cause"]
-    values = step_at(table[table["cause"].isin(list(causes))], times, keys)
-    gray = getattr(result, "gray_test", None)
+    values = _curve_values(result, times, keys)
+    values = values[values["cause"].isin(list(causes))]
+    gray = result.gray_test
     rows, indent, bold = [], [], []
     tidy = []
     for cause, cause_name in causes.items():
@@ -524,12 +617,14 @@ def cif_table(
     notes = ["Cumulative incidence (Aalen-Johansen) in % (95% CI)."]
     if has_group:
         notes.append("p: Gray's test for equality of cumulative incidence across groups.")
+    notes += _beyond_note(values, unit)
     return Table(pd.DataFrame(rows, columns=header), title=title, footnotes=tuple(notes), indent=tuple(indent),
                  bold=tuple(bold), data=pd.concat(tidy, ignore_index=True), name="cif_table")
 
 
+@checked_arguments
 def survival_table(
-    result: Any,
+    result: KaplanMeier,
     times: Sequence[float],
     *,
     group_label: str = "Group",
@@ -542,7 +637,7 @@ def survival_table(
     lower, upper), with the log-rank p (``test.p_value``) when a test result is given."""
     table = result.table
     keys = ["group"] if "group" in table.columns else []
-    values = step_at(table, times, keys, start=1.0)
+    values = _curve_values(result, times, keys)
     rows = []
     groups = list(dict.fromkeys(values["group"])) if keys else [None]
     for g in groups:
@@ -550,7 +645,7 @@ def survival_table(
         rows.append([str(g) if g is not None else "All"]
                     + [fmt_pct_ci(r.estimate, r.lower, r.upper, decimals) for r in sub.itertuples()])
     header = [group_label] + [_time_label(t, unit) for t in times]
-    notes = ["Kaplan-Meier estimate in % (95% CI)."]
+    notes = ["Kaplan-Meier estimate in % (95% CI)."] + _beyond_note(values, unit)
     body = pd.DataFrame(rows, columns=header)
     if test is not None:
         body["p (log-rank)"] = [fmt_p(test.p_value)] + [""] * (len(body) - 1)
@@ -558,8 +653,9 @@ def survival_table(
     return Table(body, title=title, footnotes=tuple(notes), data=values, name="survival_table")
 
 
+@checked_arguments
 def median_table(
-    result: Any,
+    result: KaplanMeier,
     *,
     group_label: str = "Group",
     unit: str = "years",
@@ -572,25 +668,13 @@ def median_table(
     come from ``result.median()``.
     """
     table = result.table
-    keys = ["group"] if "group" in table.columns else []
-    med = result.median()
-    if not isinstance(med, pd.DataFrame):
-        med = pd.DataFrame({"median": [float(med)]})
-    med = med.reset_index() if "group" not in med.columns and med.index.name == "group" else med
-    lo_col = next((c for c in ("lower", "median_lower", "ci_lower") if c in med.columns), None)
-    hi_col = next((c for c in ("upper", "median_upper", "ci_upper") if c in med.columns), None)
-    est_col = next(c for c in ("median", "estimate") if c in med.columns)
+    med = result.median()  # group, estimate, lower, upper
     rows, tidy = [], []
-    groups = list(dict.fromkeys(table["group"])) if keys else [None]
-    for g in groups:
-        sub = table if g is None else table[table["group"] == g]
-        sub = sub.sort_values("time", kind="mergesort")
+    for g, m in zip(result.groups, med.itertuples()):
+        sub = table[table["group"] == g].sort_values("time", kind="mergesort")
         n = int(sub["n_risk"].iloc[0])
         events = int(sub["n_event"].sum())
-        m = med if g is None or "group" not in med.columns else med[med["group"].astype(str) == str(g)]
-        est = float(m[est_col].iloc[0]) if len(m) else np.nan
-        lo = float(m[lo_col].iloc[0]) if lo_col and len(m) else np.nan
-        hi = float(m[hi_col].iloc[0]) if hi_col and len(m) else np.nan
+        est, lo, hi = float(m.estimate), float(m.lower), float(m.upper)
         median_text = "not reached" if not np.isfinite(est) else fmt_ci(est, lo, hi, decimals)
         if np.isfinite(est) and not np.isfinite(hi):
             median_text = f"{fmt_num(est, decimals)} ({fmt_num(lo, decimals)}{DASH}NR)"
@@ -601,10 +685,11 @@ def median_table(
                  footnotes=("Kaplan-Meier median; NR: not reached.",), data=pd.DataFrame(tidy), name="median_table")
 
 
+@checked_arguments
 def rate_table(
-    result: Any,
+    result: IncidenceRate,
     *,
-    ratios: Any = None,
+    ratios: RateRatio | None = None,
     group_label: str = "Group",
     per: float | None = None,
     unit: str = "person-years",
@@ -613,45 +698,40 @@ def rate_table(
 ) -> Table:
     """Events, person-time and rate per ``per`` person-time (95% CI) per group.
 
-    ``result``: a :func:`bmstats.incidence_rate` result (``.table`` with group, events, person_time, rate,
-    lower, upper) or such a DataFrame.  ``ratios`` optionally adds rate ratios: a
-    :func:`bmstats.rate_ratio` result or a frame with group, rate_ratio, lower, upper (and p).
+    ``result``: a :func:`bmstats.incidence_rate` result (``.table`` with group, n_event, person_time, rate,
+    lower, upper; ``per`` by default).  ``ratios`` optionally adds rate ratios: a :func:`bmstats.rate_ratio`
+    result (``.table`` with group, rate_ratio, lower, upper, p_value).
     """
-    table = result if isinstance(result, pd.DataFrame) else getattr(result, "table", None)
-    if table is None:
-        table = _summary(result)
-    per = per if per is not None else getattr(result, "per", None)
+    table = result.table
+    per = per if per is not None else result.per
     if decimals is None:
         from bmstats.report.format import decimals_for
 
         decimals = decimals_for(table["rate"])
     rows = []
-    groups = list(table["group"]) if "group" in table.columns else ["All"]
+    groups = list(table["group"])
     for g, r in zip(groups, table.itertuples()):
-        rows.append([str(g), fmt_int(r.events), fmt_num(r.person_time, 1, thousands=True),
+        rows.append([str(g), fmt_int(r.n_event), fmt_num(r.person_time, 1, thousands=True),
                      fmt_ci(r.rate, r.lower, r.upper, decimals)])
     per_text = f"per {fmt_int(per)} {unit}" if per else f"per {unit}"
     header = [group_label, "Events", unit.capitalize(), f"Rate {per_text} (95% CI)"]
     body = pd.DataFrame(rows, columns=header)
     if ratios is not None:
-        rr = ratios if isinstance(ratios, pd.DataFrame) else getattr(ratios, "table", None)
-        if rr is None:
-            rr = _summary(ratios)
-        rr = rr.set_index("group") if "group" in rr.columns else rr
-        rr_col = next(c for c in ("rate_ratio", "ratio", "rr") if c in rr.columns)
-        p_col = next((c for c in ("p", "p_value") if c in rr.columns), None)
+        if not isinstance(ratios, RateRatio):
+            raise InputError(f"rate_table: ratios must be a result of bmstats.rate_ratio, got {type(ratios).__name__}")
+        rr = ratios.table.set_index("group")
         texts, ps = [], []
         for g in groups:
             if str(g) in set(rr.index.astype(str)):
                 r = rr.loc[rr.index.astype(str) == str(g)].iloc[0]
-                texts.append(fmt_ci(r[rr_col], r["lower"], r["upper"], 2))
-                ps.append(fmt_p(r[p_col]) if p_col else "")
+                texts.append(fmt_ci(r["rate_ratio"], r["lower"], r["upper"], 2))
+                ps.append(fmt_p(r["p_value"]))
             else:
                 texts.append(REF)
                 ps.append("")
         body["Rate ratio (95% CI)"] = texts
         body["p"] = ps
-    level = getattr(result, "conf_level", 0.95)
+    level = result.conf_level
     notes = [f"Rate {per_text} with exact Poisson {level:.0%} CI."]
     if ratios is not None:
         notes.append("Rate ratio to the reference group with exact conditional CI and p (as R poisson.test).")
@@ -659,8 +739,9 @@ def rate_table(
                  data=table.reset_index(drop=True), name="rate_table")
 
 
+@checked_arguments
 def mcf_table(
-    result: Any,
+    result: MeanCumulativeFunction,
     times: Sequence[float],
     *,
     group_label: str = "Group",
@@ -680,5 +761,7 @@ def mcf_table(
         rows.append([str(g) if g is not None else "All"]
                     + [fmt_ci(r.estimate, r.lower, r.upper, decimals) for r in sub.itertuples()])
     header = [group_label] + [_time_label(t, unit) for t in times]
-    return Table(pd.DataFrame(rows, columns=header), title=title,
-                 footnotes=("Mean cumulative number of events per patient (95% CI).",), data=at, name="mcf_table")
+    notes = ["Mean cumulative number of events per patient (95% CI)."]
+    if at["estimate"].isna().any():
+        notes.append(f"{DASH}: after the group's last follow-up; not estimated.")
+    return Table(pd.DataFrame(rows, columns=header), title=title, footnotes=tuple(notes), data=at, name="mcf_table")
