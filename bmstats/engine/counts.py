@@ -34,10 +34,22 @@ class EngineCounts:
     n_events: int
     dropped: Dropped
     causes: tuple
+    _rows: dict  # the grouped exits (time, status, block, column codes, count) and entries, for pooling
+
+    def pooled_blocks(self) -> Counts:
+        """The counts with the blocks (strata) pooled: what the in-memory path aggregates without them."""
+        r = self._rows
+        entries = None
+        if r["entries"] is not None:
+            e_time, _, e_column, e_count = r["entries"]
+            entries = (e_time, np.zeros(len(e_time), np.int64), e_column, e_count)
+        return aggregate_counts(r["time"], r["status"], column=r["column"], n_columns=len(self.column_labels),
+                                n_causes=max(self.causes, default=1), weight=r["weight"], entries=entries)
 
 
 def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | None = None,
-               dropna: bool = False, max_code: int | None = None, extra=()) -> tuple[str, int, Dropped]:
+               dropna: bool = False, max_code: int | None = None, extra=(),
+               entry_may_equal_exit: bool = False) -> tuple[str, int, Dropped]:
     """Check the rows in one scan; return the SQL condition selecting the rows to use, their number and
     what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values."""
     used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra]) if c is not None]
@@ -74,8 +86,10 @@ def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | N
     allowed = "0 or 1" if max_code == 1 else (f"0..{max_code}" if max_code else "0, 1, 2, ...")
     rules.append((status, code_rule, f"status codes must be integers {allowed} (0 = censored)"))
     if entry is not None:
-        rules.append((entry, f"NOT ({q(entry)} >= 0 AND {q(entry)} < {q(time)})",
-                      f"entry time must be finite, non-negative and before the exit time {time!r}"))
+        before = "<=" if entry_may_equal_exit else "<"
+        word = "not after" if entry_may_equal_exit else "before"
+        rules.append((entry, f"NOT ({q(entry)} >= 0 AND {q(entry)} {before} {q(time)})",
+                      f"entry time must be finite, non-negative and {word} the exit time {time!r}"))
     sums = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {q('bad_' + str(i))}"
                      for i, (_, cond, _) in enumerate(rules))
     bad = src.query(f"SELECT {sums} FROM {src.view} WHERE {not_null}").iloc[0]
@@ -128,11 +142,30 @@ def engine_counts(src: Source, time: str, status: str, *, block: str | None = No
         e_block = _recode(ent["b"], b_labels) if block else np.zeros(len(ent), np.int64)
         e_column = _recode(ent["c"], c_labels) if column else np.zeros(len(ent), np.int64)
         entries = (fetch_numpy(ent, "e"), e_block, e_column, fetch_numpy(ent, "n"))
-    causes = tuple(int(k) for k in np.unique(s[s > 0]))
-    counts = aggregate_counts(fetch_numpy(exits, "t"), s, block=b_codes, column=c_codes,
-                              n_blocks=len(b_labels), n_columns=len(c_labels),
+    causes = tuple(int(k) for k in np.unique(s[(s > 0) & (weight > 0)]))
+    t = fetch_numpy(exits, "t")
+    counts = aggregate_counts(t, s, block=b_codes, column=c_codes, n_blocks=len(b_labels), n_columns=len(c_labels),
                               n_causes=max(causes, default=1), weight=weight, entries=entries)
-    return EngineCounts(counts, b_labels, c_labels, n, n_events, dropped, causes)
+    rows = {"time": t, "status": s, "column": c_codes, "weight": weight, "entries": entries}
+    return EngineCounts(counts, b_labels, c_labels, n, n_events, dropped, causes, rows)
+
+
+def engine_person_time(src: Source, time: str, event: str, *, by: str | None = None, entry: str | None = None,
+                       dropna: bool = False):
+    """Events and person-time per group (``time - entry`` summed), as the in-memory rates compute them:
+    (events, person_time, labels, dropped, n)."""
+    groups = [by] if by else []
+    where, n, dropped = valid_rows(src, time, event, groups=groups, entry=entry, dropna=dropna, max_code=1,
+                                   entry_may_equal_exit=True)
+    q = src.quote
+    span = f"CAST({q(time)} AS DOUBLE)" + (f" - CAST({q(entry)} AS DOUBLE)" if entry else "")
+    key = f"{q(by)} AS b, " if by else "0 AS b, "
+    group_by = f" GROUP BY {q(by)}" if by else ""
+    frame = src.query(f"SELECT {key}SUM(CAST({q(event)} AS BIGINT)) AS d, SUM({span}) AS pt "
+                      f"FROM {src.view} WHERE {where}{group_by}")
+    codes, labels = _labels(frame["b"]) if by else (np.zeros(len(frame), np.int64), ["all"])
+    order = np.argsort(codes)
+    return (fetch_numpy(frame, "d", np.int64)[order], fetch_numpy(frame, "pt")[order], labels, dropped, n)
 
 
 def _recode(values: pd.Series, labels: list) -> np.ndarray:

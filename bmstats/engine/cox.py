@@ -32,7 +32,7 @@ import pandas as pd
 from bmstats._checks import Dropped, InputError
 from bmstats.engine.counts import valid_rows
 from bmstats.engine.design import EngineDesign, engine_design
-from bmstats.engine.source import Source, fetch_numpy
+from bmstats.engine.source import Source, fetch_numpy, num
 
 
 def _pairs(p: int) -> list[tuple[int, int]]:
@@ -79,7 +79,7 @@ class EngineCoxProblem:
         return len(self.design.columns)
 
     def _x(self, j: int) -> str:
-        return f"({self.design.expressions[j]} - {float(self.means[j])!r})"
+        return f"({self.design.expressions[j]} - {num(self.means[j])})"
 
     def _w(self) -> str:
         return f"CAST({self.src.quote(self.weights)} AS DOUBLE)" if self.weights else "1.0"
@@ -89,7 +89,7 @@ class EngineCoxProblem:
         return "".join(f"{self.src.quote(s)}, " for s in self.strata)
 
     def eta_sql(self, beta: np.ndarray) -> str:
-        terms = [f"{float(b)!r} * {self._x(j)}" for j, b in enumerate(beta) if b != 0]
+        terms = [f"{num(b)} * {self._x(j)}" for j, b in enumerate(beta) if b != 0]
         return " + ".join(terms) if terms else "0.0"
 
     def shift(self, beta: np.ndarray) -> float:
@@ -109,8 +109,8 @@ class EngineCoxProblem:
         inner = f"SELECT {', '.join(cols)}{extra} FROM {self.src.view} WHERE {self.where}"
         if beta is None:
             return inner
-        eta = " + ".join(f"{float(b)!r} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
-        return f"SELECT *, w * EXP({eta} - {self.shift(beta)!r}) AS wr FROM ({inner}) rows_x"
+        eta = " + ".join(f"{num(b)} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
+        return f"SELECT *, w * EXP({eta} - {num(self.shift(beta))}) AS wr FROM ({inner}) rows_x"
 
     def sums(self, beta: np.ndarray):
         """Per-time tables at ``beta``: exits (sums of w r and w r x, over all rows and over the events) and

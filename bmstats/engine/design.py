@@ -47,7 +47,7 @@ def _literal(value) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return repr(float(value))
+        return f"{float(value):.17e}"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -71,8 +71,9 @@ def engine_design(src: Source, formula: str, where: str) -> EngineDesign:
     variables = formula_variables_sql(src, formula)
     q = src.quote
     levels: dict[str, list] = {}
+    coded = _coded_variables(formula, variables)
     for v in variables:
-        if src.is_numeric(v) and "BOOL" not in src.columns[v].upper():
+        if v not in coded and src.is_numeric(v) and "BOOL" not in src.columns[v].upper():
             continue
         found = src.query(f"SELECT DISTINCT {q(v)} AS v FROM {src.view} WHERE {where} LIMIT {MAX_LEVELS + 1}")
         if len(found) > MAX_LEVELS:
@@ -91,6 +92,19 @@ def engine_design(src: Source, formula: str, where: str) -> EngineDesign:
     expressions = [_column_sql(src, design, name, levels) for name in design.columns]
     _verify(design, expressions, prototype, src)
     return EngineDesign(list(design.columns), expressions, variables, design)
+
+
+def _coded_variables(formula: str, variables: list[str]) -> set:
+    """Variables that a factor codes as categorical whatever their type (``C(x)``, ``treatment(x, ...)``)."""
+    rhs = formula.split("~", 1)[1] if "~" in formula else formula
+    coded = set()
+    for term in Formula(rhs):
+        for factor in term.factors:
+            expr = str(factor.expr).replace(" ", "")
+            if expr.startswith(("C(", "treatment(")):
+                coded |= {v for v in variables if expr[expr.index("(") + 1:].startswith(v + ",")
+                          or expr[expr.index("(") + 1:].startswith(v + ")")}
+    return coded
 
 
 def _prototype(variables: list[str], levels: dict) -> pd.DataFrame:
@@ -131,11 +145,23 @@ def _column_sql(src: Source, design: Design, name: str, levels: dict) -> str:
                 raise InputError(f"formula term {term!r}: {factor!r} is not supported on the engine path")
             sql.append(f"CAST({src.quote(variable)} AS DOUBLE)")
         else:
-            match = [v for v in levels.get(variable, []) if str(v) == level]
+            match = [v for v in levels.get(variable, []) if _same_level(v, level)]
             if not match:
                 raise InputError(f"formula term {term!r}: level {level!r} of {variable!r} not found in the data")
             sql.append(f"(CASE WHEN {src.quote(variable)} = {_literal(match[0])} THEN 1.0 ELSE 0.0 END)")
     return " * ".join(sql)
+
+
+def _same_level(value, name: str) -> bool:
+    """Is ``value`` the level that a design column names ``name`` (numbers may be written as floats)?"""
+    if str(value) == name:
+        return True
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        try:
+            return float(value) == float(name)
+        except ValueError:
+            return False
+    return False
 
 
 def _term_factors(term: str) -> list[str]:

@@ -21,7 +21,7 @@ from bmstats._checks import Dropped, InputError
 from bmstats.engine.cox import _pairs, _unpack
 from bmstats.engine.counts import valid_rows
 from bmstats.engine.design import EngineDesign, engine_design, formula_variables_sql
-from bmstats.engine.source import Source, fetch_numpy
+from bmstats.engine.source import Source, fetch_numpy, num
 from bmstats.estimate.censoring import CensoringKM
 from bmstats.estimate.finegray_core import CompetingGroup, FGProblem, rev_cumsum
 from bmstats.estimate.finegray_variance import _censoring_parts, _censoring_term, _padded_rev_cumsum
@@ -51,7 +51,7 @@ class EngineFineGray:
         return len(self.design.columns)
 
     def _x(self, j: int) -> str:
-        return f"(({self.design.expressions[j]}) - {float(self.means[j])!r})"
+        return f"(({self.design.expressions[j]}) - {num(self.means[j])})"
 
     def _class_sql(self) -> str:
         s = self.src.quote(self.status)
@@ -74,8 +74,8 @@ class EngineFineGray:
         cols = [f"{self._group_sql()} AS g", f"CAST({q(self.time)} AS DOUBLE) AS t", f"{self._class_sql()} AS cls"]
         cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
         inner = f"SELECT {', '.join(cols)} FROM {self.src.view} WHERE {self.where}"
-        eta = " + ".join(f"{float(b)!r} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
-        return f"SELECT *, EXP({eta} - {self.shift(beta)!r}) AS e FROM ({inner}) rows_x"
+        eta = " + ".join(f"{num(b)} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
+        return f"SELECT *, EXP({eta} - {num(self.shift(beta))}) AS e FROM ({inner}) rows_x"
 
     def key_sums(self, beta: np.ndarray):
         """Per-key sums of e and e x (e = exp(x'b - shift)), in the order of ``keys``."""

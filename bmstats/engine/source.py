@@ -228,3 +228,12 @@ def fetch_numpy(frame: pd.DataFrame, column: str, dtype=float) -> np.ndarray:
     if np.dtype(dtype).kind in "iu":
         return values.to_numpy(dtype=dtype)
     return values.to_numpy(dtype=dtype, na_value=np.nan)
+
+
+def num(value: float) -> str:
+    """A float as an SQL literal that both engines read as DOUBLE (with an exponent; a plain decimal
+    literal is a DECIMAL in DuckDB and Spark, whose products overflow)."""
+    value = float(value)
+    if not np.isfinite(value):
+        raise InputError(f"a non-finite number ({value}) reached an engine query")
+    return f"{value:.17e}"
