@@ -177,3 +177,34 @@ def test_paths_that_are_not_data(tmp_path):
     other.write_text("x")
     with pytest.raises(InputError, match="neither Parquet"):
         bm.kaplan_meier(str(other), "time", "event")
+
+
+def test_non_estimable_effects_are_found_on_the_engine_too(frame, tmp_path):
+    df = frame.copy()
+    df.loc[df.grade == "3", "event"] = 0  # no events in one level: a monotone likelihood
+    df.loc[df.grade == "3", "status"] = np.where(df.loc[df.grade == "3", "status"] == 1, 0,
+                                                 df.loc[df.grade == "3", "status"])
+    path = tmp_path / "monotone.parquet"
+    df.to_parquet(path)
+    with pytest.warns(Warning, match="not estimable"):
+        ref = bm.cox(df, "time", "event", "age + C(grade)")
+    with pytest.warns(Warning, match="not estimable"):
+        got = bm.cox(str(path), "time", "event", "age + C(grade)")
+    assert list(got.summary["estimable"]) == list(ref.summary["estimable"])
+    assert not got.summary.loc["C(grade)[T.3]", "estimable"]
+    with pytest.warns(Warning, match="not estimable"):
+        fg = bm.fine_gray(str(path), "time", "status", "age + C(grade)", cause=1)
+    assert not fg.summary.loc["C(grade)[T.3]", "estimable"]
+
+
+def test_engine_results_refuse_what_needs_rows(parquet):
+    fit = bm.cox(parquet, "time", "event", "age + her2")
+    assert "fitted on an engine" in repr(fit)
+    with pytest.raises(InputError, match="prediction needs the rows"):
+        fit.predict(pd.DataFrame({"age": [60.0], "her2": [1]}), [1.0])
+    with pytest.raises(InputError, match="proportional-hazards test needs the rows"):
+        fit.ph_test()
+    fg = bm.fine_gray(parquet, "time", "status", "age + her2", cause=1)
+    assert list(fg.baseline.columns) == ["time", "cumulative_hazard"]
+    with pytest.raises(InputError, match="prediction needs the rows"):
+        fg.predict(pd.DataFrame({"age": [60.0], "her2": [1]}), [1.0])

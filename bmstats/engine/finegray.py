@@ -102,6 +102,37 @@ class EngineFineGray:
             joined = f"(SELECT {inner} FROM {joined}) sub"
         return self.src.query(f"SELECT {select} FROM {joined}", {"bmstats_fg_keys": pd.DataFrame(table)}).iloc[0]
 
+    def loglik_many(self, betas: list) -> np.ndarray:
+        """The log pseudo-likelihood at several points in one grouped pass over the keys."""
+        shifts = [self.shift(b) for b in betas]
+        q = self.src.quote
+        cols = [f"{self._group_sql()} AS g", f"CAST({q(self.time)} AS DOUBLE) AS t", f"{self._class_sql()} AS cls"]
+        cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
+        inner = f"SELECT {', '.join(cols)} FROM {self.src.view} WHERE {self.where}"
+        es = ", ".join(
+            f"EXP({' + '.join(f'{num(b)} * x{j}' for j, b in enumerate(beta) if b != 0) or '0.0'} - {num(s)}) AS e{k}"
+            for k, (beta, s) in enumerate(zip(betas, shifts)))
+        sums = ", ".join(f"SUM(e{k}) AS a{k}" for k in range(len(betas)))
+        frame = self.src.query(f"SELECT g, t, cls, {sums} FROM (SELECT *, {es} FROM ({inner}) rows_x) r "
+                               "GROUP BY g, t, cls")
+        pos = pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(
+            pd.MultiIndex.from_arrays([_norm(frame["g"]), fetch_numpy(frame, "t"), fetch_numpy(frame, "cls", np.int64)]))
+        out = np.empty(len(betas))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for k, beta in enumerate(betas):
+                e = np.zeros(len(self.keys))
+                e[pos] = fetch_numpy(frame, f"a{k}")
+                s0 = self.prob.risk_sum(e)
+                out[k] = float(np.asarray(beta) @ self.prob.x_events - self.prob.d @ (np.log(s0) + shifts[k]))
+        return out
+
+    def loglik(self, beta: np.ndarray) -> float:
+        """The log pseudo-likelihood alone: the grouped pass only."""
+        shift, sums = self.key_sums(beta)
+        s0 = self.prob.risk_sum(np.ascontiguousarray(sums[:, 0]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(beta @ self.prob.x_events - self.prob.d @ (np.log(s0) + shift))
+
     def evaluate(self, beta: np.ndarray):
         """Log pseudo-likelihood, score and information: a grouped pass for S0 and S1 at the event times,
         and an ungrouped pass for sum_j a_j e_j x_j x_j' (a_j = sum_k (d_k / S0_k) w_j(u_k), the same for

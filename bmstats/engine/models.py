@@ -40,7 +40,7 @@ def cox_on_engine(src: Source, time: str, event: str, formula: str, *, strata: t
     if robust is None:  # as coxph: robust with a cluster or with non-integer case weights
         robust = cluster is not None or (weights is not None and _non_integer(src, weights, problem.where))
     fit = newton_raphson(problem.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
-                         spread=problem.bounds[:, 1] - problem.bounds[:, 0])
+                         spread=problem.bounds[:, 1] - problem.bounds[:, 0], loglik=problem.loglik, loglik_many=problem.loglik_many)
     ne = fit.not_estimable
     naive = invert_information(fit.information, names, ne)
     ll0, u0, i0 = fit.initial
@@ -86,7 +86,8 @@ def fine_gray_on_engine(src: Source, time: str, status: str, formula: str, *, ca
         return out
 
     fit = newton_raphson(evaluate, np.zeros(model.p), names, tol=tol, max_iter=max_iter,
-                         model=f"Fine-Gray (cause {cause})", spread=model.bounds[:, 1] - model.bounds[:, 0])
+                         model=f"Fine-Gray (cause {cause})", spread=model.bounds[:, 1] - model.bounds[:, 0],
+                         loglik=model.loglik, loglik_many=model.loglik_many)
     try:
         inv_info = invert_information(fit.information, names, fit.not_estimable) if fit.not_estimable \
             else np.linalg.inv(fit.information)

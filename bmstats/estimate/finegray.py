@@ -114,12 +114,12 @@ class FineGrayResult(ModelResult):
     def reference_levels(self) -> dict:
         return self.design.reference_levels
 
-    @property
     def _need_rows(self, what: str) -> None:
         if self._prob is None:
             from bmstats.engine.models import rows_needed
             rows_needed(self, what)
 
+    @property
     def influence(self) -> pd.DataFrame:
         """Influence function of b per input row (I^{-1}(eta_i + psi_i)); ``cov`` = influence' influence."""
         self._need_rows("the influence function")
