@@ -140,7 +140,7 @@ def test_forest_plots_the_regression_table(rott):
     texts = [t.get_text() for t in fig.axes[2].texts]
     assert "1 (ref)" in texts
     # a result (or competing_risks_models) goes through regression_table itself
-    crm = bm.competing_risks_models(rott, "t", "s", "age + nodal", causes=[1])
+    crm = bm.competing_risks_models(rott, "t", "s", "age + nodal", cause=[1])
     assert isinstance(crm.plot(), Figure)
 
 

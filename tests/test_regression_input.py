@@ -227,8 +227,7 @@ def test_a_large_coefficient_from_the_unit_is_estimable_and_silent(data, fit):
     d["age_k"] = d["age"] / 1000  # age in thousands of years: coefficient ~ -80, a finite maximum
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
+    with warnings.catch_warnings(action="error", category=ConvergenceWarning):
         res = fit(d, "age_k")
     assert abs(res.coef["age_k"]) > 15 and res.summary["estimable"].all()
 
@@ -256,3 +255,12 @@ def test_forest_plot_of_a_model_with_a_non_estimable_effect_draws(data):
         res = bm.fine_gray(d, "t", "status", "grade + age")
     res.plot()
     plt.close("all")
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_a_category_left_empty_by_a_filter_is_not_a_level(data, fit):
+    d = data.assign(grade=pd.Categorical(data["grade"], categories=["g1", "g2", "g3", "g4"]))
+    res = fit(d, "grade + age")
+    assert list(res.coef.index) == ["grade[T.g2]", "grade[T.g3]", "age"]
+    with pytest.raises(InputError, match=r"level\(s\) 'g4' not seen"):
+        res.predict(d.head(1).assign(grade=pd.Categorical(["g4"], categories=["g1", "g2", "g3", "g4"])), [0.5])

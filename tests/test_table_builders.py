@@ -75,7 +75,7 @@ def test_table_one_rejects_missing_group(rott):
 
 def test_regression_table_numbers_and_reference_levels(rott):
     f = "age + menopausal + size + nodal"
-    crm = bm.competing_risks_models(rott, "t", "s", f, causes=[1])
+    crm = bm.competing_risks_models(rott, "t", "s", f, cause=[1])
     cs, fg = crm.fits[("cause-specific Cox", 1)], crm.fits[("Fine-Gray", 1)]
     t = bm.regression_table({"Cause-specific": cs, "Fine-Gray": fg}, labels={"nodal": "Nodes"})
     for heading, fit, ratio in (("Cause-specific", cs, "HR"), ("Fine-Gray", fg, "SHR")):

@@ -44,12 +44,12 @@ class EngineCounts:
             e_time, _, e_column, e_count = r["entries"]
             entries = (e_time, np.zeros(len(e_time), np.int64), e_column, e_count)
         return aggregate_counts(r["time"], r["status"], column=r["column"], n_columns=len(self.column_labels),
-                                n_causes=max(self.causes, default=1), weight=r["weight"], entries=entries)
+                                n_causes=r["n_causes"], weight=r["weight"], entries=entries)
 
 
 def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | None = None,
                dropna: bool = False, max_code: int | None = None, extra=(),
-               entry_may_equal_exit: bool = False) -> tuple[str, int, Dropped]:
+               entry_may_equal_exit: bool = False, causes=None) -> tuple[str, int, Dropped]:
     """Check the rows in one scan; return the SQL condition selecting the rows to use, their number and
     what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values."""
     used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra]) if c is not None]
@@ -85,6 +85,10 @@ def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | N
         f" AND {q(status)} <= 2147483647)"
     allowed = "0 or 1" if max_code == 1 else (f"0..{max_code}" if max_code else "0, 1, 2, ...")
     rules.append((status, code_rule, f"status codes must be integers {allowed} (0 = censored)"))
+    if causes is not None:
+        declared = sorted({int(c) for c in causes})
+        rules.append((status, f"{q(status)} <> 0 AND {q(status)} NOT IN ({', '.join(map(str, declared))})",
+                      f"codes that are neither 0 (censored) nor a declared cause ({', '.join(map(str, declared))})"))
     if entry is not None:
         before = "<=" if entry_may_equal_exit else "<"
         word = "not after" if entry_may_equal_exit else "before"
@@ -144,9 +148,11 @@ def engine_counts(src: Source, time: str, status: str, *, block: str | None = No
         entries = (fetch_numpy(ent, "e"), e_block, e_column, fetch_numpy(ent, "n"))
     causes = tuple(int(k) for k in np.unique(s[(s > 0) & (weight > 0)]))
     t = fetch_numpy(exits, "t")
+    # as in memory: a survival status has the one cause 1; otherwise only the codes present get a column
+    n_causes = 1 if max_code == 1 else None
     counts = aggregate_counts(t, s, block=b_codes, column=c_codes, n_blocks=len(b_labels), n_columns=len(c_labels),
-                              n_causes=max(causes, default=1), weight=weight, entries=entries)
-    rows = {"time": t, "status": s, "column": c_codes, "weight": weight, "entries": entries}
+                              n_causes=n_causes, weight=weight, entries=entries)
+    rows = {"time": t, "status": s, "column": c_codes, "weight": weight, "entries": entries, "n_causes": n_causes}
     return EngineCounts(counts, b_labels, c_labels, n, n_events, dropped, causes, rows)
 
 

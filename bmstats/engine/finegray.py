@@ -77,6 +77,12 @@ class EngineFineGray:
         eta = " + ".join(f"{num(b)} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
         return f"SELECT *, EXP({eta} - {num(self.shift(beta))}) AS e FROM ({inner}) rows_x"
 
+    def _key_positions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Where each row of a per-key result of the engine sits in ``keys``."""
+        found = pd.MultiIndex.from_arrays([_norm(frame["g"]), fetch_numpy(frame, "t"),
+                                           fetch_numpy(frame, "cls", np.int64)])
+        return pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(found)
+
     def key_sums(self, beta: np.ndarray):
         """Per-key sums of e and e x (e = exp(x'b - shift)), in the order of ``keys``."""
         p = self.p
@@ -84,8 +90,7 @@ class EngineFineGray:
         cols = ["SUM(e) AS e0"] + [f"SUM(e * x{j}) AS e1_{j}" for j in range(p)]
         frame = self.src.query(f"SELECT g, t, cls, {', '.join(cols)} FROM ({self.rows_sql(beta)}) r "
                                "GROUP BY g, t, cls")
-        pos = pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(
-            pd.MultiIndex.from_arrays([_norm(frame["g"]), fetch_numpy(frame, "t"), fetch_numpy(frame, "cls", np.int64)]))
+        pos = self._key_positions(frame)
         names = ["e0"] + [f"e1_{j}" for j in range(p)]
         out = np.zeros((len(self.keys), len(names)))
         out[pos] = np.column_stack([fetch_numpy(frame, c) for c in names])
@@ -115,8 +120,7 @@ class EngineFineGray:
         sums = ", ".join(f"SUM(e{k}) AS a{k}" for k in range(len(betas)))
         frame = self.src.query(f"SELECT g, t, cls, {sums} FROM (SELECT *, {es} FROM ({inner}) rows_x) r "
                                "GROUP BY g, t, cls")
-        pos = pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(
-            pd.MultiIndex.from_arrays([_norm(frame["g"]), fetch_numpy(frame, "t"), fetch_numpy(frame, "cls", np.int64)]))
+        pos = self._key_positions(frame)
         out = np.empty(len(betas))
         with np.errstate(divide="ignore", invalid="ignore"):
             for k, beta in enumerate(betas):
@@ -208,11 +212,11 @@ def _norm(values: pd.Series) -> np.ndarray:
 
 
 def build_fine_gray(src: Source, time: str, status: str, formula: str, *, cause: int = 1,
-                    cengroup: str | None = None, dropna: bool = False) -> EngineFineGray:
+                    cengroup: str | None = None, causes=None, dropna: bool = False) -> EngineFineGray:
     """Check the rows, build the design as SQL, and the in-memory Fine-Gray core over the keys."""
     variables = formula_variables_sql(src, formula)
     where, n, dropped = valid_rows(src, time, status, groups=[cengroup] if cengroup else [], dropna=dropna,
-                                   extra=[])
+                                   causes=causes)
     q = src.quote
     if variables:
         more = " AND ".join(f"{q(v)} IS NOT NULL" for v in variables)

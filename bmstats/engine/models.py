@@ -40,7 +40,8 @@ def cox_on_engine(src: Source, time: str, event: str, formula: str, *, strata: t
     if robust is None:  # as coxph: robust with a cluster or with non-integer case weights
         robust = cluster is not None or (weights is not None and _non_integer(src, weights, problem.where))
     fit = newton_raphson(problem.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
-                         spread=problem.bounds[:, 1] - problem.bounds[:, 0], loglik=problem.loglik, loglik_many=problem.loglik_many)
+                         spread=problem.bounds[:, 1] - problem.bounds[:, 0], loglik=problem.loglik,
+                         loglik_many=problem.loglik_many)
     ne = fit.not_estimable
     naive = invert_information(fit.information, names, ne)
     ll0, u0, i0 = fit.initial
@@ -69,13 +70,14 @@ def _non_integer(src: Source, weights: str, where: str) -> bool:
     return int(row["n"]) > 0
 
 
-def fine_gray_on_engine(src: Source, time: str, status: str, formula: str, *, cause: int, cengroup,
+def fine_gray_on_engine(src: Source, time: str, status: str, formula: str, *, cause: int, cengroup, causes,
                         conf_level: float, dropna: bool, tol: float, max_iter: int):
     from bmstats.estimate.finegray import FineGrayResult
 
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
-    model = build_fine_gray(src, time, status, formula, cause=cause, cengroup=cengroup, dropna=dropna)
+    model = build_fine_gray(src, time, status, formula, cause=cause, cengroup=cengroup, causes=causes,
+                            dropna=dropna)
     names = model.design.columns
     null: list[float] = []
 

@@ -9,7 +9,8 @@ t_j (no jitter).
 Variance as R's ``cmprsk::cuminc`` (Gray's delta-method estimator, identified against cuminc on tied data
 since the package documents no formula): with G_j = F_k(t) - F_k(t_j), r_j = n_j / (n_j - d_j),
 a_j = S(t_j-) - G_j r_j, and binomial variances V_j(x) = x (n_j - x) / (n_j^2 (n_j - 1)) of the cause-k
-count and of the count of all other causes (their covariance is not subtracted),
+count and of the count of all other causes (their covariance is not subtracted; with one subject at risk
+V_j(x) = x / n_j^2, as cuminc),
     Var F_k(t) = sum_{t_j <= t} a_j^2 V_j(d_kj) + (G_j r_j)^2 V_j(d_j - d_kj).
 Confidence limits on the log(-log) scale (Pintilie, Competing Risks: A Practical Perspective, 2006; the
 transform tidycmprsk uses): F^exp(-+ z se / (F log F)).
@@ -69,8 +70,10 @@ def aalen_johansen(n_risk, d_cause, d_all):
     with np.errstate(divide="ignore", invalid="ignore"):
         # where everybody at risk fails nothing follows, so G_j = 0 and r_j does not matter
         r = np.where(n > d, n / (n - d), 0.0)
-        v1 = np.where(n > 1, d1 * (n - d1) / (n * n * (n - 1)), 0.0)
-        v2 = np.where(n > 1, (d - d1) * (n - d + d1) / (n * n * (n - 1)), 0.0)
+        # with one subject at risk the binomial variance has no n - 1 to divide by; cuminc then keeps x / n^2
+        # (so the last subject's own event still adds S(t-)^2 to the variance, tests/reference/cif_edges.json)
+        v1 = np.where(n > 1, d1 * (n - d1) / (n * n * (n - 1)), d1 / (n * n))
+        v2 = np.where(n > 1, (d - d1) * (n - d + d1) / (n * n * (n - 1)), (d - d1) / (n * n))
     # (S_j- - (F(t) - F_j) r_j)^2 v1 + ((F(t) - F_j) r_j)^2 v2 expanded in F(t) so that the sums over j <= i
     # are cumulative sums (the direct double sum is quadratic in the number of times)
     a = surv_before + f * r
@@ -126,7 +129,7 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
         events = counts.n_event[rows, g, :]
         d_all = sum_last_axis(events)
         for k in causes:
-            d_k = events[:, k - 1]
+            d_k = events[:, counts.causes.index(k)]
             est, var, _ = aalen_johansen(n_risk, d_k, d_all)
             lower, upper = loglog_limits(est, var, conf_level)
             frame = {"group": label, "cause": k, "time": counts.time[rows], "n_risk": n_risk,
@@ -165,12 +168,12 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
         causes = tuple(int(k) for k in np.unique(s[s > 0]))
         n, n_events = len(t), int((s > 0).sum())
         # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
-        counts = aggregate_counts(t, s, column=codes, n_columns=len(labels), n_causes=int(s.max()))
+        counts = aggregate_counts(t, s, column=codes, n_columns=len(labels))
         strata_counts = counts
         if by is not None and strata is not None:
             s_codes, s_labels = group_codes(data, strata)
             strata_counts = aggregate_counts(t, s, block=s_codes, column=codes, n_blocks=len(s_labels),
-                                             n_columns=len(labels), n_causes=int(s.max()))
+                                             n_columns=len(labels))
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)

@@ -209,7 +209,7 @@ class CoxResult(ModelResult):
 
     @property
     def reference_levels(self) -> dict:
-        return self.design.reference_levels
+        return dict(self.design.reference_levels)
 
     def _notes(self) -> list[str]:
         lr = self._tests.loc["likelihood_ratio"]

@@ -112,7 +112,7 @@ class FineGrayResult(ModelResult):
 
     @property
     def reference_levels(self) -> dict:
-        return self.design.reference_levels
+        return dict(self.design.reference_levels)
 
     def _need_rows(self, what: str) -> None:
         if self._prob is None:
@@ -184,7 +184,7 @@ class FineGrayResult(ModelResult):
         return out
 
 
-@legacy_arguments(positional=("cause", "cengroup", "conf_level", "dropna", "tol", "max_iter"),
+@legacy_arguments(positional=("cause", "cengroup", "causes", "conf_level", "dropna", "tol", "max_iter"),
                   renamed={"event": "cause"})
 def fine_gray(
     data: pd.DataFrame,
@@ -194,6 +194,7 @@ def fine_gray(
     *,
     cause: int = 1,
     cengroup: str | None = None,
+    causes=None,
     conf_level: float = 0.95,
     dropna: bool = False,
     tol: float = 1e-9,
@@ -201,7 +202,8 @@ def fine_gray(
 ) -> FineGrayResult:
     """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``cause``.
 
-    ``status``: 0 censored, 1..k causes (every non-zero code other than ``cause`` is a competing event).
+    ``status``: 0 censored, 1..k causes (every non-zero code other than ``cause`` is a competing event);
+    ``causes`` declares the causes, and then any other non-zero code is an error naming it and its rows.
     ``formula``: right-hand side in Wilkinson syntax (``"age + C(grade) + np.log(nodes + 1)"``), through
     :func:`bmstats.estimate.design.design_matrix`.  ``cengroup``: a column whose groups get separate censoring
     Kaplan-Meier estimates (crr's ``cengroup``; needed when censoring differs by a covariate in the model).
@@ -212,8 +214,9 @@ def fine_gray(
     if is_engine_data(data):
         from bmstats.engine.models import fine_gray_on_engine
         return fine_gray_on_engine(engine_source(data), time, status, formula, cause=cause, cengroup=cengroup,
-                                   conf_level=conf_level, dropna=dropna, tol=tol, max_iter=max_iter)
-    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], dropna=dropna)
+                                   causes=causes, conf_level=conf_level, dropna=dropna, tol=tol,
+                                   max_iter=max_iter)
+    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], causes=causes, dropna=dropna)
     data, design, dropped = prep.frame, prep.design, prep.dropped
     t, st = prep.time, prep.status
     n_events = int((st == cause).sum())

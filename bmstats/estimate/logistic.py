@@ -23,7 +23,8 @@ import statsmodels.api as sm
 from scipy import optimize, special, stats
 
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
-from bmstats.estimate._regression import ConvergenceWarning, coefficient_table
+from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
+from bmstats.estimate._regression import coefficient_table
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.design import Design, design_matrix, formula_variables
 
@@ -112,8 +113,8 @@ def logistic(
     design = design_matrix(data, rhs, intercept=True)
     X = design.values()
     names = design.columns
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # separation is diagnosed below, naming the term
+    # separation and non-convergence are diagnosed below, naming the term; any other warning is passed on
+    with reissue_fit_warnings("logistic", diagnosed=("ConvergenceWarning", "PerfectSeparationWarning")):
         fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
     coef = np.asarray(fit.params, dtype=float)
     cov = np.asarray(fit.cov_params(), dtype=float)
@@ -143,37 +144,50 @@ def logistic(
     )
 
 
+def _deviance(eta: np.ndarray, y: np.ndarray) -> float:
+    return -2 * float(np.sum(y * special.log_expit(eta) + (1 - y) * special.log_expit(-eta)))
+
+
 def _deviance_fixed(Z: np.ndarray, x: np.ndarray, y: np.ndarray, value: float,
                     b: np.ndarray) -> tuple[float, np.ndarray]:
-    """Deviance minimised over the coefficients of ``Z`` with offset ``x * value`` (Newton from ``b``)."""
+    """Deviance minimised over the coefficients of ``Z`` with offset ``x * value`` (Newton with step
+    halving from ``b``; the deviance is convex in them, so the minimum does not depend on the start)."""
     offset = x * value
-    for _ in range(100):
-        eta = offset + Z @ b
-        mu = special.expit(eta)
+    dev = _deviance(offset + Z @ b, y)
+    for _ in range(100 if Z.shape[1] else 0):
+        mu = special.expit(offset + Z @ b)
         w = mu * (1 - mu)
-        step = np.linalg.solve((Z * w[:, None]).T @ Z, Z.T @ (y - mu))
-        b = b + step
-        if np.max(np.abs(step)) <= 1e-11 * (1 + np.max(np.abs(b))):
+        # far out on the profile the fitted probabilities reach 0 or 1 and the information is singular:
+        # a least-squares step keeps going where a solve would fail
+        step = np.linalg.lstsq((Z * w[:, None]).T @ Z, Z.T @ (y - mu), rcond=None)[0]
+        for _ in range(40):
+            new_b = b + step
+            new_dev = _deviance(offset + Z @ new_b, y)
+            if np.isfinite(new_dev) and new_dev <= dev + 1e-12 * (abs(dev) + 1):
+                break
+            step = step / 2
+        else:
             break
-    eta = offset + Z @ b
-    dev = -2 * float(np.sum(y * special.log_expit(eta) + (1 - y) * special.log_expit(-eta)))
+        converged = dev - new_dev <= 1e-13 * (abs(new_dev) + 0.1)
+        b, dev = new_b, new_dev
+        if converged:
+            break
     return dev, b
 
 
 def _profile_limits(X, y, coef, se, deviance, conf_level, names) -> tuple[np.ndarray, np.ndarray]:
     """Roots of D(b_j) - D_min - qchisq(conf_level, 1) on either side of each estimate (Brent's method,
-    bracketed from the Wald limit outwards; each deviance warm-starts from the last fit)."""
+    bracketed from the Wald limit outwards)."""
     cut = stats.chi2.ppf(conf_level, 1)
     z = np.sqrt(cut)
     lower, upper = np.empty(len(coef)), np.empty(len(coef))
     for j in range(len(coef)):
         Z, x = np.delete(X, j, axis=1), X[:, j]
         for sign, out in ((-1, lower), (1, upper)):
-            last = [np.delete(coef, j)]
+            start = np.delete(coef, j)
 
-            def f(v, Z=Z, x=x, last=last):
-                dev, last[0] = _deviance_fixed(Z, x, y, v, last[0])
-                return dev - deviance - cut
+            def f(v, Z=Z, x=x, start=start):  # from the estimate each time: a function of v alone
+                return _deviance_fixed(Z, x, y, v, start)[0] - deviance - cut
 
             step = sign * z * max(se[j], 1e-8)
             inner, outer = coef[j], coef[j] + step
@@ -191,7 +205,13 @@ def _profile_limits(X, y, coef, se, deviance, conf_level, names) -> tuple[np.nda
                               "(separation?); that limit is infinite", ConvergenceWarning, stacklevel=3)
                 continue
             a, b = sorted((inner, outer))
-            out[j] = optimize.brentq(f, a, b, xtol=1e-13, rtol=1e-13)
+            try:
+                out[j] = optimize.brentq(f, a, b, xtol=1e-13, rtol=1e-13)
+            except ValueError:  # the profile is not monotone there (e.g. separation): no limit to report
+                out[j] = np.nan
+                warnings.warn(f"logistic: the profile likelihood of {names[j]!r} could not be inverted on the "
+                              f"{'upper' if sign > 0 else 'lower'} side (separation?); that limit is missing",
+                              ConvergenceWarning, stacklevel=3)
     return lower, upper
 
 
@@ -200,9 +220,9 @@ def _warn_separation(coef, cov, fitted, names, converged) -> None:
     extreme = np.mean((fitted < 1e-8) | (fitted > 1 - 1e-8))
     bad = [n for n, b, s in zip(names, coef, se) if abs(b) > 15 or s > 1e3]
     if bad or not converged:
-        warnings.warn(
+        warnings.warn(ConvergenceWarning(
             "logistic: " + (f"coefficient(s) for {', '.join(map(repr, bad))} diverging (the covariate separates "
                             "the outcomes, e.g. no events in one category); " if bad else "")
             + ("IRLS did not converge; " if not converged else "")
             + f"{extreme:.0%} of fitted probabilities are numerically 0 or 1; odds ratios are not estimable",
-            ConvergenceWarning, stacklevel=3)
+            converged=converged), stacklevel=3)

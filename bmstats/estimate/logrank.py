@@ -14,13 +14,14 @@ linear trend in the log hazard ratio across ordered groups; Collett, Modelling S
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError, require_frame
+from bmstats._checks import InputError, number_option, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import TestResult, frozen_copy
@@ -97,6 +98,43 @@ def quadratic_form(diff: np.ndarray, variance: np.ndarray) -> tuple[float, int]:
     return float(diff @ np.linalg.pinv(variance, hermitian=True, rcond=1e-10) @ diff), rank
 
 
+def trend_scores(values: pd.Series, by: str, labels: list, scores) -> np.ndarray:
+    """One score per group for the trend test: ``scores`` (a sequence in the order of the groups, or a mapping
+    group -> score), else 1, 2, ..., K when the groups have an order (numbers, booleans, an ordered
+    categorical). Unordered text groups are refused: their alphabetical order is not an ordering."""
+    k = len(labels)
+    if scores is None:
+        ordered = isinstance(values.dtype, pd.CategoricalDtype) and values.cat.ordered
+        if not (ordered or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            raise InputError(
+                f"column {by!r}: a trend test needs ordered groups, but {', '.join(map(repr, labels))} are text "
+                "whose alphabetical order is not an ordering; make the column an ordered categorical "
+                f"(pd.Categorical(values, categories=[...], ordered=True)) or pass scores={{group: score}}")
+        return np.arange(1, k + 1, dtype=float)
+    if isinstance(scores, Mapping):
+        missing = [g for g in labels if g not in scores and str(g) not in scores]
+        extra = [key for key in scores if key not in labels and key not in [str(g) for g in labels]]
+        if missing or extra:
+            raise InputError(f"scores: need one score for each group of {by!r} ({', '.join(map(repr, labels))})"
+                             + (f"; missing {', '.join(map(repr, missing))}" if missing else "")
+                             + (f"; not groups: {', '.join(map(repr, extra))}" if extra else ""))
+        scores = [scores[g] if g in scores else scores[str(g)] for g in labels]
+    elif isinstance(scores, (str, bytes)) or not np.iterable(scores):
+        raise InputError(f"scores must be a list with one number per group or a mapping group -> number, "
+                         f"got {scores!r}")
+    try:
+        s = np.asarray(list(scores), dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"scores must be numbers, got {scores!r}") from None
+    if s.shape != (k,):
+        raise InputError(f"scores: need one score per group of {by!r} ({k}), got {len(s)}")
+    if not np.isfinite(s).all():
+        raise InputError(f"scores must be finite numbers, got {list(s)}")
+    if np.ptp(s) == 0:
+        raise InputError(f"scores must not all be equal (got {s[0]:g} for every group): there is no trend to test")
+    return s
+
+
 @legacy_arguments(positional=("by", "strata", "rho", "trend", "scores", "dropna"))
 def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: str | None = None,
                  rho: float = 0.0, trend: bool = False, scores=None, dropna: bool = False) -> LogRankTest:
@@ -108,9 +146,13 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: 
     """
     if by is None:
         raise InputError("logrank_test needs a grouping column `by`")
+    rho = number_option(rho, "rho", what="the power of the pooled survival in the weight S(t-)^rho")
+    if not isinstance(trend, (bool, np.bool_)):
+        raise InputError(f"trend must be True or False, got {trend!r}")
     if is_engine_data(data):
         ec = engine_counts(engine_source(data), time, event, block=strata, column=by, dropna=dropna, max_code=1)
         counts, labels, n, n_events, dropped = ec.counts, ec.column_labels, ec.n, ec.n_events, ec.dropped
+        group_values = pd.Series(labels)  # the engine's groups, with their type (numbers order, text does not)
     else:
         data = require_frame(data)
         data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
@@ -118,14 +160,13 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: 
         counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
                                   n_columns=len(labels), n_causes=1)
         n, n_events = len(t), int(d.sum())
+        group_values = data[by]
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
     observed, expected, variance = weighted_observed_expected(counts, rho)
     diff = observed - expected
     if trend:
-        s = np.arange(1, len(labels) + 1, dtype=float) if scores is None else np.asarray(scores, dtype=float)
-        if s.shape != (len(labels),):
-            raise InputError(f"scores: need one score per group of {by!r} ({len(labels)}), got {len(s)}")
+        s = trend_scores(group_values, by, labels, scores)
         statistic, df = float((s @ diff) ** 2 / (s @ variance @ s)), 1
         scores = tuple(s)
     else:

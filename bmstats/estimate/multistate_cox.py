@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError
-from bmstats.estimate._result import ModelResult
+from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.transitions import transitions
 
 __all__ = ["multistate_cox", "MultiStateCox"]
@@ -32,10 +32,19 @@ class MultiStateCox(ModelResult):
     lower, upper, statistic, p_value, naive_std_err; ``models`` {(from_state, to_state): Cox result};
     ``cov`` is block-diagonal by transition (covariances across transitions are not estimated: NaN)."""
 
-    models: dict = field(default_factory=dict, repr=False)
-    transitions_table: pd.DataFrame | None = field(default=None, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)
+    _transitions_table: pd.DataFrame | None = field(default=None, repr=False)
 
     _title = "Multi-state Cox model (one model per transition)"
+
+    @property
+    def models(self) -> dict:
+        """{(from_state, to_state): Cox result}; the results are themselves immutable."""
+        return dict(self._models)
+
+    @property
+    def transitions_table(self) -> pd.DataFrame | None:
+        return frozen_copy(self._transitions_table)
 
     def _notes(self) -> list[str]:
         moves = ", ".join(f"{a} -> {b}: {m.n_events}" for (a, b), m in self.models.items())
@@ -98,10 +107,13 @@ def multistate_cox(
         sub = ordered.loc[in_a].copy()
         sub["_event"] = (tr.to_code[in_a] == b).astype(np.int64)
         try:
-            fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
-                      conf_level=conf_level, dropna=dropna)
+            with warnings.catch_warnings(record=True, action="always") as caught:
+                fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
+                          conf_level=conf_level, dropna=dropna)
         except InputError as exc:
             raise InputError(f"transition {states[a]} -> {states[b]}: {exc}") from None
+        for w in caught:  # say which transition a warning is about
+            warnings.warn(f"transition {states[a]} -> {states[b]}: {w.message}", w.category, stacklevel=2)
         s = fit.summary
         if "naive_std_err" not in s.columns:
             s["naive_std_err"] = s["std_err"]
@@ -121,9 +133,7 @@ def multistate_cox(
     labels = [f"{t} ({a} -> {b})" for t, a, b in zip(summary.index, summary["from_state"], summary["to_state"])]
     counts = pd.DataFrame([(states[a], states[b], models[(states[a], states[b])].n_events) for a, b in pairs],
                           columns=["from_state", "to_state", "n_event"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        converged = all(bool(m.converged) for m in models.values())
+    converged = all(bool(m.converged) for m in models.values())
     return MultiStateCox(_summary=summary, _cov=pd.DataFrame(cov, index=labels, columns=labels),
                          n=tr.n_subjects, n_events=int((tr.to_code >= 0).sum()), conf_level=float(conf_level),
-                         converged=converged, models=models, transitions_table=counts)
+                         converged=converged, _models=models, _transitions_table=counts)

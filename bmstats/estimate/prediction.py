@@ -144,7 +144,7 @@ def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool) -> 
     missing = sorted(set(getattr(model, "causes_in_data", ()) or ()) - set(fits))
     if missing:
         raise InputError(f"the absolute risk needs a cause-specific model for every cause; causes {missing} "
-                         "occur in the data but were not fitted (competing_risks_models(..., causes=None))")
+                         "occur in the data but were not fitted (competing_risks_models(..., cause=None))")
     grid = np.unique(np.concatenate([r._hazard["time"].to_numpy() for r in fits.values()]))
     k = np.searchsorted(grid, t, side="right")  # number of grid times <= t
     risk = np.empty((len(newdata), len(t)))

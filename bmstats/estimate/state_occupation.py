@@ -27,12 +27,11 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame
-from bmstats.estimate._result import CurveResult
+from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.transitions import Transitions, transitions
 
 __all__ = ["state_occupation", "StateOccupation"]
 
-CONF_TYPES = ("log", "plain", "log-log")
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,8 +95,7 @@ def state_occupation(
     id = id, istate = istate)``.
     """
     require_frame(rows)
-    if conf_type not in CONF_TYPES:
-        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {conf_type!r}")
+    conf_type_option(conf_type)
     if not (isinstance(conf_level, (int, float)) and 0 < conf_level < 1):
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     require_columns(rows, [by])
@@ -222,7 +220,9 @@ def _estimate(tr: Transitions, S: int) -> tuple[dict, np.ndarray]:
         if q:
             U_in[r] = U_out[r - 1]
         z_in[r] = U_in[r] - G_at_entry[kA[r], h[r]]
-        z_out[r] = _propagate(z_in[r], kA[r], kB[r], table)
+        z_out[r] = 0.0
+        live = r[np.any(z_in[r] != 0, axis=1)]  # z = 0 stays 0: rows from the start carry no influence yet
+        z_out[live] = _propagate(z_in[live], kA[live], kB[live], table)
         U_out[r] = z_out[r] + G[kB[r], h[r]]
         mv = r[moved[r]]
         jump = p_before[kB[mv], h[mv]] * share[kB[mv], h[mv]]

@@ -41,6 +41,7 @@ from bmstats.estimate.cause_specific import CompetingRisksModels
 from bmstats.estimate.cif import CumulativeIncidence
 from bmstats.estimate.km import KaplanMeier
 from bmstats.estimate.mcf import MeanCumulativeFunction
+from bmstats.estimate.multistate_cox import MultiStateCox
 from bmstats.estimate.rates import IncidenceRate, RateRatio
 from bmstats.report.table import Table
 from bmstats.report.table_args import checked_arguments
@@ -507,7 +508,10 @@ def _expand_models(models: Any) -> dict:
         models = {"": models}
     out: dict = {}
     for heading, value in models.items():
-        if isinstance(value, CompetingRisksModels):
+        if isinstance(value, MultiStateCox):
+            for (a, b), res in value.models.items():
+                out[f"{heading}: {a} -> {b}" if heading else f"{a} -> {b}"] = res
+        elif isinstance(value, CompetingRisksModels):
             fits = value.fits
             causes = sorted({c for _, c in fits})
             for (model, cause), res in fits.items():
