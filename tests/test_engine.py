@@ -208,3 +208,10 @@ def test_engine_results_refuse_what_needs_rows(parquet):
     assert list(fg.baseline.columns) == ["time", "cumulative_hazard"]
     with pytest.raises(InputError, match="prediction needs the rows"):
         fg.predict(pd.DataFrame({"age": [60.0], "her2": [1]}), [1.0])
+
+
+def test_strata_that_leave_nothing_to_compare_are_refused(parquet):
+    with pytest.raises(InputError, match="grouping column itself"):
+        bm.logrank_test(parquet, "time", "event", by="grade", strata="grade")
+    with pytest.raises(InputError, match="grouping column itself"):
+        bm.cumulative_incidence(parquet, "time", "status", by="grade", strata="grade")

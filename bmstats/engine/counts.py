@@ -36,6 +36,12 @@ class EngineCounts:
     causes: tuple
     _rows: dict  # the grouped exits (time, status, block, column codes, count) and entries, for pooling
 
+    def groups_per_block(self) -> np.ndarray:
+        """How many columns (groups) have rows in each block (stratum)."""
+        c = self.counts
+        exits = c.n_censor + c.n_event.sum(axis=2)
+        return np.array([int((exits[c.rows(b)].sum(axis=0) > 0).sum()) for b in range(c.n_blocks)])
+
     def pooled_blocks(self) -> Counts:
         """The counts with the blocks (strata) pooled: what the in-memory path aggregates without them."""
         r = self._rows

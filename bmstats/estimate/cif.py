@@ -30,7 +30,7 @@ from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import CurveResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.inputs import empty_groups
+from bmstats.estimate.inputs import empty_groups, strata_that_compare
 
 
 def competing_inputs(data, time, status, by, strata, dropna):
@@ -193,11 +193,14 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
     if engine is not None:
         # one GROUP BY (strata, group, time, status) serves the curves (summed over strata) and Gray's test
         ec = engine_counts(engine, time, status, block=strata, column=by, dropna=dropna)
+        if strata is not None:
+            strata_that_compare(None, by, strata, groups_per_stratum=ec.groups_per_block())
         labels, causes, n, n_events, dropped = ec.column_labels, ec.causes, ec.n, ec.n_events, ec.dropped
         strata_counts = ec.counts
         counts = ec.counts if strata is None else ec.pooled_blocks()
     else:
         data, t, s, codes, labels, dropped = competing_inputs(data, time, status, by, strata, dropna)
+        strata_that_compare(data, by, strata)
         causes = tuple(int(k) for k in np.unique(s[s > 0]))
         n, n_events = len(t), int((s > 0).sum())
         # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test

@@ -26,7 +26,7 @@ from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.inputs import survival_inputs
+from bmstats.estimate.inputs import strata_that_compare, survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
@@ -184,12 +184,15 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: 
         raise InputError(f"trend must be True or False, got {trend!r}")
     if is_engine_data(data):
         ec = engine_counts(engine_source(data), time, event, block=strata, column=by, dropna=dropna, max_code=1)
+        if strata is not None:
+            strata_that_compare(None, by, strata, groups_per_stratum=ec.groups_per_block())
         counts, labels, n, n_events, dropped = ec.counts, ec.column_labels, ec.n, ec.n_events, ec.dropped
         group_values = pd.Series(labels)  # the engine's groups, with their type (numbers order, text does not)
     else:
         data = require_frame(data)
         data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
         s_codes, s_labels = group_codes(data, strata)
+        strata_that_compare(data, by, strata)
         counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
                                   n_columns=len(labels), n_causes=1)
         n, n_events = len(t), int(d.sum())
