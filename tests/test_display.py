@@ -132,4 +132,4 @@ def test_incidence_rates_show_as_the_report_rate_table(rott):
     text = repr(rates)
     row = rates.table.iloc[0]
     assert "Rate per 1,000 person-time (95% CI)" in text
-    assert fmt_ci(row["rate"], row["lower"], row["upper"], 1) in text and fmt_int(row["events"]) in text
+    assert fmt_ci(row["rate"], row["lower"], row["upper"], 1) in text and fmt_int(row["n_event"]) in text
