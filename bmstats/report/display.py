@@ -111,7 +111,8 @@ def summarize(result: Any) -> Summary:
 
 def _is_rate(result: Any) -> bool:
     table = getattr(result, "table", None)
-    return isinstance(table, pd.DataFrame) and {"n_event", "person_time", "rate", "lower", "upper"} <= set(table.columns)
+    columns = {"n_event", "person_time", "rate", "lower", "upper"}
+    return isinstance(table, pd.DataFrame) and columns <= set(table.columns)
 
 
 def _rates(result: Any) -> Summary:
