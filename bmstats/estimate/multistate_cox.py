@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-import warnings
 
 import numpy as np
 import pandas as pd
