@@ -10,6 +10,7 @@ and baseline hazard (Efron ties), and the standard errors are the robust ones cl
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
