@@ -34,6 +34,7 @@ _PUBLIC: dict[str, str] = {
     "PublishedModel": "bmstats.estimate.prediction",
     "concordance": "bmstats.estimate.concordance",
     "royston_d": "bmstats.estimate.concordance",
+    "score": "bmstats.estimate.score",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",

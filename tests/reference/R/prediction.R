@@ -81,3 +81,33 @@ ref$royston <- unname(dr)
 ref$royston_names <- names(dr)
 saveRDS(list(cx = cx, csc = csc), "/tmp/pr/fits.rds")
 write_json(ref, "prediction.json", digits = NA, auto_unbox = TRUE)
+
+# ---- Score: AUC, Brier, IPA, contrasts (cens.model = "km") ----------------------------------------------
+score_list <- function(sc) list(
+  auc = list(model = as.character(sc$AUC$score$model), time = sc$AUC$score$times, estimate = sc$AUC$score$AUC,
+             std_err = sc$AUC$score$se),
+  brier = list(model = as.character(sc$Brier$score$model), time = sc$Brier$score$times,
+               estimate = sc$Brier$score$Brier, std_err = sc$Brier$score$se, ipa = sc$Brier$score$IPA),
+  auc_contrasts = list(model = as.character(sc$AUC$contrasts$model), reference = as.character(sc$AUC$contrasts$reference),
+                       time = sc$AUC$contrasts$times, difference = sc$AUC$contrasts$delta.AUC,
+                       std_err = sc$AUC$contrasts$se, p_value = sc$AUC$contrasts$p),
+  brier_contrasts = list(model = as.character(sc$Brier$contrasts$model),
+                         reference = as.character(sc$Brier$contrasts$reference), time = sc$Brier$contrasts$times,
+                         difference = sc$Brier$contrasts$delta.Brier, std_err = sc$Brier$contrasts$se,
+                         p_value = sc$Brier$contrasts$p))
+cx2 <- coxph(Surv(t, relapse) ~ age + log(nodes + 1), data = rott, x = TRUE)
+st_times <- c(1000, 2000, 4000)
+sc <- Score(list(full = predictRisk(cx, rott, st_times), small = predictRisk(cx2, rott, st_times)),
+            formula = Surv(t, relapse) ~ 1, data = rott, times = st_times, cens.model = "km",
+            metrics = c("auc", "brier"), summary = "ipa")
+ref$score_surv <- c(list(times = st_times), score_list(sc))
+csc2 <- CSC(Hist(t, st) ~ age + log(nodes + 1), data = rott)
+cr_times <- c(1000, 3000)
+sc <- Score(list(full = predictRisk(csc, rott, cr_times, cause = 1), small = predictRisk(csc2, rott, cr_times, cause = 1)),
+            formula = Hist(t, st) ~ 1, data = rott, times = cr_times, cause = 1, cens.model = "km",
+            metrics = c("auc", "brier"), summary = "ipa")
+ref$score_cr <- c(list(times = cr_times), score_list(sc))
+sc <- Score(list(full = predictRisk(csc, rott, cr_times, cause = 2)), formula = Hist(t, st) ~ 1, data = rott,
+            times = cr_times, cause = 2, cens.model = "km", metrics = c("auc", "brier"), summary = "ipa")
+ref$score_cr2 <- c(list(times = cr_times), score_list(sc))
+write_json(ref, "prediction.json", digits = NA, auto_unbox = TRUE)
