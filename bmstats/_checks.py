@@ -54,6 +54,63 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str | None]) -> None:
         )
 
 
+def number_option(value: object, name: str, *, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False, integer: bool = False,
+                  what: str = "") -> float:
+    """A scalar option checked once: a real (not bool, not text, finite) number in the given range.
+
+    ``number_option(h, "horizon", low=0, low_open=True, what="years")`` returns ``float(h)`` or raises
+    InputError naming the option, the range and the value given (``horizon="5"`` is text, not a number).
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    x = float(value) if ok else float("nan")
+    if ok and integer and x != round(x):
+        ok = False
+    if ok and not np.isfinite(x):
+        ok = False
+    if ok and low is not None and (x <= low if low_open else x < low):
+        ok = False
+    if ok and high is not None and (x >= high if high_open else x > high):
+        ok = False
+    if ok:
+        return x
+    kind = "a whole number" if integer else "a number"
+    bounds = []
+    if low is not None:
+        bounds.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        bounds.append(f"{'<' if high_open else '<='} {high:g}")
+    rule = kind + (" " + " and ".join(bounds) if bounds else "") + (f" ({what})" if what else "")
+    got = f"text {value!r}" if isinstance(value, str) else repr(value)
+    raise InputError(f"{name} must be {rule}, got {got}")
+
+
+def positive_number(value: object, name: str, what: str = "") -> float:
+    """``number_option(value, name, low=0, low_open=True)``: a finite number > 0."""
+    return number_option(value, name, low=0, low_open=True, what=what)
+
+
+def distinct_labels(labels: Sequence, column: str, values: pd.Series | None = None) -> list:
+    """The levels of a grouping column, refused when two different values print the same (``1`` and
+    ``"1"``, ``2.0`` and ``"2.0"``): they would become two groups that a table cannot tell apart."""
+    labels = list(labels)
+    seen: dict[str, object] = {}
+    for level in labels:
+        text = str(level)
+        if text in seen:
+            other = seen[text]
+            where = ""
+            if values is not None:
+                rows = values.index[values.map(lambda v, lv=level: type(v) is type(lv) and v == lv).to_numpy(bool)]
+                where = f"; {describe_rows(rows)} hold the {type(level).__name__} one"
+            raise InputError(
+                f"column {column!r}: values {other!r} ({type(other).__name__}) and {level!r} "
+                f"({type(level).__name__}) are different groups that both print as {text!r}; "
+                f"make the column one type (e.g. data[{column!r}].astype(str)){where}")
+        seen[text] = level
+    return labels
+
+
 @dataclass(frozen=True)
 class Dropped:
     """Rows removed by ``dropna=True``: how many and which index labels, per column."""

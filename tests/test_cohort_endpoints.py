@@ -9,7 +9,7 @@ import pytest
 
 import bmstats as bm
 from bmstats._checks import InputError
-from bmstats.cohort.endpoints import UNITS
+from bmstats.cohort.endpoints import UNITS, ZERO_FOLLOW_UP
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -136,8 +136,23 @@ def test_zero_follow_up_and_inconsistent_dates_are_logged():
                {"patient_id": "ok"}])
     ep = c.endpoint_with_log("bone_metastasis")
     assert ep.data["patient_id"].tolist() == ["ok"]
-    assert ep.exclusions.ids("zero or negative follow-up (last_fu_date on or before origin)") == ("zero",)
+    assert ep.exclusions.ids(ZERO_FOLLOW_UP) == ("zero",)
     assert ep.exclusions.ids("event after last_fu_date (inconsistent dates)") == ("late",)
+
+
+def test_follow_up_recorded_after_death_does_not_extend_an_endpoint():
+    c = _tiny([{"patient_id": "a", "death_date": "2012-01-01", "last_fu_date": "2014-01-01", "cause_of_death": "other"},
+               {"patient_id": "b", "death_date": "2012-01-01", "last_fu_date": "2014-01-01", "bm_date": "2013-01-01",
+                "cause_of_death": "other"},
+               {"patient_id": "c", "death_date": "2010-01-01", "last_fu_date": "2014-01-01", "cause_of_death": "other"}])
+    ep = c.endpoint_with_log("bone_metastasis", unit="days")
+    # a: censored at death (730 days), not at the last follow-up two years later
+    assert ep.data["patient_id"].tolist() == ["a"] and ep.data["time"].tolist() == [730.0]
+    assert ep.data["status"].tolist() == [0]
+    assert ep.exclusions.ids("event after death_date (inconsistent dates)") == ("b",)
+    assert ep.exclusions.ids(ZERO_FOLLOW_UP) == ("c",)
+    d = c.endpoint("death", unit="days", covariates=[])
+    assert d["status"].tolist() == [1, 1] and d["time"].tolist() == [730.0, 730.0]
 
 
 def test_covariates_attrs_and_units(cohort):
@@ -189,6 +204,9 @@ def _random_cohort(seed: int, n: int = 400) -> bm.Cohort:
         "bm_date": bm_, "visceral_met_date": vm,
         "death_date": pd.Series(fu).where(dead), "cause_of_death": pd.Series(rng.choice(["breast_cancer", "other", "unknown"], n)).where(dead),
     })
+    # follow-up recorded after death (a data error): the death, not last_fu_date, ends follow-up
+    early = dead & (rng.uniform(size=n) < 0.3)
+    p.loc[early, "death_date"] = p.loc[early, "last_fu_date"] - pd.to_timedelta(rng.integers(0, 400, n)[early], unit="D")
     return bm.Cohort.from_frames(p)
 
 
@@ -198,7 +216,7 @@ def _reference(cohort, event, competing, origin, unit, horizon):
     cols = {n: _dates(cohort, n) for n in {event, *competing, origin}}
     rows, excluded = {}, {}
     for idx in p.index:
-        o, fu = cols[origin][idx], p.at[idx, "last_fu_date"]
+        o, fu, death = cols[origin][idx], p.at[idx, "last_fu_date"], p.at[idx, "death_date"]
         ds = [cols[n][idx] for n in (event, *competing)]
         if pd.isna(o):
             excluded[p.at[idx, "patient_id"]] = "origin"
@@ -212,12 +230,14 @@ def _reference(cohort, event, competing, origin, unit, horizon):
         if any(pd.notna(d) and d <= o for d in ds[1:]):
             excluded[p.at[idx, "patient_id"]] = "competing prevalent"
             continue
-        if fu <= o:
+        end = death if pd.notna(death) and death < fu else fu
+        if end <= o:
             excluded[p.at[idx, "patient_id"]] = "zero"
             continue
-        if any(pd.notna(d) and d > fu for d in ds):
+        if any(pd.notna(d) and d > end for d in ds):
             excluded[p.at[idx, "patient_id"]] = "inconsistent"
             continue
+        fu = end
         best, status = fu, 0
         for code, d in enumerate(ds, start=1):
             if pd.notna(d) and d < best or (pd.notna(d) and d == best and status == 0):
@@ -249,3 +269,9 @@ def test_endpoint_matches_a_plain_loop_on_random_cohorts(seed, event, competing,
         assert phrase[excluded[pid]] in reason, (pid, reason, excluded[pid])
     assert len(rows) > 50 and len(excluded) > 10
     assert set(ep.data["status"]) >= {0, 1, 2}
+
+
+@pytest.mark.parametrize("horizon", ["5", float("nan"), -1, 0, True, [5]])
+def test_bad_horizon_is_one_line_naming_it(cohort, horizon):
+    with pytest.raises(InputError, match=r"^horizon must be a number > 0 \(years\), got"):
+        cohort.endpoint("death", horizon=horizon)

@@ -121,6 +121,8 @@ def _random_cohort(seed: int, n: int = 150) -> bm.Cohort:
     has_bm = rng.uniform(size=n) < 0.8
     p = pd.DataFrame({"patient_id": [f"R{i:03d}" for i in range(n)], "dx_date": dx, "bm_date": pd.Series(bm_).where(has_bm),
                       "last_fu_date": fu, "death_date": pd.Series(fu).where(dead), "cause_of_death": pd.Series("other", index=range(n)).where(dead)})
+    early = dead & (rng.uniform(size=n) < 0.3)  # follow-up recorded after death: death ends follow-up
+    p.loc[early, "death_date"] = p.loc[early, "last_fu_date"] - pd.to_timedelta(rng.integers(0, 300, n)[early], unit="D")
     m = 900
     who = rng.integers(0, n, m)
     offset = rng.integers(-30, 950, m)
@@ -138,21 +140,24 @@ def _reference_rows(c, window):
     p, e = c.patients, c.events
     rows, reasons = [], {}
     for _, pt in p.iterrows():
-        o, fu = pt["bm_date"], pt["last_fu_date"]
+        o, fu, death = pt["bm_date"], pt["last_fu_date"], pt["death_date"]
         mine = e[e["patient_id"] == pt["patient_id"]]
-        if pd.isna(o) or (fu - o).days <= 0:
+        stop = death if pd.notna(death) and death < fu else fu
+        if pd.isna(o) or (stop - o).days <= 0:
             for r in mine.index:
                 reasons[r] = "patient not analysed"
             continue
-        end = (fu - o).days
+        end = (stop - o).days
         counted, last_day, last_counted = [], None, None
         for r, d in sorted(((r, (x - o).days) for r, x in mine["event_date"].items()), key=lambda t: (t[1], t[0])):
             if d < 0:
                 reasons[r] = "before origin"
             elif d == 0:
                 reasons[r] = "on the origin day (time 0)"
-            elif d > end:
+            elif d > (fu - o).days:
                 reasons[r] = "after last_fu_date"
+            elif d > end:
+                reasons[r] = "after death_date"
             elif d == last_day:
                 reasons[r] = "same day as another event"
             elif window and last_counted is not None and d - last_counted <= window:
@@ -180,3 +185,14 @@ def test_recurrent_rows_match_a_plain_loop(seed, window):
     assert got == rows
     assert dict(zip(res.dropped_events["row"], res.dropped_events["reason"])) == reasons
     assert len(reasons) > 50 and sum(r[3] for r in rows) > 200
+
+
+def test_events_after_death_are_not_counted_and_rows_end_at_death():
+    p = pd.DataFrame({"patient_id": ["a"], "dx_date": ["2010-01-01"], "bm_date": ["2011-01-01"],
+                      "death_date": ["2012-01-01"], "last_fu_date": ["2014-01-01"], "cause_of_death": ["other"]})
+    e = pd.DataFrame({"patient_id": ["a", "a"], "event_date": ["2011-06-01", "2013-01-01"],
+                      "event_type": ["pathologic_fracture", "pathologic_fracture"]})
+    c = bm.Cohort.from_frames(p, e)
+    rows = c.recurrent_events(unit="days", covariates=[])
+    assert rows["stop"].tolist() == [151.0, 365.0] and rows["terminal"].tolist() == [0, 1]
+    assert rows.attrs["dropped_events"].frame["reason"].tolist() == ["after death_date"]

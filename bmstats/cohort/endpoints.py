@@ -6,18 +6,20 @@ Definitions (docs/cohort.md, "Endpoints"):
   ``visceral_metastasis`` (visceral_met_date), ``skeletal_event`` (the patient's first skeletal event of any
   type), ``death`` (death_date, any cause) and ``breast_cancer_death`` (death_date when cause_of_death is
   breast_cancer).  Origins are the first four.
-- ``time`` = (date of the first of: event, competing events, last follow-up) - origin date, in days,
-  or divided by 30.4375 (months) or 365.25 (years).  ``status`` = 0 censored at last_fu_date, 1 the event,
-  2, 3, ... the competing events in the order given.  Death that is neither the event nor competing
-  censors (death_date is the last follow-up).
+- ``time`` = (date of the first of: event, competing events, end of follow-up) - origin date, in days,
+  or divided by 30.4375 (months) or 365.25 (years).  The end of follow-up is last_fu_date, or death_date
+  when that is earlier: follow-up recorded after death never extends an endpoint.  ``status`` = 0 censored
+  at the end of follow-up, 1 the event, 2, 3, ... the competing events in the order given.  Death that is
+  neither the event nor competing censors.
 - Ties on the same day: the event of interest wins, then the competing events in the order given.
 - ``horizon`` (in ``unit``): follow-up beyond it is censored administratively at ``time = horizon``;
   an event exactly at the horizon counts.
 - Exclusions, applied in this order and logged with patient ids: origin date missing (e.g. no bone
   metastasis when the origin is bone_metastasis); last_fu_date missing; the event at or before the origin
   (prevalent at the origin, e.g. bone metastasis found at diagnosis); a competing event at or before the
-  origin; zero or negative follow-up (last_fu_date on or before the origin); an event or competing event
-  after last_fu_date (inconsistent dates; validation rule BM010/BM013 names them).
+  origin; zero or negative follow-up (end of follow-up on or before the origin); an event or competing
+  event after last_fu_date, or after death_date (inconsistent dates; validation rules BM010/BM013/BM014
+  name them).
 """
 from __future__ import annotations
 
@@ -27,10 +29,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import InputError
+from bmstats._checks import InputError, positive_number
 from bmstats.cohort.exclusions import ExclusionBuilder, ExclusionLog
 from bmstats.cohort.timevarying import SKELETAL_EVENT, check_exposures, split_rows
 
+ZERO_FOLLOW_UP = "zero or negative follow-up (last_fu_date or death_date on or before origin)"
 UNITS = {"days": 1.0, "months": 30.4375, "years": 365.25}
 EVENTS = ("diagnosis", "bone_metastasis", "visceral_metastasis", "skeletal_event", "death", "breast_cancer_death")
 ORIGINS = EVENTS[:4]
@@ -75,6 +78,13 @@ def _days(later: pd.Series, origin: pd.Series) -> np.ndarray:
     return (later - origin).dt.days.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def follow_up_end(p: pd.DataFrame) -> pd.Series:
+    """The end of each patient's follow-up: last_fu_date, or death_date when that is earlier (nobody is
+    followed after death; a later last_fu_date is a data error that validation rule BM015 names)."""
+    fu, death = p["last_fu_date"], p["death_date"]
+    return fu.where(~(death < fu), death)
+
+
 def check_unique_ids(p: pd.DataFrame) -> None:
     dup = p["patient_id"].duplicated(keep=False)
     if dup.any():
@@ -112,8 +122,8 @@ def endpoint(
         raise InputError(f"origin {origin!r} cannot also be the event or a competing event")
     if unit not in UNITS:
         raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
-    if horizon is not None and not (np.isfinite(horizon) and horizon > 0):
-        raise InputError(f"horizon must be a positive number of {unit}, got {horizon!r}")
+    if horizon is not None:
+        horizon = positive_number(horizon, "horizon", unit)
     check_unique_ids(p)
     cov = _covariates(p, covariates)
     if time_varying is not None:
@@ -122,7 +132,8 @@ def endpoint(
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]
     names = (event, *competing)
-    d_fu = _days(fu, o)
+    d_fu = _days(follow_up_end(p), o)
+    d_death = _days(p["death_date"], o)
     d_ev = np.column_stack([_days(event_dates(p, e, n), o) for n in names])  # NaN: did not happen
 
     label = origin.replace("_", " ")
@@ -133,8 +144,9 @@ def endpoint(
     log.exclude(f"{event.replace('_', ' ')} at or before {label} (prevalent at origin)", d_ev[:, 0] <= 0)
     if competing:
         log.exclude(f"competing event at or before {label}", (d_ev[:, 1:] <= 0).any(axis=1))
-    log.exclude("zero or negative follow-up (last_fu_date on or before origin)", d_fu <= 0)
-    log.exclude("event after last_fu_date (inconsistent dates)", (d_ev > d_fu[:, None]).any(axis=1))
+    log.exclude(ZERO_FOLLOW_UP, d_fu <= 0)
+    log.exclude("event after last_fu_date (inconsistent dates)", (d_ev > _days(fu, o)[:, None]).any(axis=1))
+    log.exclude("event after death_date (inconsistent dates)", (d_ev > d_death[:, None]).any(axis=1))
     keep = log.keep
 
     d_ev, d_fu = d_ev[keep], d_fu[keep]

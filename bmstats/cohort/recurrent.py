@@ -1,7 +1,7 @@
 """Counting-process rows for recurrent skeletal events, with death as a terminal event.
 
 For every patient at risk from the origin (default: the bone-metastasis date) with counted events at times
-t1 < t2 < ... < tk and end of follow-up T (last_fu_date - origin):
+t1 < t2 < ... < tk and end of follow-up T (last_fu_date, or an earlier death_date, - origin):
 
     id  start    stop  event  terminal  enum
     P     0       t1     1       0        1
@@ -9,18 +9,20 @@ t1 < t2 < ... < tk and end of follow-up T (last_fu_date - origin):
     ...
     P     tk      T      0     dead      k+1     (left out when tk == T: then the k-th row carries terminal)
 
-``terminal`` is 1 on the patient's last row when death_date is given (death_date equals last_fu_date for
-the dead, rule BM015); otherwise the patient is censored at last follow-up.  ``enum`` numbers the rows of a
+``terminal`` is 1 on the patient's last row when death_date is given; otherwise the patient is censored at
+last follow-up.  The end of follow-up T is death_date when that is before last_fu_date (follow-up recorded
+after death, a data error that rule BM015 names, never extends the rows).  ``enum`` numbers the rows of a
 patient (row j ends with event j); ``event_type`` is the type of the event ending the row (empty on a
 final censoring or death row), for breakdowns by type.  Times are in ``unit`` (days; months = days / 30.4375; years =
 days / 365.25) and equal the date differences exactly.
 
-Events not counted, each listed in ``dropped_events`` with its reason (none is dropped silently):
-the patient is not analysed; missing event_date; before the origin; on the origin day (time 0 cannot
-end an interval (start, stop]); after last_fu_date; a second event on the same day (one event per day:
-the first in file order is kept); with ``window_days`` (e.g. 21, as the skeletal morbidity rate), events
+Events not counted, each listed in ``dropped_events`` with its reason (none is dropped silently): the patient
+is not analysed; missing event_date; before the origin; on the origin day (time 0 cannot end an interval
+(start, stop]); after last_fu_date; after death_date; a second event on the same day (one event per day: the
+first in file order is kept); with ``window_days`` (e.g. 21, as the skeletal morbidity rate), events
 1..window_days days after the previous *counted* event (at most one event per window).
-Patient exclusions (ExclusionLog): origin missing; last_fu_date missing; zero or negative follow-up.
+Patient exclusions (ExclusionLog): origin missing; last_fu_date missing; zero or negative follow-up (end of
+follow-up on or before the origin).
 """
 from __future__ import annotations
 
@@ -32,7 +34,16 @@ import pandas as pd
 
 from bmstats._checks import InputError
 from bmstats.cohort import schema
-from bmstats.cohort.endpoints import ORIGINS, UNITS, _covariates, _days, check_unique_ids, event_dates
+from bmstats.cohort.endpoints import (
+    ORIGINS,
+    UNITS,
+    ZERO_FOLLOW_UP,
+    _covariates,
+    _days,
+    check_unique_ids,
+    event_dates,
+    follow_up_end,
+)
 from bmstats.cohort.exclusions import ExclusionBuilder, ExclusionLog
 
 
@@ -76,13 +87,13 @@ def recurrent_events(
 
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]
-    d_fu = _days(fu, o)
+    d_fu = _days(follow_up_end(p), o)
     label = origin.replace("_", " ")
     title = f"skeletal events from {label}"
     log = ExclusionBuilder(p["patient_id"], title)
     log.exclude(f"no {label} date (origin missing)", o.isna().to_numpy())
     log.exclude("last_fu_date missing", fu.isna().to_numpy())
-    log.exclude("zero or negative follow-up (last_fu_date on or before origin)", d_fu <= 0)
+    log.exclude(ZERO_FOLLOW_UP, d_fu <= 0)
     keep = log.keep
     kept = p.loc[keep]
     end = d_fu[keep]
@@ -97,10 +108,12 @@ def recurrent_events(
     safe = np.where(has_p, pos, n_kept)  # index n_kept: padding for events of patients not analysed
     origin_kept = np.r_[o.to_numpy()[keep], np.array(["NaT"], dtype="datetime64[ns]")]
     end_of = np.r_[end, np.nan]
+    last_fu_of = np.r_[_days(fu, o)[keep], np.nan]
     ev_dates = ev["event_date"].to_numpy(dtype="datetime64[ns]")
     delta = ev_dates - origin_kept[safe]
     day = np.where(np.isnat(delta), np.nan, delta.astype("timedelta64[D]").astype("float64"))
     end_of = end_of[safe]
+    last_fu_of = last_fu_of[safe]
     reason[~has_p] = "patient not analysed"
     r = reason == ""
     reason[r & np.isnan(day)] = "missing event_date"
@@ -109,7 +122,9 @@ def recurrent_events(
     r = reason == ""
     reason[r & (day == 0)] = "on the origin day (time 0)"
     r = reason == ""
-    reason[r & (day > end_of)] = "after last_fu_date"
+    reason[r & (day > last_fu_of)] = "after last_fu_date"
+    r = reason == ""
+    reason[r & (day > end_of)] = "after death_date"
 
     ok = reason == ""
     cand = pd.DataFrame({"pos": pos[ok], "day": day[ok], "row": ev.index.to_numpy()[ok],

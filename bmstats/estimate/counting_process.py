@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import (
+    Dropped,
     InputError,
     describe_rows,
+    distinct_labels,
     event_array,
     handle_missing,
     require_columns,
     require_frame,
     time_array,
-    Dropped,
 )
 
 
@@ -77,6 +78,7 @@ def counting_process(
     id_code = pd.factorize(ids, sort=False)[0]
     if by is not None:
         grp_code, grp_levels = pd.factorize(data[by], sort=True)
+        distinct_labels(grp_levels, by, data[by])
         n_groups_per_id = pd.Series(grp_code).groupby(id_code).nunique().to_numpy()
         bad_id = n_groups_per_id[id_code] > 1
         if bad_id.any():

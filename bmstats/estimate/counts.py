@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._checks import distinct_labels
+
 def sum_last_axis(x: np.ndarray) -> np.ndarray:
     """x.sum(axis=-1) for a short last axis (groups, causes): numpy reduces a short inner axis of a long
     array slowly, adding the few columns is several times faster."""
@@ -157,6 +159,7 @@ def group_codes(data: pd.DataFrame, column: str | None) -> tuple[np.ndarray, lis
     if column is None:
         return np.zeros(len(data), dtype=np.int64), ["all"]
     codes, labels = pd.factorize(data[column], sort=True)
+    distinct_labels(labels, column, data[column])
     if isinstance(data[column].dtype, pd.CategoricalDtype):
         # keep the categories' order but drop unused levels (an empty group has no estimate)
         labels = list(labels)

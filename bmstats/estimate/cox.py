@@ -23,6 +23,7 @@ import pandas as pd
 from bmstats._checks import (
     Dropped,
     InputError,
+    distinct_labels,
     event_array,
     fail,
     handle_missing,
@@ -477,6 +478,8 @@ def _single_threaded_blas():
 
 
 def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple]:
+    for c in cols:
+        distinct_labels(pd.unique(data[c]), c, data[c])
     if len(cols) == 1:
         codes, uniques = pd.factorize(data[cols[0]], sort=True)
         return codes.astype(np.int64), tuple(uniques)

@@ -29,6 +29,7 @@ from scipy import stats
 from bmstats._checks import (
     Dropped,
     InputError,
+    distinct_labels,
     handle_missing,
     require_columns,
     require_frame,
@@ -198,7 +199,8 @@ def fine_gray(
         )
     group = None
     if cengroup is not None:
-        group = pd.factorize(data[cengroup], sort=True)[0]
+        group, levels = pd.factorize(data[cengroup], sort=True)
+        distinct_labels(levels, cengroup, data[cengroup])
     prob = FGProblem.build(t, st, X, event, group)
     _check_variation_among_events(prob, names, design)
 

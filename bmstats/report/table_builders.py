@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError, require_columns, require_frame
+from bmstats._checks import InputError, distinct_labels, require_columns, require_frame
 from bmstats.report.format import (
     DASH,
     REF,
@@ -36,6 +36,7 @@ from bmstats.report.format import (
     fmt_pct_ci,
 )
 from bmstats.report.table import Table
+from bmstats.report.table_args import checked_arguments
 
 __all__ = ["table_one", "regression_table", "cif_table", "survival_table", "median_table", "rate_table"]
 
@@ -50,13 +51,39 @@ def _is_categorical(s: pd.Series, max_levels: int) -> bool:
 
 
 def _levels(s: pd.Series) -> list:
+    """Levels in categorical order, else sorted; two levels that print the same (1 and "1") are an error."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return list(s.cat.categories)
-    values = s.dropna().unique()
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
+        levels = list(s.cat.categories)
+    else:
+        values = s.dropna().unique()
+        try:
+            levels = sorted(values)
+        except TypeError:
+            levels = sorted(values, key=str)
+    return distinct_labels(levels, str(s.name), s)
+
+
+def _as_dates(s: pd.Series) -> pd.Series | None:
+    """A date column (datetime64, or Python dates/datetimes in an object column) as datetime64, else None."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("datetime", "datetime64", "date"):
+        return pd.to_datetime(s, errors="coerce")
+    return None
+
+
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _numbers(s: pd.Series, is_date: bool) -> np.ndarray:
+    """Non-missing values as floats: dates as days since 1970-01-01 (any datetime unit), else numbers."""
+    if is_date:
+        return ((s.dropna() - _EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=float)
+
+
+def _day_text(days: float) -> str:
+    return DASH if not np.isfinite(days) else (_EPOCH + pd.Timedelta(days=round(days))).strftime("%Y-%m-%d")
 
 
 def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,6 +106,7 @@ def _mean_pairwise(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+@checked_arguments
 def table_one(
     data: pd.DataFrame,
     by: str | None = None,
@@ -99,12 +127,14 @@ def table_one(
     """Table 1: characteristics of ``variables`` overall and by ``by``.
 
     Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD),
-    or median [Q1, Q3] for those listed in ``nonnormal``.  Numeric columns with at most ``max_levels``
-    distinct values are treated as categorical unless named otherwise.  ``missing``: ``"ifany"`` adds a
-    "Missing" row, n (% of the group), where values are missing; ``"always"`` or ``"no"``.  p-values
-    (when ``by`` is given): Pearson's chi-squared test (Fisher's exact test for a 2 x 2 table with an
-    expected count below 5), one-way ANOVA (t-test for two groups) for mean (SD) rows, Kruskal-Wallis
-    (Wilcoxon rank-sum for two groups) for median rows.  SMD: absolute standardised mean difference.
+    or median [Q1, Q3] for those listed in ``nonnormal``; dates median [Q1, Q3] as dates (durations are
+    shown in days).  Numeric columns with at most ``max_levels`` distinct values are treated as categorical
+    unless named otherwise.  ``missing``: ``"ifany"`` adds a "Missing" row, n (% of the group), where values
+    are missing; ``"always"`` or ``"no"``.  p-values (when ``by`` is given): Pearson's chi-squared test
+    (Fisher's exact test for a 2 x 2 table with an expected count below 5), one-way ANOVA (t-test for two
+    groups) for mean (SD) rows, Kruskal-Wallis (Wilcoxon rank-sum for two groups) for median rows.  SMD:
+    absolute standardised mean difference.  A ``by`` group without patients (an unused category) keeps its
+    column; the p-value and SMD of a row compare the groups that have values, and a footnote says so.
     """
     require_frame(data)
     require_columns(data, [by])
@@ -116,6 +146,21 @@ def table_one(
     level_labels = {k: dict(v) for k, v in (level_labels or {}).items()}
     nonnormal = set(nonnormal or ())
     forced_cat = set(categorical) if categorical is not None else None
+
+    # dates are summarised as dates, durations in days: never as a mean of nanoseconds
+    dates: set[str] = set()
+    converted: dict[str, pd.Series] = {}
+    for var in variables:
+        as_dates = _as_dates(data[var])
+        if as_dates is not None:
+            dates.add(var)
+            converted[var] = as_dates
+        elif pd.api.types.is_timedelta64_dtype(data[var]):
+            converted[var] = data[var] / pd.Timedelta(days=1)
+    if converted:
+        data = data.copy()
+        for var, values in converted.items():
+            data[var] = values
 
     if by is not None:
         if data[by].isna().any():
@@ -129,6 +174,8 @@ def table_one(
     col_names = [f"{name} (n = {len(frame):,})" for name, frame in columns]
     has_test = tests and by is not None and len(groups) > 1
     has_smd = smd and by is not None and len(groups) > 1
+    empty_groups = [name for name, g in groups if len(g) == 0]
+    partial_rows: list[str] = []  # rows whose test/SMD leave out a group with no values of the variable
 
     rows: list[list[str]] = []
     indent: list[int] = []
@@ -146,7 +193,8 @@ def table_one(
     for var in variables:
         s = data[var]
         name = labels.get(var, var)
-        if var in nonnormal:
+        is_date = var in dates
+        if var in nonnormal or is_date:
             is_cat = False
         elif forced_cat is not None:
             is_cat = var in forced_cat or not pd.api.types.is_numeric_dtype(s)
@@ -154,11 +202,16 @@ def table_one(
             is_cat = _is_categorical(s, max_levels)
         n_missing = [int(frame[var].isna().sum()) for _, frame in columns]
         p_value, test_name, smd_value = float("nan"), "", float("nan")
+        # groups compared for this variable: those with at least one value (an empty group has nothing to test)
+        with_values = [(gname, g) for gname, g in groups if g[var].notna().any()]
+        no_values = [gname for gname, g in groups if len(g) and not g[var].notna().any()]
+        if (has_test or has_smd) and no_values and len(with_values) > 1:
+            partial_rows.append(f"{name} ({', '.join(no_values)} without values)")
         if is_cat:
             levels = _levels(s)
             counts = [frame[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, frame in columns]
-            if has_test:
-                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, g in groups])
+            if has_test and len(with_values) > 1:
+                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, g in with_values])
                 table = table[:, table.sum(axis=0) > 0]
                 if table.shape[1] < 2:
                     p_value, test_name = float("nan"), ""
@@ -169,11 +222,11 @@ def table_one(
                     else:
                         p_value = float(stats.chi2_contingency(table, correction=False)[1])
                         test_name = "Chi-squared"
-            if has_smd:
+            if has_smd and len(with_values) > 1:
                 props = []
-                for _, g in groups:
+                for _, g in with_values:
                     c = g[var].value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float)
-                    props.append(c / c.sum() if c.sum() else c)
+                    props.append(c / c.sum())
                 smd_value = _mean_pairwise([_smd_categorical(props[i], props[j])
                                             for i in range(len(props)) for j in range(i + 1, len(props))])
             add(f"{name}, n (%)", [""] * len(columns), fmt_p(p_value), test_name,
@@ -187,10 +240,10 @@ def table_one(
                                  "percent": 100 * c[k] / denom if denom else float("nan")})
                 add(str(level_labels.get(var, {}).get(level, level)), texts, level=1)
         else:
-            x_all = [pd.to_numeric(frame[var], errors="coerce").dropna().to_numpy(dtype=float) for _, frame in columns]
-            x_groups = [pd.to_numeric(g[var], errors="coerce").dropna().to_numpy(dtype=float) for _, g in groups]
-            robust = var in nonnormal
-            if has_test and all(len(x) > 1 for x in x_groups):
+            x_all = [_numbers(frame[var], is_date) for _, frame in columns]
+            x_groups = [_numbers(g[var], is_date) for _, g in with_values]
+            robust = var in nonnormal or is_date
+            if has_test and len(x_groups) > 1 and all(len(x) > 1 for x in x_groups):
                 if robust:
                     if len(x_groups) == 2:
                         p_value, test_name = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue), "Wilcoxon rank-sum"
@@ -201,22 +254,28 @@ def table_one(
                         p_value, test_name = float(stats.ttest_ind(*x_groups).pvalue), "t-test"
                     else:
                         p_value, test_name = float(stats.f_oneway(*x_groups).pvalue), "ANOVA"
-            if has_smd:
+            if has_smd and len(x_groups) > 1:
                 smd_value = _mean_pairwise([_smd_continuous(x_groups[i], x_groups[j])
                                             for i in range(len(x_groups)) for j in range(i + 1, len(x_groups))])
             texts = []
             for (col, _), x in zip(columns, x_all):
                 if robust:
                     q1, med, q3 = np.percentile(x, [25, 50, 75]) if len(x) else (np.nan,) * 3
-                    texts.append(fmt_median_iqr(med, q1, q3, decimals))
-                    tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
+                    if is_date:
+                        texts.append(DASH if not len(x) else f"{_day_text(med)} [{_day_text(q1)}, {_day_text(q3)}]")
+                        tidy.append({"variable": var, "column": col, "median": _day_text(med), "q1": _day_text(q1),
+                                     "q3": _day_text(q3), "n": len(x)})
+                    else:
+                        texts.append(fmt_median_iqr(med, q1, q3, decimals))
+                        tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
                 else:
                     mean = x.mean() if len(x) else np.nan
                     sd = x.std(ddof=1) if len(x) > 1 else np.nan
                     texts.append(fmt_mean_sd(mean, sd, decimals))
                     tidy.append({"variable": var, "column": col, "mean": mean, "sd": sd, "n": len(x)})
             stat = "median [IQR]" if robust else "mean (SD)"
-            add(f"{name}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
+            unit = ", days" if var in converted and not is_date else ""
+            add(f"{name}{unit}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
                 strong=True)
         for row in tidy:
             if row["variable"] == var:
@@ -232,12 +291,18 @@ def table_one(
     header = ["Characteristic", *col_names] + (["p", "Test"] if has_test else []) + (["SMD"] if has_smd else [])
     body = pd.DataFrame(rows, columns=header)
     notes = ["n (%) of non-missing values; mean (SD); median [Q1, Q3]."]
+    if dates:
+        notes.append("Dates: median [Q1, Q3] date.")
     if has_test:
         if used_tests:
             notes.append("p: " + ", ".join(used_tests) + " test across groups, as named in the Test column.")
     if has_smd:
         notes.append("SMD: absolute standardised mean difference"
-                     + (" (mean of pairwise SMDs)." if len(groups) > 2 else "."))
+                     + (" (mean of pairwise SMDs)." if len(groups) - len(empty_groups) > 2 else "."))
+    if (has_test or has_smd) and empty_groups:
+        notes.append(f"{', '.join(empty_groups)}: no patients; p and SMD compare the other groups.")
+    if partial_rows:
+        notes.append(f"{'; '.join(partial_rows)}: p and SMD compare the groups with values.")
     tidy_frame = pd.DataFrame(tidy)
     return Table(body, title=title, footnotes=tuple(n for n in notes if n), indent=tuple(indent),
                  bold=tuple(bold), data=tidy_frame, name="table_one")
@@ -300,6 +365,7 @@ def _n_events(result: Any) -> tuple[Any, Any]:
     return n, events
 
 
+@checked_arguments
 def regression_table(
     models: Any,
     *,
@@ -451,24 +517,32 @@ _RATIO_NAMES = {"HR": "hazard ratio", "SHR": "subdistribution hazard ratio", "RR
 
 
 # ------------------------------------------------------------------------------- estimates at times
-def step_at(table: pd.DataFrame, times: Sequence[float], keys: Sequence[str],
-            columns: Sequence[str] = ("estimate", "lower", "upper"), start: float = 0.0) -> pd.DataFrame:
-    """Right-continuous step-function values at ``times`` per group ``keys`` (last row with time <= t).
+def _curve_values(result: Any, times: Sequence[float], keys: Sequence[str]) -> pd.DataFrame:
+    """``result.at(times)`` (the one step-function lookup), except after a curve's last time (its last
+    follow-up), where nothing is known: there the values are NaN (an en dash in the table), ``beyond`` is
+    True and ``last_time`` holds that last time for the footnote."""
+    at = result.at(list(times))
+    table = result.table
+    keys = [k for k in keys if k in table.columns and k in at.columns]
+    if keys:
+        last = table.groupby(keys, observed=True, sort=False)["time"].max().rename("last_time")
+        at = at.join(last, on=keys)
+    else:
+        at["last_time"] = float(table["time"].max())
+    at["beyond"] = at["time"].to_numpy(dtype=float) > at["last_time"].to_numpy(dtype=float)
+    at.loc[at["beyond"], [c for c in ("estimate", "std_err", "lower", "upper") if c in at.columns]] = np.nan
+    return at
 
-    Before the first row a curve is at ``start`` (1 for survival, 0 for cumulative incidence) with no CI.
-    """
-    out = []
-    for key, g in table.groupby(list(keys), sort=False, observed=True) if keys else [((), table)]:
-        g = g.sort_values("time", kind="mergesort")
-        t = g["time"].to_numpy(dtype=float)
-        idx = np.searchsorted(t, np.asarray(times, dtype=float), side="right") - 1
-        for time, i in zip(times, idx):
-            rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-            rec["time"] = time
-            for col in columns:
-                rec[col] = float(g[col].iloc[i]) if i >= 0 else (start if col == "estimate" else np.nan)
-            out.append(rec)
-    return pd.DataFrame(out)
+
+def _beyond_note(values: pd.DataFrame, unit: str) -> list[str]:
+    """The footnote for times after a group's last follow-up (en dash cells), naming the groups."""
+    if "beyond" not in values.columns or not values["beyond"].any():
+        return []
+    past = values[values["beyond"]]
+    who = past.drop_duplicates("group") if "group" in past.columns else past.head(1)
+    parts = [(f"{g}: " if "group" in past.columns else "") + f"{fmt_num(last, 1)} {unit}"
+             for g, last in zip(who["group"] if "group" in who.columns else [None] * len(who), who["last_time"])]
+    return [f"{DASH}: after the last follow-up ({'; '.join(parts)}); not estimated."]
 
 
 def _time_label(t: float, unit: str) -> str:
@@ -477,6 +551,7 @@ def _time_label(t: float, unit: str) -> str:
     return f"{fmt_num(t, 0 if float(t).is_integer() else 1)} {unit}".strip()
 
 
+@checked_arguments
 def cif_table(
     result: Any,
     times: Sequence[float],
@@ -497,8 +572,13 @@ def cif_table(
     has_group = "group" in table.columns and table["group"].nunique(dropna=False) > 1
     all_causes = sorted(table["cause"].unique())
     causes = dict(causes) if causes else {c: f"Cause {c}" for c in all_causes}
+    unknown = [c for c in causes if c not in all_causes]
+    if unknown:
+        raise InputError(f"cif_table: causes {unknown} are not in the result; its causes are "
+                         f"{', '.join(map(str, all_causes))}")
     keys = ["cause", "group"] if "group" in table.columns else ["cause"]
-    values = step_at(table[table["cause"].isin(list(causes))], times, keys)
+    values = _curve_values(result, times, keys)
+    values = values[values["cause"].isin(list(causes))]
     gray = getattr(result, "gray_test", None)
     rows, indent, bold = [], [], []
     tidy = []
@@ -524,10 +604,12 @@ def cif_table(
     notes = ["Cumulative incidence (Aalen-Johansen) in % (95% CI)."]
     if has_group:
         notes.append("p: Gray's test for equality of cumulative incidence across groups.")
+    notes += _beyond_note(values, unit)
     return Table(pd.DataFrame(rows, columns=header), title=title, footnotes=tuple(notes), indent=tuple(indent),
                  bold=tuple(bold), data=pd.concat(tidy, ignore_index=True), name="cif_table")
 
 
+@checked_arguments
 def survival_table(
     result: Any,
     times: Sequence[float],
@@ -542,7 +624,7 @@ def survival_table(
     lower, upper), with the log-rank p (``test.p_value``) when a test result is given."""
     table = result.table
     keys = ["group"] if "group" in table.columns else []
-    values = step_at(table, times, keys, start=1.0)
+    values = _curve_values(result, times, keys)
     rows = []
     groups = list(dict.fromkeys(values["group"])) if keys else [None]
     for g in groups:
@@ -550,7 +632,7 @@ def survival_table(
         rows.append([str(g) if g is not None else "All"]
                     + [fmt_pct_ci(r.estimate, r.lower, r.upper, decimals) for r in sub.itertuples()])
     header = [group_label] + [_time_label(t, unit) for t in times]
-    notes = ["Kaplan-Meier estimate in % (95% CI)."]
+    notes = ["Kaplan-Meier estimate in % (95% CI)."] + _beyond_note(values, unit)
     body = pd.DataFrame(rows, columns=header)
     if test is not None:
         body["p (log-rank)"] = [fmt_p(test.p_value)] + [""] * (len(body) - 1)
@@ -558,6 +640,7 @@ def survival_table(
     return Table(body, title=title, footnotes=tuple(notes), data=values, name="survival_table")
 
 
+@checked_arguments
 def median_table(
     result: Any,
     *,
@@ -601,6 +684,7 @@ def median_table(
                  footnotes=("Kaplan-Meier median; NR: not reached.",), data=pd.DataFrame(tidy), name="median_table")
 
 
+@checked_arguments
 def rate_table(
     result: Any,
     *,
@@ -659,6 +743,7 @@ def rate_table(
                  data=table.reset_index(drop=True), name="rate_table")
 
 
+@checked_arguments
 def mcf_table(
     result: Any,
     times: Sequence[float],
@@ -680,5 +765,7 @@ def mcf_table(
         rows.append([str(g) if g is not None else "All"]
                     + [fmt_ci(r.estimate, r.lower, r.upper, decimals) for r in sub.itertuples()])
     header = [group_label] + [_time_label(t, unit) for t in times]
-    return Table(pd.DataFrame(rows, columns=header), title=title,
-                 footnotes=("Mean cumulative number of events per patient (95% CI).",), data=at, name="mcf_table")
+    notes = ["Mean cumulative number of events per patient (95% CI)."]
+    if at["estimate"].isna().any():
+        notes.append(f"{DASH}: after the group's last follow-up; not estimated.")
+    return Table(pd.DataFrame(rows, columns=header), title=title, footnotes=tuple(notes), data=at, name="mcf_table")
