@@ -120,7 +120,7 @@ def risk_matrix(data: pd.DataFrame, item, times: np.ndarray, cause: int, name: s
         if p.shape != (n, k):
             raise InputError(f"predictions {name!r}: shape {p.shape} does not match {n} rows x {k} times")
     else:
-        pred = predict_risk(item, data, times, cause=cause if _is_competing_model(item) else None)
+        pred = predict_risk(item, data, times, cause=cause if _is_competing_model(item) else None, conf_int=False)
         p = pred["risk"].to_numpy(dtype=float).reshape(n, k)
     bad = ~np.isfinite(p).all(axis=1)
     if bad.any():
