@@ -11,7 +11,7 @@ is run only at the smaller n: it took 596 s at 200,000 rows in one run (bmstats:
 from __future__ import annotations
 
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ COVS = [f"x{j}" for j in range(P)]
 FORMULA = " + ".join(COVS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def cox_data(n: int, seed: int = 20261126) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, P))
@@ -39,7 +39,7 @@ def cox_data(n: int, seed: int = 20261126) -> pd.DataFrame:
     return d
 
 
-@lru_cache(maxsize=None)
+@cache
 def csv_path(n: int) -> str:
     path = Path(tempfile.gettempdir()) / f"bmstats_bench_cox_{n}.csv"
     if not path.exists():

@@ -8,7 +8,7 @@ so that mets' requirement of distinct jump times holds.
 from __future__ import annotations
 
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from run import Case, rscript_available, run_rscript
 SIZES = {True: 20_000, False: 1_000_000}  # recurrent events (rows with event = 1), approximately
 
 
-@lru_cache(maxsize=None)
+@cache
 def recurrent_rows(n_events: int, seed: int = 20261126) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n_subjects = max(n_events // 5, 10)
@@ -42,7 +42,7 @@ def recurrent_rows(n_events: int, seed: int = 20261126) -> pd.DataFrame:
     return d[d["stop"] > d["start"]].reset_index(drop=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def csv_path(n_events: int) -> str:
     path = Path(tempfile.gettempdir()) / f"bmstats_bench_recurrent_{n_events}.csv"
     if not path.exists():

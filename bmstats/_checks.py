@@ -120,7 +120,7 @@ class Dropped:
     by_column: dict
 
     @classmethod
-    def none(cls) -> "Dropped":
+    def none(cls) -> Dropped:
         return cls(0, (), {})
 
 

@@ -22,7 +22,7 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     """argparse, but wrong usage is one line on stderr and exit code 2 (no usage dump)."""
 
-    def error(self, message: str):  # noqa: D401
+    def error(self, message: str):
         raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 

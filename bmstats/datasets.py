@@ -49,7 +49,8 @@ def load_rotterdam() -> pd.DataFrame:
     coding takes ``rtime`` when ``recur == 1`` and ``dtime`` otherwise.
     """
     df = pd.read_csv(dataset_path("rotterdam.csv"))
-    ints = ["pid", "year", "age", "meno", "grade", "nodes", "pgr", "er", "hormon", "chemo", "rtime", "recur", "dtime", "death"]
+    ints = ["pid", "year", "age", "meno", "grade", "nodes", "pgr", "er", "hormon", "chemo", "rtime", "recur", "dtime",
+            "death"]
     df[ints] = df[ints].astype("int64")
     df["size"] = pd.Categorical(df["size"], categories=["<=20", "20-50", ">50"], ordered=True)
     return df

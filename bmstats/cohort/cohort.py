@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -60,7 +61,9 @@ class Cohort:
         set_(self, "_absent", dict(absent or {}))
 
     @classmethod
-    def from_frames(cls, patients: pd.DataFrame, events: pd.DataFrame | None = None, truth: dict | None = None) -> "Cohort":
+    def from_frames(
+        cls, patients: pd.DataFrame, events: pd.DataFrame | None = None, truth: dict | None = None
+    ) -> Cohort:
         """A Cohort from DataFrames in the canonical schema (dates as datetime64 or ISO text).
 
         Missing optional columns are added empty; ``subtype`` is derived from er/pr/her2 when absent;
@@ -68,7 +71,7 @@ class Cohort:
         """
         return cls(patients, events, truth)
 
-    def with_truth(self, truth: dict | None) -> "Cohort":
+    def with_truth(self, truth: dict | None) -> Cohort:
         """The same cohort carrying ``truth`` (the parameters a synthetic cohort was drawn from)."""
         return type(self)(
             self._patients, self._events, truth, sources=self.sources,
@@ -189,5 +192,5 @@ class Cohort:
 
         return validate(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Cohort":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Cohort:
         return self  # immutable

@@ -30,13 +30,17 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
     if len(dup):
         from bmstats.cohort.io import CohortReadError
 
-        raise CohortReadError(f"{table}: column(s) {sorted(set(dup))} appear more than once (after the mapping's renaming)")
+        raise CohortReadError(
+            f"{table}: column(s) {sorted(set(dup))} appear more than once (after the mapping's renaming)")
     missing = set(mapping.missing)
     issues = []
     out: dict[str, pd.Series] = {}
     absent = tuple(name for name in spec if name not in raw.columns)
 
-    ids = _text(_column(raw, "patient_id", all_text), missing) if "patient_id" in raw.columns else _empty_column(spec["patient_id"], raw.index)
+    if "patient_id" in raw.columns:
+        ids = _text(_column(raw, "patient_id", all_text), missing)
+    else:
+        ids = _empty_column(spec["patient_id"], raw.index)
     out["patient_id"] = ids
     for name, col in spec.items():
         if name == "patient_id":
@@ -49,7 +53,8 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
         if col.kind == "date" and recode is None and pd.api.types.is_datetime64_any_dtype(s):
             out[name] = _naive(s)
             continue
-        if col.kind in ("number", "integer") and recode is None and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        if (col.kind in ("number", "integer") and recode is None and pd.api.types.is_numeric_dtype(s)
+                and not pd.api.types.is_bool_dtype(s)):
             values, bad = _numeric(s, col.kind)
         elif col.kind == "boolean" and recode is None and pd.api.types.is_bool_dtype(s):
             values, bad = s.astype("boolean"), None
@@ -62,12 +67,14 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
                 values = _parse_dates(text, fmt)
                 if not all_text and s.dtype == object and recode is None:
                     # typed date cells (Excel) are dates whatever format the site's text dates use
-                    typed = s.map(lambda v: hasattr(v, "strftime") and not isinstance(v, str) and not pd.isna(v)).astype(bool)
+                    typed = s.map(
+                        lambda v: hasattr(v, "strftime") and not isinstance(v, str) and not pd.isna(v)).astype(bool)
                     if typed.any():
                         values = values.mask(typed, _naive(s.where(typed)))
                 bad = text.notna() & values.isna()
                 if bad.any():
-                    issues.append(_bad(table, "BM006-date-parse", name, ids, text, bad, f"is not a date in format {fmt}"))
+                    issues.append(
+                        _bad(table, "BM006-date-parse", name, ids, text, bad, f"is not a date in format {fmt}"))
                 out[name] = values
                 continue
             if col.kind in ("number", "integer"):
@@ -80,7 +87,8 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
                 out[name] = text
                 continue
         if bad is not None and bad.any():
-            rule_text = {"number": "is not a number", "integer": "is not a whole number", "boolean": "is not true/false"}[col.kind]
+            rule_text = {"number": "is not a number", "integer": "is not a whole number",
+                         "boolean": "is not true/false"}[col.kind]
             issues.append(_bad(table, "BM005-value-type", name, ids, _text(s, missing), bad, rule_text))
             values = values.mask(bad)
         out[name] = values
@@ -198,7 +206,8 @@ def _numeric(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
     return num, bad
 
 
-def _bad(table: str, rule: str, column: str, ids: pd.Series, text: pd.Series, bad: pd.Series, what: str) -> pd.DataFrame:
+def _bad(table: str, rule: str, column: str, ids: pd.Series, text: pd.Series, bad: pd.Series,
+         what: str) -> pd.DataFrame:
     rows = bad.index[bad.to_numpy()]
     shown = text[bad].astype(str).str.slice(0, _MAX_VALUE_SHOWN)
     msgs = column + " " + ("'" + shown + "'") + " " + what

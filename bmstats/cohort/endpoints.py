@@ -24,7 +24,7 @@ Definitions (docs/cohort.md, "Endpoints"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -181,7 +181,8 @@ def endpoint(
     return Endpoint(data, exclusions, labels)
 
 
-def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None, reserved: Sequence[str] = ("time", "status")) -> list[str]:
+def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None,
+                reserved: Sequence[str] = ("time", "status")) -> list[str]:
     """Patient columns to carry along: all by default, except the id and names the frame itself uses."""
     if covariates is None:
         return [c for c in p.columns if c != "patient_id" and c not in reserved]

@@ -64,7 +64,8 @@ class ExclusionLog:
             "title": self.title,
             "n_start": self.n_start,
             "n_final": self.n_final,
-            "steps": [{"reason": r, "n_excluded": len(ids), "patient_ids": list(map(str, ids))} for r, ids in self.steps],
+            "steps": [{"reason": r, "n_excluded": len(ids), "patient_ids": list(map(str, ids))}
+                      for r, ids in self.steps],
         }
 
     def plot(self, ax=None, **kw):
@@ -75,7 +76,8 @@ class ExclusionLog:
     def __repr__(self) -> str:
         lines = [f"{self.title}: {self.n_start:,} patients, {self.n_final:,} analysed"]
         for _, row in self.table.iterrows():
-            lines.append(f"  {row['step']}. excluded {row['n_excluded']:,}: {row['reason']} ({row['n_remaining']:,} remain)")
+            lines.append(f"  {row['step']}. excluded {row['n_excluded']:,}: {row['reason']} "
+                         f"({row['n_remaining']:,} remain)")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -76,7 +76,8 @@ def _structure_issues(table: str, raw: pd.DataFrame, absent: tuple, m: Mapping) 
     for c in renamed:
         if c not in spec:
             out.append(issue_frame("BM105-extra-column", table, [1], "", c,
-                                   f"column {c!r} is not in the canonical schema; kept as it is (rename it in the mapping?)"))
+                                   f"column {c!r} is not in the canonical schema; kept as it is "
+                                   "(rename it in the mapping?)"))
     return concat_issues(out)
 
 
@@ -117,7 +118,8 @@ def read_table_file(path: Path, m: Mapping | None = None) -> pd.DataFrame:
     except CohortReadError:
         raise
     except Exception as exc:  # any reader failure means the file is unreadable, not a crash
-        raise CohortReadError(f"{path}: cannot be read as {suffix or 'a table'} ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise CohortReadError(
+            f"{path}: cannot be read as {suffix or 'a table'} ({type(exc).__name__}: {_first_line(exc)})") from None
     if frame.shape[1] == 0:
         raise CohortReadError(f"{path}: no columns found")
     if suffix not in TEXT_SUFFIXES:
@@ -151,7 +153,8 @@ def _read_text(path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
                 index_col=False,
             )
         except pd.errors.ParserWarning:
-            raise CohortReadError(f"{path}: a data row has more fields than the header (check the delimiter and quoting)") from None
+            raise CohortReadError(
+                f"{path}: a data row has more fields than the header (check the delimiter and quoting)") from None
     frame.index = pd.RangeIndex(2, len(frame) + 2, name=schema.ROW)
     # blank lines: skipped, but their numbers stay counted (only rows with an empty first cell can be blank)
     first = frame.iloc[:, 0]

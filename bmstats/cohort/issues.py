@@ -24,7 +24,8 @@ _CATALOGUE = [
      "skeletal_events: patient_id, event_date, event_type)"),
     ("BM004-required-value", "error", "required columns have a value in every row"),
     ("BM005-value-type", "error", "numbers, whole numbers and true/false values parse as such"),
-    ("BM006-date-parse", "error", "dates parse in the declared format (ISO YYYY-MM-DD unless the mapping says otherwise)"),
+    ("BM006-date-parse", "error",
+     "dates parse in the declared format (ISO YYYY-MM-DD unless the mapping says otherwise)"),
     ("BM007-code-in-set", "error", "coded columns hold one of their codes (see the schema)"),
     ("BM008-followup-after-diagnosis", "error", "last_fu_date is on or after dx_date"),
     ("BM009-bm-after-diagnosis", "error", "bm_date is on or after dx_date"),
@@ -32,7 +33,8 @@ _CATALOGUE = [
     ("BM011-dates-in-followup", "error", "visceral_met_date and bta_start_date lie between dx_date and last_fu_date"),
     ("BM012-event-after-bm", "error", "skeletal events are on or after the patient's bm_date"),
     ("BM013-event-before-followup-end", "error", "skeletal events are on or before the patient's last_fu_date"),
-    ("BM014-nothing-after-death", "error", "no metastasis, therapy or skeletal-event date is after death_date (last follow-up: BM015)"),
+    ("BM014-nothing-after-death", "error",
+     "no metastasis, therapy or skeletal-event date is after death_date (last follow-up: BM015)"),
     ("BM015-death-is-last-followup", "error", "for patients who died, death_date equals last_fu_date"),
     ("BM016-cause-without-death", "error", "cause_of_death is given only for patients with a death_date"),
     ("BM017-plausible-age", "error", "age at diagnosis is between 15 and 110 years"),
@@ -42,10 +44,14 @@ _CATALOGUE = [
     ("BM021-subtype-receptors", "error", "subtype does not contradict er/pr/her2 (HR+ = ER or PR positive)"),
     ("BM022-events-need-bm", "error", "skeletal events occur only for patients with a bm_date"),
     ("BM023-no-patients", "error", "the patients table has at least one row"),
-    ("BM101-same-day-events", "warning", "a patient has several skeletal events on one day (one event in recurrent-event analyses)"),
-    ("BM102-events-within-21-days", "warning", "a skeletal event 1-21 days after the patient's previous one (one skeletal morbidity window)"),
-    ("BM103-bta-before-bm", "warning", "bone-targeted therapy starts before bone metastasis, or without one (adjuvant use?)"),
-    ("BM104-death-cause-missing", "warning", "a patient who died has no cause_of_death (use 'unknown' when it is not known)"),
+    ("BM101-same-day-events", "warning",
+     "a patient has several skeletal events on one day (one event in recurrent-event analyses)"),
+    ("BM102-events-within-21-days", "warning",
+     "a skeletal event 1-21 days after the patient's previous one (one skeletal morbidity window)"),
+    ("BM103-bta-before-bm", "warning",
+     "bone-targeted therapy starts before bone metastasis, or without one (adjuvant use?)"),
+    ("BM104-death-cause-missing", "warning",
+     "a patient who died has no cause_of_death (use 'unknown' when it is not known)"),
     ("BM105-extra-column", "warning", "a column of the file is not in the canonical schema (kept as it is)"),
     ("BM106-bta-type-date", "warning", "bta_type names a drug but bta_start_date is empty, or the reverse"),
 ]
@@ -55,7 +61,8 @@ RULES: dict[str, Rule] = {rid: Rule(rid, sev, text) for rid, sev, text in _CATAL
 
 def rules_table() -> pd.DataFrame:
     """Every rule with its severity and one-line explanation (docs/cohort.md shows the same)."""
-    return pd.DataFrame([(r.id, r.severity, r.explanation) for r in RULES.values()], columns=["rule", "severity", "explanation"])
+    return pd.DataFrame([(r.id, r.severity, r.explanation) for r in RULES.values()],
+                        columns=["rule", "severity", "explanation"])
 
 
 def empty_issues() -> pd.DataFrame:
@@ -68,7 +75,10 @@ def issue_frame(rule: str, table: str, rows, patient_ids, column: str, messages)
     n = len(rows)
     if n == 0:
         return empty_issues()
-    pids = np.asarray(patient_ids, dtype=object) if not np.isscalar(patient_ids) else np.full(n, patient_ids, dtype=object)
+    if np.isscalar(patient_ids):
+        pids = np.full(n, patient_ids, dtype=object)
+    else:
+        pids = np.asarray(patient_ids, dtype=object)
     pids = np.where(pd.isna(pids), "", pids)
     msgs = np.full(n, messages, dtype=object) if isinstance(messages, str) else np.asarray(messages, dtype=object)
     return pd.DataFrame(

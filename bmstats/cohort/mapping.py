@@ -61,7 +61,7 @@ class MappingError(InputError):
     """The mapping file is unreadable or malformed; the message names the key."""
 
 
-def load_mapping(mapping: "str | Path | dict | Mapping | None") -> Mapping:
+def load_mapping(mapping: str | Path | dict | Mapping | None) -> Mapping:
     """A Mapping from a YAML file path, a dict of the same shape, or None (the identity mapping)."""
     if mapping is None:
         return Mapping()
@@ -111,7 +111,8 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
         raise MappingError(f"mapping: '{name}' must hold 'columns', 'values' and/or 'date_format'")
     unknown = set(raw) - _TABLE_KEYS
     if unknown:
-        raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))} under '{name}'; allowed: {sorted(_TABLE_KEYS)}")
+        raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))} under '{name}'; "
+                           f"allowed: {sorted(_TABLE_KEYS)}")
     columns = raw.get("columns") or {}
     if not isinstance(columns, dict):
         raise MappingError(f"mapping: '{name}.columns' must map site column names to canonical names")
@@ -122,7 +123,8 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
     values = {}
     for column, recode in values_raw.items():
         if not isinstance(recode, dict):
-            raise MappingError(f"mapping: '{name}.values.{column}' must be a recoding such as {{1: positive, 0: negative}}")
+            raise MappingError(
+                f"mapping: '{name}.values.{column}' must be a recoding such as {{1: positive, 0: negative}}")
         canonical = columns.get(str(column), str(column))
         values[canonical] = {_key_text(k): ("" if v is None else str(v)) for k, v in recode.items()}
     fmt = raw.get("date_format")

@@ -27,7 +27,7 @@ follow-up on or before the origin).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,8 @@ class RecurrentEvents:
     def __repr__(self) -> str:
         d = self.data
         return (f"{self.exclusions.title}: {d['id'].nunique():,} patients, {int(d['event'].sum()):,} events, "
-                f"{int(d['terminal'].sum()):,} deaths; {len(self.dropped_events):,} events not counted\n{self.exclusions!r}")
+                f"{int(d['terminal'].sum()):,} deaths; {len(self.dropped_events):,} events not counted\n"
+                f"{self.exclusions!r}")
 
 
 def recurrent_events(

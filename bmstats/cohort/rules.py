@@ -69,7 +69,8 @@ def domain_checks(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
                 spec = schema.columns(table)[column]
                 allowed = _allowed_text(column, spec)
                 msgs = column + " '" + cases["failure_case"].map(_value_text).to_numpy().astype(object) + "' " + allowed
-                out.append(issue_frame(rule_of[column], table, rows, frame.loc[rows, "patient_id"].to_numpy(), column, msgs))
+                out.append(issue_frame(rule_of[column], table, rows, frame.loc[rows, "patient_id"].to_numpy(),
+                                       column, msgs))
     return out
 
 
@@ -118,7 +119,8 @@ def patient_rules(p: pd.DataFrame) -> list[pd.DataFrame]:
     fu, death = p["last_fu_date"], p["death_date"]
 
     def order(rule, col, bad, a, a_name, rel, b, b_name):
-        out.append(_emit(rule, T, p, bad, col, lambda s: f"{a_name} " + _fmt(a[s.index]) + f" is {rel} {b_name} " + _fmt(b[s.index])))
+        out.append(_emit(rule, T, p, bad, col,
+                         lambda s: f"{a_name} " + _fmt(a[s.index]) + f" is {rel} {b_name} " + _fmt(b[s.index])))
 
     order("BM008-followup-after-diagnosis", "last_fu_date", fu < dx, fu, "last_fu_date", "before", dx, "dx_date")
     order("BM009-bm-after-diagnosis", "bm_date", bm < dx, bm, "bm_date", "before", dx, "dx_date")
@@ -219,12 +221,14 @@ def event_rules(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
         rows = seq["_row"].to_numpy()[same_day]
         msgs = ("another skeletal event on " + _fmt(seq["event_date"][same_day]) + " in row "
                 + pd.Series(prev_row[same_day]).astype("int64").astype(str).to_numpy())
-        out.append(issue_frame("BM101-same-day-events", T, rows, seq["patient_id"].to_numpy()[same_day], "event_date", msgs.to_numpy()))
+        out.append(issue_frame("BM101-same-day-events", T, rows, seq["patient_id"].to_numpy()[same_day],
+                               "event_date", msgs.to_numpy()))
     if near.any():
         rows = day_seq["_row"].to_numpy()[near]
         msgs = (pd.Series(dgap[near]).astype("int64").astype(str) + " days after the event in row "
                 + pd.Series(dprev[near]).astype("int64").astype(str))
-        out.append(issue_frame("BM102-events-within-21-days", T, rows, day_seq["patient_id"].to_numpy()[near], "event_date", msgs.to_numpy()))
+        out.append(issue_frame("BM102-events-within-21-days", T, rows, day_seq["patient_id"].to_numpy()[near],
+                               "event_date", msgs.to_numpy()))
     return out
 
 

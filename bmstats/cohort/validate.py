@@ -122,7 +122,8 @@ class ValidationReport:
                 for t, r, pid, m in zip(found["table"], found["row"], found["patient_id"], found["message"])
             )
             if rule.severity == "error":
-                fail = ET.SubElement(case, "failure", message=f"{rule.explanation} ({len(found)} issue(s))", type=rule.id)
+                fail = ET.SubElement(case, "failure", message=f"{rule.explanation} ({len(found)} issue(s))",
+                                     type=rule.id)
                 fail.text = text
             else:
                 out = ET.SubElement(case, "system-out")
@@ -151,7 +152,8 @@ def validate(cohort) -> ValidationReport:
     if not isinstance(cohort, Cohort):
         from bmstats._checks import InputError
 
-        raise InputError(f"validate expects a Cohort (bm.read_cohort or bm.Cohort.from_frames), got {type(cohort).__name__}")
+        raise InputError("validate expects a Cohort (bm.read_cohort or bm.Cohort.from_frames), "
+                         f"got {type(cohort).__name__}")
     p, e = cohort._patients, cohort._events
     issues = run_all(p, e, cohort._absent, cohort._read_issues)
     return ValidationReport(issues, n_patients=len(p), n_events=len(e), sources=dict(cohort.sources))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,7 @@ def newton_raphson(
     initial = (ll, u, info)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         new = beta + _solve(info, u, names)
         ll_new, u_new, info_new = evaluate(new)
         halvings = 0
@@ -150,8 +150,8 @@ def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
         bad = [n for n, v in zip(names, d) if not v > 0]
         raise InputError(
             "information matrix is singular"
-            + (f" for term(s) {', '.join(map(repr, bad))} (no variation among subjects at risk at the event times)" if bad else
-               " (collinear covariates among the subjects at risk)")
+            + (f" for term(s) {', '.join(map(repr, bad))} (no variation among subjects at risk at the event times)"
+               if bad else " (collinear covariates among the subjects at risk)")
         ) from None
     y = np.linalg.solve(c, u)
     return np.linalg.solve(c.T, y)

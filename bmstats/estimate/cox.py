@@ -14,7 +14,6 @@ the hazard increments over the event times at which row ``i`` is at risk (no n x
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np

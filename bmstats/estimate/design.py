@@ -65,7 +65,8 @@ def formula_variables(data: pd.DataFrame, formula: str) -> list[str]:
 
 
 def _is_module_name(name: str) -> bool:
-    return name.split(".")[0] in {"np", "numpy", "pd", "math", "contr", "C", "bs", "cr", "cc", "poly", "scale", "center", "log", "exp", "sqrt"}
+    return name.split(".")[0] in {"np", "numpy", "pd", "math", "contr", "C", "bs", "cr", "cc", "poly", "scale",
+                                  "center", "log", "exp", "sqrt"}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,8 @@ class FineGrayResult(ResultMixin):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None) -> pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float,
+                conf_level: float | None = None) -> pd.DataFrame:
         """Predicted cumulative incidence F(t | x) = 1 - exp(-Lambda0(t) exp(x'b)) per row of ``newdata``.
 
         Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, se_cloglog, lower, upper.

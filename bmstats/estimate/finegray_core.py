@@ -79,7 +79,7 @@ class FGProblem:
     @classmethod
     def build(
         cls, time: np.ndarray, status: np.ndarray, X: np.ndarray, cause: int, group: np.ndarray | None = None
-    ) -> "FGProblem":
+    ) -> FGProblem:
         n, p = X.shape
         order = np.argsort(time, kind="stable")
         t = time[order]
@@ -113,7 +113,8 @@ class FGProblem:
             rows = np.flatnonzero(competing & (gcode == g)) if n_groups > 1 else np.flatnonzero(competing)
             cg = grid[rows]
             d_g = np.bincount(grid[event & (gcode == g)], minlength=m)[ev_grid] if n_groups > 1 else d_grid[ev_grid]
-            comp.append(CompetingGroup(rows, cg, 1.0 / km.left[g, cg], pos[rows], km.left[g, ev_grid], d_g.astype(float)))
+            comp.append(CompetingGroup(rows, cg, 1.0 / km.left[g, cg], pos[rows], km.left[g, ev_grid],
+                                       d_g.astype(float)))
         return cls(
             X=Xs, XT=np.ascontiguousarray(Xs.T), mean=mean, order=order, times=times, grid=grid, event=event,
             competing=competing, censored=censored, group=gcode, km=km, ev_grid=ev_grid, ev_start=ev_start,

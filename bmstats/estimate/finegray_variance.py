@@ -85,7 +85,8 @@ def _censoring_term(prob: FGProblem, g: int, q: np.ndarray, cgrid: np.ndarray, o
     rows = _group_rows(prob, g)
     grid = prob.grid[rows]
     out[rows] -= comp[np.searchsorted(cgrid, grid, "right")]
-    cens_rows = np.flatnonzero(prob.censored & (prob.group == g)) if prob.km.n_groups > 1 else np.flatnonzero(prob.censored)
+    in_group = prob.censored & (prob.group == g) if prob.km.n_groups > 1 else prob.censored
+    cens_rows = np.flatnonzero(in_group)
     at = np.searchsorted(cgrid, prob.grid[cens_rows], "left")
     out[cens_rows] += q[at] / (y[at][:, None] if wide else y[at])
 

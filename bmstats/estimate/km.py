@@ -95,8 +95,7 @@ class KaplanMeier(ResultMixin):
         return list(pd.unique(self._table["group"]))
 
     def _curves(self):
-        for g, tb in self._table.groupby("group", sort=False, observed=True):
-            yield g, tb
+        yield from self._table.groupby("group", sort=False, observed=True)
 
     def at(self, times) -> pd.DataFrame:
         """Survival at given times, as ``summary(survfit, times=, extend=TRUE)``: the estimate at the last

@@ -18,7 +18,9 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
-from bmstats._checks import Dropped, InputError, describe_rows, fail, handle_missing, numeric_array, require_columns, require_frame
+from bmstats._checks import (
+    Dropped, InputError, describe_rows, fail, handle_missing, numeric_array, require_columns, require_frame,
+)
 from bmstats.estimate._regression import coefficient_table
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.design import Design, design_matrix, formula_variables

@@ -13,8 +13,8 @@ Information contributions use the fit's tie handling (Efron steps within tied ti
 the blocks are accumulated with the same per-row sums as the fit, never as an n x p x p array.
 
 ``transform="km"``: ``g(t) = 1 - KM(t-)``, the left-continuous Kaplan-Meier estimate of the pooled data
-(all strata, counting-process risk sets, unweighted even in a weighted fit), as cox.zph. Also "rank" (rank of the event time
-among the event rows), "identity" and any callable of the time.
+(all strata, counting-process risk sets, unweighted even in a weighted fit), as cox.zph. Also "rank" (rank of the
+event time among the event rows), "identity" and any callable of the time.
 
 Scaled Schoenfeld residuals (for plotting beta(t)): ``beta + d * V r_i`` for each event row, with ``r_i`` the
 Schoenfeld residual, ``V`` the model variance and ``d`` the number of events.

@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = {"builder", "config", "docx_writer", "expressions", "figures", "format", "style", "table", "table_builders"}
+_SUBMODULES = {
+    "builder", "config", "docx_writer", "expressions", "figures", "format", "style", "table", "table_builders",
+}
 
 
 def __getattr__(name: str) -> Any:

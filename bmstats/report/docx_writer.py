@@ -69,7 +69,7 @@ def _width(chars: int) -> float:
     return chars * _CHAR_IN + _CELL_PAD_IN
 
 
-def column_widths(table: "Table") -> tuple[list[float], list[float]]:
+def column_widths(table: Table) -> tuple[list[float], list[float]]:
     """Natural and minimum column widths in inches.
 
     Natural: the longest entry of each column (a header counts by its longest word: it may wrap), the label
@@ -103,7 +103,7 @@ def _fit(natural: list[float], minimum: list[float], usable: float) -> list[floa
     return [m * usable / sum(minimum) for m in minimum]
 
 
-def table_docx(table: "Table", landscape: bool | None = None) -> bytes:
+def table_docx(table: Table, landscape: bool | None = None) -> bytes:
     """The table as a .docx document; ``landscape=None`` turns the page only when the table needs it."""
     doc = Document()
     props = doc.core_properties

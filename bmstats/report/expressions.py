@@ -1,8 +1,8 @@
 """Column expressions of report configs (``derive``, ``filter``, endpoint ``time``/``status``).
 
 A small, safe language over the data's columns, evaluated vectorised with numpy (no Python ``eval``):
-numbers, strings, lists, ``true``/``false``, ``missing`` (NaN), column names, ``+ - * / // % **``, comparisons, ``and or not`` (element-wise,
-as ``& | ~``), ``in [..]`` and the functions
+numbers, strings, lists, ``true``/``false``, ``missing`` (NaN), column names, ``+ - * / // % **``, comparisons,
+``and or not`` (element-wise, as ``& | ~``), ``in [..]`` and the functions
 
 - ``where(cond, a, b)``, ``isna(x)``, ``notna(x)``, ``log(x)``, ``exp(x)``, ``sqrt(x)``, ``abs(x)``,
   ``minimum(a, b)``, ``maximum(a, b)``, ``round(x)``;

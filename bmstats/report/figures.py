@@ -280,7 +280,7 @@ def _tidy_layout(fig: Figure, labels: Sequence[str] = ()) -> None:
     axes = fig.get_axes()
     if len(axes) == 2:  # curves + risk table: put the table under the axis label with a gap
         main, risk = axes
-        pos_m, pos_r = main.get_position(), risk.get_position()
+        pos_r = risk.get_position()
         gap = 0.36 / fig.get_figheight()
         risk.set_position([pos_r.x0, pos_r.y0, pos_r.width, max(pos_r.height - gap, 0.01)])
 
@@ -352,7 +352,8 @@ def plot_cumulative_incidence(
                 name = _label(g, labels) if len(shown) == 1 else f"{_label(g, labels)}: {clabel(c)}"
                 if len(groups) == 1 and g is None:
                     name = clabel(c)
-                ax.step(x, y, where="post", color=colour if len(groups) > 1 or len(shown) == 1 else st.palette(len(shown))[k],
+                line_colour = colour if len(groups) > 1 or len(shown) == 1 else st.palette(len(shown))[k]
+                ax.step(x, y, where="post", color=line_colour,
                         linestyle=st.LINESTYLES[k % 4] if len(groups) > 1 else "-", label=name, gid=f"curve:{name}")
                 shown_x = x <= xmax
                 top = max(top, float(np.nanmax(y[shown_x])))
@@ -580,8 +581,8 @@ def plot_forest(
             sub = data[data["model"] == model]
             ys = np.array([ypos[r] + offsets[j] for r in sub["row"] if r in ypos])
             sub = sub[sub["row"].isin(ypos)]
-            r, l, u = (sub[c].to_numpy(dtype=float) for c in ("ratio", "lower", "upper"))
-            ax.hlines(ys, np.clip(l, lo, hi), np.clip(u, lo, hi), color=colour, linewidth=0.9)
+            r, lower, upper = (sub[c].to_numpy(dtype=float) for c in ("ratio", "lower", "upper"))
+            ax.hlines(ys, np.clip(lower, lo, hi), np.clip(upper, lo, hi), color=colour, linewidth=0.9)
             ax.plot(r, ys, linestyle="none", marker=markers[j % 4], markersize=3.2, color=colour,
                     label=model or None, gid=f"points:{model}")
             ci_head = str(table.labels[1 + 2 * j]) if 1 + 2 * j < len(table.labels) else f"{ratio_name} (95% CI)"
@@ -740,7 +741,7 @@ def plot_exclusion_flow(
         ax.annotate("", xy=(main_x, final_y - 0.32), xytext=(main_x, 0.3), arrowprops=arrow)
         ax.text(main_x, 0, f"{start_label}\n(n = {start:,})", ha="center", va="center", fontsize=6.5, bbox=box,
                 gid="flow:start")
-        for i, (reason, excluded, remaining) in enumerate(steps, start=1):
+        for i, (reason, excluded, _remaining) in enumerate(steps, start=1):
             ax.annotate("", xy=(side_x - 0.015, i), xytext=(main_x, i), arrowprops=arrow)
             text = "\n".join(textwrap.wrap(f"Excluded: {reason}", 34)) + f"\n(n = {excluded:,})"
             ax.text(side_x, i, text, ha="left", va="center", fontsize=6, bbox=box, gid="flow:excluded")

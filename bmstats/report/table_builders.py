@@ -246,7 +246,8 @@ def table_one(
             if has_test and len(x_groups) > 1 and all(len(x) > 1 for x in x_groups):
                 if robust:
                     if len(x_groups) == 2:
-                        p_value, test_name = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue), "Wilcoxon rank-sum"
+                        p_value = float(stats.mannwhitneyu(*x_groups, alternative="two-sided").pvalue)
+                        test_name = "Wilcoxon rank-sum"
                     else:
                         p_value, test_name = float(stats.kruskal(*x_groups).pvalue), "Kruskal-Wallis"
                 else:
@@ -361,7 +362,8 @@ def _term_rows(result: Any, summary: pd.DataFrame) -> list[dict]:
 
 def _n_events(result: Any) -> tuple[Any, Any]:
     n = next((getattr(result, a) for a in ("n", "n_obs", "nobs") if getattr(result, a, None) is not None), None)
-    events = next((getattr(result, a) for a in ("n_events", "events", "n_event") if getattr(result, a, None) is not None), None)
+    events = next((getattr(result, a) for a in ("n_events", "events", "n_event")
+                   if getattr(result, a, None) is not None), None)
     return n, events
 
 
@@ -490,7 +492,8 @@ def regression_table(
     tidy_frame = pd.DataFrame(tidy)
     tidy_frame["row"] = [row_of.get((v, lv), -1) for v, lv in zip(tidy_frame["variable"], tidy_frame["level"])]
     used = list(dict.fromkeys(ratio_names.values()))
-    notes = list(footnotes) or ["; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
+    notes = list(footnotes) or [
+        "; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
     return Table(body, title=title, footnotes=tuple(notes), indent=tuple(indent), bold=tuple(bold),
                  data=tidy_frame, name="regression_table")
 

@@ -4,7 +4,8 @@
 issue 5 where there is one); :func:`measure` computes the same quantity from a simulated cohort's canonical
 tables with the estimator an analyst would use (Aalen-Johansen for cumulative incidence with death
 competing, ``bm.cumulative_incidence``; Kaplan-Meier for survival after bone metastasis,
-``bm.kaplan_meier``); :func:`calibration_table` puts them side by side.  docs/simulation.md shows the table for 200,000 patients; tests check the bands on a smaller cohort.
+``bm.kaplan_meier``); :func:`calibration_table` puts them side by side.  docs/simulation.md shows the table for
+200,000 patients; tests check the bands on a smaller cohort.
 """
 from __future__ import annotations
 
@@ -30,14 +31,15 @@ class Target:
 
 
 TARGETS: tuple[Target, ...] = (
-    Target("bm_at_dx", "BM at diagnosis, all", "3.3-3.6%", "SEER: Xiong 2018; 295,213-patient SEER study", 0.025, 0.045),
+    Target("bm_at_dx", "BM at diagnosis, all", "3.3-3.6%", "SEER: Xiong 2018; 295,213-patient SEER study",
+           0.025, 0.045),
     Target("bm_at_dx HR+/HER2-", "BM at diagnosis, HR+/HER2-", "3.1%", "Xiong 2018"),
     Target("bm_at_dx HR+/HER2+", "BM at diagnosis, HR+/HER2+", "5.0%", "Xiong 2018"),
     Target("bm_at_dx HR-/HER2+", "BM at diagnosis, HR-/HER2+", "4.5%", "Xiong 2018"),
     Target("bm_at_dx TNBC", "BM at diagnosis, TNBC", "2.8%", "Xiong 2018"),
     Target("bone_in_stage_iv", "bone involvement among metastatic at diagnosis", "62.5%", "Xiong 2018; Gong 2018"),
-    Target("cif5 overall", "CIF of BM at 5 y, no BM at diagnosis (death competing)", "6.5% first / 8.4% any (stage I-III)",
-           "Toronto 2016", 0.05, 0.10),
+    Target("cif5 overall", "CIF of BM at 5 y, no BM at diagnosis (death competing)",
+           "6.5% first / 8.4% any (stage I-III)", "Toronto 2016", 0.05, 0.10),
     Target("cif10 overall", "CIF of BM at 10 y, no BM at diagnosis", "10.3% first / 12.5% any (stage I-III)",
            "Toronto 2016", 0.08, 0.14),
     Target("cif15 overall", "CIF of BM at 15 y, no BM at diagnosis", "11.3% first / 13.6% any", "Toronto 2016"),
@@ -46,7 +48,8 @@ TARGETS: tuple[Target, ...] = (
     Target("cif10 HR-/HER2+", "CIF of BM at 10 y, HR-/HER2+", "8-10% (target)", "derived (CALIBRATION.md)"),
     Target("cif10 TNBC", "CIF of BM at 10 y, TNBC", "5-7% (target)", "derived (CALIBRATION.md)"),
     Target("tnbc_minus_hr_10y", "CIF at 10 y, TNBC minus HR+/HER2-", "< 0", "derived (CALIBRATION.md)", None, -1e-9),
-    Target("tnbc_share_by_3y", "TNBC: share of 10-y BMs by year 3", "most (early peak)", "derived (CALIBRATION.md)", 0.5, 1.0),
+    Target("tnbc_share_by_3y", "TNBC: share of 10-y BMs by year 3", "most (early peak)", "derived (CALIBRATION.md)",
+           0.5, 1.0),
     Target("hr_share_after_3y", "HR+/HER2-: share of 10-y BMs after year 3", "late-persisting hazard",
            "derived (CALIBRATION.md)", 0.30, 1.0),
     Target("ratio_n4_n0", "CIF at 10 y, N4+ / N0", "N4+ hazard ~3-4x N0", "derived (CALIBRATION.md)", 2.5, 6.0),
@@ -58,13 +61,16 @@ TARGETS: tuple[Target, ...] = (
     Target("median_os_bm_all", "median survival after BM (years), all BM", "1.6 y", "Toronto 2016", 1.2, 3.0),
     Target("os1_bm", "survival 1 y after BM", "51%", "Svensson 2017"),
     Target("os5_bm", "survival 5 y after BM", "13%", "Svensson 2017"),
-    Target("median_os_bm_only", "median survival after BM, no visceral disease at BM", "2.3 y (bone-only)", "Harries 2014"),
+    Target("median_os_bm_only", "median survival after BM, no visceral disease at BM", "2.3 y (bone-only)",
+           "Harries 2014"),
     Target("median_os_visceral", "median survival after BM, visceral disease at BM", "< 1 y", "Harries 2014"),
-    Target("median_os_de_novo", "median survival, de novo stage IV with BM (years)", "2.5-3.2 y (30-38 months)", "Gong 2018"),
+    Target("median_os_de_novo", "median survival, de novo stage IV with BM (years)", "2.5-3.2 y (30-38 months)",
+           "Gong 2018"),
     Target("bm_among_bc_deaths", "BM among patients dying of breast cancer", "69%", "Coleman & Rubens 1987"),
     Target("sre1_no_bta", "SRE within 1 y of BM without BTA (death competing)", "49.6% (placebo); 46.4% in 0.7 y",
            "Kohno 2005; Svensson 2017", 0.35, 0.60),
-    Target("median_first_sre_no_bta", "median time to first SRE without BTA (months, alive)", "7.0 months", "Protocol 19"),
+    Target("median_first_sre_no_bta", "median time to first SRE without BTA (months, alive)", "7.0 months",
+           "Protocol 19"),
     Target("sre_rate_no_bta", "SRE rate per patient-year without BTA", "2.2-4.0 (low authority)", "sanity range"),
     Target("rr_zol_vs_none", "SRE rate ratio, zoledronic acid vs none", "0.61 (0.59 Andersen-Gill)", "Kohno 2005"),
     Target("rr_dmab_vs_zol", "SRE rate ratio, denosumab vs zoledronic acid", "0.77", "Stopeck 2010"),
@@ -190,7 +196,8 @@ def _measure_sre(bm: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
     else:
         out["sre1_no_bta"] = out["median_first_sre_no_bta"] = float("nan")
     mix = events["event_type"].value_counts(normalize=True)
-    for kind in ("radiation_to_bone", "pathologic_fracture", "spinal_cord_compression", "surgery_to_bone", "hypercalcaemia"):
+    kinds = ("radiation_to_bone", "pathologic_fracture", "spinal_cord_compression", "surgery_to_bone", "hypercalcaemia")
+    for kind in kinds:
         out[f"share {kind}"] = float(mix.get(kind, 0.0))
     return out
 
@@ -223,7 +230,8 @@ def calibration_table(measured: dict[str, float], truth: dict[str, Any] | None =
         band = "" if t.low is None and t.high is None else _band(t)
         ok = None if band == "" else bool((t.low is None or value >= t.low) and (t.high is None or value <= t.high))
         rows.append((t.key, t.quantity, t.published, t.source, band, value, true_values.get(t.key, np.nan), ok))
-    return pd.DataFrame(rows, columns=["key", "quantity", "published", "source", "acceptance", "simulated", "truth", "within"])
+    return pd.DataFrame(rows, columns=["key", "quantity", "published", "source", "acceptance", "simulated", "truth",
+                                       "within"])
 
 
 def _band(t: Target) -> str:

@@ -94,7 +94,8 @@ def draw_course(rng: np.random.Generator, cov: dict[str, np.ndarray], p: dict[st
     pattern = (u_pat[:, None] >= cum[:, :2]).sum(axis=1)
     bone_iv = np.array([p["bone_at_stage_iv"][k] for k in SUBTYPES])[s]
     only = p["bone_only_at_stage_iv"]
-    pattern_iv = np.where(u_pat < bone_iv * only, BONE_ONLY, np.where(u_pat < bone_iv, BONE_AND_VISCERAL, VISCERAL_ONLY))
+    pattern_iv = np.where(u_pat < bone_iv * only, BONE_ONLY,
+                          np.where(u_pat < bone_iv, BONE_AND_VISCERAL, VISCERAL_ONLY))
     pattern = np.where(iv, pattern_iv, pattern)
 
     ratio = cancer_death_ratio(p, s, iv)
