@@ -18,6 +18,10 @@ class InputError(ValueError):
     """Bad input to a bmstats function: the message names the column, the rule and the rows."""
 
 
+class ExtrapolationWarning(UserWarning):
+    """A curve or prediction read beyond the last follow-up time, where nothing was observed."""
+
+
 def describe_rows(index: Iterable, limit: int = MAX_ROWS_SHOWN) -> str:
     """'rows 3, 17, 42 (and 12 more)' for the index labels of offending rows."""
     labels = list(index)
@@ -37,10 +41,16 @@ def fail(column: str, rule: str, bad: pd.Series | pd.Index | Sequence) -> None:
 
 
 def require_frame(data: object, name: str = "data") -> pd.DataFrame:
+    """``data`` as a DataFrame with rows and unique column names (a duplicated name makes every column
+    lookup ambiguous: ``data[name]`` would be a frame, not a column)."""
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}")
     if len(data) == 0:
         raise InputError(f"{name} has no rows")
+    duplicated = data.columns[data.columns.duplicated()]
+    if len(duplicated):
+        names = ", ".join(repr(c) for c in dict.fromkeys(duplicated))
+        raise InputError(f"{name} has duplicated column name(s) {names}; rename them so that each is unique")
     return data
 
 
@@ -148,10 +158,20 @@ def numeric_array(data: pd.DataFrame, column: str) -> np.ndarray:
     """The column as float64, or an error naming the rows that are not numbers."""
     s = data[column]
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        return s.to_numpy(dtype=float)
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
+        raise InputError(f"column {column!r}: must be numeric, got {s.dtype} (convert dates to a duration, "
+                         "e.g. (date - origin).dt.days / 365.25)")
     converted = pd.to_numeric(s, errors="coerce")
-    fail(column, "must be numeric", converted.isna() & s.notna())
-    raise AssertionError("unreachable")
+    not_number = converted.isna() & s.notna()
+    if not_number.any():
+        fail(column, "must be numeric", not_number)
+    # every value reads as a number but some are stored as text ("1" beside 1): refuse rather than guess
+    text = s.map(lambda v: isinstance(v, (str, bytes)), na_action="ignore").fillna(False).astype(bool)
+    if text.any():
+        fail(column, f"must be numeric, but holds numbers stored as text (dtype {s.dtype}); convert it with "
+             "pd.to_numeric first", text)
+    return converted.to_numpy(dtype=float, na_value=np.nan)
 
 
 def time_array(data: pd.DataFrame, column: str, allow_zero: bool = True) -> np.ndarray:
@@ -164,18 +184,73 @@ def time_array(data: pd.DataFrame, column: str, allow_zero: bool = True) -> np.n
     return t
 
 
-def status_array(data: pd.DataFrame, column: str, max_code: int | None = None) -> np.ndarray:
-    """Status codes: integers 0 (censored), 1..k (causes); ``max_code`` caps k (1 for survival)."""
+def status_array(
+    data: pd.DataFrame, column: str, max_code: int | None = None, causes: Iterable[int] | None = None
+) -> np.ndarray:
+    """Status codes: integers 0 (censored), 1..k (causes); ``max_code`` caps k (1 for survival).
+
+    ``causes``: the causes the caller declared; any other non-zero code is an error naming the code and its
+    rows (a stray code such as 9 = "unknown" must not silently become a competing cause).
+    """
     s = numeric_array(data, column)
-    bad = (s != np.round(s)) | (s < 0)
+    bad = ~np.isfinite(s) | (s != np.round(s)) | (s < 0)
     if max_code is not None:
         bad |= s > max_code
     if bad.any():
         allowed = "0 or 1" if max_code == 1 else (f"0..{max_code}" if max_code else "0, 1, 2, ...")
         fail(column, f"status codes must be integers {allowed} (0 = censored)", data.index[bad])
+    if causes is not None:
+        declared = sorted({int(c) for c in causes})
+        stray = (s != 0) & ~np.isin(s, declared)
+        if stray.any():
+            codes = ", ".join(str(int(c)) for c in np.unique(s[stray]))
+            fail(column, f"code(s) {codes} are neither 0 (censored) nor a declared cause "
+                 f"({', '.join(map(str, declared))})", data.index[stray])
     return s.astype(np.int64)
+
+
+def cause_code(cause: object, name: str = "cause") -> int:
+    """A cause of interest: a positive integer status code (0 is the censoring code, not a cause)."""
+    if isinstance(cause, (bool, np.bool_)) or not isinstance(cause, (int, np.integer)):
+        if isinstance(cause, (float, np.floating)) and float(cause).is_integer():
+            cause = int(cause)
+        else:
+            raise InputError(f"{name} must be a positive integer status code (the cause of interest), got {cause!r}")
+    if cause < 1:
+        raise InputError(f"{name} must be a positive integer status code (the cause of interest), got {cause!r}; "
+                         "0 is the code for censored rows")
+    return int(cause)
+
+
+def time_points(times: object, name: str = "times") -> np.ndarray:
+    """Times at which a curve or a prediction is read: a 1-d array of finite, non-negative numbers."""
+    try:
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be numbers, got {times!r}") from None
+    if t.ndim != 1 or t.size == 0:
+        raise InputError(f"{name} must be one number or a non-empty list of numbers, got {times!r}")
+    bad = ~np.isfinite(t) | (t < 0)
+    if bad.any():
+        raise InputError(f"{name} must be finite and non-negative; got {', '.join(f'{x:g}' for x in t[bad])}")
+    return t
 
 
 def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
     """A survival event indicator: 0/1 or False/True."""
     return status_array(data, column, max_code=1)
+
+
+def beyond_follow_up(times: np.ndarray, last: float, what: str) -> None:
+    """Warn when ``times`` go past the last follow-up time ``last`` (as survRM2 refuses a tau beyond it):
+    the estimate there is carried forward from the last observation, not estimated."""
+    far = times[times > last]
+    if far.size:
+        import warnings
+
+        warnings.warn(
+            f"{what} at time(s) {', '.join(f'{x:g}' for x in np.unique(far)[:5])} beyond the last follow-up time "
+            f"{last:g}: the curve is carried forward there, not estimated",
+            ExtrapolationWarning,
+            stacklevel=3,
+        )

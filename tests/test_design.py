@@ -111,5 +111,7 @@ def test_unknown_column_and_bad_formula(data):
     assert formula_variables(data, "age + C(size) + np.log(nodes + 1)") == ["age", "size", "nodes"]
 
 
-def test_left_hand_side_is_ignored(data):
-    assert design_matrix(data, "y ~ age + grade").columns == ["age", "grade"]
+def test_two_sided_formula_is_refused_not_half_read(data):
+    with pytest.raises(InputError, match=r"has a left-hand side \('y'\).*right-hand side only: 'age \+ grade'"):
+        design_matrix(data, "y ~ age + grade")
+    assert design_matrix(data, "~ age + grade").columns == ["age", "grade"]

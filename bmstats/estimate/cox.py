@@ -19,18 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import (
-    Dropped,
-    InputError,
-    distinct_labels,
-    event_array,
-    fail,
-    handle_missing,
-    numeric_array,
-    require_columns,
-    require_frame,
-    time_array,
-)
+from bmstats._checks import Dropped, InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats.estimate._regression import (
     chi2_test,
     coefficient_table,
@@ -39,7 +28,8 @@ from bmstats.estimate._regression import (
     tests_frame,
 )
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.design import Design, design_matrix, formula_variables
+from bmstats.estimate.design import Design
+from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
 __all__ = ["cox", "CoxResult"]
@@ -280,7 +270,7 @@ class CoxResult(ResultMixin):
         qa = _bincount2(rep, A * jump[:, None], rs.K)
         return c, v, qa
 
-    def predict(self, newdata: pd.DataFrame, times, conf_level: float = 0.95) -> pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame, times, conf_level: float = 0.95, dropna: bool = False) -> pd.DataFrame:
         """Predicted survival S(t | x) = exp(-Lambda0(t) exp((x - means) b)) with confidence limits.
 
         As R's ``survfit(fit, newdata)``: the variance of the cumulative hazard is the Tsiatis (1981) / Link
@@ -289,13 +279,20 @@ class CoxResult(ResultMixin):
         limits are ``exp(-Lambda -+ z se(Lambda))``: log-scale limits of the survival (survfit's default
         ``conf.type = "log"``, upper limit capped at 1). Tidy frame: row (newdata index), time, cumhaz,
         survival, std_err (of the survival, as summary.survfit), lower, upper. With strata, ``newdata`` holds
-        the strata columns and each row uses its own stratum.
+        the strata columns and each row uses its own stratum. Missing covariates and levels not seen in the
+        fit are errors, or with ``dropna=True`` dropped and counted in ``frame.attrs["dropped"]``; times beyond
+        the last follow-up time warn (the baseline hazard is not estimated there).
         """
         from scipy import stats as _stats
 
-        Xn = self.design.transform(newdata).to_numpy(dtype=float) - self.means.to_numpy()
+        if not 0 < conf_level < 1:
+            raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+        times = time_points(times)
+        beyond_follow_up(times, float(self._stop.max()), "Cox predictions")
+        X = self.design.transform(newdata, dropna=dropna)
+        newdata = newdata.loc[X.index]
+        Xn = X.to_numpy(dtype=float) - self.means.to_numpy()
         lp = Xn @ self.coef.to_numpy()
-        times = np.atleast_1d(np.asarray(times, dtype=float))
         if self.strata:
             require_columns(newdata, self.strata)
             keys = list(newdata[list(self.strata)].itertuples(index=False, name=None))
@@ -326,7 +323,9 @@ class CoxResult(ResultMixin):
                 "row": row, "time": times, "cumhaz": cumhaz, "survival": surv, "std_err": surv * se,
                 "lower": np.exp(-cumhaz - z * se), "upper": np.minimum(1.0, np.exp(-cumhaz + z * se)),
             }))
-        return pd.concat(frames, ignore_index=True)
+        out = pd.concat(frames, ignore_index=True)
+        out.attrs["dropped"] = X.attrs["dropped"]
+        return out
 
     def ph_test(self, transform: str = "km", terms: bool = True):
         """Test of proportional hazards: the score test of R's ``cox.zph`` (survival 3.x), see :mod:`.zph`."""
@@ -367,29 +366,15 @@ def cox(
     True when ``cluster`` is given or the case weights are not all integers (as coxph; each row is its own
     cluster when robust without a cluster).
     """
-    require_frame(data)
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     strata_cols = tuple([strata] if isinstance(strata, str) else (strata or []))
-    require_columns(data, [time, event, entry, cluster, weights, *strata_cols])
-    variables = formula_variables(data, formula)
-    data, dropped = handle_missing(data, [time, event, entry, cluster, weights, *strata_cols, *variables], dropna)
-    design = design_matrix(data, formula)
-    stop = time_array(data, time)
-    status = event_array(data, event).astype(bool)
-    start = None
-    if entry is not None:
-        start = time_array(data, entry)
-        bad = start >= stop
-        if bad.any():
-            fail(entry, f"entry time must be before the exit time {time!r}", data.index[bad])
-    if weights is not None:
-        w = numeric_array(data, weights)
-        bad = ~np.isfinite(w) | (w <= 0)
-        if bad.any():
-            fail(weights, "case weights must be finite and positive", data.index[bad])
-    else:
-        w = np.ones(len(data))
+    prep = prepare(data, formula, time=time, event=event, entry=entry, weights=weights,
+                   columns=[cluster, *strata_cols], dropna=dropna)
+    data, design, dropped = prep.frame, prep.design, prep.dropped
+    stop, start = prep.time, prep.entry
+    status = prep.status.astype(bool)
+    w = prep.weights if prep.weights is not None else np.ones(prep.n)
     if strata_cols:
         codes, levels = _group_codes(data, list(strata_cols))
     else:

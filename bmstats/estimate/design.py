@@ -11,30 +11,46 @@ Formula syntax (formulaic, as in lifelines and patsy):
 - ``C(x, contr.treatment("b"))`` or ``treatment(x, "b")`` (a bmstats shorthand) choose the reference level
   ``"b"``; ``C(x, levels=["b", "a", "c"])`` sets the level order (reference = first);
 - ``a:b`` interaction, ``a*b`` main effects plus interaction;
-- ``bs(age, df=3)`` B-spline basis (``cr``/``cc`` natural cubic splines also work).
+- ``bs(age, df=3)`` B-spline basis; ``cr(age, df=3)`` natural and ``cc(x, df=4)`` cyclic cubic regression
+  splines (centred, as mgcv's, so that they are identifiable beside the baseline hazard);
+- ``scale(x)``, ``center(x)``, ``np.log(x + 1)``: every column a term reads, inside any transform, is known
+  to the missing-value handling;
+- column names that are not Python names (``ph.ecog`` from R data) in backticks, as in R.
+
+Only the right-hand side is accepted: the outcome comes from the estimator's ``time``/``status`` arguments,
+so a two-sided formula (``Surv(t, d) ~ x``) is refused rather than half-read.
 
 Regression models without an intercept column (Cox, Fine-Gray) still get full-rank treatment coding: the
 matrix is built with an intercept, which is then removed.
 
 Bad input is an :class:`~bmstats._checks.InputError` naming the variable or term: missing covariate values
 (unless ``dropna=True``, which drops and counts them), non-finite values produced by a transformation
-(e.g. ``np.log(0)``), constant columns and exact collinearity (the term whose column is a linear
-combination of earlier ones). Nothing becomes a silent NaN coefficient.
+(e.g. ``np.log(0)``), text or date columns of the wrong kind, a level present in the data but missing from
+``C(x, levels=[...])`` or unseen when fitting (prediction), constant columns and exact collinearity (the
+term whose column is a linear combination of earlier ones). Nothing becomes a silent NaN coefficient.
 """
 from __future__ import annotations
 
+import ast
+import builtins
+import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from formulaic import Formula, ModelSpec
 from formulaic.errors import FormulaicError
+from formulaic.transforms import TRANSFORMS
 from formulaic.transforms.contrasts import C, TreatmentContrasts
+from formulaic.transforms.cubic_spline import cubic_spline
+from formulaic.utils.code import sanitize_variable_names
+from formulaic.utils.stateful_transforms import stateful_transform
 
-from bmstats._checks import Dropped, InputError, describe_rows, handle_missing, require_frame
+from bmstats._checks import Dropped, InputError, describe_rows, fail, handle_missing, require_frame
 
-__all__ = ["Design", "design_matrix", "formula_variables", "treatment"]
+__all__ = ["Design", "design_matrix", "formula_variables", "right_hand_side", "treatment"]
 
 INTERCEPT = "Intercept"
 COLLINEAR_TOL = 1e-10
@@ -45,28 +61,124 @@ def treatment(x: Any, reference: Any = None):
     return C(x, TreatmentContrasts(base=reference))
 
 
-_CONTEXT = {"treatment": treatment}
+# natural (cr, cs) and cyclic (cc) cubic regression splines with mgcv's centring constraint: without it the
+# basis sums to one in every row and duplicates the intercept that Cox and Fine-Gray absorb into the baseline
+_natural = stateful_transform(partial(cubic_spline, cyclic=False, constraints="center"))
+_cyclic = stateful_transform(partial(cubic_spline, cyclic=True, constraints="center"))
+_CONTEXT = {"treatment": treatment, "cr": _natural, "cs": _natural, "cc": _cyclic}
+_KNOWN_NAMES = set(TRANSFORMS) | set(_CONTEXT) | set(dir(builtins)) | {"numpy", "pd", "pandas", "math"}
+_LEVEL_WARNING = "outside of the nominated levels"
+
+
+def right_hand_side(formula: object) -> str:
+    """The formula's right-hand side; a missing, empty or two-sided formula is an error."""
+    if not isinstance(formula, str) or not formula.strip():
+        raise InputError(f"formula must be a non-empty string such as 'age + C(grade)', got {formula!r}")
+    if "~" in formula:
+        lhs, rhs = formula.split("~", 1)
+        if lhs.strip():
+            raise InputError(
+                f"formula {formula!r} has a left-hand side ({lhs.strip()!r}); the outcome comes from the time and "
+                f"status arguments, so give the right-hand side only: {rhs.strip()!r}"
+            )
+        formula = rhs
+    if not formula.strip():
+        raise InputError(f"formula {formula!r} has no terms")
+    return formula.strip()
 
 
 def formula_variables(data: pd.DataFrame, formula: str) -> list[str]:
-    """The data columns a formula uses (right-hand side), in the order they appear in ``data``."""
-    formula = formula.split("~", 1)[1] if "~" in formula else formula
+    """Every data column the formula reads, inside transforms too (``bs(age)``, ``scale(x)``,
+    ``np.log(`ph.ecog`)``), in the order they appear in ``data``; unknown names are an error."""
+    rhs = right_hand_side(formula)
     try:
-        needed = Formula(formula).required_variables
-    except FormulaicError as exc:
-        raise InputError(f"formula {formula!r} could not be parsed: {exc}") from exc
-    missing = sorted(v for v in needed if v not in data.columns and v not in _CONTEXT and not _is_module_name(v))
-    if missing:
+        parsed = Formula(rhs)
+    except (FormulaicError, SyntaxError, ValueError) as exc:
+        raise InputError(f"formula {rhs!r} could not be parsed: {exc}") from None
+    columns = {str(c) for c in data.columns}
+    needed: set[str] = set()
+    unknown: set[str] = set()
+    for term in parsed:
+        for factor in term.factors:
+            method = getattr(factor.eval_method, "value", str(factor.eval_method))
+            if method == "literal":
+                continue
+            if method == "lookup":
+                (needed if factor.expr in columns else unknown).add(factor.expr)
+                continue
+            for name in _expression_names(factor.expr, columns):
+                if name in columns:
+                    needed.add(name)
+                elif name not in _KNOWN_NAMES:
+                    unknown.add(name)
+    if unknown:
         raise InputError(
-            f"formula {formula!r} uses column(s) {', '.join(map(repr, missing))} not found in data; "
-            f"available: {', '.join(map(str, data.columns))}"
+            f"formula {rhs!r} uses column(s) {', '.join(map(repr, sorted(unknown)))} not found in data; "
+            f"available: {', '.join(map(str, data.columns))} (names that are not Python names go in "
+            "backticks: `ph.ecog`)"
         )
     return [c for c in data.columns if c in needed]
 
 
-def _is_module_name(name: str) -> bool:
-    return name.split(".")[0] in {"np", "numpy", "pd", "math", "contr", "C", "bs", "cr", "cc", "poly", "scale",
-                                  "center", "log", "exp", "sqrt"}
+def _expression_names(expr: str, columns: set[str]) -> set[str]:
+    """Names an expression reads as values: plain names and the roots of attribute chains (``x.fillna``)
+    whose root is a column; functions called by name (``np.log``, ``C``) are not data."""
+    env = {c: None for c in columns}
+    aliases: dict[str, str] = {}
+    try:
+        tree = ast.parse(sanitize_variable_names(expr, env, aliases), mode="eval")
+    except SyntaxError as exc:
+        raise InputError(f"formula term {expr!r} could not be parsed: {exc.msg}") from None
+    names: set[str] = set()
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            skip.add(id(node.func))  # a function called by name: C(...), bs(...), np.log(...)
+        if isinstance(node, ast.Attribute):
+            skip.add(id(node))
+            root = node
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and aliases.get(root.id, root.id) in columns:
+                names.add(aliases.get(root.id, root.id))  # x.fillna(0) reads the column x
+            skip.add(id(root))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in skip:
+            names.add(aliases.get(node.id, node.id))
+    return names
+
+
+def model_frame(data: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """The formula's columns in a form formulaic reads safely: pandas ``string`` (also pyarrow-backed) as
+    object, nullable numbers as float; dates and mixtures of text and numbers are refused by name."""
+    out = {}
+    for name in variables:
+        s = data[name]
+        dtype = s.dtype
+        if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
+            raise InputError(
+                f"column {name!r}: a date or duration ({dtype}) cannot enter a formula; convert it to a number "
+                "first, e.g. years: (data[col] - origin).dt.days / 365.25"
+            )
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[name] = s
+        elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+            out[name] = s.astype(object).where(s.notna(), None)
+        elif pd.api.types.is_bool_dtype(dtype):
+            out[name] = s.astype(bool) if not s.isna().any() else s.astype(object)
+        elif pd.api.types.is_numeric_dtype(dtype):
+            out[name] = s.to_numpy(dtype=float, na_value=np.nan)
+        elif pd.api.types.is_object_dtype(dtype):
+            kinds = s.dropna().map(lambda v: "text" if isinstance(v, str) else type(v).__name__)
+            if kinds.nunique() > 1:
+                minority = kinds.value_counts().index[-1]
+                fail(name, f"mixes values of different kinds ({', '.join(sorted(kinds.unique()))}), e.g. 1 and "
+                     f"'1' would be two levels; make the column one type (values of kind {minority!r} at)",
+                     kinds.index[(kinds == minority).to_numpy()])
+            out[name] = s
+        else:
+            out[name] = s
+    return pd.DataFrame(out, index=data.index)
 
 
 @dataclass(frozen=True)
@@ -108,17 +220,46 @@ class Design:
         """The matrix as a C-contiguous float64 array (a copy)."""
         return np.ascontiguousarray(self.X.to_numpy(dtype=float))
 
-    def transform(self, newdata: pd.DataFrame) -> pd.DataFrame:
-        """The same columns for new data (categorical levels, spline knots as fitted); for prediction."""
+    def transform(self, newdata: pd.DataFrame, *, dropna: bool = False) -> pd.DataFrame:
+        """The same columns for new data (categorical levels, spline knots as fitted); for prediction.
+
+        Missing values in the columns the formula reads, and levels of a categorical variable that were not
+        in the fitted data, are errors naming the column, level and rows; with ``dropna=True`` those rows are
+        dropped and counted in ``frame.attrs["dropped"]`` (a :class:`~bmstats._checks.Dropped`).
+        """
         require_frame(newdata, "newdata")
         variables = formula_variables(newdata, self.formula)
-        newdata, _ = handle_missing(newdata, variables, dropna=False)
-        try:
-            mm = self.model_spec.get_model_matrix(newdata, context=_CONTEXT)
-        except FormulaicError as exc:
-            raise InputError(f"newdata does not fit the formula {self.formula!r}: {exc}") from exc
-        frame = pd.DataFrame(np.asarray(mm, dtype=float), columns=list(mm.columns), index=newdata.index)
-        return frame[self.columns]
+        newdata, dropped = handle_missing(newdata, variables, dropna)
+        frame = model_frame(newdata, variables)
+        unseen = _unlisted_levels(self.factors, frame)
+        if unseen:
+            if not dropna:
+                variable, levels, rows = unseen[0]
+                raise InputError(
+                    f"newdata column {variable!r}: level(s) {', '.join(map(repr, levels))} not seen when the model "
+                    f"was fitted (fitted levels: {', '.join(map(repr, self._levels_of(variable)))}) at "
+                    f"{describe_rows(rows)}; pass dropna=True to drop and count these rows"
+                )
+            bad = unseen[0][2].append([rows for _, _, rows in unseen[1:]]).unique()
+            by_column = dict(dropped.by_column)
+            for variable, _, rows in unseen:
+                by_column[f"{variable} (unseen level)"] = len(rows)
+            if len(bad) == len(frame):
+                raise InputError("no rows of newdata left after dropping unseen levels")
+            dropped = Dropped(dropped.n + len(bad), dropped.rows + tuple(bad), by_column)
+            frame = frame.drop(index=bad)
+        mm, level_warning = _evaluate(
+            lambda: self.model_spec.get_model_matrix(frame, context=_CONTEXT, na_action="ignore"), self.formula
+        )
+        if level_warning:
+            raise InputError(f"newdata does not fit the formula {self.formula!r}: {level_warning}")
+        out = pd.DataFrame(np.asarray(mm, dtype=float), columns=list(mm.columns), index=frame.index)[self.columns]
+        _check_finite(out, self.terms, what="newdata: ")
+        out.attrs["dropped"] = dropped
+        return out
+
+    def _levels_of(self, variable: str) -> list:
+        return next((f["levels"] for f in self.factors.values() if f["variable"] == variable), [])
 
 
 def design_matrix(
@@ -132,23 +273,36 @@ def design_matrix(
     """Build the model matrix of ``formula`` on ``data`` (see the module docstring for the syntax).
 
     ``intercept=False`` (survival models) removes the intercept after full-rank coding. Missing values in
-    the variables the formula uses are an error unless ``dropna=True``. ``check_rank`` raises on constant
+    every column the formula reads are an error unless ``dropna=True``. ``check_rank`` raises on constant
     columns and exact collinearity, naming the term.
     """
     require_frame(data)
-    if not isinstance(formula, str) or not formula.strip():
-        raise InputError("formula must be a non-empty string such as 'age + C(grade)'")
-    if "~" in formula:
-        formula = formula.split("~", 1)[1]
-    variables = formula_variables(data, formula)
+    rhs = right_hand_side(formula)
+    variables = formula_variables(data, rhs)
     data, dropped = handle_missing(data, variables, dropna)
-    try:
+    return build_design(data, rhs, variables, intercept=intercept, check_rank=check_rank, dropped=dropped)
+
+
+def build_design(
+    data: pd.DataFrame,
+    formula: str,
+    variables: list[str],
+    *,
+    intercept: bool = False,
+    check_rank: bool = True,
+    dropped: Dropped | None = None,
+) -> Design:
+    """The model matrix of rows already checked for missing values in ``variables`` (the columns
+    :func:`formula_variables` found); the step :func:`bmstats.estimate.prepare.prepare` calls."""
+    frame = model_frame(data, variables)
+
+    def evaluate():
         with np.errstate(all="ignore"):  # non-finite results are reported by _check_finite, naming the term
-            mm = Formula(formula).get_model_matrix(
-                data, context=_CONTEXT, na_action="ignore", ensure_full_rank=True, output="pandas"
+            return Formula(formula).get_model_matrix(
+                frame, context=_CONTEXT, na_action="ignore", ensure_full_rank=True, output="pandas"
             )
-    except FormulaicError as exc:
-        raise InputError(f"formula {formula!r} could not be evaluated on the data: {exc}") from exc
+
+    mm, level_warning = _evaluate(evaluate, formula)
     spec: ModelSpec = mm.model_spec
     values = np.asarray(mm, dtype=float)
     names = list(mm.columns)
@@ -168,22 +322,68 @@ def design_matrix(
         raise InputError(f"formula {formula!r} gives no covariate columns")
     X = pd.DataFrame(values, columns=names, index=data.index)
 
-    factors, reference_levels = _factor_info(spec, data)
+    factors, reference_levels = _factor_info(spec, frame)
+    unlisted = _unlisted_levels(factors, frame)
+    if unlisted:
+        variable, levels, rows = unlisted[0]
+        raise InputError(
+            f"column {variable!r}: level(s) {', '.join(map(repr, levels))} are in the data but not among the "
+            f"levels the formula lists ({', '.join(map(repr, _listed(factors, variable)))}); they would be merged "
+            f"into the reference level. List every level, or drop those rows first ({describe_rows(rows)})"
+        )
+    if level_warning:  # a factor whose levels could not be traced to one column: still never merge silently
+        raise InputError(f"formula {formula!r}: {level_warning}")
     design = Design(
         X=X,
         terms=terms,
         reference_levels=reference_levels,
         factors=factors,
-        dropped=dropped,
+        dropped=dropped if dropped is not None else Dropped.none(),
         rows=data.index,
         formula=formula,
         intercept=intercept,
         model_spec=spec,
     )
-    _check_finite(design)
+    _check_finite(design.X, design.terms)
     if check_rank:
         check_full_rank(design)
     return design
+
+
+def _evaluate(build, formula: str):
+    """Run formulaic: (model matrix, its warning about values outside a factor's levels or None), with
+    formulaic's errors turned into InputErrors naming the formula."""
+    with warnings.catch_warnings(record=True, action="always") as caught:
+        try:
+            mm = build()
+        except (FormulaicError, ValueError, TypeError, KeyError, NameError, AttributeError) as exc:
+            raise InputError(f"formula {formula!r} could not be evaluated on the data: {exc}") from None
+    level_warning = None
+    for w in caught:
+        if _LEVEL_WARNING in str(w.message):
+            level_warning = str(w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return mm, level_warning
+
+
+def _listed(factors: dict, variable: str) -> list:
+    return next((f["levels"] for f in factors.values() if f["variable"] == variable), [])
+
+
+def _unlisted_levels(factors: dict, frame: pd.DataFrame) -> list[tuple[str, list, pd.Index]]:
+    """(column, values, rows) for every factor read straight from a column whose values include ones that
+    are not among the factor's levels (listed in ``C(x, levels=...)`` or seen when fitting)."""
+    found = []
+    for info in factors.values():
+        variable = info["variable"]
+        if not info.get("direct") or variable not in frame.columns:
+            continue
+        values = frame[variable]
+        outside = values.notna() & ~values.isin(info["levels"])
+        if outside.any():
+            found.append((variable, list(pd.unique(values[outside])), values.index[outside.to_numpy()]))
+    return found
 
 
 def _factor_info(spec: ModelSpec, data: pd.DataFrame) -> tuple[dict, dict]:
@@ -196,20 +396,39 @@ def _factor_info(spec: ModelSpec, data: pd.DataFrame) -> tuple[dict, dict]:
             base = levels[0] if levels else None
         found = [v for v in spec.factor_variables.get(factor, set()) if v in data.columns]
         variable = found[0] if len(found) == 1 else str(factor)
-        factors[str(factor)] = {"variable": variable, "levels": levels, "reference": base}
+        factors[str(factor)] = {"variable": variable, "levels": levels, "reference": base,
+                                "direct": len(found) == 1 and _reads_column(str(factor.expr), variable, data)}
         reference_levels[variable] = base
     return factors, reference_levels
 
 
-def _check_finite(design: Design) -> None:
-    values = design.X.to_numpy()
+def _reads_column(expr: str, variable: str, data: pd.DataFrame) -> bool:
+    """Whether a factor's values are the column's own values: ``x``, ``C(x, ...)``, ``treatment(x, ...)``."""
+    if expr == variable:
+        return True
+    aliases: dict[str, str] = {}
+    try:
+        tree = ast.parse(sanitize_variable_names(expr, {c: None for c in data.columns}, aliases), mode="eval")
+    except SyntaxError:
+        return False
+    node = tree.body
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id, node.id) == variable
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("C", "treatment")
+            and bool(node.args) and isinstance(node.args[0], ast.Name)
+            and aliases.get(node.args[0].id, node.args[0].id) == variable)
+
+
+def _check_finite(X: pd.DataFrame, terms: dict, what: str = "") -> None:
+    values = X.to_numpy()
     bad = ~np.isfinite(values)
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])
-        column = design.columns[j]
-        rows = design.X.index[bad[:, j]]
+        column = X.columns[j]
+        term = next((t for t, cols in terms.items() if column in cols), column)
+        rows = X.index[bad[:, j]]
         raise InputError(
-            f"term {design.term_of(column)!r} (column {column!r}) is not finite (NaN or infinite after "
+            f"{what}term {term!r} (column {column!r}) is not finite (NaN or infinite after "
             f"transformation) at {describe_rows(rows)}"
         )
 

@@ -26,21 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import (
-    Dropped,
-    InputError,
-    distinct_labels,
-    handle_missing,
-    require_columns,
-    require_frame,
-    status_array,
-    time_array,
-)
+from bmstats._checks import Dropped, InputError, beyond_follow_up, cause_code, distinct_labels, time_points
 from bmstats.estimate._regression import ConvergenceWarning, coefficient_table, newton_raphson
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.design import Design, design_matrix, formula_variables
+from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
 from bmstats.estimate.finegray_variance import cumhaz_influence, sandwich
+from bmstats.estimate.prepare import prepare
 
 __all__ = ["fine_gray", "FineGrayResult"]
 
@@ -110,8 +102,8 @@ class FineGrayResult(ResultMixin):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float,
-                conf_level: float | None = None) -> pd.DataFrame:
+    def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None,
+                dropna: bool = False) -> pd.DataFrame:
         """Predicted cumulative incidence F(t | x) = 1 - exp(-Lambda0(t) exp(x'b)) per row of ``newdata``.
 
         Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, se_cloglog, lower, upper.
@@ -119,14 +111,16 @@ class FineGrayResult(ResultMixin):
         var(log Lambda(t) + x'b) = sum_i (IF_i(Lambda)/Lambda + x'IF_i(b))^2 from the influence functions
         of b and of the baseline (both with their censoring-distribution terms, Fine & Gray 1999 section 3).
         Point estimates equal cmprsk's ``predict.crr``. Before the first event: estimate 0, no interval.
+        Missing covariates and levels not seen in the fit are errors, or with ``dropna=True`` dropped and
+        counted in ``frame.attrs["dropped"]``; times beyond the last follow-up time warn.
         """
         level = self.conf_level if conf_level is None else conf_level
         if not 0 < level < 1:
             raise InputError(f"conf_level must be between 0 and 1, got {level}")
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-        if t.ndim != 1 or not np.all(np.isfinite(t)) or (t < 0).any():
-            raise InputError("times must be finite, non-negative numbers")
-        Xnew = self.design.transform(newdata).to_numpy(dtype=float) - self._prob.mean
+        t = time_points(times)
+        beyond_follow_up(t, float(self._prob.times[-1]), "Fine-Gray predictions")
+        X = self.design.transform(newdata, dropna=dropna)
+        Xnew = X.to_numpy(dtype=float) - self._prob.mean
         beta = self.coef.to_numpy()
         lp = Xnew @ beta
         rs, prob = self._rs, self._prob
@@ -150,9 +144,11 @@ class FineGrayResult(ResultMixin):
                 upper = -np.expm1(-np.exp(eta + q * se))
             else:
                 se = lower = upper = np.full(len(lp), np.nan)
-            frames.append(pd.DataFrame({"row": newdata.index, "time": tj, "cumulative_hazard": H, "estimate": est,
+            frames.append(pd.DataFrame({"row": X.index, "time": tj, "cumulative_hazard": H, "estimate": est,
                                         "se_cloglog": se, "lower": lower, "upper": upper}))
-        return pd.concat(frames, ignore_index=True)
+        out = pd.concat(frames, ignore_index=True)
+        out.attrs["dropped"] = X.attrs["dropped"]
+        return out
 
 
 def fine_gray(
@@ -176,19 +172,14 @@ def fine_gray(
     Newton-Raphson stops when the relative change in the log pseudo-likelihood is below ``tol`` and then takes
     one more Newton step.  Missing values are an error unless ``dropna=True`` (dropped and counted).
     """
-    require_frame(data)
-    require_columns(data, [time, status, cengroup])
-    if not isinstance(event, (int, np.integer)) or isinstance(event, bool) or event < 1:
-        raise InputError(f"event must be a positive integer status code (the cause of interest), got {event!r}")
-    variables = formula_variables(data, formula.split("~", 1)[-1] if isinstance(formula, str) else formula)
-    data, dropped = handle_missing(data, [time, status, cengroup, *variables], dropna)
-    t = time_array(data, time)
-    st = status_array(data, status)
+    event = cause_code(event, "event")
+    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], dropna=dropna)
+    data, design, dropped = prep.frame, prep.design, prep.dropped
+    t, st = prep.time, prep.status
     n_events = int((st == event).sum())
     if n_events == 0:
         codes = ", ".join(str(c) for c in np.unique(st))
         raise InputError(f"column {status!r}: no events of cause {event} (codes present: {codes})")
-    design = design_matrix(data, formula)
     names = design.columns
     X = design.values()
     p = X.shape[1]
@@ -250,7 +241,7 @@ def fine_gray(
         conf_level=float(conf_level),
         cengroup=cengroup,
         design=design,
-        dropped=dropped if dropped.n else design.dropped,
+        dropped=dropped,
         _prob=prob,
         _rs=rs,
         _influence=infl,

@@ -18,12 +18,11 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
-from bmstats._checks import (
-    Dropped, InputError, describe_rows, fail, handle_missing, numeric_array, require_columns, require_frame,
-)
+from bmstats._checks import Dropped, InputError, describe_rows, fail, numeric_array, require_columns, require_frame
 from bmstats.estimate._regression import coefficient_table
 from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.design import Design, design_matrix, formula_variables
+from bmstats.estimate.design import Design
+from bmstats.estimate.prepare import prepare
 
 FAMILIES = ("poisson", "negative_binomial")
 SUMMARY_COLUMNS = ["coef", "se", "rate_ratio", "lower", "upper", "z", "p"]
@@ -124,14 +123,15 @@ def rate_regression(
     that unit); ``formula``: right-hand side in Wilkinson syntax (``"C(group) + age"``).  ``id`` (optional)
     names the subject column so that errors name the subject as well as the row.
     """
-    require_frame(data)
     if family not in FAMILIES:
         raise InputError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1; got {conf_level!r}")
-    require_columns(data, [events, person_time, id])
-    variables = formula_variables(data, formula.split("~", 1)[-1])
-    data, dropped = handle_missing(data, [events, person_time, *variables], dropna)
+    if id is not None:
+        require_columns(require_frame(data), [id])
+    prep = prepare(data, formula, columns=[events, person_time], intercept=True, dropna=dropna)
+    design, dropped = prep.design, prep.dropped
+    data = prep.frame.join(data.loc[prep.rows, [id]]) if id is not None and id not in prep.frame else prep.frame
     y = numeric_array(data, events)
     bad = ~np.isfinite(y) | (y < 0) | (y != np.round(y))
     if bad.any():
@@ -141,7 +141,6 @@ def rate_regression(
     if bad.any():
         rule = "person-time must be positive" + (" (negative values found)" if (pt < 0).any() else "")
         _fail(person_time, rule, data, bad, id)
-    design = design_matrix(data, formula, intercept=True, dropna=False)
     X = design.values()
     names = design.columns
     offset = np.log(pt)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,8 @@ def _fail(builder: str, name: str, rule: str, value: Any) -> None:
 def _decimals(value: Any, name: str, builder: str) -> Any:
     if value is None:
         return value
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_DECIMALS:
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not whole or not 0 <= value <= MAX_DECIMALS:
         _fail(builder, name, f"a whole number from 0 to {MAX_DECIMALS}", value)
     return int(value)
 
@@ -39,7 +41,8 @@ def _decimals(value: Any, name: str, builder: str) -> Any:
 def _times(value: Any, name: str, builder: str) -> list[float]:
     rule = "a non-empty list of numbers >= 0 (times in the result's unit)"
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray, pd.Series, pd.Index)):
-        values = [value] if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) else None
+        scalar = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        values = [value] if scalar else None
         if values is None:
             _fail(builder, name, rule, value)
         value = values

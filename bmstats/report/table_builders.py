@@ -211,7 +211,8 @@ def table_one(
             levels = _levels(s)
             counts = [frame[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, frame in columns]
             if has_test and len(with_values) > 1:
-                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy() for _, g in with_values])
+                table = np.array([g[var].value_counts().reindex(levels, fill_value=0).to_numpy()
+                                  for _, g in with_values])
                 table = table[:, table.sum(axis=0) > 0]
                 if table.shape[1] < 2:
                     p_value, test_name = float("nan"), ""

@@ -1,0 +1,181 @@
+"""Regression input as a careless or hostile user gives it: every case is the right answer, a warning or an
+InputError naming the column, level or row (issue: no silent wrong answers)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import bmstats as bm
+from bmstats._checks import InputError
+from bmstats.estimate import prepare as prepare_module
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(11)
+    n = 300
+    age = rng.normal(60, 10, n)
+    grade = rng.choice(["g1", "g2", "g3"], n)
+    t = rng.exponential(np.exp(-0.02 * (age - 60)), n)
+    status = rng.choice([0, 1, 2], n, p=[0.3, 0.45, 0.25])
+    return pd.DataFrame({"t": t, "status": status, "event": (status > 0).astype(int), "age": age,
+                         "grade": grade})
+
+
+FITS = {
+    "cox": lambda d, f, **kw: bm.cox(d, "t", "event", f, **kw),
+    "fine_gray": lambda d, f, **kw: bm.fine_gray(d, "t", "status", f, **kw),
+}
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+@pytest.mark.parametrize("term", ["bs(age, df=3)", "cr(age, df=3)", "scale(age)", "center(age)",
+                                  "np.log(age)", "I(age ** 2)"])
+def test_missing_value_inside_a_transform_is_the_missing_value_error(data, fit, term):
+    d = data.copy()
+    d.loc[7, "age"] = np.nan
+    with pytest.raises(InputError, match=r"column 'age': missing values.*row 7"):
+        fit(d, term)
+    res = fit(d, term, dropna=True)
+    assert res.dropped.n == 1 and res.dropped.by_column == {"age": 1} and res.n == len(d) - 1
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+@pytest.mark.parametrize("term", ["cr(age, df=3)", "cs(age, df=4)", "cc(age, df=4)"])
+def test_natural_and_cyclic_splines_fit(data, fit, term):
+    res = fit(data, term)
+    assert len(res.coef) == int(term.split("df=")[1][0]) and np.isfinite(res.coef).all()
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_level_omitted_from_levels_is_an_error_naming_it(data, fit):
+    with pytest.raises(InputError, match=r"column 'grade': level\(s\) 'g3' are in the data but not among"):
+        fit(data, "C(grade, levels=['g1', 'g2'])")
+    res = fit(data, "C(grade, levels=['g2', 'g1', 'g3'])")  # every level listed: fine, g2 the reference
+    assert len(res.coef) == 2
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_predict_unseen_level_or_missing_covariate(data, fit):
+    res = fit(data, "age + grade")
+    new = pd.DataFrame({"age": [50.0, 60.0, np.nan], "grade": ["g1", "g9", "g2"]}, index=[10, 11, 12])
+    with pytest.raises(InputError, match=r"column 'age': missing values.*row 12"):
+        res.predict(new, [1.0])
+    with pytest.raises(InputError, match=r"newdata column 'grade': level\(s\) 'g9' not seen.*row 11"):
+        res.predict(new.iloc[:2], [1.0])
+    out = res.predict(new, [1.0], dropna=True)
+    assert list(out["row"]) == [10]
+    dropped = out.attrs["dropped"]
+    assert dropped.n == 2 and set(dropped.rows) == {11, 12}
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+@pytest.mark.parametrize("times", [[np.nan], [-1.0], [], "one"])
+def test_predict_refuses_bad_times(data, fit, times):
+    res = fit(data, "age")
+    with pytest.raises(InputError, match="times"):
+        res.predict(data.head(2), times)
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_predict_beyond_follow_up_warns(data, fit):
+    res = fit(data, "age")
+    with pytest.warns(bm._checks.ExtrapolationWarning, match="beyond the last follow-up"):
+        res.predict(data.head(2), [data["t"].max() * 2])
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]", "category"])
+def test_text_columns_of_any_pandas_dtype_fit_as_object_columns(data, fit, dtype):
+    expected = fit(data, "age + grade").coef
+    got = fit(data.assign(grade=data["grade"].astype(dtype)), "age + grade").coef
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_nullable_string_column_with_missing_values_is_dropped_and_counted(data):
+    d = data.assign(grade=data["grade"].astype("string"))
+    d.loc[3, "grade"] = pd.NA
+    with pytest.raises(InputError, match=r"column 'grade': missing values.*row 3"):
+        bm.cox(d, "t", "event", "grade")
+    assert bm.cox(d, "t", "event", "grade", dropna=True).dropped.n == 1
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_bad_covariate_kinds_are_named(data, fit):
+    dated = data.assign(when=pd.Timestamp("2020-01-01") + pd.to_timedelta(data["age"], "D"))
+    with pytest.raises(InputError, match=r"column 'when': a date or duration"):
+        fit(dated, "when")
+    mixed = data.assign(code=data["grade"].astype(object))
+    mixed.loc[5, "code"] = 1
+    with pytest.raises(InputError, match=r"column 'code': mixes values of different kinds.*row 5"):
+        fit(mixed, "code")
+    with pytest.raises(InputError, match=r"'g7'.*not among the provided levels"):
+        fit(data, "treatment(grade, 'g7')")
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+@pytest.mark.parametrize("formula, message", [
+    (None, "formula must be a non-empty string"),
+    ("", "formula must be a non-empty string"),
+    (3, "formula must be a non-empty string"),
+    ("Surv(t, event) ~ age", "has a left-hand side"),
+    ("age + weight", "'weight' not found"),
+    ("np.log(weight)", "'weight' not found"),
+    ("age +", "could not be parsed"),
+])
+def test_bad_formulas_are_named(data, fit, formula, message):
+    with pytest.raises(InputError, match=message):
+        fit(data, formula)
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_backticked_names_with_dots_as_in_r_data(data, fit):
+    renamed = data.rename(columns={"age": "ph.ecog"})
+    expected = fit(data, "age + np.log(age)").coef.to_numpy()
+    got = fit(renamed, "`ph.ecog` + np.log(`ph.ecog`)").coef.to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_duplicated_column_names_are_refused(data, fit):
+    d = data.copy()
+    d.columns = ["t", "status", "event", "age", "age"]
+    with pytest.raises(InputError, match="duplicated column name.*'age'"):
+        fit(d, "age")
+
+
+@pytest.mark.parametrize("column", ["t", "status", "event"])
+def test_numbers_stored_as_text_in_the_outcome_are_named_with_rows(data, column):
+    d = data.copy()
+    d[column] = d[column].astype(object)
+    d.loc[4, column] = str(d.loc[4, column])
+    call = FITS["fine_gray"] if column == "status" else FITS["cox"]
+    with pytest.raises(InputError, match=rf"column '{column}': must be numeric, but holds numbers stored as text"
+                                         r".*; row 4$"):
+        call(d, "age")
+
+
+def test_one_preparation_pass(data, monkeypatch):
+    """A fit checks the frame, its missing values and formula once (it was four times each)."""
+    calls = {"require_frame": 0, "handle_missing": 0, "formula_variables": 0}
+    for name in calls:
+        original = getattr(prepare_module, name)
+
+        def counted(*args, _name=name, _original=original, **kw):
+            calls[_name] += 1
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(prepare_module, name, counted)
+    bm.fine_gray(data, "t", "status", "age + grade")
+    bm.cox(data, "t", "event", "age + grade")
+    assert calls == {"require_frame": 2, "handle_missing": 2, "formula_variables": 2}
+
+
+def test_prepared_arrays_are_aligned_and_plain(data):
+    d = data.copy()
+    d.loc[[2, 9], "age"] = np.nan
+    prep = prepare_module.prepare(d, "age + grade", time="t", status="status", dropna=True)
+    assert isinstance(prep.time, np.ndarray) and isinstance(prep.status, np.ndarray)
+    assert prep.X.shape == (len(d) - 2, 3) and len(prep.time) == prep.n == len(prep.rows)
+    assert 2 not in prep.rows and prep.dropped.n == 2
+    with pytest.raises(InputError, match=r"column 'status': code\(s\) 2 are neither 0"):
+        prepare_module.prepare(d, "age", time="t", status="status", causes=[1], dropna=True)
