@@ -98,8 +98,8 @@ def test_other_file_types(tmp_path, cohort, suffix):
         def stata(frame):
             out = frame.copy()
             for c in out.columns:
-                if out[c].dtype == object:
-                    out[c] = out[c].fillna("")
+                if out[c].dtype == object or isinstance(out[c].dtype, pd.CategoricalDtype):
+                    out[c] = out[c].astype(object).fillna("")
                 elif str(out[c].dtype) in ("Int64", "boolean"):
                     out[c] = out[c].astype("float64")
             return out

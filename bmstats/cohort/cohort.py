@@ -105,7 +105,7 @@ class Cohort:
         p = self._patients
         n_bm = int(p["bm_date"].notna().sum())
         n_dead = int(p["death_date"].notna().sum())
-        src = f" from {self.sources['patients']}" if "patients" in self.sources else ""
+        src = f" from {self.sources['patients']}" if self.sources.get("patients") else ""
         synth = " (synthetic: .truth holds its parameters)" if self.truth is not None else ""
         return (
             f"Cohort{src}{synth}: {len(p):,} patients ({n_bm:,} with bone metastasis, {n_dead:,} died), "

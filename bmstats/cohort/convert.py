@@ -50,6 +50,10 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
             continue
         s = _column(raw, name, all_text)
         recode = tmap.values.get(name)
+        recoded = None
+        if recode is not None:
+            recoded, unused = _recode(_text(s, set()), recode, missing)
+            issues.append(_unused_keys(table, tmap, name, unused))
         if col.kind == "date" and recode is None and pd.api.types.is_datetime64_any_dtype(s):
             out[name] = _naive(s)
             continue
@@ -59,9 +63,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
         elif col.kind == "boolean" and recode is None and pd.api.types.is_bool_dtype(s):
             values, bad = s.astype("boolean"), None
         else:
-            text = _text(s, missing)
-            if recode:
-                text = _recode(text, recode, missing)
+            text = recoded if recoded is not None else _text(s, missing)
             if col.kind == "date":
                 fmt = tmap.date_format_of(name)
                 values = _parse_dates(text, fmt)
@@ -73,8 +75,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
                         values = values.mask(typed, _naive(s.where(typed)))
                 bad = text.notna() & values.isna()
                 if bad.any():
-                    issues.append(
-                        _bad(table, "BM006-date-parse", name, ids, text, bad, f"is not a date in format {fmt}"))
+                    issues.append(_bad_dates(table, name, ids, text, bad, fmt))
                 out[name] = values
                 continue
             if col.kind in ("number", "integer"):
@@ -89,17 +90,31 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
         if bad is not None and bad.any():
             rule_text = {"number": "is not a number", "integer": "is not a whole number",
                          "boolean": "is not true/false"}[col.kind]
-            issues.append(_bad(table, "BM005-value-type", name, ids, _text(s, missing), bad, rule_text))
+            shown = recoded if recoded is not None else _text(s, missing)
+            issues.append(_bad(table, "BM005-value-type", name, ids, shown, bad, rule_text))
             values = values.mask(bad)
+        if name in tmap.multiply:
+            values = values * tmap.multiply[name]
         out[name] = values
 
     frame = pd.DataFrame(out, index=raw.index)
     if table == "patients":
         derived = derive_subtype(frame["er"], frame["pr"], frame["her2"])
         frame["subtype"] = frame["subtype"].where(frame["subtype"].notna(), derived)
+    for name in schema.CODE_COLUMNS[table]:
+        frame[name] = schema.as_coded(frame[name], spec[name])
     extra = [c for c in raw.columns if c not in spec]
     for c in extra:
-        frame[c] = _text(_column(raw, c, all_text), missing) if raw[c].dtype == object else raw[c]
+        recode = tmap.values.get(c)
+        if recode is not None:
+            frame[c], unused = _recode(_text(_column(raw, c, all_text), set()), recode, missing)
+            issues.append(_unused_keys(table, tmap, c, unused))
+        else:
+            frame[c] = _text(_column(raw, c, all_text), missing) if raw[c].dtype == object else raw[c]
+    for c in set(tmap.values) - set(raw.columns):
+        issues.append(issue_frame("BM107-mapping-value-unused", table, [1], "", c,
+                                  f"values: recoding given for column {tmap.value_keys.get(c, c)!r}, "
+                                  "which the file does not have"))
     frame.index.name = schema.ROW
     return frame, concat_issues(issues), absent
 
@@ -176,11 +191,62 @@ def _cell_text(v) -> str:
     return str(v)
 
 
-def _recode(text: pd.Series, recode: dict, missing: set) -> pd.Series:
-    mapped = text.map(recode)
-    out = mapped.where(text.isin(list(recode)), text)
-    out = out.mask(out.isin(missing))
-    return out.astype(object).where(out.notna(), None)
+def _recode(text: pd.Series, recode: dict, missing: set) -> tuple[pd.Series, list]:
+    """(recoded text, keys that matched no cell).  ``text`` is the cells' text before the missing tokens are
+    applied, so that the key ``""`` can map empty cells and a key such as ``NA`` its own text; cells not
+    recoded that are missing tokens (or recoded to one) become missing."""
+    key = text.fillna("")
+    hit = key.isin(list(recode))
+    out = key.map(recode).where(hit, text)
+    out = out.mask(out.isna() | out.isin(missing))
+    seen = set(key[hit].unique())
+    unused = [k for k in recode if k not in seen]
+    return out.astype(object).where(out.notna(), None), unused
+
+
+def _unused_keys(table: str, tmap, column: str, unused: list) -> pd.DataFrame:
+    if not unused:
+        return issue_frame("BM107-mapping-value-unused", table, [], "", column, "")
+    site = tmap.value_keys.get(column, column)
+    keys = ", ".join(repr(k) for k in unused)
+    return issue_frame("BM107-mapping-value-unused", table, [1], "", column,
+                       f"values.{site}: key(s) {keys} match no cell of column {site!r} (a typo, or a code "
+                       "written differently in the file?)")
+
+
+# formats a site's dates are commonly written in; the first that reads the most failed values is suggested
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y",
+                 "%d.%m.%y", "%Y%m%d", "%d %b %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d, %Y", "%Y-%m-%d %H:%M:%S",
+                 "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M")
+
+
+def guess_date_format(texts: pd.Series) -> list[str]:
+    """The formats (of a list of common ones) that read the most of ``texts``; empty when none reads any.
+    Several when they tie (``01/02/2010``: day and month cannot be told apart)."""
+    sample = pd.Series(texts.dropna().unique()[:2000], dtype=object)
+    if sample.empty:
+        return []
+    counts = {fmt: int(pd.to_datetime(sample, format=fmt, errors="coerce").notna().sum()) for fmt in _DATE_FORMATS}
+    best = max(counts.values())
+    return [] if best == 0 else [fmt for fmt, n in counts.items() if n == best]
+
+
+def _bad_dates(table: str, column: str, ids: pd.Series, text: pd.Series, bad: pd.Series, fmt: str) -> pd.DataFrame:
+    """BM006 per cell, or, when most of a column's dates fail, one issue naming the format they look like."""
+    n_bad, n_present = int(bad.sum()), int(text.notna().sum())
+    if 2 * n_bad <= n_present:
+        return _bad(table, "BM006-date-parse", column, ids, text, bad, f"is not a date in format {fmt}")
+    first = bad.index[bad.to_numpy()][0]
+    guess = guess_date_format(text[bad])
+    if guess:
+        looks = " or ".join(guess) + (" (no day above 12 tells day and month apart)" if len(guess) > 1 else "")
+        hint = f"they look like {looks}: set date_format: \"{guess[0]}\" in the mapping"
+    else:
+        hint = "none of the usual formats reads them: set date_format in the mapping to the format they use"
+    msg = (f"{column}: {n_bad:,} of {n_present:,} values are not dates in format {fmt} (e.g. "
+           f"'{str(text[first])[:_MAX_VALUE_SHOWN]}' in row {first}); {hint}; rules that need {column} were "
+           "not checked where it did not parse")
+    return issue_frame("BM006-date-parse", table, [1], "", column, msg)
 
 
 def _parse_dates(text: pd.Series, fmt: str) -> pd.Series:

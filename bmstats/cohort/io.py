@@ -39,7 +39,7 @@ def read_cohort(patients, events=None, mapping=None) -> Cohort:
     m = load_mapping(mapping)
     raw_p, src_p = _read_any(patients, m, "patients")
     raw_e, src_e = (None, None) if events is None else _read_any(events, m, "skeletal_events")
-    sources = {"patients": src_p} | ({"skeletal_events": src_e} if src_e else {})
+    sources = {name: src for name, src in (("patients", src_p), ("skeletal_events", src_e)) if src}
     p, e, issues, absent = _tables(raw_p, raw_e, m)
     return Cohort(p, e, sources=sources, read_issues=issues, absent=absent, canonical=True)
 

@@ -25,7 +25,8 @@ _CATALOGUE = [
     ("BM004-required-value", "error", "required columns have a value in every row"),
     ("BM005-value-type", "error", "numbers, whole numbers and true/false values parse as such"),
     ("BM006-date-parse", "error",
-     "dates parse in the declared format (ISO YYYY-MM-DD unless the mapping says otherwise)"),
+     "dates parse in the declared format (ISO YYYY-MM-DD unless the mapping says otherwise); when most dates of "
+     "a column fail, one issue names the format they look like"),
     ("BM007-code-in-set", "error", "coded columns hold one of their codes (see the schema)"),
     ("BM008-followup-after-diagnosis", "error", "last_fu_date is on or after dx_date"),
     ("BM009-bm-after-diagnosis", "error", "bm_date is on or after dx_date"),
@@ -54,6 +55,8 @@ _CATALOGUE = [
      "a patient who died has no cause_of_death (use 'unknown' when it is not known)"),
     ("BM105-extra-column", "warning", "a column of the file is not in the canonical schema (kept as it is)"),
     ("BM106-bta-type-date", "warning", "bta_type names a drug but bta_start_date is empty, or the reverse"),
+    ("BM107-mapping-value-unused", "warning", "a recoding key of the mapping's values matches no cell of its column"),
+    ("BM108-unit-suspect", "warning", "a number column's values look like another unit (e.g. tumour size in cm)"),
 ]
 
 RULES: dict[str, Rule] = {rid: Rule(rid, sev, text) for rid, sev, text in _CATALOGUE}

@@ -7,16 +7,24 @@ Format (every key optional; docs/cohort.md has a full example)::
     encoding: utf-8                  # text files; default: UTF-8 (with or without BOM), else Latin-1
     delimiter: ";"                   # CSV delimiter (default "," ; tab for .tsv)
     patients:
-      columns: {PatNr: patient_id, DiagDat: dx_date, ER: er}   # site name -> canonical name
+      columns:                                                  # site name -> canonical name
+        PatNr: patient_id
+        DiagDat: dx_date
+        ER: er
+        Size_cm: {to: tumor_size_mm, multiply: 10}             # a number column in another unit
       values:                                                   # site or canonical column -> recoding
         ER: {1: positive, 0: negative, 9: unknown}
+        BTA: {"": none, ZOL: zoledronic_acid}                   # "" (or null): the empty cell
       date_format: {dx_date: "%d.%m.%Y"}                       # per table, or per column
     skeletal_events:                                            # (alias: events)
       columns: {...}
       values: {...}
 
 Recoding compares the cell's text with the key's text (YAML ``1`` and ``"1"`` are the same key); cells
-not listed are kept as they are, so an unmapped site code is flagged by validation, never guessed.
+not listed are kept as they are, so an unmapped site code is flagged by validation, never guessed.  The key
+``""`` (or YAML ``null``) maps empty cells; keys are matched before the ``missing`` texts are applied, so
+``{NA: unknown}`` recodes the text ``NA``.  A key that matches no cell is reported (rule BM107).
+``multiply`` scales a number column to the canonical unit (``cm -> mm``: ``multiply: 10``).
 """
 from __future__ import annotations
 
@@ -39,6 +47,8 @@ class TableMapping:
     values: dict = field(default_factory=dict)  # canonical column -> {site text: canonical text}
     date_format: dict = field(default_factory=dict)  # canonical date column -> strptime format
     default_date_format: str = ISO_DATE
+    multiply: dict = field(default_factory=dict)  # canonical number column -> factor to its unit
+    value_keys: dict = field(default_factory=dict)  # canonical column -> the mapping's name for it
 
     def date_format_of(self, column: str) -> str:
         return self.date_format.get(column, self.default_date_format)
@@ -116,17 +126,18 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
     columns = raw.get("columns") or {}
     if not isinstance(columns, dict):
         raise MappingError(f"mapping: '{name}.columns' must map site column names to canonical names")
-    columns = {str(k): str(v) for k, v in columns.items()}
+    columns, multiply = _columns(columns, name)
     values_raw = raw.get("values") or {}
     if not isinstance(values_raw, dict):
         raise MappingError(f"mapping: '{name}.values' must map a column to a recoding such as {{1: positive}}")
-    values = {}
+    values, value_keys = {}, {}
     for column, recode in values_raw.items():
         if not isinstance(recode, dict):
             raise MappingError(
                 f"mapping: '{name}.values.{column}' must be a recoding such as {{1: positive, 0: negative}}")
         canonical = columns.get(str(column), str(column))
         values[canonical] = {_key_text(k): ("" if v is None else str(v)) for k, v in recode.items()}
+        value_keys[canonical] = str(column)
     fmt = raw.get("date_format")
     if fmt is None:
         formats, table_default = {}, default_format
@@ -137,11 +148,43 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
         table_default = default_format
     else:
         raise MappingError(f"mapping: '{name}.date_format' must be a format or a {{column: format}} mapping")
-    return TableMapping(columns=columns, values=values, date_format=formats, default_date_format=table_default)
+    return TableMapping(columns=columns, values=values, date_format=formats, default_date_format=table_default,
+                        multiply=multiply, value_keys=value_keys)
+
+
+def _columns(raw: dict, name: str) -> tuple[dict, dict]:
+    """Renaming (site -> canonical) and unit factors from ``{site: canonical | {to: canonical, multiply: k}}``."""
+    from bmstats.cohort import schema
+
+    numbers = [c.name for c in schema.TABLES[name] if c.kind == "number"]
+    renames, multiply = {}, {}
+    for site, target in raw.items():
+        where = f"mapping: '{name}.columns.{site}'"
+        if isinstance(target, dict):
+            unknown = set(target) - {"to", "multiply"}
+            if unknown or "to" not in target:
+                raise MappingError(f"{where} must be a canonical name or {{to: canonical name, multiply: number}}"
+                                   + (f"; unknown key(s) {sorted(map(str, unknown))}" if unknown else ""))
+            canonical = str(target["to"])
+            if "multiply" in target:
+                factor = target["multiply"]
+                if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+                    raise MappingError(f"{where}: multiply must be a positive number (e.g. 10 for cm -> mm), "
+                                       f"got {factor!r}")
+                if canonical not in numbers:
+                    raise MappingError(f"{where}: multiply applies to the number columns ({', '.join(numbers)}), "
+                                       f"not to {canonical!r}")
+                multiply[canonical] = float(factor)
+        else:
+            canonical = str(target)
+        renames[str(site)] = canonical
+    return renames, multiply
 
 
 def _key_text(key: Any) -> str:
     """YAML reads 1 as int, 1.0 as float, true as bool: compare them as the text a CSV cell would hold."""
+    if key is None:
+        return ""
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, float) and key.is_integer():

@@ -24,6 +24,34 @@ _DOMAIN = {
 }
 
 
+# rules that compare or need dates: not checked where one of these dates did not parse (BM006 says why)
+_DATE_DEPENDS = {
+    "BM008-followup-after-diagnosis": ("dx_date", "last_fu_date"),
+    "BM009-bm-after-diagnosis": ("dx_date", "bm_date"),
+    "BM010-bm-before-followup-end": ("bm_date", "last_fu_date"),
+    "BM011-dates-in-followup": ("dx_date", "last_fu_date", "visceral_met_date", "bta_start_date"),
+    "BM012-event-after-bm": ("event_date", "bm_date"),
+    "BM013-event-before-followup-end": ("event_date", "last_fu_date"),
+    "BM014-nothing-after-death": ("death_date", "bm_date", "visceral_met_date", "bta_start_date", "event_date"),
+    "BM015-death-is-last-followup": ("death_date", "last_fu_date"),
+    "BM016-cause-without-death": ("death_date",),
+    "BM022-events-need-bm": ("bm_date",),
+    "BM101-same-day-events": ("event_date",),
+    "BM102-events-within-21-days": ("event_date",),
+    "BM103-bta-before-bm": ("bta_start_date", "bm_date"),
+    "BM104-death-cause-missing": ("death_date",),
+    "BM106-bta-type-date": ("bta_start_date",),
+}
+
+# number columns whose typical values give away another unit: column -> (test on the median, message)
+_UNIT_HINTS = {
+    "tumor_size_mm": (lambda med: med < 5, "values look like centimetres: add multiply: 10 to the column's "
+                      "mapping entry ({to: tumor_size_mm, multiply: 10})"),
+    "age": (lambda med: 180 <= med <= 1320, "values look like months: add multiply: 0.0833333 to the column's "
+            "mapping entry, or give age in years"),
+}
+
+
 def _fmt(dates: pd.Series) -> pd.Series:
     return dates.dt.strftime("%Y-%m-%d").fillna("(missing)")
 
@@ -85,8 +113,63 @@ def _allowed_text(column: str, spec: schema.Column) -> str:
     return "is not one of " + ", ".join(map(str, spec.codes))
 
 
-def required_values(p: pd.DataFrame, e: pd.DataFrame, absent: dict, read_issues: pd.DataFrame) -> list[pd.DataFrame]:
+def unit_checks(p: pd.DataFrame) -> list[pd.DataFrame]:
+    """BM108: a number column whose median gives away another unit (tumour size in cm passes as mm)."""
+    out = []
+    for column, (looks_wrong, advice) in _UNIT_HINTS.items():
+        values = pd.to_numeric(p[column], errors="coerce").dropna()
+        if len(values) < 5:
+            continue
+        median = float(values.median())
+        if looks_wrong(median):
+            unit = schema.columns("patients")[column].unit
+            out.append(issue_frame("BM108-unit-suspect", "patients", [1], "", column,
+                                   f"{column}: median {median:g} {unit} over {len(values):,} patients; {advice}"))
+    return out
+
+
+def unparsed_rows(p: pd.DataFrame, e: pd.DataFrame, read_issues: pd.DataFrame) -> dict:
+    """{(table, column): file rows whose value did not parse} from the read issues; a column summarised in
+    one BM006 issue (most of its dates failed) counts every row where it is missing."""
+    out = {}
+    bad = read_issues[read_issues["rule"].isin(["BM005-value-type", "BM006-date-parse"])]
+    frames = {"patients": p, "skeletal_events": e}
+    for (table, column), g in bad.groupby(["table", "column"], sort=False):
+        frame = frames.get(table)
+        if frame is None or column not in frame.columns:
+            continue
+        if (g["row"] == 1).any():
+            out[(table, column)] = frame.index[frame[column].isna().to_numpy()]
+        else:
+            out[(table, column)] = pd.Index(g["row"].to_numpy())
+    return out
+
+
+def _unchecked(issues: pd.DataFrame, p: pd.DataFrame, unparsed: dict) -> pd.DataFrame:
+    """``issues`` without those of date rules on rows where a date they need did not parse."""
+    if not unparsed or issues.empty:
+        return issues
+    drop = np.zeros(len(issues), dtype=bool)
+    failed_ids = {col: set(p.loc[p.index.intersection(rows), "patient_id"].dropna())
+                  for (table, col), rows in unparsed.items() if table == "patients"}
+    for rule, depends in _DATE_DEPENDS.items():
+        mine = (issues["rule"] == rule).to_numpy()
+        if not mine.any():
+            continue
+        for col in depends:
+            for table in ("patients", "skeletal_events"):
+                rows = unparsed.get((table, col))
+                if rows is not None:
+                    drop |= mine & (issues["table"] == table).to_numpy() & issues["row"].isin(rows).to_numpy()
+            if col in failed_ids:
+                drop |= mine & issues["patient_id"].isin(failed_ids[col]).to_numpy()
+    return issues.loc[~drop]
+
+
+def required_values(p: pd.DataFrame, e: pd.DataFrame, absent: dict, read_issues: pd.DataFrame,
+                    unparsed: dict | None = None) -> list[pd.DataFrame]:
     """BM004: a value in every row of the required columns (absent columns are BM003, bad cells BM005/6)."""
+    unparsed = unparsed if unparsed is not None else unparsed_rows(p, e, read_issues)
     out = []
     for table, frame in (("patients", p), ("skeletal_events", e)):
         for col in schema.TABLES[table]:
@@ -95,8 +178,7 @@ def required_values(p: pd.DataFrame, e: pd.DataFrame, absent: dict, read_issues:
             na = frame[col.name].isna().to_numpy()
             if not na.any():
                 continue
-            bad_cells = read_issues.loc[(read_issues["table"] == table) & (read_issues["column"] == col.name), "row"]
-            na &= ~frame.index.isin(bad_cells.to_numpy())
+            na &= ~frame.index.isin(unparsed.get((table, col.name), []))
             out.append(_emit("BM004-required-value", table, frame, na, col.name, f"{col.name} is missing"))
     return out
 
@@ -138,10 +220,12 @@ def patient_rules(p: pd.DataFrame) -> list[pd.DataFrame]:
     out.append(_emit("BM104-death-cause-missing", T, p, death.notna() & cause.isna(), "cause_of_death",
                      "death_date given but cause_of_death is empty (use 'unknown')"))
 
+    def receptor(s, name):
+        return s[name].astype(object).fillna("").astype(str)
+
     out.append(_emit("BM021-subtype-receptors", T, p, subtype_contradicts(p), "subtype",
                      lambda s: "subtype '" + s["subtype"].astype(str) + "' contradicts er/pr/her2 = "
-                     + s["er"].fillna("").astype(str) + "/" + s["pr"].fillna("").astype(str) + "/"
-                     + s["her2"].fillna("").astype(str)))
+                     + receptor(s, "er") + "/" + receptor(s, "pr") + "/" + receptor(s, "her2")))
 
     btype = p["bta_type"]
     early = bta.notna() & (bm.isna() | (bta < bm))
@@ -233,9 +317,11 @@ def event_rules(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def run_all(p: pd.DataFrame, e: pd.DataFrame, absent: dict, read_issues: pd.DataFrame) -> pd.DataFrame:
+    unparsed = unparsed_rows(p, e, read_issues)
     found = [read_issues]
-    found += required_values(p, e, absent, read_issues)
+    found += required_values(p, e, absent, read_issues, unparsed)
     found += domain_checks(p, e)
-    found += patient_rules(p)
-    found += event_rules(p, e)
+    found += unit_checks(p)
+    checked = concat_issues(patient_rules(p) + event_rules(p, e))
+    found.append(_unchecked(checked, p, unparsed))
     return concat_issues(found)

@@ -6,8 +6,13 @@ shows the same table.  Kinds and their pandas dtypes:
 - ``id``: text (``object``), never converted to a number (leading zeros matter);
 - ``date``: ``datetime64[ns]``, read from ISO ``YYYY-MM-DD`` unless the mapping declares another format;
 - ``number``: ``float64``;  ``integer``: nullable ``Int64``;
-- ``code``: text (``object``) from a fixed code set (values outside the set are kept and flagged by
-  validation, never guessed);  ``boolean``: nullable ``boolean`` from ``true``/``false``.
+- ``code``: a pandas ``category`` whose categories are the code set in the schema's order (so the first
+  code is the usual reference level of a model and tables list groups in clinical order); values outside
+  the set are kept as further categories after the schema's codes and flagged by validation, never guessed;
+- ``boolean``: nullable ``boolean`` from ``true``/``false``.
+
+Number columns have a unit (``Column.unit``); a site's column in another unit is scaled by the mapping's
+``multiply``.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ class Column:
     meaning: str
     codes: tuple = ()
     required: bool = False  # a value must be present in every row
+    unit: str = ""  # number and integer columns: the unit of the values
 
 
 SUBTYPES = ("HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "TNBC", "unknown")
@@ -43,15 +49,15 @@ BTA_TYPES = ("none", "zoledronic_acid", "pamidronate", "ibandronate", "clodronat
 PATIENT_COLUMNS: tuple[Column, ...] = (
     Column("patient_id", "id", "patient identifier, unique in the patients table", required=True),
     Column("dx_date", "date", "date of breast cancer diagnosis (the usual time origin)", required=True),
-    Column("age", "number", "age at diagnosis, years"),
+    Column("age", "number", "age at diagnosis, years", unit="years"),
     Column("menopausal", "code", "menopausal status at diagnosis", ("pre", "post", "unknown")),
     Column("er", "code", "oestrogen receptor status", RECEPTOR),
     Column("pr", "code", "progesterone receptor status", RECEPTOR),
     Column("her2", "code", "HER2 status", RECEPTOR),
     Column("subtype", "code", "subtype; derived from er/pr/her2 when absent (HR+ = ER or PR positive)", SUBTYPES),
-    Column("grade", "integer", "histological grade", (1, 2, 3)),
-    Column("tumor_size_mm", "number", "largest diameter of the primary tumour, mm"),
-    Column("nodes_positive", "integer", "number of positive axillary lymph nodes"),
+    Column("grade", "integer", "histological grade", (1, 2, 3), unit="grade (1-3)"),
+    Column("tumor_size_mm", "number", "largest diameter of the primary tumour, mm", unit="mm"),
+    Column("nodes_positive", "integer", "number of positive axillary lymph nodes", unit="nodes"),
     Column("histology", "code", "histological type", ("ductal", "lobular", "other")),
     Column("stage", "code", "stage at diagnosis", ("I", "II", "III", "IV")),
     Column("bm_date", "date", "date of first bone metastasis; empty if none"),
@@ -72,6 +78,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
 
 TABLES = {"patients": PATIENT_COLUMNS, "skeletal_events": EVENT_COLUMNS}
 DATE_COLUMNS = tuple(c.name for c in PATIENT_COLUMNS if c.kind == "date")
+CODE_COLUMNS = {table: tuple(c.name for c in cols if c.kind == "code") for table, cols in TABLES.items()}
 
 
 def columns(table: str) -> dict[str, Column]:
@@ -86,22 +93,34 @@ def empty_frame(table: str) -> pd.DataFrame:
     return frame
 
 
-def dtype_of(column: Column) -> str:
+def dtype_of(column: Column):
+    if column.kind == "code":
+        return pd.CategoricalDtype(list(column.codes))
     return {
         "id": "object",
         "date": "datetime64[ns]",
         "number": "float64",
         "integer": "Int64",
-        "code": "object",
         "boolean": "boolean",
     }[column.kind]
 
 
+def as_coded(values: pd.Series, column: Column) -> pd.Series:
+    """``values`` (text) as the column's categorical: the schema's codes in order, then any other value
+    found (sorted), so nothing is lost and validation can still flag it."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    codes = [str(c) for c in column.codes]
+    extra = sorted(set(values.dropna().astype(str).unique()) - set(codes))
+    return pd.Series(pd.Categorical(values.map(str, na_action="ignore"), categories=codes + extra),
+                     index=values.index, name=values.name)
+
+
 def schema_table() -> pd.DataFrame:
-    """The documented schema as one tidy table: table, column, type, codes, required, meaning."""
+    """The documented schema as one tidy table: table, column, type, codes, unit, required, meaning."""
     rows = [
-        (table, c.name, c.kind, ", ".join(map(str, c.codes)), c.required, c.meaning)
+        (table, c.name, c.kind, ", ".join(map(str, c.codes)), c.unit, c.required, c.meaning)
         for table, cols in TABLES.items()
         for c in cols
     ]
-    return pd.DataFrame(rows, columns=["table", "column", "type", "codes", "required", "meaning"])
+    return pd.DataFrame(rows, columns=["table", "column", "type", "codes", "unit", "required", "meaning"])
