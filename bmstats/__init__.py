@@ -35,6 +35,8 @@ _PUBLIC: dict[str, str] = {
     "concordance": "bmstats.estimate.concordance",
     "royston_d": "bmstats.estimate.concordance",
     "score": "bmstats.estimate.score",
+    "calibration": "bmstats.estimate.calibration",
+    "net_benefit": "bmstats.estimate.decision",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",

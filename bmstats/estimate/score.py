@@ -53,6 +53,7 @@ class ScoreResult(Result):
     _auc: pd.DataFrame = field(kw_only=True)
     _brier: pd.DataFrame = field(kw_only=True)
     _contrasts: pd.DataFrame = field(kw_only=True)
+    _roc: pd.DataFrame = field(kw_only=True)
     times: tuple = field(kw_only=True)
     cause: int = field(kw_only=True)
     competing: bool = field(kw_only=True)
@@ -74,6 +75,11 @@ class ScoreResult(Result):
     def contrasts(self) -> pd.DataFrame:
         return frozen_copy(self._contrasts)
 
+    @property
+    def roc(self) -> pd.DataFrame:
+        """Weighted ROC curves (model, time, threshold, fpr, tpr), at most 400 points each."""
+        return frozen_copy(self._roc)
+
     def _tidy(self) -> pd.DataFrame:
         a = self._auc.rename(columns={"estimate": "auc", "std_err": "auc_std_err"})[["model", "time", "auc",
                                                                                         "auc_std_err"]]
@@ -88,9 +94,9 @@ class ScoreResult(Result):
                 f"({self.conf_level:.0%} intervals)"]
 
     def plot(self, ax=None, **kw):
-        from bmstats.report import figures
+        from bmstats.report import prediction_figures
 
-        return figures.plot_roc(self, ax=ax, **kw)
+        return prediction_figures.plot_roc(self, ax=ax, **kw)
 
 
 def _is_competing_model(model) -> bool:
@@ -178,6 +184,20 @@ class _Horizon:
 
     def brier(self, p: np.ndarray) -> tuple[float, np.ndarray]:
         return self._if(self.w * (self.y - p) ** 2)
+
+    def roc(self, p: np.ndarray, max_points: int = 400) -> pd.DataFrame:
+        """True- and false-positive fractions (censoring-weighted) of 'risk >= threshold'."""
+        a = np.where(self.case, self.w, 0.0)
+        b = np.where(self.control, self.w, 0.0)
+        order = np.argsort(-p, kind="stable")
+        ps = p[order]
+        last = np.r_[np.flatnonzero(np.diff(ps) != 0), len(ps) - 1]  # last row of each distinct threshold
+        tpr = np.cumsum(a[order])[last] / max(a.sum(), 1e-300)
+        fpr = np.cumsum(b[order])[last] / max(b.sum(), 1e-300)
+        if len(last) > max_points:
+            keep = np.unique(np.linspace(0, len(last) - 1, max_points).round().astype(int))
+            last, tpr, fpr = last[keep], tpr[keep], fpr[keep]
+        return pd.DataFrame({"threshold": np.r_[np.inf, ps[last]], "fpr": np.r_[0.0, fpr], "tpr": np.r_[0.0, tpr]})
 
     def auc(self, p: np.ndarray) -> tuple[float, np.ndarray]:
         if not self.case.any() or not self.control.any():
@@ -267,7 +287,7 @@ def score(data: pd.DataFrame, time: str, status: str, predictions, *, times, cau
     cw = CensoringWeights.fit(T, S == 0)
     z = stats.norm.ppf(0.5 + conf_level / 2)
     n = len(T)
-    auc_rows, brier_rows, contrast_rows = [], [], []
+    auc_rows, brier_rows, contrast_rows, roc_frames = [], [], [], []
 
     def se_of(infl):
         return float(np.sqrt(infl @ infl / (n * (n - 1)))) if n > 1 else np.nan
@@ -298,6 +318,8 @@ def score(data: pd.DataFrame, time: str, status: str, predictions, *, times, cau
             s = se_of(infl)
             auc_rows.append({"model": name, "time": t, "estimate": est, "std_err": s, "lower": est - z * s,
                              "upper": est + z * s})
+        for name, r in risks.items():
+            roc_frames.append(h.roc(r[:, k]).assign(model=name, time=t))
         contrast("auc", t, list(risks), None, a_est, a_if)
         keep = slice(0 if null_model else 1, None)
         contrast("brier", t, names[keep], None, b_est[keep], b_if[keep])
@@ -305,5 +327,6 @@ def score(data: pd.DataFrame, time: str, status: str, predictions, *, times, cau
         n=n, dropped=dropped, _auc=pd.DataFrame(auc_rows), _brier=pd.DataFrame(brier_rows),
         _contrasts=pd.DataFrame(contrast_rows, columns=["metric", "time", "model", "reference", "difference",
                                                         "std_err", "lower", "upper", "p_value"]),
+        _roc=pd.concat(roc_frames, ignore_index=True)[["model", "time", "threshold", "fpr", "tpr"]],
         times=tuple(float(x) for x in t_req), cause=cause, competing=competing, conf_level=conf_level,
         n_events=int(np.sum(S == cause)), models=tuple(risks))
