@@ -29,6 +29,13 @@ _PUBLIC: dict[str, str] = {
     "cause_specific_cox": "bmstats.estimate.cause_specific",
     "competing_risks_models": "bmstats.estimate.cause_specific",
     "rate_regression": "bmstats.estimate.rate_regression",
+    # multi-state models and landmarks
+    "state_occupation": "bmstats.estimate.state_occupation",
+    "multistate_cox": "bmstats.estimate.multistate_cox",
+    "landmark": "bmstats.estimate.landmark",
+    # binary outcomes (e.g. bone metastasis at diagnosis)
+    "proportion": "bmstats.estimate.proportion",
+    "logistic": "bmstats.estimate.logistic",
     # risk prediction and its validation
     "predict_risk": "bmstats.estimate.prediction",
     "PublishedModel": "bmstats.estimate.prediction",

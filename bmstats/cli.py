@@ -150,7 +150,7 @@ def _simulate(args) -> int:
             return EXIT_UNREADABLE
         try:
             scenario = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2030-02-30, bad UTF-8
             _err(f"bmstats simulate: scenario file {args.scenario!r} is not valid YAML: {_one_line(exc)}")
             return EXIT_UNREADABLE
         if not isinstance(scenario, dict):

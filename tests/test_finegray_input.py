@@ -200,7 +200,7 @@ def test_predict_before_first_event_and_shape(tied):
 
 def test_result_shape(tied):
     res = bm.fine_gray(tied, "time", "status", "x1 + x2 + grp", event=2)
-    assert list(res.summary.columns) == ["coef", "se", "hr", "lower", "upper", "z", "p"]
+    assert list(res.summary.columns) == ["coef", "se", "hr", "lower", "upper", "z", "p", "estimable"]
     assert res.summary.index.name == "term"
     assert res.n_events == (tied.status == 2).sum() and res.n_competing == (tied.status == 1).sum()
     assert res.converged and res.iterations >= 2

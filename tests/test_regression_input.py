@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 import bmstats as bm
-from bmstats._checks import InputError
+from bmstats._checks import ExtrapolationWarning, InputError
+from bmstats.estimate._regression import ConvergenceWarning, NotEstimableWarning
 from bmstats.estimate import prepare as prepare_module
 
 
@@ -79,7 +80,7 @@ def test_predict_refuses_bad_times(data, fit, times):
 @pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
 def test_predict_beyond_follow_up_warns(data, fit):
     res = fit(data, "age")
-    with pytest.warns(bm._checks.ExtrapolationWarning, match="beyond the last follow-up"):
+    with pytest.warns(ExtrapolationWarning, match="beyond the last follow-up"):
         res.predict(data.head(2), [data["t"].max() * 2])
 
 
@@ -179,3 +180,79 @@ def test_prepared_arrays_are_aligned_and_plain(data):
     assert 2 not in prep.rows and prep.dropped.n == 2
     with pytest.raises(InputError, match=r"column 'status': code\(s\) 2 are neither 0"):
         prepare_module.prepare(d, "age", time="t", status="status", causes=[1], dropna=True)
+
+
+# ---------------------------------------------------------------- non-estimable effects (monotone likelihood)
+def _no_events_in(data, level, code=1):
+    d = data.copy()
+    d.loc[(d["grade"] == level) & (d["status"] == code), "status"] = 0
+    d["event"] = (d["status"] > 0).astype(int)
+    return d
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.01, 1000.0])
+def test_level_without_events_of_the_cause_is_not_estimable_at_any_scale(data, scale):
+    d = _no_events_in(data, "g3")
+    d["g3"] = (d["grade"] == "g3") * scale
+    with pytest.warns(NotEstimableWarning, match="'g3' not estimable"):
+        res = bm.fine_gray(d, "t", "status", "g3 + age")
+    s = res.summary
+    assert not s.loc["g3", "estimable"] and s.loc["age", "estimable"]
+    assert s.loc["g3", ["hr", "lower", "upper", "p"]].isna().all()
+    assert np.isfinite(s.loc["age", ["hr", "lower", "upper", "p"]].astype(float)).all()
+
+
+def test_reference_level_without_events_makes_every_other_level_not_estimable(data):
+    d = data.copy()
+    d.loc[d["grade"] == "g1", "event"] = 0
+    with pytest.warns(NotEstimableWarning, match=r"'grade\[T.g2\]', 'grade\[T.g3\]'"):
+        res = bm.cox(d, "t", "event", "grade + age")
+    assert list(res.summary["estimable"]) == [False, False, True]
+    assert np.isfinite(res.summary.loc["age", "p"])
+
+
+def test_covariate_that_orders_the_events_perfectly_is_not_estimable(data):
+    d = data.copy()
+    d["x"] = np.where(d["event"] == 1, 1000 - d["t"], -d["t"]) / 1000  # every event has the largest x at risk
+    with pytest.warns(NotEstimableWarning, match="'x' not estimable"):
+        res = bm.cox(d, "t", "event", "x + age")
+    assert not res.summary.loc["x", "estimable"]
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_a_large_coefficient_from_the_unit_is_estimable_and_silent(data, fit):
+    d = data.copy()
+    rng = np.random.default_rng(5)
+    d["t"] = rng.exponential(np.exp(-0.08 * (d["age"] - 60)))
+    d["age_k"] = d["age"] / 1000  # age in thousands of years: coefficient ~ -80, a finite maximum
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = fit(d, "age_k")
+    assert abs(res.coef["age_k"]) > 15 and res.summary["estimable"].all()
+
+
+def test_regression_table_says_not_estimable_with_a_footnote(data):
+    d = _no_events_in(data, "g3")
+    with pytest.warns(NotEstimableWarning):
+        res = bm.fine_gray(d, "t", "status", "grade + age")
+    table = bm.regression_table(res)
+    text = table.to_markdown() if hasattr(table, "to_markdown") else str(table)
+    assert "not estimable" in text and "0.00 (0.00" not in text
+    assert any(note.startswith("Not estimable:") for note in table.footnotes)
+    clean = bm.regression_table(bm.fine_gray(data, "t", "status", "grade + age"))
+    assert not any(note.startswith("Not estimable:") for note in clean.footnotes)
+
+
+def test_forest_plot_of_a_model_with_a_non_estimable_effect_draws(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = _no_events_in(data, "g3")
+    with pytest.warns(NotEstimableWarning):
+        res = bm.fine_gray(d, "t", "status", "grade + age")
+    res.plot()
+    plt.close("all")

@@ -110,3 +110,39 @@ def test_skeletal_event_is_the_first_one():
 def test_bad_exposures_are_named(cohort, bad, message):
     with pytest.raises(InputError, match=message):
         cohort.endpoint("death", time_varying=bad)
+
+
+def test_landmark_equals_the_r_construction_and_coxph(cohort):
+    rows = cohort.endpoint("death", origin="bone_metastasis", time_varying=EXPOSURES_A)
+    lm = bm.landmark(rows, 1.0)
+    ref = REF["landmark_1y"]
+    assert lm["patient_id"].tolist() == ref["patient_id"]
+    np.testing.assert_allclose(lm["time"], ref["time"], rtol=1e-12)
+    for col in ("status", "bta", "visceral", "sre"):
+        assert lm[col].tolist() == ref[col], col
+    assert list(lm.columns[:7]) == ["patient_id", "time", "status", "bta", "visceral", "sre", "dx_date"]
+    fit = bm.cox(lm, "time", "status", "bta + visceral + sre + age")
+    np.testing.assert_allclose(fit.coef, ref["cox"]["coef"], rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref["cox"]["se"], rtol=1e-6)
+    counts = lm.attrs["landmark"][0]
+    assert counts["at_risk"] == len(lm) and counts["at_risk"] + counts["ended_before"] == rows["patient_id"].nunique()
+
+
+def test_landmark_rules_and_stacking():
+    rows = pd.DataFrame({"patient_id": ["a", "a", "b", "c", "c"], "start": [0, 2, 0, 0, 1.0],
+                         "stop": [2, 5, 1, 1, 4.0], "status": [0, 1, 1, 0, 0], "x": [0, 1, 0, 0, 1],
+                         "age": [50, 50, 60, 70, 70]})
+    one = bm.landmark(rows, 2.0, time_varying=["x"])  # a switches on exactly at 2: on at the landmark
+    assert one[["patient_id", "time", "status", "x", "age"]].to_numpy().tolist() == [["a", 3.0, 1, 1, 50],
+                                                                                   ["c", 2.0, 0, 1, 70]]
+    stacked = bm.landmark(rows, [0.5, 2.0], time_varying="x")
+    assert stacked.groupby("landmark").size().to_dict() == {0.5: 3, 2.0: 2}
+    assert stacked.loc[stacked["landmark"] == 0.5, "x"].tolist() == [0, 0, 0]
+    with pytest.raises(InputError, match="at must"):
+        bm.landmark(rows, -1)
+    with pytest.raises(InputError, match="at must"):
+        bm.landmark(rows, "one")
+    with pytest.raises(InputError, match="overlap"):
+        bm.landmark(rows.assign(start=[0, 1, 0, 0, 1.0]), 1.5)
+    with pytest.raises(InputError, match="'nope'"):
+        bm.landmark(rows, 1.0, time_varying=["nope"])

@@ -186,6 +186,22 @@ class Cohort:
 
         return recurrent_events(self._patients, self._events, origin, unit, window_days, event_types, covariates).data
 
+    def multistate(
+        self,
+        origin: str = "diagnosis",
+        states: Sequence[str] = ("bone_metastasis", "death"),
+        unit: str = "years",
+        covariates: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Transition rows of a multi-state model (``patient_id, start, stop, from_state, to_state`` + covariates).
+
+        The initial state is ``"free"``; ``to_state`` is missing when the patient is censored.  See
+        :mod:`bmstats.cohort.multistate`; ``frame.attrs["exclusions"]`` holds the exclusion log.
+        """
+        from bmstats.cohort.multistate import multistate
+
+        return multistate(self._patients, self._events, origin, states, unit, covariates).data
+
     def validate(self):
         """Shorthand for :func:`bmstats.validate`."""
         from bmstats.cohort.validate import validate

@@ -275,6 +275,7 @@ def _numeric(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
 def _bad(table: str, rule: str, column: str, ids: pd.Series, text: pd.Series, bad: pd.Series,
          what: str) -> pd.DataFrame:
     rows = bad.index[bad.to_numpy()]
-    shown = text[bad].astype(str).str.slice(0, _MAX_VALUE_SHOWN)
+    shown = text[bad].astype(str)
+    shown = shown.where(shown.str.len() <= _MAX_VALUE_SHOWN, shown.str.slice(0, _MAX_VALUE_SHOWN - 1) + "\u2026")
     msgs = column + " " + ("'" + shown + "'") + " " + what
     return issue_frame(rule, table, rows, ids[bad].to_numpy(), column, msgs.to_numpy())

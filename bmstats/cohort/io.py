@@ -6,9 +6,16 @@ data row is row 2, as a spreadsheet shows it (for Parquet, Stata and SAS, which 
 record number + 1, so that numbering is the same as after exporting to CSV).  Blank lines of a CSV file
 are skipped but still counted.  A file that cannot be read at all (missing, empty, binary, unknown type)
 raises :class:`CohortReadError`.
+
+Input is opened in one place (:func:`_open`): a regular file is read from its path; a pipe, FIFO or ``-``
+(standard input), which can be read only once, is read into memory first and, having no file type, is
+read as CSV text unless its name ends in a known suffix.  Text input is checked for binary content first
+(NUL bytes, or control characters no text file holds), so random bytes are an error, not a Latin-1 read.
 """
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,27 +99,47 @@ def _read_any(source, m: Mapping, table: str) -> tuple[pd.DataFrame, str | None]
     raise CohortReadError(f"{table}: expected a file path or a DataFrame, got {type(source).__name__}")
 
 
-def read_table_file(path: Path, m: Mapping | None = None) -> pd.DataFrame:
-    """One table file as a DataFrame indexed by file row number; text files with every column as text."""
-    m = m or Mapping()
+def _open(path: Path) -> tuple[Path | bytes, str]:
+    """(what to read, file type): the path of a regular file, or the bytes of a pipe / standard input."""
+    if str(path) == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise CohortReadError("standard input: nothing was piped in")
+        return data, ".csv"
     if not path.exists():
         raise CohortReadError(f"{path}: file not found")
     if path.is_dir():
         raise CohortReadError(f"{path}: is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise CohortReadError(f"{path}: file is empty")
     suffix = path.suffix.lower()
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise CohortReadError(f"{path}: file is empty")
+        return path, suffix
+    try:  # a pipe, FIFO or device: it can be read once, so read it whole
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CohortReadError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if not data:
+        raise CohortReadError(f"{path}: nothing to read (empty pipe)")
+    return data, suffix if suffix in SUFFIXES else ".csv"
+
+
+def read_table_file(path: Path, m: Mapping | None = None) -> pd.DataFrame:
+    """One table file as a DataFrame indexed by file row number; text files with every column as text."""
+    m = m or Mapping()
+    source, suffix = _open(path)
+    src = source if isinstance(source, Path) else io.BytesIO(source)
     try:
         if suffix in TEXT_SUFFIXES:
-            frame = _read_text(path, m, TEXT_SUFFIXES[suffix])
+            frame = _read_text(source, path, m, TEXT_SUFFIXES[suffix])
         elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(src)
         elif suffix in (".xlsx", ".xlsm", ".xls"):
-            frame = pd.read_excel(path, sheet_name=m.sheet, dtype=object)
+            frame = pd.read_excel(src, sheet_name=m.sheet, dtype=object)
         elif suffix == ".dta":
-            frame = pd.read_stata(path, convert_categoricals=False)
+            frame = pd.read_stata(src, convert_categoricals=False)
         elif suffix in (".sas7bdat", ".xpt"):
-            frame = pd.read_sas(path, encoding=m.encoding or "utf-8")
+            frame = pd.read_sas(src, format="xport" if suffix == ".xpt" else "sas7bdat", encoding=m.encoding or "utf-8")
         else:
             raise CohortReadError(f"{path}: unknown file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
     except CohortReadError:
@@ -127,14 +154,34 @@ def read_table_file(path: Path, m: Mapping | None = None) -> pd.DataFrame:
     return frame
 
 
-def _read_text(path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
-    with path.open("rb") as fh:
-        head = fh.read(65536)
+# C0 control characters that text files hold: tab, line feed, form feed, carriage return, DOS end-of-file
+_TEXT_CONTROLS = frozenset(b"\t\n\x0b\x0c\r\x1a")
+_CONTROL_BYTES = bytes(c for c in range(32) if c not in _TEXT_CONTROLS) + b"\x7f"
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file are not text (None if they may be): NUL bytes, or more than a stray
+    control character or two (random or compressed bytes hold about one in ten)."""
     if b"\x00" in head:
-        raise CohortReadError(f"{path}: not a text file (binary content); expected {path.suffix} text")
+        return "NUL bytes"
+    n = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if n > max(2, len(head) // 1000):
+        return f"{n} control characters in the first {len(head):,} bytes"
+    return None
+
+
+def _read_text(source: Path | bytes, path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            head = fh.read(65536)
+    else:
+        head = source[:65536]
+    reason = binary_reason(head)
+    if reason:
+        raise CohortReadError(f"{path}: not a text file (binary content: {reason}); expected CSV text")
     if not head.strip():
         raise CohortReadError(f"{path}: file is empty")
-    encoding = m.encoding or ("utf-8-sig" if _is_utf8(path) else "latin-1")
+    encoding = m.encoding or ("utf-8-sig" if _is_utf8(source) else "latin-1")
     import warnings
 
     with warnings.catch_warnings():
@@ -142,7 +189,7 @@ def _read_text(path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
             frame = pd.read_csv(
-                path,
+                source if isinstance(source, Path) else io.BytesIO(source),
                 dtype=str,
                 sep=m.delimiter or default_sep,
                 keep_default_na=False,
@@ -168,15 +215,18 @@ def _read_text(path: Path, m: Mapping, default_sep: str) -> pd.DataFrame:
     return frame
 
 
-def _is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether the whole file decodes as UTF-8 (read in chunks: no second copy of a large file in memory)."""
+def _is_utf8(source: Path | bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the whole input decodes as UTF-8 (a file is read in chunks: no second copy in memory)."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with path.open("rb") as fh:
-            while block := fh.read(chunk):
-                decoder.decode(block)
+        if isinstance(source, bytes):
+            decoder.decode(source)
+        else:
+            with source.open("rb") as fh:
+                while block := fh.read(chunk):
+                    decoder.decode(block)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False

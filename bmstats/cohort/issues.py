@@ -72,8 +72,25 @@ def empty_issues() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
 
 
+# every issue is one line of bounded length, whatever the cells held (a quoted newline, a 5 MB cell)
+MAX_ID_SHOWN, MAX_COLUMN_SHOWN, MAX_MESSAGE_SHOWN = 40, 60, 400
+_ESCAPES = ({i: f"\\x{i:02x}" for i in [*range(32), *range(127, 160)]} | {i: f"\\u{i:04x}" for i in (0x2028, 0x2029)}
+            | {9: "\\t", 10: "\\n", 13: "\\r"})
+
+
+def one_line(values: pd.Series, limit: int) -> pd.Series:
+    """Text with control characters escaped (a newline shows as ``\\n``), cut to ``limit`` characters with
+    an ellipsis; what goes into an issue's patient_id, column and message."""
+    text = values.astype(str).str.slice(0, limit + 1).str.translate(_ESCAPES)
+    long = text.str.len() > limit
+    return text.where(~long, text.str.slice(0, limit - 1) + "\u2026")
+
+
 def issue_frame(rule: str, table: str, rows, patient_ids, column: str, messages) -> pd.DataFrame:
-    """Issues of one rule: ``rows``/``patient_ids``/``messages`` are aligned arrays (or a scalar message)."""
+    """Issues of one rule: ``rows``/``patient_ids``/``messages`` are aligned arrays (or a scalar message).
+
+    patient_id, column and message are made single-line and bounded here (:func:`one_line`), the one place
+    every issue passes through, so no report line can break or balloon."""
     rows = np.asarray(rows, dtype="int64")
     n = len(rows)
     if n == 0:
@@ -90,9 +107,9 @@ def issue_frame(rule: str, table: str, rows, patient_ids, column: str, messages)
             "severity": RULES[rule].severity,
             "table": table,
             "row": rows,
-            "patient_id": pids,
-            "column": column,
-            "message": msgs,
+            "patient_id": one_line(pd.Series(pids, dtype=object), MAX_ID_SHOWN).to_numpy(dtype=object),
+            "column": one_line(pd.Series([column]), MAX_COLUMN_SHOWN).iloc[0],
+            "message": one_line(pd.Series(msgs, dtype=object), MAX_MESSAGE_SHOWN).to_numpy(dtype=object),
         }
     )
 

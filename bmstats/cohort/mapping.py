@@ -97,9 +97,7 @@ def load_mapping(mapping: str | Path | dict | Mapping | None) -> Mapping:
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         raise MappingError(f"mapping: unknown key(s) {sorted(map(str, unknown))}; allowed: {sorted(_TOP_KEYS)}")
-    default_format = raw.get("date_format", ISO_DATE)
-    if not isinstance(default_format, str):
-        raise MappingError("mapping: 'date_format' at the top level must be one strptime format such as '%d/%m/%Y'")
+    default_format = date_format(raw.get("date_format", ISO_DATE), "date_format")
     missing = raw.get("missing", list(DEFAULT_MISSING))
     if not isinstance(missing, list):
         raise MappingError("mapping: 'missing' must be a list of texts")
@@ -142,9 +140,18 @@ def _table(raw: Any, name: str, default_format: str) -> TableMapping:
     if fmt is None:
         formats, table_default = {}, default_format
     elif isinstance(fmt, str):
-        formats, table_default = {}, fmt
+        formats, table_default = {}, date_format(fmt, f"{name}.date_format")
     elif isinstance(fmt, dict):
-        formats = {columns.get(str(k), str(k)): str(v) for k, v in fmt.items()}
+        from bmstats.cohort import schema
+
+        dates = [c for c, col in schema.columns(name).items() if col.kind == "date"]
+        formats = {}
+        for key, value in fmt.items():
+            canonical = columns.get(str(key), str(key))
+            if canonical not in dates:
+                raise MappingError(f"mapping: '{name}.date_format.{key}': not a date column of {name}; "
+                                   f"date columns: {', '.join(dates)}")
+            formats[canonical] = date_format(value, f"{name}.date_format.{key}")
         table_default = default_format
     else:
         raise MappingError(f"mapping: '{name}.date_format' must be a format or a {{column: format}} mapping")
@@ -179,6 +186,25 @@ def _columns(raw: dict, name: str) -> tuple[dict, dict]:
             canonical = str(target)
         renames[str(site)] = canonical
     return renames, multiply
+
+
+def date_format(value: Any, key: str) -> str:
+    """A strptime date format, checked once where the mapping is read: text whose directives Python knows
+    and that names a year, a month and a day (or a day of the year); the error names the mapping key."""
+    import datetime as dt
+
+    where = f"mapping: '{key}'"
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(f"{where} must be a strptime date format such as '%d/%m/%Y', got {value!r}")
+    probe = dt.date(2001, 12, 23)
+    try:
+        text = probe.strftime(value)
+        back = dt.datetime.strptime(text, value).date()
+    except ValueError as exc:
+        raise MappingError(f"{where}: {value!r} is not a valid date format ({exc})") from None
+    if back != probe:
+        raise MappingError(f"{where}: {value!r} does not name a year, a month and a day (e.g. '%d/%m/%Y')")
+    return value
 
 
 def _key_text(key: Any) -> str:

@@ -24,11 +24,17 @@ class ConvergenceWarning(UserWarning):
     """Newton-Raphson did not converge, or the likelihood is monotone in a covariate."""
 
 
-def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None) -> pd.DataFrame:
+class NotEstimableWarning(ConvergenceWarning):
+    """The likelihood is monotone along a coefficient (no finite maximum): that effect is not estimable."""
+
+
+def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None, not_estimable=()) -> pd.DataFrame:
     """Tidy table of log hazard ratios: coef, se, hr, lower, upper, z, p (index ``term``).
 
     When ``naive_cov`` is given, ``cov`` is a robust (sandwich) variance: ``se`` is the robust standard
     error used for the CI and test, ``robust_se`` repeats it and ``naive_se`` is the model-based one.
+    ``not_estimable``: positions of coefficients with a monotone likelihood; the column ``estimable`` is
+    False there and every quantity but ``coef`` (where the fit stopped) is NaN.
     """
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level}")
@@ -41,6 +47,17 @@ def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None
     if naive_cov is not None:
         table["robust_se"] = se
         table["naive_se"] = np.sqrt(np.diag(np.asarray(naive_cov, dtype=float)))
+    return mark_not_estimable(table, not_estimable)
+
+
+def mark_not_estimable(table: pd.DataFrame, positions) -> pd.DataFrame:
+    """Add the boolean column ``estimable``; rows at ``positions`` keep only ``coef`` (the rest NaN)."""
+    table = table.copy()
+    estimable = np.ones(len(table), dtype=bool)
+    estimable[list(positions)] = False
+    values = [c for c in table.columns if c != "coef"]
+    table.loc[~estimable, values] = np.nan
+    table["estimable"] = estimable
     return table
 
 
@@ -88,6 +105,7 @@ class NewtonResult:
     iterations: int
     converged: bool
     initial: tuple | None = None  # (loglik, score, information) at beta0
+    not_estimable: tuple = ()  # positions of coefficients with a monotone likelihood
 
 
 def newton_raphson(
@@ -97,21 +115,32 @@ def newton_raphson(
     tol: float = 1e-9,
     max_iter: int = 50,
     model: str = "model",
+    spread: np.ndarray | None = None,
 ) -> NewtonResult:
     """Maximise a concave log likelihood by Newton-Raphson with step halving (as coxph and crr do).
 
     ``evaluate(beta) -> (loglik, score, information)``. Stops when the relative change in the log likelihood
     is below ``tol`` and then takes one more full Newton step from the last point (so the coefficients are
-    accurate to roughly the square of the tolerance). Warns when it does not converge and when a coefficient
-    diverges (monotone likelihood: a covariate separating the events), naming the term.
+    accurate to roughly the square of the tolerance). Warns when it does not converge. With ``spread`` (each
+    column's range) the likelihood's profile is checked for coefficients without a finite maximum
+    (:func:`bmstats.estimate.monotone.monotone_columns`); they are warned about by name and returned in
+    ``not_estimable``.
     """
     beta = np.asarray(beta0, dtype=float).copy()
     ll, u, info = evaluate(beta)
     initial = (ll, u, info)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
-        new = beta + _solve(info, u, names)
+    singular = False
+    for it in range(1, max_iter + 1):
+        try:
+            new = beta + _solve(info, u, names)
+        except InputError:
+            if it == 1 or spread is None:
+                raise
+            # the information vanished on the way out along a diverging effect: judged below, from the profile
+            singular = True
+            break
         ll_new, u_new, info_new = evaluate(new)
         halvings = 0
         while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
@@ -123,14 +152,29 @@ def newton_raphson(
         if rel <= tol:
             converged = True
             break
-    if converged:
+    if converged and not singular:
         # one more Newton step (quadratic convergence) if it does not lower the likelihood
         step = _solve(info, u, names)
         cand = beta + step
         ll_c, u_c, info_c = evaluate(cand)
         if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
             beta, ll, u, info = cand, ll_c, u_c, info_c
-    _warn_monotone(beta, info, names, model)
+    not_estimable: tuple = ()
+    if spread is not None:
+        from bmstats.estimate.monotone import monotone_columns
+
+        not_estimable = tuple(monotone_columns(lambda b: evaluate(b)[0], beta, info, spread))
+        if singular and not not_estimable:
+            _solve(info, u, names)  # raises the InputError naming the terms
+        converged = converged or singular
+        if not_estimable:
+            warnings.warn(
+                f"{model}: {', '.join(repr(names[j]) for j in not_estimable)} not estimable: the likelihood has no "
+                "finite maximum along this effect (monotone likelihood, e.g. no events in one category or "
+                "a covariate that orders the events perfectly); its ratio, interval and p-value are not reported",
+                NotEstimableWarning,
+                stacklevel=3,
+            )
     if not converged:
         warnings.warn(
             f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
@@ -138,7 +182,7 @@ def newton_raphson(
             ConvergenceWarning,
             stacklevel=3,
         )
-    return NewtonResult(beta, ll, u, info, it, converged, initial)
+    return NewtonResult(beta, ll, u, info, it, converged, initial, not_estimable)
 
 
 def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
@@ -157,25 +201,19 @@ def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
     return np.linalg.solve(c.T, y)
 
 
-def _warn_monotone(beta: np.ndarray, info: np.ndarray, names: list[str], model: str) -> None:
-    try:
-        var = np.diag(np.linalg.inv(info))
-    except np.linalg.LinAlgError:
-        var = np.full(len(beta), np.inf)
-    se = np.sqrt(np.abs(var))
-    bad = [n for n, b, s in zip(names, beta, se) if abs(b) > 15 or (np.isfinite(s) and s > 1e3 and abs(b) > 5)]
-    if bad:
-        warnings.warn(
-            f"{model}: coefficient(s) for {', '.join(map(repr, bad))} diverging (monotone likelihood: the "
-            "covariate separates the events, e.g. no events in one category); hazard ratio and its "
-            "confidence interval are not estimable",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+def invert_information(info: np.ndarray, names: list[str], not_estimable=()) -> np.ndarray:
+    """Variance = inverse information (Cholesky), with an error naming the term if it is singular.
 
-
-def invert_information(info: np.ndarray, names: list[str]) -> np.ndarray:
-    """Variance = inverse information (Cholesky), with an error naming the term if it is singular."""
+    ``not_estimable``: positions of coefficients with a monotone likelihood; the others get the inverse of
+    their own block (their variance with the diverging effects held at their limit) and the rows and
+    columns of the diverging ones are 0 (so that sandwich products leave them out; see :func:`blank`).
+    """
+    if len(not_estimable):
+        keep = [j for j in range(len(names)) if j not in set(not_estimable)]
+        out = np.zeros_like(info)
+        if keep:
+            out[np.ix_(keep, keep)] = invert_information(info[np.ix_(keep, keep)], [names[j] for j in keep])
+        return out
     try:
         c = np.linalg.cholesky(info)
     except np.linalg.LinAlgError:
@@ -183,3 +221,19 @@ def invert_information(info: np.ndarray, names: list[str]) -> np.ndarray:
                          f"among those at risk ({', '.join(names)})") from None
     ci = np.linalg.inv(c)
     return ci.T @ ci
+
+
+def blank(cov: np.ndarray, not_estimable) -> np.ndarray:
+    """``cov`` with NaN in the rows and columns of the coefficients that are not estimable."""
+    cov = np.array(cov, dtype=float, copy=True)
+    positions = list(not_estimable)
+    cov[positions, :] = np.nan
+    cov[:, positions] = np.nan
+    return cov
+
+
+def wald_statistic(beta: np.ndarray, cov: np.ndarray, not_estimable=()) -> float:
+    """beta' cov^-1 beta over the estimable coefficients."""
+    keep = [j for j in range(len(beta)) if j not in set(not_estimable)]
+    b = beta[keep]
+    return float(b @ np.linalg.solve(cov[np.ix_(keep, keep)], b)) if keep else float("nan")

@@ -21,11 +21,13 @@ import pandas as pd
 
 from bmstats._checks import Dropped, InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats.estimate._regression import (
+    blank,
     chi2_test,
     coefficient_table,
     invert_information,
     newton_raphson,
     tests_frame,
+    wald_statistic,
 )
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.design import Design
@@ -403,9 +405,11 @@ def cox(
     names = design.columns
     _check_variation_at_events(model, names, design)
     with _single_threaded_blas():
-        fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox")
+        fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
+                             spread=np.ptp(model.X, axis=0))
     beta = fit.beta
-    naive = invert_information(fit.information, names)
+    ne = fit.not_estimable
+    naive = invert_information(fit.information, names, ne)
     ll0, u0, i0 = fit.initial
     score_stat = float(u0 @ np.linalg.solve(i0, u0))
     cov = naive
@@ -416,13 +420,16 @@ def cox(
             U = _bincount2(cl, U, cl.max() + 1)
         D = U @ naive
         cov = D.T @ D
-    wald = float(beta @ np.linalg.solve(cov, beta))
+    wald = wald_statistic(beta, cov, ne) if ne else float(beta @ np.linalg.solve(cov, beta))
+    if ne:
+        cov, naive = blank(cov, ne), blank(naive, ne)
     tests = tests_frame([
         chi2_test("likelihood_ratio", 2 * (fit.loglik - ll0), p),
         chi2_test("wald", wald, p),
         chi2_test("score", score_stat, p),
     ])
-    summary = coefficient_table(names, beta, cov, conf_level, naive_cov=naive if robust else None)
+    summary = coefficient_table(names, beta, cov, conf_level, naive_cov=naive if robust else None,
+                                not_estimable=ne)
     return CoxResult(
         summary=summary,
         coef=pd.Series(beta, index=names, name="coef"),

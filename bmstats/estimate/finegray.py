@@ -27,7 +27,9 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import Dropped, InputError, beyond_follow_up, cause_code, distinct_labels, time_points
-from bmstats.estimate._regression import ConvergenceWarning, coefficient_table, newton_raphson
+from bmstats.estimate._regression import (
+    ConvergenceWarning, blank, coefficient_table, invert_information, newton_raphson,
+)
 from bmstats.estimate._result import ResultMixin, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
@@ -207,19 +209,25 @@ def fine_gray(
             null.append(rs.loglik)  # the first evaluation is at b = 0
         return rs.loglik, rs.score, rs.information
 
-    fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {event})")
+    fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {event})",
+                         spread=np.ptp(prob.X, axis=0))
     rs = cache.get(fit.beta.tobytes()) or fg_risk_sums(prob, fit.beta)
     try:
-        inv_info = np.linalg.inv(rs.information)
+        if fit.not_estimable:
+            inv_info = invert_information(rs.information, names, fit.not_estimable)
+        else:
+            inv_info = np.linalg.inv(rs.information)
     except np.linalg.LinAlgError:
         raise InputError(
             f"Fine-Gray: information matrix is singular at the estimate (collinear or constant covariates among "
             f"those at risk: {', '.join(map(repr, names))})"
         ) from None
     cov, infl = sandwich(prob, rs, inv_info)
+    if fit.not_estimable:
+        cov = blank(cov, fit.not_estimable)
     coef = pd.Series(fit.beta, index=pd.Index(names, name="term"), name="coef")
     cov_df = pd.DataFrame(cov, index=coef.index, columns=coef.index)
-    summary = coefficient_table(names, fit.beta, cov, conf_level)
+    summary = coefficient_table(names, fit.beta, cov, conf_level, not_estimable=fit.not_estimable)
     base = np.cumsum(rs.c) * np.exp(-rs.shift - prob.mean @ fit.beta)
     baseline = pd.DataFrame({"time": prob.event_times, "cumulative_hazard": base})
     return FineGrayResult(

@@ -27,8 +27,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from bmstats._checks import describe_rows
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
@@ -129,6 +131,7 @@ class ReportBuilder:
                                   f"data.table: file {data['table']!r} not found (paths are relative to the config)")
             self.data_files.append((data["table"], _sha256(path)))
             self.frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+            self.frame.index = pd.RangeIndex(2, len(self.frame) + 2, name="row")  # file rows, for messages
         if self.cohort is not None:
             self.frame = self.cohort.patients.copy()
         self.frame = self._derive(self.frame, data.get("derive"), ("data", "derive"))
@@ -160,8 +163,8 @@ class ReportBuilder:
         log = None
         if "time" in spec:
             frame = self.frame.copy()
-            frame["time"] = self._expr(spec["time"], frame, path + ("time",)).astype(float)
-            frame["status"] = self._expr(spec["status"], frame, path + ("status",)).astype("int64")
+            for key in ("time", "status"):  # numbers here; checked (and status made whole) after the filter
+                frame[key] = self._number_column(self._expr(spec[key], frame, path + (key,)), path + (key,))
         elif spec.get("recurrent"):
             if self.cohort is None:
                 raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
@@ -171,24 +174,79 @@ class ReportBuilder:
                                                  event_types=spec.get("event_types"), covariates=spec.get("covariates"))
             log = frame.attrs.get("exclusions")
             frame = self._merge_derived(frame, "id")
+        elif spec.get("states"):
+            if self.cohort is None:
+                raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
+                                  "multi-state endpoints need cohort data (dataset bm_cohort or patients/events files)")
+            frame = self.cohort.multistate(origin=spec.get("origin", "diagnosis"), states=spec["states"],
+                                           unit=spec.get("unit", "years"), covariates=spec.get("covariates"))
+            log = frame.attrs.get("exclusions")
+            frame = self._merge_derived(frame, "patient_id")
         else:
             if self.cohort is None:
                 raise ConfigError(f"{self.config['_source']}:{self.config['_lines'][path]}: endpoints.{name}: "
                                   "event endpoints need cohort data; with a flat table give time and status")
             ep = self.cohort.endpoint_with_log(spec["event"], tuple(spec.get("competing", ())),
                                                spec.get("origin", "diagnosis"), spec.get("unit", "years"),
-                                               spec.get("horizon"), spec.get("covariates"))
+                                               spec.get("horizon"), spec.get("covariates"),
+                                               spec.get("time_varying"))
             frame, log = ep.data.copy(), ep.exclusions
             frame = self._merge_derived(frame, "patient_id")
         frame = self._derive(frame, spec.get("derive"), path + ("derive",))
         if "filter" in spec:
             keep = self._expr(spec["filter"], frame, path + ("filter",)).astype(bool).to_numpy()
             frame = frame.loc[keep]
+        if "time" in spec:
+            self._check_flat_endpoint(frame, path)
+        self._check_causes(frame, path)
         if "status" in frame.columns:
             frame[_EVENT] = (frame["status"] > 0).astype("int64")
         frame = frame.reset_index(drop=True)
         self._endpoints[name] = (frame, log)
         return frame, log
+
+    def _fail(self, path: tuple, message: str) -> None:
+        line = self.config["_lines"].get(path, self.config["_lines"].get(path[:-1], 1))
+        raise ConfigError(f"{self.config['_source']}:{line}: {'.'.join(map(str, path))}: {message}")
+
+    def _number_column(self, values: pd.Series, path: tuple) -> pd.Series:
+        if pd.api.types.is_bool_dtype(values):
+            return values.astype("float64")
+        if not pd.api.types.is_numeric_dtype(values):
+            bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+            self._fail(path, f"the expression gives values that are not numbers ({describe_rows(values.index[bad])}, "
+                             f"e.g. {values[bad].iloc[0]!r})")
+        return values.astype("float64")
+
+    def _check_flat_endpoint(self, frame: pd.DataFrame, path: tuple) -> None:
+        """time: finite and >= 0; status: whole numbers >= 0, no missing values (rows named; a filter
+        can drop rows that should not be analysed)."""
+        for key, rule, bad in (
+            ("time", "missing values", frame["time"].isna()),
+            ("time", "values that are infinite or negative", ~np.isfinite(frame["time"]) & frame["time"].notna()
+             | (frame["time"] < 0)),
+            ("status", "missing values", frame["status"].isna()),
+            ("status", "codes that are not whole numbers >= 0 (0 censored, 1, 2, ... causes)",
+             frame["status"].notna() & ((frame["status"] % 1 != 0) | (frame["status"] < 0))),
+        ):
+            if bad.any():
+                self._fail(path + (key,), f"the expression gives {rule} in {int(bad.sum()):,} row(s) "
+                                          f"({describe_rows(frame.index[bad.to_numpy()])}); fix it or add a filter")
+        frame["status"] = frame["status"].astype("int64")
+
+    def _check_causes(self, frame: pd.DataFrame, path: tuple) -> None:
+        """Every status code > 0 is one of the endpoint's declared ``causes`` (when it declares them)."""
+        declared = self.config["endpoints"][path[1]].get("causes")
+        if not declared or "status" not in frame.columns:
+            return
+        codes = {int(k) for k in declared}
+        present = pd.unique(frame["status"][frame["status"] > 0])
+        extra = sorted(int(c) for c in present if int(c) not in codes)
+        if extra:
+            rows = frame.index[frame["status"].isin(extra).to_numpy()]
+            self._fail(path + ("causes",), f"status code(s) {', '.join(map(str, extra))} occur "
+                                           f"({describe_rows(rows)}) but are not declared; declared: "
+                                           f"{', '.join(map(str, sorted(codes)))}")
 
     def _merge_derived(self, frame: pd.DataFrame, key: str) -> pd.DataFrame:
         """Bring the patient-level derived columns (data.derive) onto an endpoint frame."""
@@ -453,6 +511,136 @@ class ReportBuilder:
         s.tables.append((Table(body, title=s.title, footnotes=(f"Starting from {log.n_start:,} patients.",),
                                data=tb, name="exclusions"), a["id"]))
 
+    def _model_table(self, a: dict, s: Section, heading: str, fit: Any, ratio_label: str | None = None) -> None:
+        level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
+        labels = {**self.labels, **(a.get("labels") or {})}
+        t = tabs.regression_table({heading: fit}, labels=labels, level_labels=level_labels, title=s.title,
+                                  ratio_label=ratio_label)
+        notes = _dropped_notes({heading: fit})
+        if notes:
+            t = dataclasses.replace(t, footnotes=t.footnotes + tuple(notes))
+        s.tables.append((t, a["id"]))
+        if a.get("forest", True):
+            s.figures.append((figs.plot_forest(t, width="double"), f"{a['id']}_forest",
+                              f"{s.title}: {ratio_label or 'ratios'} with 95% CI."))
+
+    def _run_time_varying_cox(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        frame = self.endpoint(a["endpoint"])[0]
+        if "start" not in frame.columns:
+            raise AnalysisError(f"endpoint {a['endpoint']!r} has no counting-process rows: give it time_varying")
+        fit = bm.cox(frame, "stop", _EVENT, a["formula"], entry="start", dropna=a.get("dropna", False))
+        try:  # the table's "Patients" are patients, not their counting-process intervals
+            fit = dataclasses.replace(fit, n=int(frame.loc[frame.index.isin(fit.design.rows), "patient_id"].nunique()))
+        except (TypeError, ValueError, AttributeError):
+            pass
+        exposures = list(self.config["endpoints"][a["endpoint"]].get("time_varying") or {})
+        s.notes.append(f"{frame['patient_id'].nunique():,} patients in {len(frame):,} counting-process intervals; "
+                       f"time-varying exposures ({', '.join(self.label(e) or e for e in exposures)}) switch on at "
+                       "their start date, so the time before it counts as unexposed.")
+        self._model_table(a, s, "Time-varying Cox", fit)
+        self._method("time_varying_cox")
+
+    def _run_landmark(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        rows = self.endpoint(a["endpoint"])[0]
+        exposures = list(self.config["endpoints"][a["endpoint"]].get("time_varying") or {})
+        lm = bm.landmark(rows.drop(columns=[_EVENT], errors="ignore"), a["at"], time_varying=exposures)
+        lm[_EVENT] = (lm["status"] > 0).astype("int64")
+        unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+        counts = lm.attrs["landmark"][0]
+        s.notes.append(f"Landmark at {a['at']:g} {unit}: {counts['at_risk']:,} patients alive and under follow-up "
+                       f"({counts['ended_before']:,} died or were censored before it); exposure as recorded at the "
+                       "landmark, follow-up from the landmark.")
+        by = a.get("by")
+        if by is not None:
+            frame = self.group_column(lm, by)
+            km = bm.kaplan_meier(frame, "time", _EVENT, by=by)
+            test = bm.logrank_test(frame, "time", _EVENT, by=by)
+            kw = self._fig_kw(a, frame, by)
+            kw.setdefault("ylabel", "Survival probability")
+            kw["xlabel"] = (a.get("figure") or {}).get("xlabel", f"Time since the landmark ({unit})")
+            s.figures.append((figs.plot_survival(km, test=test, **kw), a["id"],
+                              f"{s.title}: Kaplan-Meier estimate from the landmark with 95% confidence band; "
+                              f"log-rank p {_p_phrase(test.p_value)}."))
+            if a.get("times"):
+                group_label = (a.get("labels") or {}).get(by) or self.label(by) or "Group"
+            s.tables.append((tabs.survival_table(km, a["times"], group_label=group_label, unit=unit,
+                                                     test=test, title=f"{s.title}: survival from the landmark"),
+                                 f"{a['id']}_at_times"))
+        if a.get("formula"):
+            fit = bm.cox(lm, "time", _EVENT, a["formula"])
+            level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
+            t = tabs.regression_table({"Landmark Cox": fit}, labels={**self.labels, **(a.get("labels") or {})},
+                                      level_labels=level_labels,
+                                      title=f"{s.title}: hazard ratios from the landmark")
+            s.tables.append((t, f"{a['id']}_cox"))
+        self._method("landmark")
+
+    def _run_state_occupation(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        rows = self.endpoint(a["endpoint"])[0]
+        fit = bm.state_occupation(rows)
+        names = {st: str(st).replace("_", " ") for st in fit.states}
+        names.update(a.get("state_labels") or {})
+        kw = {k: v for k, v in (a.get("figure") or {}).items() if k in ("xlabel", "ylabel", "percent", "width")}
+        unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
+        kw.setdefault("xlabel", f"Time ({unit})")
+        kw.setdefault("width", self.width)
+        fig = figs.plot_state_occupation(fit, labels=names, **kw)
+        s.figures.append((fig, a["id"], f"{s.title}: probability of being in each state (Aalen-Johansen), stacked; "
+                          "the bands add up to 100%."))
+        if a.get("times"):
+            at = fit.at(a["times"])
+            rows_out = []
+            for st in fit.states:
+                sub = at[at["state"] == st]
+                rows_out.append([names[st]] + [tabs.fmt_ci(e * 100, lo * 100, hi * 100, decimals=1)
+                                               for e, lo, hi in zip(sub["estimate"], sub["lower"], sub["upper"])])
+            body = pd.DataFrame(rows_out, columns=["State"] + [f"{t:g} {unit}, % (95% CI)" for t in a["times"]])
+            s.tables.append((Table(body, title=f"{s.title}: probability of being in each state",
+                                   footnotes=("Aalen-Johansen estimates; infinitesimal-jackknife standard errors "
+                                              "and log-scale 95% confidence intervals, as R survival::survfit.",),
+                                   data=at, name="state_occupation"), a["id"]))
+        self._method("state_occupation")
+
+    def _run_proportion(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        by = a.get("by")
+        frame = self.group_column(self.frame, by)
+        method = a.get("method", "wilson")
+        overall = bm.proportion(frame, a["outcome"], method=method)
+        res = bm.proportion(frame, a["outcome"], by=by, method=method) if by else overall
+        tb = res.table
+        labels = [str(g) for g in tb["group"]] if by else []
+        parts = [(lab, r) for lab, (_, r) in zip(labels, tb.iterrows())] + [("All patients", overall.table.iloc[0])]
+        body = pd.DataFrame({
+            self.label(by) or "Group": [lab for lab, _ in parts],
+            "Patients": [f"{int(r['n']):,}" for _, r in parts],
+            a.get("outcome_label", self.label(a["outcome"])): [f"{int(r['events']):,}" for _, r in parts],
+            "% (95% CI)": [tabs.fmt_ci(r["estimate"] * 100, r["lower"] * 100, r["upper"] * 100, decimals=1)
+                           if r["n"] > 0 else "-" for _, r in parts],
+        })
+        notes = [f"{'Wilson score' if method == 'wilson' else 'Clopper-Pearson exact'} 95% confidence intervals."]
+        if res.test is not None:
+            t = res.test.iloc[0]
+            notes.append(f"Chi-squared test of equal proportions: {t['statistic']:.2f} on {int(t['df'])} df, "
+                         f"p {_p_phrase(t['p_value'])}.")
+        s.tables.append((Table(body, title=s.title, footnotes=tuple(notes), data=tb, name="proportion"), a["id"]))
+        self._method("proportion_" + method)
+
+    def _run_logistic(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        fit = bm.logistic(self.frame, a["outcome"], a["formula"], interval=a.get("interval", "profile"),
+                          dropna=a.get("dropna", False))
+        self._model_table(a, s, "Logistic", fit, ratio_label="OR")
+        self._method("logistic_" + fit.interval)
+
     # ---------------------------------------------------------------------------------- methods
     def _method(self, key: str, *flags: bool) -> None:
         if key not in self.methods:
@@ -488,6 +676,24 @@ class ReportBuilder:
         if any(k.endswith("+") and k.split("+")[0] in ("cox", "cause_specific", "competing_risks") for k in m):
             text.append("Proportional hazards were checked with scaled Schoenfeld residuals (Grambsch & Therneau "
                         "1994).")
+        if "time_varying_cox" in m:
+            text.append("Exposures that start during follow-up entered Cox models as time-dependent covariates "
+                        "(counting-process intervals split at each exposure's start, as R survival::tmerge), so "
+                        "that the time before an exposure starts counts as unexposed (no immortal-time bias).")
+        if "landmark" in m:
+            text.append("Landmark analyses (Anderson, Cain & Gelber 1983) follow the patients alive at the landmark "
+                        "time, classified by their exposure at that time.")
+        if "state_occupation" in m:
+            text.append("State occupation probabilities of the illness-death model were estimated with the "
+                        "Aalen-Johansen estimator with infinitesimal-jackknife standard errors.")
+        if any(k.startswith("proportion_") for k in m):
+            text.append("Proportions are given with " + " and ".join(
+                n for k, n in (("proportion_wilson", "Wilson score"), ("proportion_clopper-pearson",
+                                                                       "Clopper-Pearson exact")) if k in m)
+                        + " 95% confidence intervals.")
+        if any(k.startswith("logistic_") for k in m):
+            text.append("Odds ratios come from logistic regression with "
+                        + ("profile-likelihood" if "logistic_profile" in m else "Wald") + " 95% confidence intervals.")
         if "incidence_rate" in m:
             text.append("Incidence rates are events per person-time with 95% confidence intervals.")
         if "mcf_ghosh-lin" in m:
@@ -587,6 +793,33 @@ def _close(fig) -> None:
         pass
 
 
+OUTPUTS = ("report.html", "tables/", "figures/")  # what a build writes inside its output folder
+
+
+def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | None:
+    """Why ``out_dir`` cannot receive a report (None if it can), found before any analysis runs: the
+    folder is made (with its parents) and a probe file written and removed; a place the build writes to
+    that is a folder where a file belongs, or the reverse, is named."""
+    import tempfile
+
+    if out_dir.exists() and not out_dir.is_dir():
+        return "exists and is a file, not a folder"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".bmstats-probe-"):
+            pass
+    except OSError as exc:
+        where = f" ({Path(exc.filename).as_posix()})" if getattr(exc, "filename", None) else ""
+        return f"cannot be written to: {exc.strerror or type(exc).__name__}{where}"
+    for name in outputs:
+        target = out_dir / name.rstrip("/")
+        if name.endswith("/") and target.exists() and not target.is_dir():
+            return f"{target.as_posix()} exists and is a file, not a folder"
+        if not name.endswith("/") and target.is_dir():
+            return f"{target.as_posix()} exists and is a folder, not a file"
+    return None
+
+
 def build_report(config_path: str | Path, out_dir: str | Path) -> int:
     """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data."""
     config_path, out_dir = Path(config_path), Path(out_dir)
@@ -595,6 +828,10 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
         config = load_config(config_path)
     except ConfigError as exc:
         _progress(f"error: {exc}")
+        return EXIT_CONFIG
+    problem = output_problem(out_dir)
+    if problem:
+        _progress(f"error: output folder {out_dir.as_posix()}: {problem} (nothing was run)")
         return EXIT_CONFIG
     _progress(f"{config_path.name}: {config['title']}")
     builder = ReportBuilder(config, config_path, out_dir)

@@ -63,6 +63,18 @@ ANALYSES: dict[str, dict] = {
         "family": ("poisson", "negative_binomial"), "per": NUM, "level_labels": {"dict": {"dict": STR}},
         "dropna": BOOL, **_COMMON}),
     "exclusion_flow": _keys({"endpoint": STR}, {**_COMMON}),
+    "time_varying_cox": _keys({"endpoint": STR, "formula": STR}, {
+        "level_labels": {"dict": {"dict": STR}}, "dropna": BOOL, "forest": BOOL, **_COMMON}),
+    "landmark": _keys({"endpoint": STR, "at": NUM}, {
+        "by": STR, "formula": STR, "times": ["list", NUM], "level_labels": {"dict": {"dict": STR}},
+        "figure": _keys(optional=_FIGURE), **_COMMON}),
+    "state_occupation": _keys({"endpoint": STR}, {
+        "times": ["list", NUM], "state_labels": {"dict": STR}, "figure": _keys(optional=_FIGURE), **_COMMON}),
+    "proportion": _keys({"outcome": STR}, {
+        "by": STR, "method": ("wilson", "clopper-pearson"), "outcome_label": STR, **_COMMON}),
+    "logistic": _keys({"outcome": STR, "formula": STR}, {
+        "interval": ("profile", "wald"), "level_labels": {"dict": {"dict": STR}}, "dropna": BOOL,
+        "forest": BOOL, **_COMMON}),
 }
 
 SCHEMA = _keys(
@@ -77,7 +89,8 @@ SCHEMA = _keys(
          "label": STR, "time": STR, "status": STR, "causes": {"dict": STR},
          "event": EVENTS, "competing": ["list", EVENTS], "origin": EVENTS, "unit": ("days", "months", "years"),
          "horizon": NUM, "recurrent": BOOL, "window_days": INT, "event_types": ["list", STR],
-         "derive": {"dict": STR}, "filter": STR, "covariates": ["list", STR]})},
+         "derive": {"dict": STR}, "filter": STR, "covariates": ["list", STR],
+         "time_varying": {"dict": STR}, "states": ["list", EVENTS]})},
      "outputs": _keys(optional={"tables": ["list", TABLE_FORMATS], "figures": ["list", FIGURE_FORMATS],
                                 "width": ("single", "double"), "html": BOOL})},
 )
@@ -233,13 +246,18 @@ def cross_check(config: dict, checker: _Checker) -> None:
     endpoints = config.get("endpoints", {}) or {}
     for name, ep in endpoints.items():
         flat = "time" in ep or "status" in ep
-        if flat and ("event" in ep or ep.get("recurrent")):
+        if flat and ("event" in ep or ep.get("recurrent") or ep.get("states")):
             checker.fail(("endpoints", name), "use either time and status (expressions) or event (cohort "
                                               "endpoint), not both")
         if flat and not ("time" in ep and "status" in ep):
             checker.fail(("endpoints", name), "a flat endpoint needs both time and status")
-        if not flat and "event" not in ep and not ep.get("recurrent"):
-            checker.fail(("endpoints", name), "give time and status, event (and competing), or recurrent: true")
+        if not flat and "event" not in ep and not ep.get("recurrent") and not ep.get("states"):
+            checker.fail(("endpoints", name), "give time and status, event (and competing), recurrent: true, or "
+                                              "states (a multi-state model)")
+        if ep.get("states") and ("event" in ep or ep.get("recurrent")):
+            checker.fail(("endpoints", name), "a multi-state endpoint (states) takes no event or recurrent")
+        if ep.get("time_varying") and "event" not in ep:
+            checker.fail(("endpoints", name, "time_varying"), "time-varying exposures need an event endpoint")
     seen: dict[str, int] = {}
     for i, analysis in enumerate(config["analyses"]):
         aid = analysis["id"]

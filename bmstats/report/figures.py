@@ -776,3 +776,73 @@ def save_figure(fig: Figure, path_stem: str | Path, formats: Sequence[str] = FIG
         save_figure_to(fig, path, fmt, dpi)
         written.append(path)
     return written
+
+
+# ------------------------------------------------------------------ binary outcomes and multi-state
+def _own_axes(ax: Any, width: str | float, height: float):
+    """The given axes and their figure, or a new figure with one axes."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=(st.column_width(width), height))
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def plot_proportion(result: Any, ax: Any = None, *, width: str | float = "single", percent: bool = True,
+                    xlabel: str | None = None, title: str | None = None) -> Figure:
+    """Proportions with their confidence limits, one row per group (a dot-and-whisker chart)."""
+    tb = result.table
+    labels = [str(g) for g in tb["group"]] if "group" in tb.columns else ["all"]
+    with st.style():
+        fig, ax = _own_axes(ax, width, 0.6 + 0.22 * len(tb))
+        y = np.arange(len(tb))
+        scale = 100.0 if percent else 1.0
+        est, lo, hi = (tb[c].to_numpy(dtype=float) * scale for c in ("estimate", "lower", "upper"))
+        ax.hlines(y, lo, hi, color="black", linewidth=0.9)
+        ax.plot(est, y, linestyle="none", marker="s", markersize=3.2, color="black", gid="points:proportion")
+        ax.set_yticks(y)
+        ax.set_yticklabels(labels)
+        ax.set_ylim(len(tb) - 0.5, -0.5)
+        ax.set_xlim(left=0)
+        ax.set_xlabel(xlabel or (f"{result.outcome} ({'%' if percent else 'proportion'}, "
+                                 f"{result.conf_level:.0%} CI)"))
+        if title:
+            ax.set_title(title, loc="left", fontsize=8)
+    return fig
+
+
+def plot_state_occupation(result: Any, ax: Any = None, *, width: str | float = "single", percent: bool = True,
+                          xlabel: str = "Time", ylabel: str | None = None, labels: Mapping | None = None,
+                          title: str | None = None, colors: Sequence[str] | None = None) -> Figure:
+    """Stacked probabilities of being in each state over time (one panel; the first group when grouped),
+    the initial state at the bottom; each band is the probability of its state."""
+    tb = result.table
+    if "group" in tb.columns:
+        first = tb["group"].iloc[0]
+        tb = tb[tb["group"] == first]
+    states = list(result.states)
+    wide = tb.pivot(index="time", columns="state", values="estimate").reindex(columns=states)
+    times = np.r_[0.0, wide.index.to_numpy(dtype=float)]
+    start = result.at([0.0])
+    if "group" in start.columns:
+        start = start[start["group"] == start["group"].iloc[0]]
+    p0 = start.set_index("state")["estimate"].reindex(states).to_numpy(dtype=float)
+    values = np.vstack([p0, wide.to_numpy(dtype=float)]) * (100.0 if percent else 1.0)
+    colors = list(colors or st.palette(len(states)))
+    with st.style():
+        fig, ax = _own_axes(ax, width, 2.4)
+        bottom = np.zeros(len(times))
+        for j, state in enumerate(states):
+            top = bottom + values[:, j]
+            ax.fill_between(times, bottom, top, step="post", color=colors[j], linewidth=0,
+                            label=str((labels or {}).get(state, state)).replace("_", " "), gid=f"state:{state}")
+            bottom = top
+        ax.set_xlim(0, times[-1])
+        ax.set_ylim(0, 100.0 if percent else 1.0)
+        if percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(100))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel or "Probability of being in state")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=6.5)
+        if title:
+            ax.set_title(title, loc="left", fontsize=8)
+    return fig

@@ -311,7 +311,7 @@ def table_one(
 
 
 # ----------------------------------------------------------------------------------- regression tables
-_RATIO_COLUMNS = ("hr", "rate_ratio", "sdhr", "or", "exp_coef")
+_RATIO_COLUMNS = ("hr", "rate_ratio", "odds_ratio", "sdhr", "or", "exp_coef")
 _LEVEL = re.compile(r"^(?P<factor>.+?)\[(?:T\.)?(?P<level>.+)\]$")
 
 
@@ -399,6 +399,7 @@ def regression_table(
     counts: dict[str, tuple] = {}
     tidy = []
     ratio_names: dict[str, str] = {}
+    any_not_estimable = False
     for heading, value in models.items():
         results = list(value) if isinstance(value, (list, tuple)) else [value]
         cells: dict[tuple, tuple] = {}
@@ -407,7 +408,8 @@ def regression_table(
             summary = _summary(result)
             rcol = _ratio_column(summary)
             if heading not in ratio_names:
-                name = {"hr": "HR", "rate_ratio": "RR", "sdhr": "SHR", "or": "OR"}.get(rcol, "exp(coef)")
+                name = {"hr": "HR", "rate_ratio": "RR", "odds_ratio": "OR", "sdhr": "SHR",
+                        "or": "OR"}.get(rcol, "exp(coef)")
                 if type(result).__name__ == "FineGrayResult":
                     name = "SHR"
                 ratio_names[heading] = ratio_label or name
@@ -423,10 +425,13 @@ def regression_table(
                 lo = float(row.get("lower", np.nan))
                 hi = float(row.get("upper", np.nan))
                 p = float(row.get("p", row.get("p_value", np.nan)))
+                estimable = bool(row.get("estimable", True))
+                any_not_estimable |= not estimable
                 key = (info["variable"], info["level"])
-                cells[key] = (ratio, lo, hi, p)
+                cells[key] = (ratio, lo, hi, p, estimable)
                 tidy.append({"model": heading, "term": info["term"], "variable": info["variable"],
-                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p": p})
+                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p": p,
+                             "estimable": estimable})
                 if info["level"] is not None:
                     var = info["variable"]
                     levels = var_levels.setdefault(var, [])
@@ -470,8 +475,7 @@ def regression_table(
                 row_of[(var, lv)] = len(rows)
                 row = [str(level_labels.get(var, {}).get(lv, lv))]
                 for h in headings:
-                    cell = columns[h].get((var, lv))
-                    row += [fmt_ci(*cell[:3], decimals=decimals), fmt_p(cell[3])] if cell else [DASH, ""]
+                    row += _ratio_cells(columns[h].get((var, lv)), decimals)
                 rows.append(row)
                 indent.append(1)
                 bold.append(False)
@@ -479,8 +483,7 @@ def regression_table(
             row_of[(var, None)] = len(rows)
             row = [labels.get(var, var)]
             for h in headings:
-                cell = columns[h].get((var, None))
-                row += [fmt_ci(*cell[:3], decimals=decimals), fmt_p(cell[3])] if cell else [DASH, ""]
+                row += _ratio_cells(columns[h].get((var, None)), decimals)
             rows.append(row)
             indent.append(0)
             bold.append(False)
@@ -495,8 +498,26 @@ def regression_table(
     used = list(dict.fromkeys(ratio_names.values()))
     notes = list(footnotes) or [
         "; ".join(f"{r}: {_RATIO_NAMES.get(r, r)}" for r in used) + "; CI: confidence interval."]
+    if any_not_estimable:
+        notes.append(NOT_ESTIMABLE_NOTE)
     return Table(body, title=title, footnotes=tuple(notes), indent=tuple(indent), bold=tuple(bold),
                  data=tidy_frame, name="regression_table")
+
+
+NOT_ESTIMABLE = "not estimable"
+NOT_ESTIMABLE_NOTE = ("Not estimable: the likelihood has no finite maximum for this effect (monotone likelihood, "
+                      "e.g. no events in a category), so no ratio, interval or p-value exists.")
+
+
+def _ratio_cells(cell: tuple | None, decimals: int) -> list[str]:
+    """The '<ratio> (lower-upper)' and p cells of one estimate; a dash when absent; 'not estimable' when the
+    model marked it so (never a '0.00 (0.00-0.00)' from a diverging coefficient)."""
+    if cell is None:
+        return [DASH, ""]
+    ratio, lo, hi, p, estimable = cell
+    if not estimable:
+        return [NOT_ESTIMABLE, ""]
+    return [fmt_ci(ratio, lo, hi, decimals=decimals), fmt_p(p)]
 
 
 def _expand_models(models: Any) -> dict:

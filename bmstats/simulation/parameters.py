@@ -175,6 +175,7 @@ def _merge(target: dict, update: Mapping, path: str) -> None:
         if key not in target:
             valid = ", ".join(sorted(map(str, target)))
             raise InputError(f"unknown scenario knob {where!r}; valid knobs here: {valid}")
+        value = _like_default(target[key], value, where)
         if isinstance(target[key], dict) and isinstance(value, Mapping):
             # a mix (shares summing to 1) given in full replaces the default mix; other dicts merge
             if "mix" in key and key != "subtype_mix":
@@ -185,6 +186,46 @@ def _merge(target: dict, update: Mapping, path: str) -> None:
             target[key] = dict(value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _like_default(default: Any, value: Any, where: str) -> Any:
+    """``value`` checked to have the shape of the default it replaces (a mapping for a mapping, a list of
+    numbers for a list of numbers, a number for a number, a date for a date), so that a mistyped knob is
+    an InputError naming it rather than a TypeError deep in the simulation.  YAML dates become ISO text."""
+    def fail(expected: str) -> None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise InputError(f"scenario knob {where!r} must be {expected}, got {shown}")
+
+    if isinstance(default, dict):
+        if not isinstance(value, Mapping):
+            fail(f"a mapping with keys {', '.join(map(str, default))}")
+    elif isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or not value:
+            fail(f"a list like {list(default)!r}")
+        inner = default[0] if default else None
+        return [_like_default(inner, v, f"{where}[{i}]") for i, v in enumerate(value)] if inner is not None else value
+    elif isinstance(default, bool):
+        if not isinstance(value, bool):
+            fail("true or false")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("a number")
+    elif isinstance(default, str) and _is_iso_date(default):
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if not isinstance(value, str) or not _is_iso_date(value):
+            fail("an ISO date YYYY-MM-DD")
+    elif isinstance(default, str) and not isinstance(value, str):
+        fail("text")
+    return value
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _probability(value: Any, name: str) -> float:
@@ -295,6 +336,8 @@ def to_jsonable(p: Mapping[str, Any]) -> dict[str, Any]:
             return [conv(v) for v in x]
         if isinstance(x, (np.floating, np.integer)):
             return x.item()
+        if isinstance(x, dt.date):
+            return x.isoformat()
         return x
 
     return conv(p)

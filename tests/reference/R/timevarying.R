@@ -43,6 +43,18 @@ out <- function(td, exposures, rhs) {
 ref <- list(versions = list(R = R.version.string, survival = as.character(packageVersion("survival"))))
 ex_a <- list(bta = "bta_start_date", visceral = "visceral_met_date", sre = "skeletal_event")
 ref$after_bm <- out(rows("bm_date", ex_a), ex_a, "bta + visceral + sre + age")
+# landmark at 1 year after bone metastasis: the row covering the landmark, followed to the end
+td <- rows("bm_date", ex_a)
+last <- td[!duplicated(td$patient_id, fromLast = TRUE), ]
+lm <- td[td$tstart <= 1 & td$tstop > 1, ]
+k <- match(lm$patient_id, last$patient_id)
+lm$time <- last$tstop[k] - 1
+lm$status <- last$death[k]
+fit <- coxph(Surv(time, status) ~ bta + visceral + sre + age, data = lm)
+ref$landmark_1y <- list(patient_id = lm$patient_id, time = lm$time, status = lm$status, bta = lm$bta,
+                        visceral = lm$visceral, sre = lm$sre,
+                        cox = list(names = names(coef(fit)), coef = unname(coef(fit)),
+                                   se = unname(sqrt(diag(fit$var))), n = fit$n, nevent = fit$nevent))
 ex_b <- list(bm = "bm_date", bta = "bta_start_date")
 ref$from_dx <- out(rows("dx_date", ex_b), ex_b, "bm + bta + age")
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, null = "null", na = "null"), "timevarying.json")
