@@ -17,6 +17,7 @@ data:
   filter: 'subtype == "TNBC" or subtype == "HR+/HER2+"'
   derive:
     bm_at_dx: 'where(bm_date <= dx_date, 1, 0)'
+    tnbc: 'where(subtype == "TNBC", 1, 0)'
 endpoints:
   after_bm:
     event: death
@@ -29,7 +30,7 @@ level_labels:
   bta: {"0": "Not started", "1": "Started"}
 analyses:
   - {id: prop, type: proportion, outcome: bm_at_dx, by: subtype}
-  - {id: logit, type: logistic, outcome: bm_at_dx, formula: "subtype + age", interval: wald}
+  - {id: logit, type: logistic, outcome: bm_at_dx, formula: "tnbc + age", interval: wald}
   - {id: idm, type: state_occupation, endpoint: idm, times: [2, 5]}
   - {id: tvc, type: time_varying_cox, endpoint: after_bm, formula: "bta + sre + age"}
   - {id: lm, type: landmark, endpoint: after_bm, at: 0.5, by: bta, times: [1], formula: "bta + age"}
@@ -72,7 +73,8 @@ def test_proportion_and_logistic_tables_hold_the_estimates(built, patients):
     row = prop[prop.iloc[:, 0] == "TNBC"].iloc[0]
     assert row.iloc[-1].startswith(f"{tnbc['estimate'] * 100:.1f}")
     md = (built / "tables" / "logit.md").read_text()
-    fit = bm.logistic(patients, "bm_at_dx", "subtype + age", interval="wald")
+    fit = bm.logistic(patients.assign(tnbc=(patients["subtype"] == "TNBC").astype(int)), "bm_at_dx", "tnbc + age",
+                      interval="wald")
     assert "OR (95% CI)" in md and f"{fit.summary.loc['age', 'odds_ratio']:.2f}" in md
 
 
