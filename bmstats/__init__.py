@@ -50,6 +50,7 @@ _PUBLIC: dict[str, str] = {
     # simulation
     "simulate_cohort": "bmstats.simulation.cohort",
     # reporting
+    "options": "bmstats._options",
     "Table": "bmstats.report.table",
     "table_one": "bmstats.report.table_builders",
     "regression_table": "bmstats.report.table_builders",

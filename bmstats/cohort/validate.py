@@ -6,7 +6,6 @@ no errors; warnings do not fail a cohort.
 """
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 
@@ -132,13 +131,15 @@ class ValidationReport:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
     def __repr__(self) -> str:
-        return self.to_text(max_issues=20).rstrip("\n")
+        """The headline and the rules that found something (drawn by :mod:`bmstats.report.display`)."""
+        from bmstats.report import display
+
+        return display.to_text(self)
 
     def _repr_html_(self) -> str:
-        return (
-            f"<div><strong>{html.escape(self.headline)}</strong>"
-            f"{self._issues.to_html(max_rows=50, index=False)}</div>"
-        )
+        from bmstats.report import display
+
+        return display.to_html(self)
 
 
 def validate(cohort) -> ValidationReport:

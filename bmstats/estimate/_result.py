@@ -44,7 +44,6 @@ field by keyword.
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -103,12 +102,15 @@ class Result:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return "\n".join([self._title, *self.notes, self._tidy().to_string(max_rows=20)])
+        """A compact summary made with the report tables (:mod:`bmstats.report.display`)."""
+        from bmstats.report import display
+
+        return display.to_text(self)
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<br><small>{html.escape(n)}</small>" for n in self.notes)
-        return (f"<div><strong>{html.escape(self._title)}</strong>{notes}"
-                f"{self._tidy().to_html(max_rows=20, float_format=lambda x: f'{x:.4g}')}</div>")
+        from bmstats.report import display
+
+        return display.to_html(self)
 
 
 @dataclass(frozen=True, repr=False)

@@ -9,7 +9,8 @@ import importlib
 from typing import Any
 
 _SUBMODULES = {
-    "builder", "config", "docx_writer", "expressions", "figures", "format", "style", "table", "table_builders",
+    "builder", "config", "display", "docx_writer", "expressions", "figures", "format", "latex", "style", "table",
+    "table_builders",
 }
 
 

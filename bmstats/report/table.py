@@ -109,7 +109,7 @@ class Table:
             label = html.escape(row[0])
             if self.bold[i]:
                 label = f"<strong>{label}</strong>"
-            cells = "".join(f'<td class="bm-value">{html.escape(v)}</td>' for v in row[1:])
+            cells = "".join(f'<td class="bm-value">{html_cell(v)}</td>' for v in row[1:])
             out.append(f'<tr><td class="bm-label"{style}>{label}</td>{cells}</tr>')
         out.append("</tbody>")
         if self.footnotes:
@@ -151,45 +151,13 @@ class Table:
             lines += [f"{esc(f)}  " for f in self.footnotes]
         return "\n".join(lines) + "\n"
 
-    def to_latex(self, label: str | None = None) -> str:
-        """A booktabs ``table`` float (needs ``\\usepackage{booktabs}``)."""
-        ncol = len(self.labels)
-        out = ["\\begin{table}[htbp]", "\\centering"]
-        if self.title:
-            out.append(f"\\caption{{{latex_escape(self.title)}}}")
-        if label:
-            out.append(f"\\label{{{label}}}")
-        out.append("\\begin{tabular}{l" + "r" * (ncol - 1) + "}")
-        out.append("\\toprule")
-        if self.groups:
-            cells, rules, col = [], [], 1
-            for g, span in self.groups:
-                if g and col > 1:
-                    cells.append(f"\\multicolumn{{{span}}}{{c}}{{{latex_escape(g)}}}")
-                    rules.append(f"\\cmidrule(lr){{{col}-{col + span - 1}}}")
-                else:
-                    cells.append(" & ".join([""] * span) if span > 1 else "")
-                col += span
-            out.append(" & ".join(cells) + " \\\\")
-            out.append(" ".join(rules))
-        out.append(" & ".join(latex_escape(c) for c in self.labels) + " \\\\")
-        out.append("\\midrule")
-        for i, row in enumerate(self.rows()):
-            label = latex_escape(row[0])
-            if self.bold[i] and row[0]:
-                label = f"\\textbf{{{label}}}"
-            if self.indent[i]:
-                label = f"\\hspace{{{self.indent[i]}em}}{label}"
-            out.append(" & ".join([label] + [latex_escape(v) for v in row[1:]]) + " \\\\")
-        out.append("\\bottomrule")
-        out.append("\\end{tabular}")
-        if self.footnotes:
-            out.append("\\par\\smallskip")
-            out.append("\\begin{minipage}{\\linewidth}\\footnotesize")
-            out.append(" \\\\\n".join(latex_escape(f) for f in self.footnotes))
-            out.append("\\end{minipage}")
-        out.append("\\end{table}")
-        return "\n".join(out) + "\n"
+    def to_latex(self, label: str | None = None, landscape: bool | None = None) -> str:
+        """LaTeX source that fits an A4 or US-letter page (booktabs rules, notes inside the table, wrapped
+        headers, landscape and a smaller size when measured too wide, longtable when too tall); the packages
+        it needs are listed in a comment at its top (see :mod:`bmstats.report.latex`)."""
+        from bmstats.report import latex
+
+        return latex.table_latex(self, label=label, landscape=landscape)
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """The body as CSV (group-prefixed headers, levels indented with two spaces); returns the text."""
@@ -246,6 +214,8 @@ _LATEX_SPECIALS = {
     "{": "\\{",
     "}": "\\}",
     "~": "\\textasciitilde{}",
+    "[": "{[}",  # never read as the optional argument of a preceding \\\\
+    "]": "{]}",
     "^": "\\textasciicircum{}",
     "<": "$<$",
     ">": "$>$",
@@ -259,6 +229,16 @@ _LATEX_SPECIALS = {
     "\u03c7": "$\\chi$",
     "\u00b2": "$^2$",
 }
+
+
+def html_cell(text: str) -> str:
+    """A cell as HTML that a narrow page may break only between an estimate and its interval
+    ("3,704 (74.1)", "19.0 [12.0, 29.0]"); other spaces (as in "< 0.001") are non-breaking."""
+    text = str(text)
+    cut = next((text.index(m) for m in (" (", " [") if m in text and not text.startswith(("(", "["))), -1)
+    if cut < 0:
+        return html.escape(text).replace(" ", "&nbsp;") if len(text.split()) <= 3 else html.escape(text)
+    return html.escape(text[:cut]).replace(" ", "&nbsp;") + " " + html.escape(text[cut + 1:]).replace(" ", "&nbsp;")
 
 
 def latex_escape(text: str) -> str:
