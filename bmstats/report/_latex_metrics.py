@@ -1,7 +1,7 @@
 """Computer Modern advance widths for sizing LaTeX tables (see bmstats.report.latex)."""
 # Advance widths in pt of each character as bmstats escapes it, measured with pdflatex (article class,
 # 10 pt, OT1 Computer Modern) by \settowidth; keys: (size command, bold).  Regenerate with
-# tests/test_latex_tables.py::test_stored_metrics_match_pdflatex, which compares a sample with pdflatex.
+# tests/test_table_pages.py::test_stored_metrics_match_pdflatex, which compares a sample with pdflatex.
 CODES = (
     32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
     60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87,

@@ -340,8 +340,11 @@ def _svg(body: list[str], width: int = _W, height: int = _H) -> str:
 
 def _curves_svg(result: Any, frame: pd.DataFrame) -> str:
     """Small step curves: the cause of interest (the first) per group, on 80 points of the follow-up."""
+    caption = ""
     if "cause" in frame.columns:
-        frame = frame[frame["cause"] == sorted(frame["cause"].unique())[0]]
+        first = sorted(frame["cause"].unique())[0]
+        frame = frame[frame["cause"] == first]
+        caption = f"cause {first}"
     t_max = float(frame["time"].max())
     grid = np.linspace(0.0, t_max, 81)
     at = result.at(grid)
@@ -359,6 +362,8 @@ def _curves_svg(result: Any, frame: pd.DataFrame) -> str:
         return 8 + plot_h * (1 - v / top)
 
     body = [f'<path d="M{_L},8V{8 + plot_h}H{_L + plot_w}" fill="none" stroke="currentColor" stroke-width=".8"/>']
+    if caption:
+        body.append(f'<text x="{_L + 4}" y="14" fill="currentColor">{html.escape(caption)}</text>')
     for v in (0.0, top / 2, top):
         body.append(f'<text x="{_L - 3}" y="{y(v) + 3:.1f}" text-anchor="end" fill="currentColor">'
                     f"{fmt_num(v, 1 if top <= 1 else decimals_for([top]))}</text>")

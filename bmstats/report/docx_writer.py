@@ -8,7 +8,10 @@ the zip entries get fixed dates so that the same table gives the same bytes.
 """
 from __future__ import annotations
 
+import functools
+import math
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docx import Document
@@ -45,19 +48,48 @@ def _write(cell, text: str, bold: bool = False, align_right: bool = False, inden
     par.paragraph_format.space_after = Pt(0)
     par.paragraph_format.space_before = Pt(0)
     if indent:
-        par.paragraph_format.left_indent = Inches(0.15 * indent)
+        par.paragraph_format.left_indent = Inches(_INDENT_IN * indent)
     if align_right:
         par.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     run = par.add_run(text)
     run.bold = bold
     run.font.size = Pt(size)
+    run.font.name = FONT
 
 
-# generous average advance of a 9 pt character, in inches, and the padding a cell adds around its text
-_CHAR_IN = 0.075
+# Tables are set in Arial 9 pt and measured with the Helvetica metrics matplotlib ships (Arial and Liberation
+# Sans have Helvetica's advance widths); a cell adds Word's default margins (0.08 in each side) and a little room.
+FONT = "Arial"
+SIZE_PT = 9.0
 _CELL_PAD_IN = 0.2
+_INDENT_IN = 0.15
 _LABEL_MAX_IN = 2.4
 _NBSP = "\u00a0"
+_GLYPHS = {"\u2013": "endash", "\u2014": "emdash", "\u00b1": "plusminus", "\u00b2": "twosuperior",
+           _NBSP: "space"}
+
+
+@functools.cache
+def _metrics(bold: bool) -> dict[str, float]:
+    """Advance widths (in em) of Helvetica, by character and by glyph name, from matplotlib's AFM files."""
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "fonts" / "afm" / ("phvb8a.afm" if bold else "phvr8a.afm")
+    widths: dict[str, float] = {}
+    for line in path.read_text(encoding="latin-1").splitlines():
+        if line.startswith("C "):
+            fields = dict(part.strip().split(" ", 1) for part in line.split(";") if part.strip())
+            code, width, name = int(fields["C"]), float(fields["WX"]) / 1000, fields.get("N", "")
+            widths[name] = width
+            if 32 <= code < 127:
+                widths[chr(code)] = width
+    return widths
+
+
+def text_inches(text: str, bold: bool = False, size: float = SIZE_PT) -> float:
+    """Width of ``text`` set in Arial at ``size`` pt, in inches (an unknown character counts as an M)."""
+    m = _metrics(bold)
+    return sum(m.get(ch, m.get(_GLYPHS.get(ch, ""), m["M"])) for ch in str(text)) * size / 72
 
 
 def _cell_text(text: str) -> str:
@@ -65,27 +97,26 @@ def _cell_text(text: str) -> str:
     return str(text).replace("< ", "<" + _NBSP).replace("> ", ">" + _NBSP)
 
 
-def _width(chars: int) -> float:
-    return chars * _CHAR_IN + _CELL_PAD_IN
-
-
 def column_widths(table: Table) -> tuple[list[float], list[float]]:
-    """Natural and minimum column widths in inches.
+    """Natural and minimum column widths in inches, measured (Arial 9 pt, cell margins included).
 
-    Natural: the longest entry of each column (a header counts by its longest word: it may wrap), the label
-    column with its indentation and at most 2.4 in.  Minimum: the longest unbreakable piece (no cell breaks
-    inside a word or a number)."""
+    Natural: the longest entry of each column (a bold header counts by its longest word: it may wrap), the
+    label column with its indentation and at most 2.4 in.  Minimum: the longest unbreakable piece (no cell
+    breaks inside a word or a number)."""
     rows = table.rows()
     natural, minimum = [], []
     for j, label in enumerate(table.labels):
-        texts = [_cell_text(r[j]) for r in rows]
-        pad = [2 * table.indent[i] if j == 0 else 0 for i in range(len(rows))]
-        words = [len(w) for w in str(label).split()] + [len(w) + k for t, k in zip(texts, pad) for w in t.split(" ")]
-        longest_word = max(words, default=0)
-        chars = max([longest_word, *[len(t) + k for t, k in zip(texts, pad)]])
-        nat = min(_width(chars), max(_LABEL_MAX_IN, _width(longest_word))) if j == 0 else _width(chars)
+        cells = [(_cell_text(r[j]), _INDENT_IN * table.indent[i] if j == 0 else 0.0,
+                  bool(table.bold[i]) and j == 0) for i, r in enumerate(rows)]
+        words = [text_inches(w, True) for w in str(label).split()]
+        words += [k + text_inches(w, b) for t, k, b in cells for w in t.split(" ")]
+        longest_word = max(words, default=0.0)
+        longest = max([longest_word, *[k + text_inches(t, b) for t, k, b in cells]])
+        nat = longest + _CELL_PAD_IN
+        if j == 0:
+            nat = min(nat, max(_LABEL_MAX_IN, longest_word + _CELL_PAD_IN))
         natural.append(nat)
-        minimum.append(min(_width(longest_word), nat))
+        minimum.append(min(longest_word + _CELL_PAD_IN, nat))
     return natural, minimum
 
 
@@ -125,7 +156,7 @@ def table_docx(table: Table, landscape: bool | None = None) -> bytes:
     if landscape:
         section.orientation = WD_ORIENT.LANDSCAPE
         section.page_width, section.page_height = section.page_height, section.page_width
-    widths = _fit(natural, minimum, usable())
+    widths = [math.floor(w * 1440) / 1440 for w in _fit(natural, minimum, usable())]  # whole twips, never more
     if table.title:
         par = doc.add_paragraph()
         run = par.add_run(table.title)

@@ -1,4 +1,4 @@
-"""LaTeX tables fit the page: the layout rules, and every table of the example reports compiled with pdflatex
+"""Tables fit the page. LaTeX: the layout rules, and every table of the example reports compiled with pdflatex
 (marked ``latex``): no error, no ``Overfull \\hbox``."""
 from __future__ import annotations
 
@@ -164,3 +164,47 @@ def test_wide_and_long_tables_compile_on_a4_and_letter(tmp_path, paper):
         assert not problems(log), (name, problems(log))
     assert "longtable" in long.to_latex() and "pdflscape" in _packages(long.to_latex())
 
+
+
+# ------------------------------------------------------------------------------------------------- DOCX
+def _docx_pages(table: Table):
+    import io
+
+    from docx import Document
+    from docx.shared import Emu
+
+    doc = Document(io.BytesIO(table.to_docx_bytes()))
+    section = doc.sections[0]
+    usable = Emu(section.page_width - section.left_margin - section.right_margin).inches
+    widths = [Emu(c.width).inches for c in doc.tables[0].columns]
+    return section, usable, widths
+
+
+def test_every_example_docx_table_fits_its_section(example_tables):
+    """Each table within the text width of its section (portrait, or landscape when it needs it), and every
+    column at least as wide as its longest unbreakable piece measured in the table's font (Arial 9 pt)."""
+    from docx.shared import Emu
+
+    from bmstats.report.docx_writer import FONT, column_widths
+
+    landscape = []
+    for key, table in example_tables.items():
+        section, usable, widths = _docx_pages(table)
+        assert sum(widths) <= usable + 1e-6, key
+        natural, minimum = column_widths(table)
+        assert all(w >= m - 1e-3 for w, m in zip(widths, minimum)), key
+        is_landscape = section.page_width > section.page_height
+        portrait = Emu(min(section.page_width, section.page_height) - section.left_margin - section.right_margin)
+        assert is_landscape == (sum(natural) > portrait.inches), key  # turned only when it needs to be
+        if is_landscape:
+            landscape.append(key)
+    assert "bm_cohort/table1" in landscape and "rotterdam/survival_model" not in landscape
+    assert FONT == "Arial"
+
+
+def test_docx_widths_are_measured_not_counted():
+    from bmstats.report.docx_writer import text_inches
+
+    assert text_inches("1111") < text_inches("MMMM")  # proportional, unlike a character count
+    assert text_inches("0") == pytest.approx(0.556 * 9 / 72)  # Helvetica/Arial digit: 556/1000 em
+    assert text_inches("Table", bold=True) > text_inches("Table")
