@@ -44,6 +44,9 @@ _PUBLIC: dict[str, str] = {
     "score": "bmstats.estimate.score",
     "calibration": "bmstats.estimate.calibration",
     "net_benefit": "bmstats.estimate.decision",
+    "integrated_brier": "bmstats.estimate.score",
+    "bootstrap_validate": "bmstats.estimate.bootstrap",
+    "bootstrap_interval": "bmstats.estimate.bootstrap",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",

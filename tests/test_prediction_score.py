@@ -103,3 +103,16 @@ def test_score_bad_input(data):
         bm.score(data, "t", "relapse", {"Null model": risk}, times=1000)
     with pytest.raises(InputError, match="cause 3"):
         bm.score(data, "t", "st", risk, times=1000, cause=3)
+
+
+def test_integrated_brier_equals_pec_crps(data):
+    full = bm.cox(data, "t", "relapse", RHS)
+    r = REF["ibs"]
+    for stop, null, model in zip(r["stop"], r["null"], r["full"]):
+        out = bm.integrated_brier(data, "t", "relapse", {"full": full}, stop=stop).set_index("model")["ibs"]
+        assert out["Null model"] == pytest.approx(null, rel=1e-6)
+        assert out["full"] == pytest.approx(model, rel=1e-6)
+    with pytest.raises(InputError, match="needs a model"):
+        bm.integrated_brier(data, "t", "relapse", np.full(len(data), 0.2), stop=2000)
+    with pytest.raises(InputError, match="start < stop"):
+        bm.integrated_brier(data, "t", "relapse", full, start=3000, stop=2000)

@@ -147,25 +147,37 @@ def _quantile7(x: np.ndarray, q: float) -> float:
 
 
 def _cloglog_pseudo_fit(pv: np.ndarray, x: np.ndarray):
-    """Least squares of pv on 1 - exp(-exp(a + b x)) (Gauss-Newton), sandwich variance."""
+    """Least squares of pv on 1 - exp(-exp(a + b x)) (Gauss-Newton with step halving, from a = 0, b = 1:
+    the predictions themselves), sandwich variance."""
     X = np.column_stack([np.ones_like(x), x])
-    beta = np.array([np.log(-np.log(1 - np.clip(pv.mean(), 1e-6, 1 - 1e-6))), 1.0])
-    for _ in range(100):
-        eta = X @ beta
+
+    def parts(beta):
+        eta = np.clip(X @ beta, -30, 30)
         mu = -np.expm1(-np.exp(eta))
-        dmu = np.exp(eta - np.exp(eta))
-        J = X * dmu[:, None]
+        return mu, X * np.exp(eta - np.exp(eta))[:, None]
+
+    beta = np.array([0.0, 1.0])
+    mu, J = parts(beta)
+    rss = float(np.sum((pv - mu) ** 2))
+    for _ in range(200):
         step = np.linalg.lstsq(J, pv - mu, rcond=None)[0]
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-12:
+        for _halving in range(40):
+            new = beta + step
+            mu_new, J_new = parts(new)
+            rss_new = float(np.sum((pv - mu_new) ** 2))
+            if rss_new <= rss:
+                break
+            step = step / 2
+        beta, mu, J, done = new, mu_new, J_new, abs(rss - rss_new) <= 1e-14 * max(rss, 1e-300)
+        rss = rss_new
+        if done or np.max(np.abs(step)) < 1e-12:
             break
     else:
         raise InputError("the pseudo-value calibration regression did not converge")
-    eta = X @ beta
-    mu = -np.expm1(-np.exp(eta))
-    dmu = np.exp(eta - np.exp(eta))
-    J = X * dmu[:, None]
-    bread = np.linalg.inv(J.T @ J)
+    JtJ = J.T @ J
+    if not np.all(np.isfinite(JtJ)) or np.linalg.cond(JtJ) > 1e12:
+        raise InputError("the pseudo-value calibration regression is not estimable (predicted risks too extreme)")
+    bread = np.linalg.inv(JtJ)
     U = J * (pv - mu)[:, None]
     return beta, bread @ (U.T @ U) @ bread
 
@@ -177,7 +189,6 @@ def _rcs_knots(x: np.ndarray) -> np.ndarray:
 def _one_model(name, p, T, S, cause, t, competing, z, grid_n):
     from bmstats.estimate.prediction import predict_risk, rcs_basis
 
-    n = len(p)
     if np.any(p <= 0) or np.any(p >= 1):
         raise InputError(f"predictions {name!r}: calibration needs risks strictly between 0 and 1 "
                          "(log(-log(1 - risk)) is not defined at 0 or 1)")
@@ -199,15 +210,14 @@ def _one_model(name, p, T, S, cause, t, competing, z, grid_n):
     gcll = np.log(-np.log1p(-gx))
     gframe = pd.DataFrame({"cll": gcll, "s1": rcs_basis(gcll, knots)[:, 1]})
     if competing:
-        from bmstats.estimate.finegray import fine_gray
+        from bmstats.estimate.prediction import fine_gray_for_cause
 
         pv = pseudo_values(T, S, cause, t)
         beta, V = _cloglog_pseudo_fit(pv, cll)
         se = np.sqrt(np.diag(V))
         rows.append(("intercept", beta[0], se[0], beta[0] - z * se[0], beta[0] + z * se[0]))
         rows.append(("slope", beta[1], se[1], beta[1] - z * se[1], beta[1] + z * se[1]))
-        fit = fine_gray(frame, "T", "S", "cll + s1", cause=cause) if _accepts_cause() else \
-            fine_gray(frame, "T", "S", "cll + s1", event=cause)
+        fit = fine_gray_for_cause(frame, "T", "S", "cll + s1", cause)
         observed = predict_risk(fit, frame, [t])["risk"].to_numpy()
         g = predict_risk(fit, gframe, [t])
     else:
@@ -230,14 +240,6 @@ def _one_model(name, p, T, S, cause, t, competing, z, grid_n):
                           "lower": g["lower"].to_numpy(), "upper": g["upper"].to_numpy()})
     groups = _risk_groups(name, p, T, S, cause, t, z)
     return summary, curve, groups
-
-
-def _accepts_cause() -> bool:
-    import inspect
-
-    from bmstats.estimate.finegray import fine_gray
-
-    return "cause" in inspect.signature(fine_gray).parameters
 
 
 def _risk_groups(name, p, T, S, cause, t, z, n_groups: int = 10) -> pd.DataFrame:

@@ -33,7 +33,7 @@ class CensoringWeights:
     G: np.ndarray  # G(u), right-continuous, on the grid
 
     @classmethod
-    def fit(cls, time: np.ndarray, censored: np.ndarray) -> "CensoringWeights":
+    def fit(cls, time: np.ndarray, censored: np.ndarray) -> CensoringWeights:
         grid, index = np.unique(time, return_inverse=True)
         m = len(grid)
         at_risk = np.cumsum(np.bincount(index, minlength=m)[::-1])[::-1].astype(float)

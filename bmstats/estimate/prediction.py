@@ -74,8 +74,9 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
         _survival_cause(cause, "a Cox model")
         out = _cox_risk(model, newdata, t, conf_int)
     elif isinstance(model, FineGrayResult):
-        if cause is not None and int(cause) != model.event:
-            raise InputError(f"the Fine-Gray model was fitted for cause {model.event}; it cannot predict cause {cause}")
+        fitted = _fitted_cause(model)
+        if cause is not None and int(cause) != fitted:
+            raise InputError(f"the Fine-Gray model was fitted for cause {fitted}; it cannot predict cause {cause}")
         p = model.predict(newdata, t)
         out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": p["estimate"],
                             "lower": p["lower"], "upper": p["upper"]})
@@ -100,6 +101,21 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
         raise InputError(f"newdata: no risk could be computed for {describe_rows(pd.unique(out['row'][bad]))} "
                          "(missing or non-finite covariate values)")
     return out.reset_index(drop=True)
+
+
+def _fitted_cause(model) -> int:
+    value = getattr(model, "cause", None)
+    return int(value if isinstance(value, (int, np.integer)) else model.event)
+
+
+def fine_gray_for_cause(data: pd.DataFrame, time: str, status: str, formula: str, cause: int, **kw):
+    """``bmstats.fine_gray`` for ``cause`` whichever spelling (``cause=`` or the older ``event=``) it takes."""
+    import inspect
+
+    from bmstats.estimate.finegray import fine_gray
+
+    key = "cause" if "cause" in inspect.signature(fine_gray).parameters else "event"
+    return fine_gray(data, time, status, formula, **{key: cause}, **kw)
 
 
 def _check_times(times) -> np.ndarray:

@@ -43,7 +43,16 @@ def _category(x: Any, levels: list) -> pd.Categorical:
     return pd.Categorical(s.astype(str).where(s.notna()), categories=[str(v) for v in levels], ordered=True)
 
 
+def _year(x: Any) -> np.ndarray:
+    """The calendar year of dates (NaN where missing), e.g. ``year(dx_date) < 2008``."""
+    s = pd.Series(x)
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        raise ExpressionError("year() needs a date column")
+    return s.dt.year.to_numpy(dtype=float)
+
+
 FUNCTIONS = {
+    "year": _year,
     "where": lambda c, a, b: np.where(np.asarray(c, dtype=bool), a, b),
     "isna": lambda x: pd.isna(pd.Series(x)).to_numpy(),
     "notna": lambda x: pd.notna(pd.Series(x)).to_numpy(),

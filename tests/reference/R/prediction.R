@@ -1,5 +1,5 @@
 # Risk prediction and its validation (issue 15): reference values from survival 3.5.3, riskRegression
-# 2022.11.28, rms 6.5.0, pec 2022.5.4, prodlim 2019.11.13, cmprsk 2.2-11 (Debian packages).
+# 2022.11.28, rms 6.5.0, pec 2022.5.4, prodlim 2019.11.13, cmprsk 2.2-11, geepack (Debian packages).
 # predictRisk on coxph / CSC (product-limit and exponential forms) / crr; concordance (Harrell, Uno n/G2,
 # reverse = TRUE) with its standard error; royston(); Score(auc, brier, ipa; cens.model = "km") for survival
 # and competing risks; pec::crps; calibration (O/E, slope, rms::cph rcs(cll, 3) + survest -> ICI/E50/E90/Emax);
@@ -179,4 +179,16 @@ ref$nb_surv <- list(thresholds = th, model = nb_ref(rott$t, rott$relapse, rott$p
                     all = nb_ref(rott$t, rott$relapse, rep(1, nrow(rott)), 2000, th))
 ref$nb_cr <- list(thresholds = th, model = nb_ref(rott$t, rott$st, rott$q, 3000, th),
                   all = nb_ref(rott$t, rott$st, rep(1, nrow(rott)), 3000, th))
+write_json(ref, "prediction.json", digits = NA, auto_unbox = TRUE)
+
+# ---- integrated Brier score (pec::crps) and rms::validate's apparent indexes -----------------------------
+suppressPackageStartupMessages(library(pec))
+pe <- pec(list(full = cx), formula = Surv(t, relapse) ~ 1, data = rott, cens.model = "marginal", exact = TRUE,
+          verbose = FALSE)
+cr <- unclass(crps(pe, times = c(2000, 4000)))
+ref$ibs <- list(stop = c(2000, 4000), null = unname(cr["Reference", ]), full = unname(cr["full", ]))
+vf <- cph(as.formula(paste("Surv(t, relapse) ~", rhs)), data = rott, x = TRUE, y = TRUE, eps = 1e-12)
+set.seed(1)
+v <- validate(vf, B = 20)   # bootstrap columns are stochastic; only index.orig is compared
+ref$validate_apparent <- unname(v[c("Dxy", "Slope"), "index.orig"])
 write_json(ref, "prediction.json", digits = NA, auto_unbox = TRUE)
