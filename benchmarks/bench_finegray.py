@@ -61,7 +61,7 @@ def _ours(data: pd.DataFrame):
     import bmstats as bm
 
     def run():
-        bm.fine_gray(data, "time", "status", FORMULA, event=1)
+        bm.fine_gray(data, "time", "status", FORMULA, cause=1)
 
     return run
 

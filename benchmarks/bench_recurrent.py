@@ -56,14 +56,14 @@ def cases(quick: bool) -> list[Case]:
     n = SIZES[quick]
     data = recurrent_rows(n)
     n_rows = len(data)  # the task's n: counting-process rows (about 5/6 of them events)
-    cols = ("id", "start", "stop", "event", "terminal")
+    cols = ("id", "start", "stop", "event")
     out = [
         Case("mean cumulative function, Ghosh-Lin with SE", n_rows, "bmstats",
-             lambda: bm.mean_cumulative_function(data, *cols) and None, repeat=2),
+             lambda: bm.mean_cumulative_function(data, *cols, terminal="terminal") and None, repeat=2),
         Case("mean cumulative function, Ghosh-Lin with SE, 2 groups", n_rows, "bmstats",
-             lambda: bm.mean_cumulative_function(data, *cols, by="group") and None, repeat=2),
+             lambda: bm.mean_cumulative_function(data, *cols, terminal="terminal", by="group") and None, repeat=2),
         Case("mean cumulative function, Nelson-Aalen", n_rows, "bmstats",
-             lambda: bm.mean_cumulative_function(data, *cols, method="nelson-aalen") and None, repeat=2,
+             lambda: bm.mean_cumulative_function(data, *cols, terminal="terminal", method="nelson-aalen") and None, repeat=2,
              note="with robust (Lawless-Nadeau) SE"),
     ]
     try:

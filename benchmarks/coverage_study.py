@@ -77,7 +77,7 @@ def aj_replicate(n: int, seed: int) -> list[dict]:
         rows.append({
             "estimator": "Aalen-Johansen", "quantity": f"CIF of BM at 5 y, {group}",
             "truth": truth["bone_metastasis"][group][i5], "estimate": r["estimate"],
-            "se": np.sqrt(r["variance"]), "lower": r["lower"], "upper": r["upper"],
+            "se": r["std_err"], "lower": r["lower"], "upper": r["upper"],
         })
     return rows
 
@@ -85,12 +85,12 @@ def aj_replicate(n: int, seed: int) -> list[dict]:
 def cs_replicate(n: int, seed: int) -> list[dict]:
     cohort = bm.simulate_cohort(n, seed, **CS_SCENARIO)
     ep = covariates(cohort.endpoint("bone_metastasis", competing=("death",)))
-    fit = bm.cause_specific_cox(ep, "time", "status", " + ".join(CS_TERMS), event=1)
+    fit = bm.cause_specific_cox(ep, "time", "status", " + ".join(CS_TERMS), cause=1)
     truth = cohort.truth["log_hazard_ratios_first_distant_metastasis"]
     s = fit.summary
     return [
         {"estimator": "cause-specific Cox", "quantity": f"log HR {term} ({name})", "truth": truth[name],
-         "estimate": s.loc[term, "coef"], "se": s.loc[term, "se"],
+         "estimate": s.loc[term, "coef"], "se": s.loc[term, "std_err"],
          "lower": np.log(s.loc[term, "lower"]), "upper": np.log(s.loc[term, "upper"])}
         for term, name in CS_TERMS.items()
     ]
@@ -113,11 +113,11 @@ def fg_replicate(n: int, seed: int) -> list[dict]:
     data = patients[list(FG_BETA)].assign(
         time=np.minimum(t, censor), status=np.where(t <= censor, np.where(cause1, 1, 2), 0)
     )
-    fit = bm.fine_gray(data, "time", "status", " + ".join(FG_BETA), event=1)
+    fit = bm.fine_gray(data, "time", "status", " + ".join(FG_BETA), cause=1)
     s = fit.summary
     return [
         {"estimator": "Fine-Gray", "quantity": f"log SHR {term}", "truth": beta,
-         "estimate": s.loc[term, "coef"], "se": s.loc[term, "se"],
+         "estimate": s.loc[term, "coef"], "se": s.loc[term, "std_err"],
          "lower": np.log(s.loc[term, "lower"]), "upper": np.log(s.loc[term, "upper"])}
         for term, beta in FG_BETA.items()
     ]

@@ -16,12 +16,16 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["legacy_arguments", "renamed_argument"]
+__all__ = ["legacy_arguments", "renamed_argument", "renamed_attribute"]
 
 
 def renamed_argument(func: str, old: str, new: str, stacklevel: int = 3) -> None:
     warnings.warn(f"{func}({old}=...) is deprecated and will be removed; use {new}= instead",
                   FutureWarning, stacklevel=stacklevel)
+
+
+def renamed_attribute(cls: str, old: str, new: str) -> None:
+    warnings.warn(f"{cls}.{old} is deprecated and will be removed; use .{new} instead", FutureWarning, stacklevel=3)
 
 
 def legacy_arguments(positional: Sequence[str] = (), renamed: Mapping[str, str] | None = None) -> Callable:

@@ -31,7 +31,7 @@ def small(seed=3, n=200) -> pd.DataFrame:
 
 def test_summary_columns_and_immutability():
     res = fit("rott_efron")
-    assert list(res.summary.columns) == ["coef", "se", "hr", "lower", "upper", "z", "p", "estimable"]
+    assert list(res.summary.columns) == ["coef", "std_err", "hr", "lower", "upper", "statistic", "p_value", "estimable"]
     assert res.summary.index.name == "term"
     np.testing.assert_allclose(res.summary["hr"], np.exp(res.summary["coef"]))
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -39,15 +39,15 @@ def test_summary_columns_and_immutability():
     assert "Cox proportional hazards" in repr(res) and "<table" in res._repr_html_()
     assert set(res.tests.index) == {"likelihood_ratio", "wald", "score"}
     robust = fit("rott_cluster_grp")
-    assert {"robust_se", "naive_se"} <= set(robust.summary.columns)
+    assert {"robust_std_err", "naive_std_err"} <= set(robust.summary.columns)
 
 
 def test_cause_specific_equals_cox_with_other_causes_censored(rott):
-    res = bm.cause_specific_cox(rott, "t", "st", RHS, event=2)
+    res = bm.cause_specific_cox(rott, "t", "st", RHS, cause=2)
     np.testing.assert_allclose(res.coef.to_numpy(), REF["rott_death_efron"]["coef"], atol=1e-6)
-    np.testing.assert_allclose(res.summary["se"].to_numpy(), REF["rott_death_efron"]["se"], rtol=1e-5)
+    np.testing.assert_allclose(res.summary["std_err"].to_numpy(), REF["rott_death_efron"]["se"], rtol=1e-5)
     with pytest.raises(InputError, match="no rows with cause 3"):
-        bm.cause_specific_cox(rott, "t", "st", RHS, event=3)
+        bm.cause_specific_cox(rott, "t", "st", RHS, cause=3)
 
 
 def test_competing_risks_models_side_by_side(rott):
@@ -57,7 +57,7 @@ def test_competing_risks_models_side_by_side(rott):
     assert set(s["model"]) == {"cause-specific Cox", "Fine-Gray"} and set(s["cause"]) == {1, 2}
     assert len(s) == 2 * 2 * 3
     cs = s[(s.model == "cause-specific Cox") & (s.cause == 1)].set_index("term")
-    direct = bm.cause_specific_cox(rott, "t", "st", "age + np.log(nodes + 1) + hormon", event=1)
+    direct = bm.cause_specific_cox(rott, "t", "st", "age + np.log(nodes + 1) + hormon", cause=1)
     np.testing.assert_allclose(cs["coef"], direct.coef)
     assert m.wide().shape == (6, 2)
 
@@ -66,11 +66,11 @@ def test_predict_survival(rott):
     res = fit("rott_efron")
     new = rott.iloc[[0, 5]]
     pred = res.predict(new, [1000, 2000])
-    assert list(pred.columns) == ["row", "time", "cumhaz", "survival", "std_err", "lower", "upper"]
-    base = res.baseline_at([1000, 2000])["cumhaz"].to_numpy()
+    assert list(pred.columns) == ["row", "time", "cumulative_hazard", "estimate", "std_err", "lower", "upper"]
+    base = res.baseline_at([1000, 2000])["cumulative_hazard"].to_numpy()
     lp = (res.design.transform(new).to_numpy() - res.means.to_numpy()) @ res.coef.to_numpy()
-    np.testing.assert_allclose(pred["survival"], np.exp(-np.outer(np.exp(lp), base)).ravel())
-    assert (np.diff(pred["survival"].to_numpy().reshape(2, 2), axis=1) < 0).all()
+    np.testing.assert_allclose(pred["estimate"], np.exp(-np.outer(np.exp(lp), base)).ravel())
+    assert (np.diff(pred["estimate"].to_numpy().reshape(2, 2), axis=1) < 0).all()
 
 
 def test_predict_stratified_needs_known_stratum(rott):
@@ -133,7 +133,7 @@ def test_monotone_likelihood_warns_naming_the_term():
     with pytest.warns(ConvergenceWarning, match=r"'sep' not estimable"):
         res = bm.cox(d, "time", "event", "x + sep")
     assert res.coef["sep"] > 5 and not res.summary.loc["sep", "estimable"]
-    assert np.isnan(res.summary.loc["sep", "se"]) and np.isfinite(res.summary.loc["x", "se"])
+    assert np.isnan(res.summary.loc["sep", "std_err"]) and np.isfinite(res.summary.loc["x", "std_err"])
 
 
 def test_non_convergence_warns():
@@ -155,7 +155,7 @@ def test_pwp_gap_time_equals_stratified_fit_of_gaps():
     res = fit("bladder_pwp_gap")
     ref = REF["bladder_pwp_gap"]
     np.testing.assert_allclose(res.coef.to_numpy(), ref["coef"], atol=1e-6)
-    np.testing.assert_allclose(res.summary["robust_se"].to_numpy(), ref["robust_se"], rtol=1e-5)
+    np.testing.assert_allclose(res.summary["robust_std_err"].to_numpy(), ref["robust_se"], rtol=1e-5)
 
 
 def test_weights_equal_replicated_rows():
@@ -166,18 +166,18 @@ def test_weights_equal_replicated_rows():
     a = bm.cox(d.assign(w=w), "time", "event", "x + z", weights="w", robust=False, ties="breslow")
     b = bm.cox(rep, "time", "event", "x + z", ties="breslow")
     np.testing.assert_allclose(a.coef, b.coef, atol=1e-9)
-    np.testing.assert_allclose(a.summary["se"], b.summary["se"], rtol=1e-8)
+    np.testing.assert_allclose(a.summary["std_err"], b.summary["std_err"], rtol=1e-8)
     np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-12)
 
 
 def test_ph_test_result_shape():
     z = fit("rott_efron").ph_test()
-    assert list(z.table.columns) == ["chisq", "df", "p"] and z.table.index[-1] == "GLOBAL"
+    assert list(z.table.columns) == ["statistic", "df", "p_value"] and z.table.index[-1] == "GLOBAL"
     assert z.table.loc["C(size)", "df"] == 2
     assert z.residuals.shape == (fit("rott_efron").n_events, 9)
     per_col = fit("rott_efron").ph_test(terms=False)
     assert len(per_col.table) == 10
-    np.testing.assert_allclose(per_col.table.loc["GLOBAL", "chisq"], z.table.loc["GLOBAL", "chisq"])
+    np.testing.assert_allclose(per_col.table.loc["GLOBAL", "statistic"], z.table.loc["GLOBAL", "statistic"])
     assert fit("gbsg_efron").ph_test(transform="rank").table.shape == (9, 3)
 
 

@@ -80,10 +80,10 @@ def fit(name):
 def test_coefficients_and_standard_errors(name):
     ref, res = REF[name], fit(name)
     np.testing.assert_allclose(res.coef.to_numpy(), ref["coef"], rtol=0, atol=1e-6)
-    np.testing.assert_allclose(res.summary["se"].to_numpy(), ref["se"], rtol=1e-5, atol=0)
+    np.testing.assert_allclose(res.summary["std_err"].to_numpy(), ref["se"], rtol=1e-5, atol=0)
     if "naive_se" in ref:
         assert res.robust
-        np.testing.assert_allclose(res.summary["naive_se"].to_numpy(), ref["naive_se"], rtol=1e-5)
+        np.testing.assert_allclose(res.summary["naive_std_err"].to_numpy(), ref["naive_se"], rtol=1e-5)
     else:
         assert not res.robust
 
@@ -109,9 +109,9 @@ def test_ph_test_equals_cox_zph(name):
     z = res.ph_test()
     rows = [_zph_row(r) for r in ref["rows"]] if name.startswith("rott") else ref["rows"]
     assert list(z.table.index) == rows
-    np.testing.assert_allclose(z.table["chisq"].to_numpy(), ref["chisq"], rtol=1e-4)
+    np.testing.assert_allclose(z.table["statistic"].to_numpy(), ref["chisq"], rtol=1e-4)
     np.testing.assert_allclose(z.table["df"].to_numpy(), ref["df"])
-    np.testing.assert_allclose(z.table["p"].to_numpy(), ref["p"], rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(z.table["p_value"].to_numpy(), ref["p"], rtol=1e-4, atol=1e-12)
     k = len(ref["x"])
     np.testing.assert_allclose(z.x[:k], ref["x"], rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(z.time[:k], ref["time"])
@@ -137,10 +137,10 @@ def test_baseline_survival_equals_survfit(name):
     base = res.baseline_at(sorted(set(ref["time"])))
     if ref.get("strata"):
         labels = [s.split("=")[1] for s in ref["strata"]]
-        got = [base[(base.stratum.astype(str) == lab) & (base.time == t)].survival.item()
+        got = [base[(base.stratum.astype(str) == lab) & (base.time == t)].estimate.item()
                for lab, t in zip(labels, ref["time"])]
     else:
-        got = base.survival.to_numpy()
+        got = base.estimate.to_numpy()
     np.testing.assert_allclose(got, ref["surv"], rtol=1e-6)
     np.testing.assert_allclose(res.means.to_numpy(), REF[name]["means"], rtol=1e-9)
 
@@ -150,8 +150,8 @@ def test_predict_with_confidence_limits_equals_survfit(name):
     ref, res = REF["pred_" + name], fit(name)
     data = load_gbsg() if name.startswith("gbsg") else rotterdam()
     pred = res.predict(data.iloc[[0, 5, 99]], ref["time"])
-    for ours, theirs in [("survival", "surv"), ("lower", "lower"), ("upper", "upper"), ("std_err", "std_err"),
-                         ("cumhaz", "cumhaz")]:
+    for ours, theirs in [("estimate", "surv"), ("lower", "lower"), ("upper", "upper"), ("std_err", "std_err"),
+                         ("cumulative_hazard", "cumhaz")]:
         got = pred[ours].to_numpy().reshape(3, -1).T
         np.testing.assert_allclose(got, ref[theirs], rtol=1e-6)
 

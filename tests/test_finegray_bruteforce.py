@@ -119,4 +119,4 @@ def test_sandwich_equals_double_sums(data, cengroup):
     x = X[[0, 5]] - X_mean
     infl_b = res.influence.to_numpy()
     g = IF[:, None] / bf_c["lambda"] + infl_b @ x.T
-    np.testing.assert_allclose(pred["se_cloglog"].to_numpy(), np.sqrt((g**2).sum(0)), rtol=1e-9)
+    np.testing.assert_allclose(pred["std_err_cloglog"].to_numpy(), np.sqrt((g**2).sum(0)), rtol=1e-9)

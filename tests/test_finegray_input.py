@@ -57,9 +57,9 @@ def test_bad_status_codes_and_event():
         bm.fine_gray(d, "time", "status", "x")
     d = small()
     with pytest.raises(InputError, match="no events of cause 3"):
-        bm.fine_gray(d, "time", "status", "x", event=3)
+        bm.fine_gray(d, "time", "status", "x", cause=3)
     with pytest.raises(InputError, match="positive integer"):
-        bm.fine_gray(d, "time", "status", "x", event=0)
+        bm.fine_gray(d, "time", "status", "x", cause=0)
 
 
 def test_negative_time_is_an_error():
@@ -188,7 +188,8 @@ def test_without_competing_events_equals_cox_breslow():
 def test_predict_before_first_event_and_shape(tied):
     res = bm.fine_gray(tied, "time", "status", "x1 + x2 + grp")
     pred = res.predict(tied.iloc[:3], [0.5, 1, 8])
-    assert list(pred.columns) == ["row", "time", "cumulative_hazard", "estimate", "se_cloglog", "lower", "upper"]
+    assert list(pred.columns) == ["row", "time", "cumulative_hazard", "estimate", "std_err", "std_err_cloglog",
+                                 "lower", "upper"]
     assert len(pred) == 9
     early = pred[pred.time == 0.5]
     assert (early.estimate == 0).all() and early.lower.isna().all()
@@ -199,8 +200,8 @@ def test_predict_before_first_event_and_shape(tied):
 
 
 def test_result_shape(tied):
-    res = bm.fine_gray(tied, "time", "status", "x1 + x2 + grp", event=2)
-    assert list(res.summary.columns) == ["coef", "se", "hr", "lower", "upper", "z", "p", "estimable"]
+    res = bm.fine_gray(tied, "time", "status", "x1 + x2 + grp", cause=2)
+    assert list(res.summary.columns) == ["coef", "std_err", "shr", "lower", "upper", "statistic", "p_value", "estimable"]
     assert res.summary.index.name == "term"
     assert res.n_events == (tied.status == 2).sum() and res.n_competing == (tied.status == 1).sum()
     assert res.converged and res.iterations >= 2

@@ -32,7 +32,7 @@ def fit(key: str):
     if key not in FITS:
         ref = REF["fits"][key]
         data, formula, group = DATA[key.split("_")[0]]
-        FITS[key] = bm.fine_gray(data, "time", "status", formula, event=ref["cause"],
+        FITS[key] = bm.fine_gray(data, "time", "status", formula, cause=ref["cause"],
                                  cengroup=group if ref["cengroup"] else None)
     return FITS[key]
 
@@ -73,7 +73,7 @@ def test_coef_equals_crr_tight(key):
 def test_sandwich_se_equals_crr(key):
     ref = REF["fits"][key]
     res = fit(key)
-    np.testing.assert_allclose(res.summary["se"].to_numpy(), ref["se"], rtol=1e-4)
+    np.testing.assert_allclose(res.summary["std_err"].to_numpy(), ref["se"], rtol=1e-4)
     np.testing.assert_allclose(res.cov.to_numpy(), ref["var"], rtol=1e-3, atol=1e-4 * np.abs(ref["var"]).max())
 
 
@@ -95,7 +95,7 @@ def test_cengroup_coef_and_se(key):
     ref = REF["fits"][key]
     res = fit(key)
     np.testing.assert_allclose(res.coef.to_numpy(), ref["coef"], rtol=0, atol=1e-7)
-    np.testing.assert_allclose(res.summary["se"].to_numpy(), ref["se"], rtol=1e-6)
+    np.testing.assert_allclose(res.summary["std_err"].to_numpy(), ref["se"], rtol=1e-6)
     np.testing.assert_allclose(res.cov.to_numpy(), ref["var"], rtol=1e-5, atol=1e-6 * np.abs(ref["var"]).max())
     plain = fit(key.replace("cengroup", "1e-12"))
     assert not np.allclose(res.coef.to_numpy(), plain.coef.to_numpy(), rtol=0, atol=1e-5)
@@ -119,19 +119,19 @@ def test_baseline_and_predict_equal_predict_crr(key):
 
 def test_predict_confidence_limits_equal_mets():
     """mets' FGprediid (iid decomposition of baseline and beta) gives se of log F on untied data;
-    ours is se of log(-log(1 - F)), converted by the delta method: se_logF = se_cloglog * H exp(-H) / F."""
+    ours is se of log(-log(1 - F)), converted by the delta method: se_logF = std_err_cloglog * H exp(-H) / F."""
     ref = REF["mets"]["fits"]["c1"]
     data = rotterdam()
     data["time"] = data["time"] + data["pid"] * REF["mets"]["jitter"]
-    res = bm.fine_gray(data, "time", "status", ROTTERDAM_FORMULA, event=1)
+    res = bm.fine_gray(data, "time", "status", ROTTERDAM_FORMULA, cause=1)
     np.testing.assert_allclose(res.coef.to_numpy(), ref["coef"], rtol=0, atol=5e-5)
-    np.testing.assert_allclose(res.summary["se"].to_numpy(), ref["se"], rtol=1e-4)
+    np.testing.assert_allclose(res.summary["std_err"].to_numpy(), ref["se"], rtol=1e-4)
     rows = data.iloc[ref["rows"]]
     for block in ref["predictions"]:
         pred = res.predict(rows, block["time"])
         F, H = pred["estimate"].to_numpy(), pred["cumulative_hazard"].to_numpy()
         np.testing.assert_allclose(F, block["pred"], rtol=1e-5)
-        se_log = pred["se_cloglog"].to_numpy() * H * np.exp(-H) / F
+        se_log = pred["std_err_cloglog"].to_numpy() * H * np.exp(-H) / F
         np.testing.assert_allclose(se_log, block["se_log"], rtol=1e-4)
         assert np.all(pred["lower"] < F) and np.all(F < pred["upper"])
 
@@ -146,7 +146,7 @@ def test_cengroup_group_followup_ends_before_last_events():
     assert data.loc[b, "time"].max() < data.loc[data.status == 1, "time"].max() and (data.status[b] == 2).any()
     res = bm.fine_gray(data, "time", "status", "x1 + x2", cengroup="clinic")
     np.testing.assert_allclose(res.coef.to_numpy(), ref["coef"], rtol=0, atol=1e-8)
-    np.testing.assert_allclose(res.summary["se"].to_numpy(), ref["se"], rtol=1e-6)
+    np.testing.assert_allclose(res.summary["std_err"].to_numpy(), ref["se"], rtol=1e-6)
     np.testing.assert_allclose(res.cov.to_numpy(), ref["var"], rtol=1e-6)
     assert res.loglik == pytest.approx(ref["loglik"], rel=1e-10)
     np.testing.assert_allclose(res.baseline["time"].to_numpy(), ref["uftime"])

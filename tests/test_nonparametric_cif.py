@@ -53,16 +53,16 @@ def test_estimate_and_variance_match_cuminc(ref, data, name):
         ok = ~np.isnan(est)  # timepoints() gives NA beyond the group's last time
         assert ok.sum() > 10
         np.testing.assert_allclose(got["estimate"].to_numpy()[ok], est[ok], rtol=0, atol=1e-9)
-        np.testing.assert_allclose(got["variance"].to_numpy()[ok], var[ok], rtol=1e-7, atol=1e-300)
+        np.testing.assert_allclose(got["std_err"].to_numpy()[ok] ** 2, var[ok], rtol=1e-7, atol=1e-300)
 
 
 def test_table_shape_and_limits(data):
     res = fit(data, "ties", km_complement=True)
     tb = res.table
-    assert list(tb.columns) == ["group", "cause", "time", "n_risk", "n_event", "estimate", "variance",
+    assert list(tb.columns) == ["group", "cause", "time", "n_risk", "n_event", "estimate", "std_err",
                                 "lower", "upper", "km_complement"]
     z = stats.norm.ppf(0.975)
-    f, se = tb["estimate"].to_numpy(), np.sqrt(tb["variance"].to_numpy())
+    f, se = tb["estimate"].to_numpy(), tb["std_err"].to_numpy()
     pos = (f > 0) & (f < 1)
     # log(-log) limits: lower = F^exp(-z se / (F log F)), upper = F^exp(z se / (F log F))
     np.testing.assert_allclose(tb["lower"][pos], f[pos] ** np.exp(-z * se[pos] / (f[pos] * np.log(f[pos]))))

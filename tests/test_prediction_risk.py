@@ -141,6 +141,6 @@ def test_bad_input_is_named(cox_fit, models, newdata):
         bm.predict_risk(models, newdata, TIMES, cause=3)
     with pytest.raises(InputError, match="does not know"):
         bm.predict_risk(object(), newdata, TIMES)
-    only1 = bm.competing_risks_models(rotterdam(), "t", "st", "age", events=[1])
+    only1 = bm.competing_risks_models(rotterdam(), "t", "st", "age", cause=[1])
     with pytest.raises(InputError, match="every cause"):
         bm.predict_risk(only1, newdata, TIMES)

@@ -22,15 +22,15 @@ def test_coefficients_and_se_equal_r(family):
     fit = bm.rate_regression(COUNTS, "events", "person_years", "group + x", family=family)
     ref = REF[family]
     s = fit.summary
-    assert list(s.columns) == ["coef", "se", "rate_ratio", "lower", "upper", "z", "p"]
+    assert list(s.columns) == ["coef", "std_err", "rate_ratio", "lower", "upper", "statistic", "p_value", "estimable"]
     assert list(s.index) == ["Intercept", "group[T.B]", "x"]
     np.testing.assert_allclose(s["coef"], ref["coef"], atol=1e-4)
-    np.testing.assert_allclose(s["se"], ref["se"], atol=1e-3)
+    np.testing.assert_allclose(s["std_err"], ref["se"], atol=1e-3)
     # in fact much closer
     assert np.max(np.abs(s["coef"].to_numpy() - ref["coef"])) < 1e-8
-    assert np.max(np.abs(s["se"].to_numpy() - ref["se"])) < 1e-6
-    np.testing.assert_allclose(s["z"], ref["z"], rtol=1e-5)
-    np.testing.assert_allclose(s["p"], ref["p"], rtol=1e-4)
+    assert np.max(np.abs(s["std_err"].to_numpy() - ref["se"])) < 1e-6
+    np.testing.assert_allclose(s["statistic"], ref["z"], rtol=1e-5)
+    np.testing.assert_allclose(s["p_value"], ref["p"], rtol=1e-4)
     np.testing.assert_allclose(s["lower"], np.exp(ref["ci_lower"]), rtol=1e-6)
     np.testing.assert_allclose(s["upper"], np.exp(ref["ci_upper"]), rtol=1e-6)
     np.testing.assert_allclose(s["rate_ratio"], np.exp(ref["coef"]), rtol=1e-8)
@@ -51,7 +51,7 @@ def test_poisson_has_no_theta_and_nb_is_wider():
     p = bm.rate_regression(COUNTS, "events", "person_years", "group + x")
     nb = bm.rate_regression(COUNTS, "events", "person_years", "group + x", family="negative_binomial")
     assert p.theta is None and p.theta_se is None
-    assert (nb.summary["se"] > p.summary["se"]).all()  # overdispersed data
+    assert (nb.summary["std_err"] > p.summary["std_err"]).all()  # overdispersed data
 
 
 def test_offset_scales_rates():

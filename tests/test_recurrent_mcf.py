@@ -9,8 +9,9 @@ from conftest import REFERENCE, load_reference
 
 REF = load_reference("recurrent")
 DATA = pd.read_csv(REFERENCE / "data" / "recurrent.csv")
-EXACT = ("id", "start_exact", "stop_exact", "event", "terminal")
-DAYS = ("id", "start", "stop", "event", "terminal")
+EXACT = ("id", "start_exact", "stop_exact", "event")
+DAYS = ("id", "start", "stop", "event")
+TERMINAL = {"terminal": "terminal"}
 
 
 def event_rows(table, group=None):
@@ -27,7 +28,7 @@ def test_reference_data_shape():
 
 
 def test_ghosh_lin_equals_mets_recurrent_marginal():
-    res = bm.mean_cumulative_function(DATA, *EXACT)
+    res = bm.mean_cumulative_function(DATA, *EXACT, **TERMINAL)
     ref = REF["ghosh_lin_exact"]
     t = event_rows(res.table)
     np.testing.assert_allclose(t["time"], ref["time"], rtol=1e-12)
@@ -38,7 +39,7 @@ def test_ghosh_lin_equals_mets_recurrent_marginal():
 
 @pytest.mark.parametrize("group", ["A", "B"])
 def test_ghosh_lin_by_group_equals_mets(group):
-    res = bm.mean_cumulative_function(DATA, *EXACT, by="group")
+    res = bm.mean_cumulative_function(DATA, *EXACT, **TERMINAL, by="group")
     ref = REF["ghosh_lin_exact_by"][group]
     t = event_rows(res.table, group)
     np.testing.assert_allclose(t["time"], ref["time"], rtol=1e-12)
@@ -48,7 +49,7 @@ def test_ghosh_lin_by_group_equals_mets(group):
 
 def test_at_times_and_log_limits_match_mets_summary():
     s = REF["ghosh_lin_exact_summary"]
-    at = bm.mean_cumulative_function(DATA, *EXACT).at(s["time"])
+    at = bm.mean_cumulative_function(DATA, *EXACT, **TERMINAL).at(s["time"])
     np.testing.assert_allclose(at["estimate"], s["estimate"], atol=1e-8)
     np.testing.assert_allclose(at["std_err"], s["std_err"], atol=1e-5)
     # mets uses z = 1.96, bmstats the exact normal quantile: limits agree to ~1e-5 relative
@@ -57,7 +58,7 @@ def test_at_times_and_log_limits_match_mets_summary():
 
 
 def test_nelson_aalen_robust_equals_mets_robust_phreg():
-    res = bm.mean_cumulative_function(DATA, *EXACT, method="nelson-aalen")
+    res = bm.mean_cumulative_function(DATA, *EXACT, **TERMINAL, method="nelson-aalen")
     ref = REF["nelson_aalen_exact"]
     np.testing.assert_allclose(res.table["time"], ref["time"], rtol=1e-12)
     np.testing.assert_allclose(res.table["estimate"], ref["estimate"], atol=1e-10)
@@ -65,7 +66,7 @@ def test_nelson_aalen_robust_equals_mets_robust_phreg():
 
 
 def test_nelson_aalen_with_ties_equals_survfit_infinitesimal_jackknife():
-    res = bm.mean_cumulative_function(DATA, *DAYS, by="group", method="nelson-aalen")
+    res = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group", method="nelson-aalen")
     ref = REF["nelson_aalen_days_by"]
     t = res.table
     assert list(t["group"]) == ref["group"]
@@ -78,7 +79,7 @@ def test_nelson_aalen_with_ties_equals_survfit_infinitesimal_jackknife():
 
 @pytest.mark.parametrize("group", ["A", "B"])
 def test_ghosh_lin_with_ties_equals_km_and_nelson_aalen_from_survival(group):
-    res = bm.mean_cumulative_function(DATA, *DAYS, by="group")
+    res = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group")
     ref = REF["ghosh_lin_days_by"][group]
     t = event_rows(res.table, group)
     np.testing.assert_array_equal(t["time"], ref["time"])
@@ -115,8 +116,8 @@ def brute_force_ghosh_lin(data, id, start, stop, event, terminal):
 
 def test_ghosh_lin_variance_with_ties_equals_direct_influence_functions():
     sub = DATA[DATA["group"] == "A"]
-    res = bm.mean_cumulative_function(sub, *DAYS)
-    bf = brute_force_ghosh_lin(sub, *DAYS).set_index("time").loc[res.table["time"]]
+    res = bm.mean_cumulative_function(sub, *DAYS, **TERMINAL)
+    bf = brute_force_ghosh_lin(sub, *DAYS, **TERMINAL).set_index("time").loc[res.table["time"]]
     np.testing.assert_allclose(res.table["estimate"], bf["estimate"], atol=1e-12)
     np.testing.assert_allclose(res.table["std_err"], bf["std_err"], atol=1e-12)
 
@@ -129,8 +130,8 @@ def test_late_entry_and_gaps_equal_direct_influence_functions():
     d.loc[late, "start"] = 20.0
     gap_rows = (~first) & (d["id"] % 5 == 0) & (d["stop"] - d["start"] > 10)
     d.loc[gap_rows, "start"] = d.loc[gap_rows, "start"] + 5
-    res = bm.mean_cumulative_function(d, *DAYS)
-    bf = brute_force_ghosh_lin(d, *DAYS).set_index("time").loc[res.table["time"]]
+    res = bm.mean_cumulative_function(d, *DAYS, **TERMINAL)
+    bf = brute_force_ghosh_lin(d, *DAYS, **TERMINAL).set_index("time").loc[res.table["time"]]
     np.testing.assert_allclose(res.table["estimate"], bf["estimate"], atol=1e-12)
     np.testing.assert_allclose(res.table["std_err"], bf["std_err"], atol=1e-12)
 
@@ -138,8 +139,8 @@ def test_late_entry_and_gaps_equal_direct_influence_functions():
 def test_event_and_death_on_the_same_row():
     d = pd.DataFrame({"id": [1, 1, 2, 3, 4], "start": [0, 2, 0, 0, 0], "stop": [2, 5, 5, 3, 6],
                       "event": [1, 1, 0, 1, 0], "terminal": [0, 1, 1, 0, 0]})
-    res = bm.mean_cumulative_function(d, *DAYS)
-    bf = brute_force_ghosh_lin(d, *DAYS).set_index("time").loc[res.table["time"]]
+    res = bm.mean_cumulative_function(d, *DAYS, **TERMINAL)
+    bf = brute_force_ghosh_lin(d, *DAYS, **TERMINAL).set_index("time").loc[res.table["time"]]
     np.testing.assert_allclose(res.table["estimate"], bf["estimate"], atol=1e-14)
     np.testing.assert_allclose(res.table["std_err"], bf["std_err"], atol=1e-14)
     # t=2 and t=3: one event among 4; t=5: one event among 3 at risk with S(5-) = 1 (the deaths at 5
@@ -155,20 +156,20 @@ def test_without_deaths_ghosh_lin_is_nelson_aalen():
 
 
 def test_ghosh_lin_below_nelson_aalen_when_deaths():
-    gl = bm.mean_cumulative_function(DATA, *DAYS).at([365, 1000])
-    na = bm.mean_cumulative_function(DATA, *DAYS, method="nelson-aalen").at([365, 1000])
+    gl = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL).at([365, 1000])
+    na = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, method="nelson-aalen").at([365, 1000])
     assert (gl["estimate"] < na["estimate"]).all()
 
 
 def test_row_order_and_index_do_not_matter():
     shuffled = DATA.sample(frac=1, random_state=3).reset_index(drop=True)
-    a = bm.mean_cumulative_function(DATA, *DAYS, by="group").table
-    b = bm.mean_cumulative_function(shuffled, *DAYS, by="group").table
+    a = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group").table
+    b = bm.mean_cumulative_function(shuffled, *DAYS, **TERMINAL, by="group").table
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-13, atol=1e-15)
 
 
 def test_at_steps_and_beyond_follow_up():
-    res = bm.mean_cumulative_function(DATA, *DAYS, by="group")
+    res = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group")
     t = res.table[res.table["group"] == "A"]
     at = res.at([0, t["time"].iloc[5], t["time"].iloc[5] + 0.5, 1e6])
     a = at[at["group"] == "A"].reset_index(drop=True)
@@ -178,7 +179,7 @@ def test_at_steps_and_beyond_follow_up():
 
 
 def test_compare_groups_wald_at_tau():
-    res = bm.mean_cumulative_function(DATA, *DAYS, by="group")
+    res = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group")
     test = res.compare(tau=730)
     at = res.at([730])
     diff = at["estimate"].iloc[0] - at["estimate"].iloc[1]
@@ -187,17 +188,17 @@ def test_compare_groups_wald_at_tau():
     assert test.df == 1 and 0 < test.p_value < 1
     assert res.test.tau == min(res.max_time.values())
     with pytest.raises(InputError, match="by="):
-        bm.mean_cumulative_function(DATA, *DAYS).compare()
+        bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL).compare()
 
 
 def test_plain_limits_and_conf_level():
-    res = bm.mean_cumulative_function(DATA, *DAYS, conf_type="plain", conf_level=0.9)
+    res = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, conf_type="plain", conf_level=0.9)
     t = res.table[res.table["estimate"] > 1]
     np.testing.assert_allclose(t["upper"] - t["estimate"], 1.6448536269514722 * t["std_err"], rtol=1e-12)
 
 
 def test_result_is_tidy_and_immutable():
-    res = bm.mean_cumulative_function(DATA, *DAYS, by="group")
+    res = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group")
     assert list(res.table.columns[:2]) == ["group", "time"]
     assert {"estimate", "std_err", "lower", "upper"} <= set(res.table.columns)
     assert "Ghosh-Lin" in repr(res) and "<div>" in res._repr_html_()
@@ -210,15 +211,15 @@ def test_result_is_tidy_and_immutable():
 
 def test_bad_arguments():
     with pytest.raises(InputError, match="method"):
-        bm.mean_cumulative_function(DATA, *DAYS, method="km")
+        bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, method="km")
     with pytest.raises(InputError, match="conf_type"):
-        bm.mean_cumulative_function(DATA, *DAYS, conf_type="logit")
+        bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, conf_type="logit")
     with pytest.raises(InputError, match="not found"):
         bm.mean_cumulative_function(DATA, "id", "start", "stop", "evnt")
 
 
 def test_plot_delegates_to_report_figures():
     figures = pytest.importorskip("bmstats.report.figures")
-    fig = bm.mean_cumulative_function(DATA, *DAYS, by="group").plot()
+    fig = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group").plot()
     assert fig.__class__.__name__ == "Figure"
     assert hasattr(figures, "plot_mcf")

@@ -198,8 +198,8 @@ def test_level_without_events_of_the_cause_is_not_estimable_at_any_scale(data, s
         res = bm.fine_gray(d, "t", "status", "g3 + age")
     s = res.summary
     assert not s.loc["g3", "estimable"] and s.loc["age", "estimable"]
-    assert s.loc["g3", ["hr", "lower", "upper", "p"]].isna().all()
-    assert np.isfinite(s.loc["age", ["hr", "lower", "upper", "p"]].astype(float)).all()
+    assert s.loc["g3", ["shr", "lower", "upper", "p_value"]].isna().all()
+    assert np.isfinite(s.loc["age", ["shr", "lower", "upper", "p_value"]].astype(float)).all()
 
 
 def test_reference_level_without_events_makes_every_other_level_not_estimable(data):
@@ -208,7 +208,7 @@ def test_reference_level_without_events_makes_every_other_level_not_estimable(da
     with pytest.warns(NotEstimableWarning, match=r"'grade\[T.g2\]', 'grade\[T.g3\]'"):
         res = bm.cox(d, "t", "event", "grade + age")
     assert list(res.summary["estimable"]) == [False, False, True]
-    assert np.isfinite(res.summary.loc["age", "p"])
+    assert np.isfinite(res.summary.loc["age", "p_value"])
 
 
 def test_covariate_that_orders_the_events_perfectly_is_not_estimable(data):
@@ -256,3 +256,12 @@ def test_forest_plot_of_a_model_with_a_non_estimable_effect_draws(data):
         res = bm.fine_gray(d, "t", "status", "grade + age")
     res.plot()
     plt.close("all")
+
+
+@pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())
+def test_a_category_left_empty_by_a_filter_is_not_a_level(data, fit):
+    d = data.assign(grade=pd.Categorical(data["grade"], categories=["g1", "g2", "g3", "g4"]))
+    res = fit(d, "grade + age")
+    assert list(res.coef.index) == ["grade[T.g2]", "grade[T.g3]", "age"]
+    with pytest.raises(InputError, match=r"level\(s\) 'g4' not seen"):
+        res.predict(d.head(1).assign(grade=pd.Categorical(["g4"], categories=["g1", "g2", "g3", "g4"])), [0.5])

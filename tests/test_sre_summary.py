@@ -9,18 +9,19 @@ from conftest import REFERENCE, load_reference
 
 REF = load_reference("recurrent")
 DATA = pd.read_csv(REFERENCE / "data" / "recurrent.csv")
-ARGS = ("id", "start", "stop", "event", "terminal", "group")
+ARGS = ("id", "start", "stop", "event")
+KW = {"terminal": "terminal", "by": "group"}
 
 
 def test_proportion_with_event_clopper_pearson():
-    p = sre.proportion_with_event(DATA, *ARGS)
+    p = sre.proportion_with_event(DATA, *ARGS, **KW)
     ref = pd.DataFrame(REF["proportion_any"])
     np.testing.assert_array_equal(p["n_with_event"], ref["n_with_event"])
     np.testing.assert_allclose(p[["proportion", "lower", "upper"]], ref[["proportion", "lower", "upper"]], rtol=1e-8)
 
 
 def test_skeletal_morbidity_rate_21_day_window():
-    m = sre.skeletal_morbidity_rate(DATA, *ARGS, time_unit="days").set_index("group")
+    m = sre.skeletal_morbidity_rate(DATA, *ARGS, **KW, time_unit="days").set_index("group")
     for g, ref in REF["smr"].items():
         row = m.loc[g]
         assert row["events"] == ref["events"] and row["counted"] == ref["counted"]
@@ -41,7 +42,7 @@ def test_window_rule_counts_from_last_counted_event():
 
 
 def test_skeletal_morbidity_period_rate():
-    m = sre.skeletal_morbidity_period_rate(DATA, *ARGS, time_unit="days").set_index("group")
+    m = sre.skeletal_morbidity_period_rate(DATA, *ARGS, **KW, time_unit="days").set_index("group")
     for g, ref in REF["smpr"].items():
         row = m.loc[g]
         assert row["periods_with_event"] == ref["periods_with_event"]
@@ -50,7 +51,7 @@ def test_skeletal_morbidity_period_rate():
 
 
 def test_event_type_breakdown():
-    b = sre.event_type_breakdown(DATA, "id", "start", "stop", "event", "event_type", "terminal", "group")
+    b = sre.event_type_breakdown(DATA, *ARGS, "event_type", **KW)
     for g, ref in REF["type_counts_by"].items():
         s = b[b["group"] == g].set_index("event_type")
         assert s["events"].to_dict() == ref["events"]
@@ -61,7 +62,7 @@ def test_event_type_breakdown():
 
 
 def test_first_event_data():
-    f = sre.first_event_data(DATA, *ARGS)
+    f = sre.first_event_data(DATA, *ARGS, **KW)
     assert len(f) == 400
     assert (f["status"] == 1).sum() == sum(r["n_with_event"] for r in REF["proportion_any"])
     first = DATA[DATA["event"] == 1].groupby("id")["stop"].min()
@@ -71,7 +72,7 @@ def test_first_event_data():
 def test_time_to_first_event_cumulative_incidence():
     pytest.importorskip("bmstats.estimate.cif")
     pytest.importorskip("bmstats.estimate.gray")  # used by cumulative_incidence(by=...)
-    res = sre.time_to_first_event(DATA, *ARGS)
+    res = sre.time_to_first_event(DATA, *ARGS, **KW)
     ref = REF["first_event_cif"]
     at = res.at(ref["times"])
     for row, est in zip(ref["rows"], ref["est"]):
@@ -83,7 +84,7 @@ def test_time_to_first_event_cumulative_incidence():
 def test_sre_summary_table():
     pytest.importorskip("bmstats.estimate.cif")
     pytest.importorskip("bmstats.estimate.gray")  # used by cumulative_incidence(by=...)
-    s = bm.sre_summary(DATA, *ARGS[:5], event_type="event_type", by="group", time_unit="days")
+    s = bm.sre_summary(DATA, *ARGS, terminal="terminal", event_type="event_type", by="group", time_unit="days")
     t = s.table.set_index("group")
     assert t.loc["A", "n_with_event"] == 127
     assert t.loc["B", "smr"] == pytest.approx(REF["smr"]["B"]["rate"], rel=1e-10)

@@ -75,15 +75,15 @@ def test_table_one_rejects_missing_group(rott):
 
 def test_regression_table_numbers_and_reference_levels(rott):
     f = "age + menopausal + size + nodal"
-    crm = bm.competing_risks_models(rott, "t", "s", f, events=[1])
+    crm = bm.competing_risks_models(rott, "t", "s", f, cause=[1])
     cs, fg = crm.fits[("cause-specific Cox", 1)], crm.fits[("Fine-Gray", 1)]
     t = bm.regression_table({"Cause-specific": cs, "Fine-Gray": fg}, labels={"nodal": "Nodes"})
     for heading, fit, ratio in (("Cause-specific", cs, "HR"), ("Fine-Gray", fg, "SHR")):
         s = fit.summary
         for label, term in (("age", "age"), ("post", "menopausal[T.post]"), ("20-50", "size[T.20-50]"),
                             ("4+", "nodal[T.4+]")):
-            assert t.cell(label, (heading, f"{ratio} (95% CI)")) == fmt_ci(*s.loc[term, ["hr", "lower", "upper"]])
-            assert t.cell(label, (heading, "p")) == fmt_p(s.loc[term, "p"])
+            assert t.cell(label, (heading, f"{ratio} (95% CI)")) == fmt_ci(*s.loc[term, [fit.ratio_name, "lower", "upper"]])
+            assert t.cell(label, (heading, "p")) == fmt_p(s.loc[term, "p_value"])
         for ref in ("pre", "<=20", "0"):  # reference levels from the design layer
             assert t.cell(ref, (heading, f"{ratio} (95% CI)")) == "1 (ref)"
         assert t.cell("Patients / events", (heading, f"{ratio} (95% CI)")) == f"{fmt_int(fit.n)} / {fmt_int(fit.n_events)}"
@@ -100,12 +100,12 @@ def test_regression_table_univariable_stacks_models(rott):
     assert t.cell("age", ("Univariable", "HR (95% CI)")) == fmt_ci(*uni[0].summary.loc["age", ["hr", "lower", "upper"]])
     assert t.cell("1-3", ("Univariable", "HR (95% CI)")) == fmt_ci(
         *uni[1].summary.loc["nodal[T.1-3]", ["hr", "lower", "upper"]])
-    assert t.cell("1-3", ("Multivariable", "p")) == fmt_p(multi.summary.loc["nodal[T.1-3]", "p"])
+    assert t.cell("1-3", ("Multivariable", "p")) == fmt_p(multi.summary.loc["nodal[T.1-3]", "p_value"])
 
 
 def test_cif_table_equals_at_and_gray(rott):
     ci = bm.cumulative_incidence(rott, "t", "s", by="nodal")
-    t = bm.cif_table(ci, [2, 5, 10], causes={1: "Relapse", 2: "Death"})
+    t = bm.cif_table(ci, [2, 5, 10], cause_labels={1: "Relapse", 2: "Death"})
     at = ci.at([2, 5, 10])
     for row in at.itertuples():
         name = {1: "Relapse", 2: "Death"}[row.cause]
@@ -147,12 +147,12 @@ def test_rate_table_equals_rates_and_ratios(rott):
     rt = rates.table
     rate_col = [c for c in t.labels if c.startswith("Rate per")][0]
     for row in rt.itertuples():
-        assert t.cell(str(row.group), "Events") == fmt_int(row.events)
+        assert t.cell(str(row.group), "Events") == fmt_int(row.n_event)
         assert t.cell(str(row.group), "Person-years") == f"{row.person_time:,.1f}"
         assert t.cell(str(row.group), rate_col) == fmt_ci(row.rate, row.lower, row.upper, 1)
     rr = ratios.table.set_index("group")
     assert t.cell("0", "Rate ratio (95% CI)") == "1 (ref)"
-    assert t.cell("4+", "Rate ratio (95% CI)") == fmt_ci(*rr.loc["4+", ["ratio", "lower", "upper"]])
+    assert t.cell("4+", "Rate ratio (95% CI)") == fmt_ci(*rr.loc["4+", ["rate_ratio", "lower", "upper"]])
     assert t.cell("4+", "p") == fmt_p(rr.loc["4+", "p_value"])
 
 

@@ -40,7 +40,7 @@ def km(rott):
     (lambda r, c, k: bm.cif_table(c, times=["5"]), r"^cif_table: times must be"),
     (lambda r, c, k: bm.cif_table(c, times="5"), r"^cif_table: times must be"),
     (lambda r, c, k: bm.cif_table(c, times=[5, 5]), r"^cif_table: times must be a list of distinct times"),
-    (lambda r, c, k: bm.cif_table(c, [5], causes={7: "x"}), r"^cif_table: causes \[7\] are not in the result"),
+    (lambda r, c, k: bm.cif_table(c, [5], cause=7), r"^cif_table: cause \[7\] is not in the result"),
     (lambda r, c, k: bm.cif_table(r, [5]), r"^cif_table: result must be a result of bmstats.cumulative_incidence"),
     (lambda r, c, k: bm.survival_table(k, [float("nan")]), r"^survival_table: times must be"),
     (lambda r, c, k: bm.survival_table(k, [1], decimals=1.5), r"^survival_table: decimals must be a whole number"),

@@ -1,9 +1,10 @@
 """Pieces shared by the regression results (Cox, cause-specific Cox, Fine-Gray): the coefficient table,
 Wald/score/likelihood-ratio tests, and Newton-Raphson with step halving.
 
-``coefficient_table(names, coef, cov, conf_level, robust_cov=None, naive_cov=None)`` gives the tidy summary
-indexed by term: coef, se, hr, lower, upper, z, p (Wald, normal), plus ``robust_se`` when a robust variance is
-used (then ``se`` is the robust one and ``naive_se`` the model-based one, as R's coxph prints them).
+``coefficient_table(names, coef, cov, conf_level, naive_cov=None, ratio="hr")`` gives the tidy summary
+indexed by term: coef, std_err, <ratio>, lower, upper, statistic (Wald z), p_value (normal), plus
+``robust_std_err`` and ``naive_std_err`` when a robust variance is used (then ``std_err`` is the robust one
+and ``naive_std_err`` the model-based one, as R's coxph prints them).
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from scipy import stats
 
 from bmstats._checks import InputError
 
-SUMMARY_COLUMNS = ["coef", "se", "hr", "lower", "upper", "z", "p"]
+def summary_columns(ratio: str = "hr") -> list[str]:
+    """The columns of every model summary (docs/api.md), the ratio named for what it is."""
+    return ["coef", "std_err", ratio, "lower", "upper", "statistic", "p_value"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -28,11 +31,13 @@ class NotEstimableWarning(ConvergenceWarning):
     """The likelihood is monotone along a coefficient (no finite maximum): that effect is not estimable."""
 
 
-def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None, not_estimable=()) -> pd.DataFrame:
-    """Tidy table of log hazard ratios: coef, se, hr, lower, upper, z, p (index ``term``).
+def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None, not_estimable=(),
+                      ratio: str = "hr") -> pd.DataFrame:
+    """Tidy table of log ratios: coef, std_err, <ratio> (exp(coef)), lower, upper, statistic (z), p_value
+    (index ``term``), and ``estimable``.
 
-    When ``naive_cov`` is given, ``cov`` is a robust (sandwich) variance: ``se`` is the robust standard
-    error used for the CI and test, ``robust_se`` repeats it and ``naive_se`` is the model-based one.
+    When ``naive_cov`` is given, ``cov`` is a robust (sandwich) variance: ``std_err`` is the robust standard
+    error used for the CI and test, ``robust_std_err`` repeats it and ``naive_std_err`` is the model-based one.
     ``not_estimable``: positions of coefficients with a monotone likelihood; the column ``estimable`` is
     False there and every quantity but ``coef`` (where the fit stopped) is NaN.
     """
@@ -43,10 +48,10 @@ def coefficient_table(names, coef, cov, conf_level: float = 0.95, naive_cov=None
     q = stats.norm.ppf(0.5 + conf_level / 2)
     z = coef / se
     with np.errstate(over="ignore"):  # a diverging coefficient (already warned about) gives inf, not an error
-        table = _table(names, coef, se, q, z)
+        table = _table(names, coef, se, q, z, ratio)
     if naive_cov is not None:
-        table["robust_se"] = se
-        table["naive_se"] = np.sqrt(np.diag(np.asarray(naive_cov, dtype=float)))
+        table["robust_std_err"] = se
+        table["naive_std_err"] = np.sqrt(np.diag(np.asarray(naive_cov, dtype=float)))
     return mark_not_estimable(table, not_estimable)
 
 
@@ -61,16 +66,16 @@ def mark_not_estimable(table: pd.DataFrame, positions) -> pd.DataFrame:
     return table
 
 
-def _table(names, coef, se, q, z) -> pd.DataFrame:
+def _table(names, coef, se, q, z, ratio) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "coef": coef,
-            "se": se,
-            "hr": np.exp(coef),
+            "std_err": se,
+            ratio: np.exp(coef),
             "lower": np.exp(coef - q * se),
             "upper": np.exp(coef + q * se),
-            "z": z,
-            "p": 2 * stats.norm.sf(np.abs(z)),
+            "statistic": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
         },
         index=pd.Index(list(names), name="term"),
     )

@@ -155,13 +155,15 @@ class CurveResult(TableResult):
 class ModelResult(Result):
     """A regression model: ``.summary`` (index term; coef, std_err, <ratio>, lower, upper, statistic,
     p_value, where <ratio> is ``.ratio_name``), ``.coef``, ``.cov``, ``n_events``, ``conf_level``,
-    ``converged``."""
+    ``converged``; ``design`` (:class:`~bmstats.estimate.design.Design`, or None) tells the report layer
+    which terms are levels of a categorical variable and their reference level."""
 
     _summary: pd.DataFrame = field(kw_only=True)
     _cov: pd.DataFrame = field(kw_only=True)
     n_events: int = field(kw_only=True)
     conf_level: float = field(kw_only=True)
     converged: bool = field(default=True, kw_only=True)
+    design: Any = field(default=None, kw_only=True, repr=False)  # the Design (terms, factors, reference levels)
 
     ratio_name: ClassVar[str] = "hr"
 
@@ -258,30 +260,3 @@ def step_at(table: pd.DataFrame, times, *, keys: Sequence[str] = ("group",),
         if isinstance(table[k].dtype, pd.CategoricalDtype):
             result[k] = pd.Categorical(result[k], categories=table[k].cat.categories)
     return result
-
-
-class ResultMixin:
-    """Former base of the results; kept only until every result derives from :class:`Result`."""
-
-    _title: str = "bmstats result"
-
-    def _tidy(self) -> pd.DataFrame:
-        for name in ("summary", "table"):
-            if hasattr(type(self), name) or name in getattr(self, "__dataclass_fields__", {}):
-                value = getattr(self, name)
-                if isinstance(value, pd.DataFrame):
-                    return value
-        raise AttributeError(f"{type(self).__name__} has no tidy frame")
-
-    def _notes(self) -> list[str]:
-        return []
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return Result.notes.fget(self)
-
-    def __repr__(self) -> str:
-        return Result.__repr__(self)
-
-    def _repr_html_(self) -> str:
-        return Result._repr_html_(self)

@@ -14,61 +14,82 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import InputError, require_columns, require_frame, status_array
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._checks import InputError, cause_code, require_columns, require_frame, status_array
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import ModelResult, Result, frozen_copy
 from bmstats.estimate.cox import CoxResult, cox
 
 __all__ = ["cause_specific_cox", "competing_risks_models", "CompetingRisksModels"]
 
 
-def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, event: int = 1,
-                       **cox_kwargs) -> CoxResult:
-    """Cox model for the cause-specific hazard of cause ``event``: other causes (status 1..k != event) censored.
+@legacy_arguments(positional=("cause", "causes"), renamed={"event": "cause"})
+def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, *, cause: int = 1,
+                       causes=None, **cox_kwargs) -> CoxResult:
+    """Cox model for the cause-specific hazard of cause ``cause``: other causes (status 1..k != cause) censored.
 
-    ``status`` holds 0 (censored) and 1..k (causes). Remaining keyword arguments go to :func:`bmstats.cox`
-    (strata, cluster, entry, weights, ties, robust, conf_level, dropna, ...).
+    ``status`` holds 0 (censored) and 1..k (causes); ``cause`` must be one of the causes (0 is the censoring
+    code: modelling it would model censoring). ``causes``: the causes the analysis declares; any other
+    non-zero code in the data is an error naming it and its rows (instead of silently becoming one more
+    censoring reason). Remaining keyword arguments go to :func:`bmstats.cox` (strata, cluster, entry,
+    weights, ties, robust, conf_level, dropna, ...).
     """
     require_frame(data)
     require_columns(data, [time, status])
     known = data[status].notna()
-    codes = status_array(data.loc[known], status)  # errors name the rows with invalid codes
-    if not np.any(codes == event):
-        raise InputError(f"column {status!r}: no rows with cause {event} (codes present: {sorted(set(codes))})")
-    column = f"{status} == {event}"  # named so that messages about it point at the status column
+    cause = cause_code(cause, "cause")
+    codes = status_array(data.loc[known], status, causes=causes)  # errors name the rows with invalid codes
+    if not np.any(codes == cause):
+        raise InputError(f"column {status!r}: no rows with cause {cause} (codes present: {sorted(set(codes))})")
+    column = f"{status} == {cause}"  # named so that messages about it point at the status column
     if column in data.columns:
         raise InputError(f"data already has a column {column!r}; rename it")
     frame = data.copy(deep=False)
     indicator = np.full(len(data), np.nan)
-    indicator[known.to_numpy()] = (codes == event).astype(float)
+    indicator[known.to_numpy()] = (codes == cause).astype(float)
     # missing status stays missing, so that cox() reports it (or drops and counts it with dropna=True)
     frame[column] = indicator
     return cox(frame, time, column, formula, **cox_kwargs)
 
 
 @dataclass(frozen=True, repr=False)
-class CompetingRisksModels(ResultMixin):
+class CompetingRisksModels(Result):
     """Cause-specific Cox and Fine-Gray fits for each cause.
 
-    ``summary``: tidy frame with columns model ("cause-specific Cox" / "Fine-Gray"), cause, term, coef, se,
-    hr, lower, upper, z, p. ``fits``: {(model, cause): result}.
+    ``summary``: tidy frame with columns model ("cause-specific Cox" / "Fine-Gray"), cause, term, coef,
+    std_err, ratio_name ("hr" / "shr"), ratio, lower, upper, statistic, p_value. ``fits``:
+    {(model, cause): result}; ``causes``: the causes fitted.
     """
 
-    summary: pd.DataFrame
-    fits: dict
+    _summary: pd.DataFrame
+    _fits: dict
+    causes: tuple
     causes_in_data: tuple = ()  # every non-zero status code in the data (absolute risk needs all of them)
 
     _title = "Competing risks: cause-specific Cox and Fine-Gray models"
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        return frozen_copy(self._summary)
+
+    @property
+    def fits(self) -> dict[tuple[str, int], ModelResult]:
+        """{(model, cause): fitted result}; the results are themselves immutable."""
+        return dict(self._fits)
+
+    def _tidy(self) -> pd.DataFrame:
+        return self._summary
+
     def _notes(self) -> list[str]:
-        causes = sorted({c for _, c in self.fits})
-        return [f"causes: {', '.join(map(str, causes))}; hazard ratios (hr) for the cause-specific hazard and the "
-                "subdistribution hazard"]
+        return [f"causes: {', '.join(map(str, self.causes))}; hazard ratios (hr) for the cause-specific hazard "
+                "and subdistribution hazard ratios (shr) for the subdistribution hazard"]
 
     def wide(self) -> pd.DataFrame:
-        """One row per (cause, term), the two models' hr (lower-upper) side by side."""
-        s = self.summary.copy()
-        s["hr_ci"] = [f"{h:.2f} ({lo:.2f}-{hi:.2f})" for h, lo, hi in zip(s.hr, s.lower, s.upper)]
-        return s.pivot_table(index=["cause", "term"], columns="model", values="hr_ci", aggfunc="first", sort=False)
+        """One row per (cause, term), the two models' ratio (lower-upper) side by side."""
+        s = self._summary.copy()
+        s["ratio_ci"] = [f"{h:.2f} ({lo:.2f}-{hi:.2f})" if ok else "not estimable"
+                         for h, lo, hi, ok in zip(s.ratio, s.lower, s.upper, s.estimable)]
+        return s.pivot_table(index=["cause", "term"], columns="model", values="ratio_ci", aggfunc="first",
+                             sort=False)
 
     def plot(self, ax=None, **kw):
         from bmstats.report import figures
@@ -76,38 +97,61 @@ class CompetingRisksModels(ResultMixin):
         return figures.plot_forest(self, ax=ax, **kw)
 
 
-def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: str, events=None,
+@legacy_arguments(positional=("cause",), renamed={"events": "cause"})
+def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: str, *, cause=None, causes=None,
                            **kw) -> CompetingRisksModels:
-    """For each cause in ``events`` (default: every non-zero status code), fit the cause-specific Cox model and
-    the Fine-Gray model on the same formula, so that a report can put them side by side.
+    """For each cause in ``cause`` (one code or a list; default: every non-zero status code), fit the
+    cause-specific Cox model and the Fine-Gray model on the same formula, so that a report can put them side
+    by side.  ``causes`` declares the causes of the data, as in :func:`fine_gray`: any other non-zero code
+    is then an error naming it and its rows.
 
-    Keyword arguments shared by both (``conf_level``, ``dropna``, ``tol``, ``max_iter``) go to both; Cox-only
-    ones (``ties``, ``strata``, ``cluster``, ``weights``, ...) only to the Cox fit, and ``cengroup`` only to
-    Fine-Gray.
+    Keyword arguments shared by both (``conf_level``, ``dropna``, ``tol``, ``max_iter``) go to both; ``ties``
+    and ``robust`` only to the Cox fit, and ``cengroup`` only to Fine-Gray. Options that would change what
+    only one of the two models estimates (``weights``, ``entry``, ``strata``, ``cluster``: Fine-Gray here
+    has none of them) are refused rather than silently dropped from the Fine-Gray fit: fit
+    :func:`cause_specific_cox` with them on its own.
     """
+    import inspect
+
     from bmstats.estimate.finegray import fine_gray
 
+    one_sided = [k for k in ("weights", "entry", "strata", "cluster") if kw.get(k) is not None]
+    if one_sided:
+        raise InputError(
+            f"competing_risks_models: {', '.join(one_sided)} would apply to the cause-specific Cox model only "
+            "(Fine-Gray here supports none of them), so the two models would not be comparable; fit "
+            "cause_specific_cox(...) with them on its own, or leave them out"
+        )
+    known = (set(inspect.signature(cox).parameters) - {"data", "time", "event", "formula"}) | {"cengroup"}
+    unknown = sorted(set(kw) - known)
+    if unknown:
+        raise InputError(f"competing_risks_models: unknown option(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
     require_frame(data)
     require_columns(data, [time, status])
-    codes = status_array(data.loc[data[status].notna()] if kw.get("dropna") else data, status)
-    if events is None:
-        events = sorted(int(c) for c in set(codes) if c != 0)
-    events = [int(e) for e in np.atleast_1d(events)]
-    if not events:
+    codes = status_array(data.loc[data[status].notna()] if kw.get("dropna") else data, status, causes=causes)
+    fitted = sorted(int(c) for c in set(codes) if c != 0) if cause is None else np.atleast_1d(cause)
+    fitted = [cause_code(e, "cause") for e in fitted]
+    if not fitted:
         raise InputError(f"column {status!r}: no events (all status codes are 0)")
     shared = {k: kw[k] for k in ("conf_level", "dropna", "tol", "max_iter") if k in kw}
+    shared["causes"] = causes  # fine_gray's declaration; cause_specific_cox gets it by name below
     fg_kw = {**shared, **({"cengroup": kw["cengroup"]} if "cengroup" in kw else {})}
     cox_kw = {k: v for k, v in kw.items() if k != "cengroup"}
     fits, frames = {}, []
-    for e in events:
-        cs = cause_specific_cox(data, time, status, formula, event=e, **cox_kw)
-        fg = fine_gray(data, time, status, formula, event=e, **fg_kw)
+    for e in fitted:
+        cs = cause_specific_cox(data, time, status, formula, cause=e, causes=causes, **cox_kw)
+        fg = fine_gray(data, time, status, formula, cause=e, **fg_kw)
         for model, res in (("cause-specific Cox", cs), ("Fine-Gray", fg)):
             fits[(model, e)] = res
-            s = res.summary[["coef", "se", "hr", "lower", "upper", "z", "p"]].reset_index()
+            s = res.summary.rename(columns={res.ratio_name: "ratio"})
+            s = s[["coef", "std_err", "ratio", "lower", "upper", "statistic", "p_value", "estimable"]].reset_index()
             s.insert(0, "cause", e)
             s.insert(0, "model", model)
+            s.insert(5, "ratio_name", res.ratio_name)
             frames.append(s)
     summary = pd.concat(frames, ignore_index=True)
+    first = fits[("cause-specific Cox", fitted[0])]
     present = tuple(sorted(int(c) for c in set(codes) if c != 0))
-    return CompetingRisksModels(summary=frozen_copy(summary), fits=fits, causes_in_data=present)
+    return CompetingRisksModels(_summary=summary, _fits=fits, causes=tuple(fitted), causes_in_data=present,
+                                n=first.n, dropped=first.dropped)

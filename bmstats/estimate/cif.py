@@ -9,23 +9,25 @@ t_j (no jitter).
 Variance as R's ``cmprsk::cuminc`` (Gray's delta-method estimator, identified against cuminc on tied data
 since the package documents no formula): with G_j = F_k(t) - F_k(t_j), r_j = n_j / (n_j - d_j),
 a_j = S(t_j-) - G_j r_j, and binomial variances V_j(x) = x (n_j - x) / (n_j^2 (n_j - 1)) of the cause-k
-count and of the count of all other causes (their covariance is not subtracted),
+count and of the count of all other causes (their covariance is not subtracted; with one subject at risk
+V_j(x) = x / n_j^2, as cuminc),
     Var F_k(t) = sum_{t_j <= t} a_j^2 V_j(d_kj) + (G_j r_j)^2 V_j(d_j - d_kj).
 Confidence limits on the log(-log) scale (Pintilie, Competing Risks: A Practical Perspective, 2006; the
 transform tidycmprsk uses): F^exp(-+ z se / (F log F)).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from bmstats._checks import (
-    Dropped, InputError, handle_missing, require_columns, require_frame, status_array, time_array,
+    InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import CurveResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import empty_groups
 
@@ -67,8 +69,10 @@ def aalen_johansen(n_risk, d_cause, d_all):
     with np.errstate(divide="ignore", invalid="ignore"):
         # where everybody at risk fails nothing follows, so G_j = 0 and r_j does not matter
         r = np.where(n > d, n / (n - d), 0.0)
-        v1 = np.where(n > 1, d1 * (n - d1) / (n * n * (n - 1)), 0.0)
-        v2 = np.where(n > 1, (d - d1) * (n - d + d1) / (n * n * (n - 1)), 0.0)
+        # with one subject at risk the binomial variance has no n - 1 to divide by; cuminc then keeps x / n^2
+        # (so the last subject's own event still adds S(t-)^2 to the variance, tests/reference/cif_edges.json)
+        v1 = np.where(n > 1, d1 * (n - d1) / (n * n * (n - 1)), d1 / (n * n))
+        v2 = np.where(n > 1, (d - d1) * (n - d + d1) / (n * n * (n - 1)), (d - d1) / (n * n))
     # (S_j- - (F(t) - F_j) r_j)^2 v1 + ((F(t) - F_j) r_j)^2 v2 expanded in F(t) so that the sums over j <= i
     # are cumulative sums (the direct double sum is quadratic in the number of times)
     a = surv_before + f * r
@@ -79,57 +83,32 @@ def aalen_johansen(n_risk, d_cause, d_all):
 
 
 @dataclass(frozen=True, repr=False)
-class CumulativeIncidence(ResultMixin):
-    """Aalen-Johansen cumulative incidence per group and cause; ``.table`` one row per (group, cause, time)."""
+class CumulativeIncidence(CurveResult):
+    """Aalen-Johansen cumulative incidence per group and cause; ``.table`` one row per (group, cause, time):
+    group, cause, time, n_risk, n_event, estimate, std_err, lower, upper."""
 
-    _table: pd.DataFrame
-    conf_level: float
     by: str | None
     causes: tuple
-    n: int
     _gray: pd.DataFrame | None = None
     strata: str | None = None
     rho: float = 0.0
-    dropped: Dropped = field(default_factory=Dropped.none)
     _title = "Cumulative incidence (Aalen-Johansen)"
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return frozen_copy(self._table)
+    _keys = ("group", "cause")
+    _start = 0.0
 
     @property
     def gray_test(self) -> pd.DataFrame | None:
         """Gray's K-sample test per cause (cause, statistic, df, p_value); None without ``by``."""
-        return None if self._gray is None else frozen_copy(self._gray)
+        return frozen_copy(self._gray)
 
     def _notes(self) -> list[str]:
-        notes = [f"n = {self.n}; causes {', '.join(map(str, self.causes))}; "
+        notes = [f"n = {self.n}, events = {self.n_events}; causes {', '.join(map(str, self.causes))}; "
                  f"{self.conf_level:.0%} CI on the log(-log) scale"]
         if self._gray is not None:
             for row in self._gray.itertuples():
                 notes.append(f"Gray's test, cause {row.cause}: chi-square = {row.statistic:.4f} on {row.df} df, "
                              f"p = {row.p_value:.4g}")
         return notes
-
-    def at(self, times) -> pd.DataFrame:
-        """Estimates at given times (value at the last time <= t; 0 before the first), with n_risk at the
-        first time >= t (0 beyond the end) and events of the cause up to t."""
-        times = np.sort(np.atleast_1d(np.asarray(times, dtype=float)))
-        out = []
-        value_cols = [c for c in ("estimate", "variance", "lower", "upper", "km_complement")
-                      if c in self._table.columns]
-        for (g, k), tb in self._table.groupby(["group", "cause"], sort=False, observed=True):
-            t = tb["time"].to_numpy()
-            i = np.searchsorted(t, times, side="right") - 1
-            nxt = np.searchsorted(t, times, side="left")
-            row = {"group": g, "cause": k, "time": times,
-                   "n_risk": np.append(tb["n_risk"].to_numpy(), 0)[nxt],
-                   "n_event": np.concatenate([[0], np.cumsum(tb["n_event"].to_numpy())])[i + 1]}
-            for col in value_cols:
-                before = np.nan if col in ("lower", "upper") else 0.0
-                row[col] = np.where(i >= 0, tb[col].to_numpy()[np.maximum(i, 0)], before)
-            out.append(pd.DataFrame(row))
-        return pd.concat(out, ignore_index=True)
 
     def plot(self, ax=None, **kw):
         from bmstats.report import figures
@@ -149,11 +128,11 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
         events = counts.n_event[rows, g, :]
         d_all = sum_last_axis(events)
         for k in causes:
-            d_k = events[:, k - 1]
+            d_k = events[:, counts.causes.index(k)]
             est, var, _ = aalen_johansen(n_risk, d_k, d_all)
             lower, upper = loglog_limits(est, var, conf_level)
             frame = {"group": label, "cause": k, "time": counts.time[rows], "n_risk": n_risk,
-                     "n_event": d_k, "estimate": est, "variance": var, "lower": lower, "upper": upper}
+                     "n_event": d_k, "estimate": est, "std_err": np.sqrt(var), "lower": lower, "upper": upper}
             if km_complement:
                 frame["km_complement"] = 1 - np.cumprod(1 - d_k / n_risk)
             frames.append(pd.DataFrame(frame))
@@ -162,12 +141,14 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
     return table
 
 
-def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | None = None,
+@legacy_arguments(positional=("by", "strata", "conf_level", "rho", "km_complement", "dropna"))
+def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str | None = None,
                          strata: str | None = None, conf_level: float = 0.95, rho: float = 0.0,
                          km_complement: bool = False, dropna: bool = False) -> CumulativeIncidence:
     """Cumulative incidence of each cause (``status`` 0 censored, 1..k causes) by group.
 
-    ``.table``: group, cause, time, n_risk, n_event, estimate, variance (as cmprsk::cuminc), lower, upper
+    ``.table``: group, cause, time, n_risk, n_event, estimate, std_err (square root of cmprsk::cuminc's
+    variance), lower, upper
     (log(-log) limits), and with ``km_complement=True`` the naive 1 - Kaplan-Meier that censors the other
     causes.  With ``by``, ``.gray_test`` holds Gray's test per cause (``strata=`` stratifies it, ``rho`` is
     the power of its weight function, as in cuminc).
@@ -175,12 +156,11 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | N
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     data, t, s, codes, labels, dropped = competing_inputs(data, time, status, by, strata, dropna)
-    n_causes = int(s.max())
     causes = tuple(int(k) for k in np.unique(s[s > 0]))
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
     # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
-    counts = aggregate_counts(t, s, column=codes, n_columns=len(labels), n_causes=n_causes)
+    counts = aggregate_counts(t, s, column=codes, n_columns=len(labels))
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)
     gray = None
     if by is not None:
@@ -189,6 +169,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, by: str | N
         if strata is not None:
             s_codes, s_labels = group_codes(data, strata)
             counts = aggregate_counts(t, s, block=s_codes, column=codes, n_blocks=len(s_labels),
-                                      n_columns=len(labels), n_causes=n_causes)
+                                      n_columns=len(labels))
         gray = gray_test(counts, causes, rho)
-    return CumulativeIncidence(table, conf_level, by, causes, len(t), gray, strata, rho, dropped)
+    return CumulativeIncidence(_table=table, conf_level=conf_level, by=by, causes=causes, n=len(t),
+                               n_events=int((s > 0).sum()), _gray=gray, strata=strata, rho=rho, dropped=dropped)

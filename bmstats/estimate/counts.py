@@ -43,9 +43,10 @@ _DENSE_CELLS_PER_ROW = 4
 class Counts:
     """Counts per (block, distinct time), rows sorted by block then time.
 
-    ``n_event[i, c, k-1]`` is the number of events of cause k at row i in column c; ``n_censor``,
-    ``n_entry`` and ``n_risk`` are (rows, columns).  ``block_start[b]:block_start[b+1]`` are the rows of
-    block b (blocks without rows are empty slices).
+    ``n_event[i, c, j]`` is the number of events of the j-th cause in ``causes`` (the status codes present,
+    ascending; :meth:`events_of` looks a code up) at row i in column c; ``n_censor``, ``n_entry`` and
+    ``n_risk`` are (rows, columns).  ``block_start[b]:block_start[b+1]`` are the rows of block b (blocks
+    without rows are empty slices).
     """
 
     block: np.ndarray
@@ -55,6 +56,13 @@ class Counts:
     n_entry: np.ndarray
     n_risk: np.ndarray
     block_start: np.ndarray
+    causes: tuple = (1,)
+
+    def events_of(self, cause: int) -> np.ndarray:
+        """Events of status code ``cause`` (rows, columns); zeros for a code that does not occur."""
+        if cause not in self.causes:
+            return np.zeros(self.n_risk.shape, dtype=self.n_event.dtype)
+        return self.n_event[:, :, self.causes.index(cause)]
 
     @property
     def n_blocks(self) -> int:
@@ -82,8 +90,8 @@ class Counts:
             "n_entry": self.n_entry.ravel(),
             "n_censor": self.n_censor.ravel(),
         }
-        for k in range(self.n_causes):
-            out[f"n_event_{k + 1}"] = self.n_event[:, :, k].ravel()
+        for j, k in enumerate(self.causes):
+            out[f"n_event_{k}"] = self.n_event[:, :, j].ravel()
         return pd.DataFrame(out)
 
 
@@ -101,6 +109,8 @@ def aggregate_counts(
 
     ``block`` and ``column`` are integer codes 0..B-1 and 0..C-1 (None: one block / one column).
     ``entry`` gives delayed entry (left truncation); subjects are at risk on ``(entry, time]``.
+    ``n_causes``: the codes are 0..n_causes; by default only the codes present get an event column, so that
+    memory does not grow with a code's value (a stray 10**6 is one column, not a million).
     """
     time = np.asarray(time, dtype=float)
     status = np.asarray(status, dtype=np.int64)
@@ -109,8 +119,13 @@ def aggregate_counts(
     column = np.zeros(n, dtype=np.int64) if column is None else np.asarray(column, dtype=np.int64)
     nb = int(block.max()) + 1 if n_blocks is None else int(n_blocks)
     nc = int(column.max()) + 1 if n_columns is None else int(n_columns)
-    nk = int(status.max()) if n_causes is None else int(n_causes)
-    nk = max(nk, 1)
+    if n_causes is None:
+        causes = tuple(int(k) for k in np.unique(status[status > 0])) or (1,)
+        if causes != tuple(range(1, len(causes) + 1)):
+            status = np.where(status > 0, np.searchsorted(causes, status) + 1, 0)
+    else:
+        causes = tuple(range(1, max(int(n_causes), 1) + 1))
+    nk = len(causes)
 
     grid, t_idx = np.unique(time, return_inverse=True)
     nt = len(grid)
@@ -150,7 +165,7 @@ def aggregate_counts(
     start_of_row = np.repeat(block_start[:-1], np.diff(block_start))
     before = np.vstack([np.zeros((1, nc), dtype=np.int64), np.cumsum(n_entry - exits, axis=0)])
     n_risk = net - before[start_of_row]
-    return Counts(row_block, row_time, n_event, n_censor, n_entry, n_risk, block_start)
+    return Counts(row_block, row_time, n_event, n_censor, n_entry, n_risk, block_start, causes)
 
 
 def group_codes(data: pd.DataFrame, column: str | None) -> tuple[np.ndarray, list]:

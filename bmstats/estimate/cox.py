@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import Dropped, InputError, beyond_follow_up, distinct_labels, require_columns, time_points
+from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
+from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._regression import (
     blank,
     chi2_test,
@@ -29,7 +30,7 @@ from bmstats.estimate._regression import (
     tests_frame,
     wald_statistic,
 )
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
@@ -168,35 +169,48 @@ def _bincount2(idx: np.ndarray, v: np.ndarray, K: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, repr=False)
-class CoxResult(ResultMixin):
-    """A fitted Cox model. ``summary`` (index term): coef, se, hr, lower, upper, z, p (+ robust_se, naive_se)."""
+class CoxResult(ModelResult):
+    """A fitted Cox model. ``summary`` (index term): coef, std_err, hr, lower, upper, statistic, p_value
+    (+ robust_std_err, naive_std_err with a robust variance); ``tests``: likelihood ratio, Wald, score."""
 
-    summary: pd.DataFrame
-    coef: pd.Series
-    cov: pd.DataFrame
-    naive_cov: pd.DataFrame
+    _naive_cov: pd.DataFrame
     loglik: tuple  # (initial at beta = 0, final)
-    n: int
-    n_events: int
-    tests: pd.DataFrame  # likelihood ratio, Wald, score (log-rank): statistic, df, p_value
+    _tests: pd.DataFrame  # likelihood ratio, Wald, score (log-rank): statistic, df, p_value
     ties: str
     robust: bool
     iterations: int
-    converged: bool
-    design: Design = field(repr=False)
-    dropped: Dropped
     strata: tuple
     strata_levels: tuple
-    means: pd.Series
+    _means: pd.Series
     _model: _CoxModel = field(repr=False)
     _stop: np.ndarray = field(repr=False)
     _start: np.ndarray | None = field(repr=False)
     _strata_codes: np.ndarray = field(repr=False)
 
+    ratio_name = "hr"
     _title = "Cox proportional hazards regression"
 
+    @property
+    def naive_cov(self) -> pd.DataFrame:
+        """The model-based variance (inverse information); ``cov`` is the robust one when ``robust``."""
+        return frozen_copy(self._naive_cov)
+
+    @property
+    def tests(self) -> pd.DataFrame:
+        """Likelihood ratio, Wald and score (log-rank) tests of all coefficients: statistic, df, p_value."""
+        return frozen_copy(self._tests)
+
+    @property
+    def means(self) -> pd.Series:
+        """The centring values of the design columns (0 for 0/1 columns, as coxph)."""
+        return frozen_copy(self._means)
+
+    @property
+    def reference_levels(self) -> dict:
+        return dict(self.design.reference_levels)
+
     def _notes(self) -> list[str]:
-        lr = self.tests.loc["likelihood_ratio"]
+        lr = self._tests.loc["likelihood_ratio"]
         notes = [
             f"n = {self.n}, events = {self.n_events}, ties = {self.ties}"
             + (f", strata = {', '.join(self.strata)}" if self.strata else "")
@@ -208,7 +222,7 @@ class CoxResult(ResultMixin):
 
     @property
     def hr(self) -> pd.Series:
-        return np.exp(self.coef)
+        return self.ratio
 
     @functools.cached_property
     def concordance(self) -> float:
@@ -227,7 +241,8 @@ class CoxResult(ResultMixin):
 
     @property
     def baseline_survival(self) -> pd.DataFrame:
-        """Baseline survival at the covariate means (as R's ``survfit(coxph_fit)``), at each event time.
+        """Baseline survival at the covariate means (as R's ``survfit(coxph_fit)``), at each event time:
+        stratum, time, cumulative_hazard, estimate (the survival).
 
         As coxph in survival 3.x, the "means" are the (weighted) means of the continuous columns and 0 for
         0/1 indicator columns (dummies of categorical variables, binary covariates).
@@ -240,14 +255,15 @@ class CoxResult(ResultMixin):
             {
                 "stratum": [self.strata_levels[s] for s in f["stratum"]] if self.strata else "all",
                 "time": f["time"].to_numpy(),
-                "cumhaz": f["cumhaz"].to_numpy(),
-                "survival": np.exp(-f["cumhaz"].to_numpy()),
+                "cumulative_hazard": f["cumhaz"].to_numpy(),
+                "estimate": np.exp(-f["cumhaz"].to_numpy()),
             }
         )
         return frozen_copy(out)
 
     def baseline_at(self, times) -> pd.DataFrame:
-        """Baseline cumulative hazard and survival (at the means) at the given times, per stratum."""
+        """Baseline cumulative hazard and survival (at the means) at the given times, per stratum: stratum, time,
+        cumulative_hazard, estimate (the survival; 1 before the first event time)."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         f = self._hazard
         rows = []
@@ -255,7 +271,8 @@ class CoxResult(ResultMixin):
             idx = np.searchsorted(sub["time"].to_numpy(), times, side="right")
             cum = np.concatenate([[0.0], sub["cumhaz"].to_numpy()])[idx]
             label = self.strata_levels[s] if self.strata else "all"
-            rows.append(pd.DataFrame({"stratum": label, "time": times, "cumhaz": cum, "survival": np.exp(-cum)}))
+            rows.append(pd.DataFrame({"stratum": label, "time": times, "cumulative_hazard": cum,
+                                      "estimate": np.exp(-cum)}))
         return pd.concat(rows, ignore_index=True)
 
     @functools.cached_property
@@ -279,11 +296,11 @@ class CoxResult(ResultMixin):
         (1984) one, ``exp(2 lp) [sum dN / S0^2 + q(t)' V q(t)]`` with ``q(t) = sum (xbar(s) - x) dLambda0(s)``
         (Efron-adjusted for an Efron fit, ``V`` the model's variance, robust if the fit is robust), and the
         limits are ``exp(-Lambda -+ z se(Lambda))``: log-scale limits of the survival (survfit's default
-        ``conf.type = "log"``, upper limit capped at 1). Tidy frame: row (newdata index), time, cumhaz,
-        survival, std_err (of the survival, as summary.survfit), lower, upper. With strata, ``newdata`` holds
-        the strata columns and each row uses its own stratum. Missing covariates and levels not seen in the
-        fit are errors, or with ``dropna=True`` dropped and counted in ``frame.attrs["dropped"]``; times beyond
-        the last follow-up time warn (the baseline hazard is not estimated there).
+        ``conf.type = "log"``, upper limit capped at 1). Tidy frame: row (newdata index), time, cumulative_hazard,
+        estimate (the survival), std_err (of the survival, as summary.survfit), lower, upper. With strata,
+        ``newdata`` holds the strata columns and each row uses its own stratum. Missing covariates and levels not
+        seen in the fit are errors, or with ``dropna=True`` dropped and counted in ``frame.attrs["dropped"]``;
+        times beyond the last follow-up time warn (the baseline hazard is not estimated there).
         """
         from scipy import stats as _stats
 
@@ -322,7 +339,7 @@ class CoxResult(ResultMixin):
             se = risk * np.sqrt(Vs + np.einsum("tj,jk,tk->t", q, V, q))
             surv = np.exp(-cumhaz)
             frames.append(pd.DataFrame({
-                "row": row, "time": times, "cumhaz": cumhaz, "survival": surv, "std_err": surv * se,
+                "row": row, "time": times, "cumulative_hazard": cumhaz, "estimate": surv, "std_err": surv * se,
                 "lower": np.exp(-cumhaz - z * se), "upper": np.minimum(1.0, np.exp(-cumhaz + z * se)),
             }))
         out = pd.concat(frames, ignore_index=True)
@@ -341,11 +358,14 @@ class CoxResult(ResultMixin):
         return figures.plot_forest(self, ax=ax, **kw)
 
 
+@legacy_arguments(positional=("strata", "cluster", "entry", "weights", "ties", "robust", "conf_level", "dropna",
+                              "tol", "max_iter"))
 def cox(
     data: pd.DataFrame,
     time: str,
     event: str,
     formula: str,
+    *,
     strata=None,
     cluster: str | None = None,
     entry: str | None = None,
@@ -431,14 +451,14 @@ def cox(
     summary = coefficient_table(names, beta, cov, conf_level, naive_cov=naive if robust else None,
                                 not_estimable=ne)
     return CoxResult(
-        summary=summary,
-        coef=pd.Series(beta, index=names, name="coef"),
-        cov=pd.DataFrame(cov, index=names, columns=names),
-        naive_cov=pd.DataFrame(naive, index=names, columns=names),
+        _summary=summary,
+        _cov=pd.DataFrame(cov, index=names, columns=names),
+        _naive_cov=pd.DataFrame(naive, index=names, columns=names),
         loglik=(ll0, fit.loglik),
         n=len(data),
         n_events=n_events,
-        tests=tests,
+        conf_level=conf_level,
+        _tests=tests,
         ties=ties,
         robust=bool(robust),
         iterations=fit.iterations,
@@ -447,7 +467,7 @@ def cox(
         dropped=dropped,
         strata=strata_cols,
         strata_levels=levels,
-        means=pd.Series(means, index=names, name="mean"),
+        _means=pd.Series(means, index=names, name="mean"),
         _model=model,
         _stop=stop,
         _start=start,

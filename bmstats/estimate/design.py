@@ -150,7 +150,8 @@ def _expression_names(expr: str, columns: set[str]) -> set[str]:
 
 def model_frame(data: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """The formula's columns in a form formulaic reads safely: pandas ``string`` (also pyarrow-backed) as
-    object, nullable numbers as float; dates and mixtures of text and numbers are refused by name."""
+    object, nullable numbers as float, categoricals without their empty categories; dates and mixtures of
+    text and numbers are refused by name."""
     out = {}
     for name in variables:
         s = data[name]
@@ -161,7 +162,9 @@ def model_frame(data: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
                 "first, e.g. years: (data[col] - origin).dt.days / 365.25"
             )
         if isinstance(dtype, pd.CategoricalDtype):
-            out[name] = s
+            # a category without rows (left by a filter) is not a level of this fit: its dummy would be 0 in
+            # every row; keeping the order of the others keeps the reference level
+            out[name] = s.cat.remove_unused_categories()
         elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
             out[name] = s.astype(object).where(s.notna(), None)
         elif pd.api.types.is_bool_dtype(dtype):

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, beyond_follow_up, cause_code, distinct_labels, time_points
+from bmstats._checks import InputError, beyond_follow_up, cause_code, distinct_labels, time_points
+from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats.estimate._regression import (
     ConvergenceWarning, blank, coefficient_table, invert_information, newton_raphson,
 )
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
 from bmstats.estimate.finegray_variance import cumhaz_influence, sandwich
@@ -42,55 +43,74 @@ MIN_EVENTS_PER_TERM = 1
 
 
 @dataclass(frozen=True, repr=False)
-class FineGrayResult(ResultMixin):
+class FineGrayResult(ModelResult):
     """A fitted Fine-Gray model.
 
-    ``summary`` (index term): coef, se, hr, lower, upper, z, p (hr = subdistribution hazard ratio, se the
-    Fine-Gray sandwich standard error); ``coef``; ``cov`` (sandwich); ``loglik`` and ``loglik_null`` (log
-    pseudo-likelihood at b and at 0, as crr's); ``baseline``: cumulative subdistribution hazard at
-    covariates 0 (time, cumulative_hazard) at the distinct times of the cause of interest.
+    ``summary`` (index term): coef, std_err, shr, lower, upper, statistic, p_value (shr = subdistribution
+    hazard ratio, std_err the Fine-Gray sandwich standard error); ``coef``; ``cov`` (sandwich); ``loglik``
+    and ``loglik_null`` (log pseudo-likelihood at b and at 0, as crr's); ``baseline``: cumulative
+    subdistribution hazard at covariates 0 (time, cumulative_hazard) at the distinct times of the cause of
+    interest ``cause``.
     """
 
-    summary: pd.DataFrame
-    coef: pd.Series
-    cov: pd.DataFrame
     loglik: float
     loglik_null: float
-    score: np.ndarray
-    information: pd.DataFrame
-    n: int
-    n_events: int
+    _score: np.ndarray
+    _information: pd.DataFrame
     n_competing: int
     n_censored: int
-    event: int
-    converged: bool
+    cause: int
     iterations: int
-    baseline: pd.DataFrame
-    conf_level: float
+    _baseline: pd.DataFrame
     cengroup: str | None
-    design: Design = field(repr=False)
-    dropped: Dropped
     _prob: FGProblem = field(repr=False, compare=False)
     _rs: FGRiskSums = field(repr=False, compare=False)
     _influence: np.ndarray = field(repr=False, compare=False)
+
+    ratio_name = "shr"
 
     _title = "Fine-Gray subdistribution hazards regression"
 
     def _notes(self) -> list[str]:
         notes = [
-            f"cause {self.event}: n = {self.n}, events = {self.n_events}, competing events = {self.n_competing}, "
+            f"cause {self.cause}: n = {self.n}, events = {self.n_events}, competing events = {self.n_competing}, "
             f"censored = {self.n_censored}" + (f", censoring by {self.cengroup!r}" if self.cengroup else ""),
             f"log pseudo-likelihood = {self.loglik:.4f} (null {self.loglik_null:.4f}); sandwich standard errors",
         ]
         return notes
 
     @property
+    def shr(self) -> pd.Series:
+        """Subdistribution hazard ratios exp(coef)."""
+        return self.ratio
+
+    @property
     def hr(self) -> pd.Series:
-        return np.exp(self.coef)
+        """Deprecated: the ratios are subdistribution hazard ratios, ``shr``."""
+        renamed_attribute("FineGrayResult", "hr", "shr")
+        return self.ratio
+
+    @property
+    def event(self) -> int:
+        """Deprecated: ``cause``."""
+        renamed_attribute("FineGrayResult", "event", "cause")
+        return self.cause
+
+    @property
+    def score(self) -> np.ndarray:
+        return frozen_copy(self._score)
+
+    @property
+    def information(self) -> pd.DataFrame:
+        return frozen_copy(self._information)
+
+    @property
+    def baseline(self) -> pd.DataFrame:
+        return frozen_copy(self._baseline)
 
     @property
     def reference_levels(self) -> dict:
-        return self.design.reference_levels
+        return dict(self.design.reference_levels)
 
     @property
     def influence(self) -> pd.DataFrame:
@@ -108,7 +128,8 @@ class FineGrayResult(ResultMixin):
                 dropna: bool = False) -> pd.DataFrame:
         """Predicted cumulative incidence F(t | x) = 1 - exp(-Lambda0(t) exp(x'b)) per row of ``newdata``.
 
-        Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, se_cloglog, lower, upper.
+        Tidy frame: row (newdata's index), time, cumulative_hazard, estimate, std_err (of the estimate, by the
+        delta method: (1 - F) H std_err_cloglog), std_err_cloglog, lower, upper.
         Confidence limits by the delta method on the log(-log(1 - F)) scale, where
         var(log Lambda(t) + x'b) = sum_i (IF_i(Lambda)/Lambda + x'IF_i(b))^2 from the influence functions
         of b and of the baseline (both with their censoring-distribution terms, Fine & Gray 1999 section 3).
@@ -147,47 +168,53 @@ class FineGrayResult(ResultMixin):
             else:
                 se = lower = upper = np.full(len(lp), np.nan)
             frames.append(pd.DataFrame({"row": X.index, "time": tj, "cumulative_hazard": H, "estimate": est,
-                                        "se_cloglog": se, "lower": lower, "upper": upper}))
+                                        "std_err": (1 - est) * H * se, "std_err_cloglog": se,
+                                        "lower": lower, "upper": upper}))
         out = pd.concat(frames, ignore_index=True)
         out.attrs["dropped"] = X.attrs["dropped"]
         return out
 
 
+@legacy_arguments(positional=("cause", "cengroup", "causes", "conf_level", "dropna", "tol", "max_iter"),
+                  renamed={"event": "cause"})
 def fine_gray(
     data: pd.DataFrame,
     time: str,
     status: str,
     formula: str,
-    event: int = 1,
+    *,
+    cause: int = 1,
     cengroup: str | None = None,
+    causes=None,
     conf_level: float = 0.95,
     dropna: bool = False,
     tol: float = 1e-9,
     max_iter: int = 50,
 ) -> FineGrayResult:
-    """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``event``.
+    """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``cause``.
 
-    ``status``: 0 censored, 1..k causes (every non-zero code other than ``event`` is a competing event).
+    ``status``: 0 censored, 1..k causes (every non-zero code other than ``cause`` is a competing event);
+    ``causes`` declares the causes, and then any other non-zero code is an error naming it and its rows.
     ``formula``: right-hand side in Wilkinson syntax (``"age + C(grade) + np.log(nodes + 1)"``), through
     :func:`bmstats.estimate.design.design_matrix`.  ``cengroup``: a column whose groups get separate censoring
     Kaplan-Meier estimates (crr's ``cengroup``; needed when censoring differs by a covariate in the model).
     Newton-Raphson stops when the relative change in the log pseudo-likelihood is below ``tol`` and then takes
     one more Newton step.  Missing values are an error unless ``dropna=True`` (dropped and counted).
     """
-    event = cause_code(event, "event")
-    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], dropna=dropna)
+    cause = cause_code(cause, "cause")
+    prep = prepare(data, formula, time=time, status=status, columns=[cengroup], causes=causes, dropna=dropna)
     data, design, dropped = prep.frame, prep.design, prep.dropped
     t, st = prep.time, prep.status
-    n_events = int((st == event).sum())
+    n_events = int((st == cause).sum())
     if n_events == 0:
         codes = ", ".join(str(c) for c in np.unique(st))
-        raise InputError(f"column {status!r}: no events of cause {event} (codes present: {codes})")
+        raise InputError(f"column {status!r}: no events of cause {cause} (codes present: {codes})")
     names = design.columns
     X = design.values()
     p = X.shape[1]
     if n_events <= p * MIN_EVENTS_PER_TERM:
         warnings.warn(
-            f"Fine-Gray: only {n_events} events of cause {event} for {p} coefficients "
+            f"Fine-Gray: only {n_events} events of cause {cause} for {p} coefficients "
             f"({', '.join(map(repr, names))}); estimates are unstable",
             ConvergenceWarning, stacklevel=2,
         )
@@ -195,7 +222,7 @@ def fine_gray(
     if cengroup is not None:
         group, levels = pd.factorize(data[cengroup], sort=True)
         distinct_labels(levels, cengroup, data[cengroup])
-    prob = FGProblem.build(t, st, X, event, group)
+    prob = FGProblem.build(t, st, X, cause, group)
     _check_variation_among_events(prob, names, design)
 
     cache: dict[bytes, FGRiskSums] = {}
@@ -209,7 +236,7 @@ def fine_gray(
             null.append(rs.loglik)  # the first evaluation is at b = 0
         return rs.loglik, rs.score, rs.information
 
-    fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {event})",
+    fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {cause})",
                          spread=np.ptp(prob.X, axis=0))
     rs = cache.get(fit.beta.tobytes()) or fg_risk_sums(prob, fit.beta)
     try:
@@ -227,25 +254,24 @@ def fine_gray(
         cov = blank(cov, fit.not_estimable)
     coef = pd.Series(fit.beta, index=pd.Index(names, name="term"), name="coef")
     cov_df = pd.DataFrame(cov, index=coef.index, columns=coef.index)
-    summary = coefficient_table(names, fit.beta, cov, conf_level, not_estimable=fit.not_estimable)
+    summary = coefficient_table(names, fit.beta, cov, conf_level, not_estimable=fit.not_estimable, ratio="shr")
     base = np.cumsum(rs.c) * np.exp(-rs.shift - prob.mean @ fit.beta)
     baseline = pd.DataFrame({"time": prob.event_times, "cumulative_hazard": base})
     return FineGrayResult(
-        summary=frozen_copy(summary),
-        coef=coef,
-        cov=cov_df,
+        _summary=summary,
+        _cov=cov_df,
         loglik=float(rs.loglik),
         loglik_null=float(null[0]),
-        score=rs.score.copy(),
-        information=pd.DataFrame(rs.information, index=coef.index, columns=coef.index),
+        _score=rs.score.copy(),
+        _information=pd.DataFrame(rs.information, index=coef.index, columns=coef.index),
         n=int(len(t)),
         n_events=n_events,
         n_competing=int(prob.competing.sum()),
         n_censored=int(prob.censored.sum()),
-        event=int(event),
+        cause=int(cause),
         converged=bool(fit.converged),
         iterations=int(fit.iterations),
-        baseline=baseline,
+        _baseline=baseline,
         conf_level=float(conf_level),
         cengroup=cengroup,
         design=design,

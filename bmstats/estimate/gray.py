@@ -131,7 +131,7 @@ def gray_test(counts, causes, rho=0.0) -> pd.DataFrame:
             sl = counts.rows(s)
             if sl.stop == sl.start:
                 continue
-            d1 = counts.n_event[sl, :, k - 1]
+            d1 = counts.events_of(k)[sl]
             d2 = sum_last_axis(counts.n_event[sl, :, :]) - d1
             zs, covs = gray_score_and_variance(counts.n_risk[sl], d1, d2, rho)
             z += zs

@@ -11,14 +11,15 @@ that ``print(survfit, rmean=tau)`` reports.  Delayed entry (left truncation) use
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._checks import InputError
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import CurveResult
 from bmstats.estimate.counts import aggregate_counts, sum_last_axis
 from bmstats.estimate.inputs import survival_inputs
 
@@ -67,22 +68,15 @@ def step_quantile(time: np.ndarray, curve: np.ndarray, p: float) -> float:
 
 
 @dataclass(frozen=True, repr=False)
-class KaplanMeier(ResultMixin):
-    """Kaplan-Meier curves: ``.table`` has one row per group and distinct time."""
+class KaplanMeier(CurveResult):
+    """Kaplan-Meier curves: ``.table`` has one row per group and distinct time (group, time, n_risk,
+    n_event, n_censor, estimate, std_err, lower, upper); ``.at(times)`` as ``summary(survfit, times=)``."""
 
-    _table: pd.DataFrame
     conf_type: str
-    conf_level: float
     by: str | None
-    n: int
-    n_events: int
-    dropped: Dropped = field(default_factory=Dropped.none)
     delayed_entry: bool = False
     _title = "Kaplan-Meier estimate"
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return frozen_copy(self._table)
+    _start = 1.0
 
     def _notes(self) -> list[str]:
         notes = [f"n = {self.n}, events = {self.n_events}; {self.conf_level:.0%} CI ({self.conf_type})"]
@@ -90,32 +84,8 @@ class KaplanMeier(ResultMixin):
             notes.append("delayed entry (left truncation)")
         return notes
 
-    @property
-    def groups(self) -> list:
-        return list(pd.unique(self._table["group"]))
-
     def _curves(self):
         yield from self._table.groupby("group", sort=False, observed=True)
-
-    def at(self, times) -> pd.DataFrame:
-        """Survival at given times, as ``summary(survfit, times=, extend=TRUE)``: the estimate at the last
-        time <= t; n_risk at the first time >= t (0 beyond the end); n_event and n_censor counted since
-        the previous requested time."""
-        times = np.sort(np.atleast_1d(np.asarray(times, dtype=float)))
-        out = []
-        for g, tb in self._curves():
-            t = tb["time"].to_numpy()
-            i = np.searchsorted(t, times, side="right") - 1  # last row <= time
-            nxt = np.searchsorted(t, times, side="left")  # first row >= time
-            n_risk = np.append(tb["n_risk"].to_numpy(), 0)[nxt]
-            cum_ev = np.concatenate([[0], np.cumsum(tb["n_event"].to_numpy())])[i + 1]
-            cum_ce = np.concatenate([[0], np.cumsum(tb["n_censor"].to_numpy())])[i + 1]
-            row = {"group": g, "time": times, "n_risk": n_risk,
-                   "n_event": np.diff(cum_ev, prepend=0), "n_censor": np.diff(cum_ce, prepend=0)}
-            for col, before in (("estimate", 1.0), ("std_err", 0.0), ("lower", 1.0), ("upper", 1.0)):
-                row[col] = np.where(i >= 0, tb[col].to_numpy()[np.maximum(i, 0)], before)
-            out.append(pd.DataFrame(row))
-        return pd.concat(out, ignore_index=True)
 
     def quantile(self, p=(0.25, 0.5, 0.75)) -> pd.DataFrame:
         """Survival quantiles (time by which a fraction p has had the event) with confidence limits from
@@ -207,7 +177,8 @@ def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> 
     })
 
 
-def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = None, entry: str | None = None,
+@legacy_arguments(positional=("by", "entry", "conf_type", "conf_level", "dropna"))
+def kaplan_meier(data: pd.DataFrame, time: str, event: str, *, by: str | None = None, entry: str | None = None,
                  conf_type: str = "log-log", conf_level: float = 0.95, dropna: bool = False) -> KaplanMeier:
     """Kaplan-Meier survival curves by group.
 
@@ -222,4 +193,5 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
     data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna)
     counts = aggregate_counts(t, d, block=codes, entry=e, n_blocks=len(labels), n_causes=1)
     table = kaplan_meier_table(counts, labels, conf_type, conf_level)
-    return KaplanMeier(table, conf_type, conf_level, by, len(t), int(d.sum()), dropped, entry is not None)
+    return KaplanMeier(_table=table, conf_type=conf_type, conf_level=conf_level, by=by, n=len(t),
+                       n_events=int(d.sum()), dropped=dropped, delayed_entry=entry is not None)

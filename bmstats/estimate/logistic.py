@@ -31,7 +31,6 @@ __all__ = ["logistic", "LogisticResult"]
 
 SUMMARY_COLUMNS = ["coef", "std_err", "odds_ratio", "lower", "upper", "statistic", "p_value"]
 INTERVALS = ("profile", "wald")
-_RENAME = {"se": "std_err", "hr": "odds_ratio", "z": "statistic", "p": "p_value"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -120,7 +119,7 @@ def logistic(
     cov = np.asarray(fit.cov_params(), dtype=float)
     converged = bool(fit.converged)
     _warn_separation(coef, cov, fit.fittedvalues, names, converged)
-    table = coefficient_table(names, coef, cov, conf_level).rename(columns=_RENAME)[SUMMARY_COLUMNS]
+    table = coefficient_table(names, coef, cov, conf_level, ratio="odds_ratio")[SUMMARY_COLUMNS]
     if interval == "profile":
         lo, hi = _profile_limits(X, y, coef, np.sqrt(np.diag(cov)), float(fit.deviance), conf_level, names)
         with np.errstate(over="ignore"):

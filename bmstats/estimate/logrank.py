@@ -14,37 +14,41 @@ linear trend in the log hazard ratio across ordered groups; Collett, Modelling S
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, require_frame
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._checks import InputError, number_option, require_frame
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
-class LogRankTest(ResultMixin):
-    """Result of :func:`logrank_test`; ``.table`` has observed, expected per group (weighted when rho != 0)."""
+class LogRankTest(TestResult):
+    """Result of :func:`logrank_test`: ``statistic``, ``df``, ``p_value``; ``.table`` has observed,
+    expected per group (weighted when rho != 0); ``variance`` the covariance of observed - expected."""
 
-    statistic: float
-    df: int
-    p_value: float
     rho: float
     _table: pd.DataFrame
-    variance: np.ndarray
+    _variance: np.ndarray
+    n_events: int
     trend: bool = False
     scores: tuple | None = None
     strata: str | None = None
-    dropped: Dropped = field(default_factory=Dropped.none)
     _title = "Log-rank test"
 
     @property
     def table(self) -> pd.DataFrame:
         return frozen_copy(self._table)
+
+    @property
+    def variance(self) -> np.ndarray:
+        return frozen_copy(self._variance)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -93,7 +97,45 @@ def quadratic_form(diff: np.ndarray, variance: np.ndarray) -> tuple[float, int]:
     return float(diff @ np.linalg.pinv(variance, hermitian=True, rcond=1e-10) @ diff), rank
 
 
-def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str | None = None,
+def trend_scores(values: pd.Series, by: str, labels: list, scores) -> np.ndarray:
+    """One score per group for the trend test: ``scores`` (a sequence in the order of the groups, or a mapping
+    group -> score), else 1, 2, ..., K when the groups have an order (numbers, booleans, an ordered
+    categorical). Unordered text groups are refused: their alphabetical order is not an ordering."""
+    k = len(labels)
+    if scores is None:
+        ordered = isinstance(values.dtype, pd.CategoricalDtype) and values.cat.ordered
+        if not (ordered or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            raise InputError(
+                f"column {by!r}: a trend test needs ordered groups, but {', '.join(map(repr, labels))} are text "
+                "whose alphabetical order is not an ordering; make the column an ordered categorical "
+                f"(pd.Categorical(values, categories=[...], ordered=True)) or pass scores={{group: score}}")
+        return np.arange(1, k + 1, dtype=float)
+    if isinstance(scores, Mapping):
+        missing = [g for g in labels if g not in scores and str(g) not in scores]
+        extra = [key for key in scores if key not in labels and key not in [str(g) for g in labels]]
+        if missing or extra:
+            raise InputError(f"scores: need one score for each group of {by!r} ({', '.join(map(repr, labels))})"
+                             + (f"; missing {', '.join(map(repr, missing))}" if missing else "")
+                             + (f"; not groups: {', '.join(map(repr, extra))}" if extra else ""))
+        scores = [scores[g] if g in scores else scores[str(g)] for g in labels]
+    elif isinstance(scores, (str, bytes)) or not np.iterable(scores):
+        raise InputError(f"scores must be a list with one number per group or a mapping group -> number, "
+                         f"got {scores!r}")
+    try:
+        s = np.asarray(list(scores), dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"scores must be numbers, got {scores!r}") from None
+    if s.shape != (k,):
+        raise InputError(f"scores: need one score per group of {by!r} ({k}), got {len(s)}")
+    if not np.isfinite(s).all():
+        raise InputError(f"scores must be finite numbers, got {list(s)}")
+    if np.ptp(s) == 0:
+        raise InputError(f"scores must not all be equal (got {s[0]:g} for every group): there is no trend to test")
+    return s
+
+
+@legacy_arguments(positional=("by", "strata", "rho", "trend", "scores", "dropna"))
+def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: str | None = None,
                  rho: float = 0.0, trend: bool = False, scores=None, dropna: bool = False) -> LogRankTest:
     """K-sample log-rank test (``rho=0``) or Fleming-Harrington G-rho test, optionally stratified
     (``strata=``), or with ``trend=True`` the 1-df test for a trend over the ordered groups of ``by``.
@@ -104,6 +146,9 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     data = require_frame(data)
     if by is None:
         raise InputError("logrank_test needs a grouping column `by`")
+    rho = number_option(rho, "rho", what="the power of the pooled survival in the weight S(t-)^rho")
+    if not isinstance(trend, (bool, np.bool_)):
+        raise InputError(f"trend must be True or False, got {trend!r}")
     data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
@@ -113,9 +158,7 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     observed, expected, variance = weighted_observed_expected(counts, rho)
     diff = observed - expected
     if trend:
-        s = np.arange(1, len(labels) + 1, dtype=float) if scores is None else np.asarray(scores, dtype=float)
-        if s.shape != (len(labels),):
-            raise InputError(f"scores: need one score per group of {by!r} ({len(labels)}), got {len(s)}")
+        s = trend_scores(data[by], by, labels, scores)
         statistic, df = float((s @ diff) ** 2 / (s @ variance @ s)), 1
         scores = tuple(s)
     else:
@@ -123,5 +166,6 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, by: str, strata: str
     n_per = np.bincount(codes, minlength=len(labels))
     table = pd.DataFrame({"group": labels, "n": n_per, "observed": observed, "expected": expected,
                           "o_minus_e": diff, "variance": np.diag(variance)})
-    return LogRankTest(statistic, df, float(stats.chi2.sf(statistic, df)), rho, table, variance,
-                       trend, scores, strata, dropped)
+    return LogRankTest(statistic=statistic, df=df, p_value=float(stats.chi2.sf(statistic, df)), rho=rho,
+                       _table=table, _variance=variance, trend=trend, scores=scores, strata=strata,
+                       n=len(t), n_events=int(d.sum()), dropped=dropped)

@@ -26,14 +26,15 @@ Confidence limits use the log transform, mu exp(+-z se / mu), as mets' summary d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import Dropped, InputError, require_frame
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._checks import InputError, require_frame
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import CurveResult, TestResult, frozen_copy
 from bmstats.estimate.counting_process import CountingProcess, counting_process
 
 METHODS = ("ghosh-lin", "nelson-aalen")
@@ -184,38 +185,41 @@ def _limits(est: np.ndarray, se: np.ndarray, conf_level: float, conf_type: str) 
 
 
 @dataclass(frozen=True, repr=False)
-class GroupComparison(ResultMixin):
-    """Wald test of equal mean numbers of events at ``tau`` across groups."""
+class GroupComparison(TestResult):
+    """Wald test of equal mean numbers of events at ``tau`` across groups: ``statistic``, ``df``,
+    ``p_value``; ``table``: group, tau, estimate, std_err."""
 
-    summary: pd.DataFrame  # group, tau, estimate, std_err
-    statistic: float
-    df: int
-    p_value: float
+    _table: pd.DataFrame
     tau: float
     _title = "Comparison of mean cumulative functions at tau"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return frozen_copy(self._table)
+
+    def _tidy(self) -> pd.DataFrame:
+        return self._table
 
     def _notes(self) -> list[str]:
         return [f"tau = {self.tau:g}; chi-square = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}"]
 
 
 @dataclass(frozen=True, repr=False)
-class MeanCumulativeFunction(ResultMixin):
+class MeanCumulativeFunction(CurveResult):
     """Mean cumulative function by group (group ``"all"`` without ``by``).
 
     ``table``: group, time, n_risk, n_event, n_terminal, estimate, std_err, lower, upper at each
     distinct time with an event or (Ghosh-Lin) a terminal event; the curve is a right-continuous step
-    function.  ``counts``: the aggregated table (step one).
+    function.  ``counts``: the aggregated table (step one).  ``n``: subjects; ``n_events``: events.
     """
 
-    table: pd.DataFrame
-    counts: pd.DataFrame
+    _counts: pd.DataFrame
     method: str
-    conf_level: float
     conf_type: str
     by: str | None
-    n_subjects: dict
-    max_time: dict
-    dropped: Dropped = field(default_factory=Dropped.none)
+    _n_subjects: dict
+    _max_time: dict
+    _start = 0.0
 
     @property
     def _title(self) -> str:  # type: ignore[override]
@@ -223,25 +227,34 @@ class MeanCumulativeFunction(ResultMixin):
         return f"{name} of recurrent events"
 
     def _notes(self) -> list[str]:
-        return [", ".join(f"{g}: n = {n}" for g, n in self.n_subjects.items())]
+        return [", ".join(f"{g}: n = {n}" for g, n in self._n_subjects.items())
+                + f"; events = {self.n_events}; {self.conf_level:.0%} CI ({self.conf_type})"]
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        return frozen_copy(self._counts)
+
+    @property
+    def n_subjects(self) -> dict:
+        """Subjects per group."""
+        return dict(self._n_subjects)
+
+    @property
+    def max_time(self) -> dict:
+        """The last follow-up time per group (the curve is not defined after it)."""
+        return dict(self._max_time)
 
     @property
     def groups(self) -> list:
-        return list(self.n_subjects)
+        return list(self._n_subjects)
 
     def at(self, times) -> pd.DataFrame:
-        """The step function at ``times`` (0 before the first event; NaN after a group's last follow-up)."""
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-        out = []
-        for g in self.groups:
-            tab = self.table[self.table["group"] == g]
-            idx = np.searchsorted(tab["time"].to_numpy(), t, side="right") - 1
-            cols = {}
-            for c in ("estimate", "std_err", "lower", "upper"):
-                v = np.r_[0.0, tab[c].to_numpy()][idx + 1]
-                cols[c] = np.where(t > self.max_time[g], np.nan, v)
-            out.append(pd.DataFrame({"group": g, "time": t, **cols}))
-        return pd.concat(out, ignore_index=True)
+        """The step function at ``times`` (:func:`~bmstats.estimate._result.step_at`: 0 before the first
+        event); estimate, std_err and limits are NaN after a group's last follow-up."""
+        out = super().at(times)
+        beyond = out["time"].to_numpy() > out["group"].map(self._max_time).to_numpy(dtype=float)
+        out.loc[beyond, ["estimate", "std_err", "lower", "upper"]] = np.nan
+        return out
 
     def compare(self, tau: float | None = None) -> GroupComparison:
         """Test that the groups have the same mean number of events by ``tau``.
@@ -257,7 +270,7 @@ class MeanCumulativeFunction(ResultMixin):
         if self.by is None or len(self.groups) < 2:
             raise InputError("compare() needs a result computed with by= and at least two groups")
         if tau is None:
-            tau = float(min(self.max_time.values()))
+            tau = float(min(self._max_time.values()))
         at = self.at([tau])
         if at["estimate"].isna().any():
             raise InputError(f"tau={tau:g} is beyond the follow-up of group(s) "
@@ -269,8 +282,9 @@ class MeanCumulativeFunction(ResultMixin):
         mw = np.sum(w * mu) / np.sum(w)
         stat = float(np.sum(w * (mu - mw) ** 2))
         df = len(mu) - 1
-        summary = pd.DataFrame({"group": at["group"], "tau": tau, "estimate": mu, "std_err": np.sqrt(var)})
-        return GroupComparison(summary, stat, df, float(stats.chi2.sf(stat, df)), float(tau))
+        table = pd.DataFrame({"group": at["group"], "tau": tau, "estimate": mu, "std_err": np.sqrt(var)})
+        return GroupComparison(_table=table, statistic=stat, df=df, p_value=float(stats.chi2.sf(stat, df)),
+                               tau=float(tau), n=self.n, dropped=self.dropped)
 
     @property
     def test(self) -> GroupComparison:
@@ -283,12 +297,14 @@ class MeanCumulativeFunction(ResultMixin):
         return figures.plot_mcf(self, ax=ax, **kw)
 
 
+@legacy_arguments(positional=("terminal", "by", "method", "conf_level", "conf_type", "dropna"))
 def mean_cumulative_function(
     data: pd.DataFrame,
     id: str,
     start: str,
     stop: str,
     event: str,
+    *,
     terminal: str | None = None,
     by: str | None = None,
     method: str = "ghosh-lin",
@@ -334,13 +350,15 @@ def mean_cumulative_function(
         n_subjects[g] = int(len(np.unique(cp.id_code[rows])))
         max_time[g] = float(times[-1])
     return MeanCumulativeFunction(
-        table=frozen_copy(pd.concat(tables, ignore_index=True)),
-        counts=pd.concat(counts, ignore_index=True),
+        _table=pd.concat(tables, ignore_index=True),
+        _counts=pd.concat(counts, ignore_index=True),
         method=method,
         conf_level=conf_level,
         conf_type=conf_type,
         by=by,
-        n_subjects=n_subjects,
-        max_time=max_time,
+        _n_subjects=n_subjects,
+        _max_time=max_time,
+        n=int(sum(n_subjects.values())),
+        n_events=int(np.sum(cp.event)),
         dropped=cp.dropped,
     )

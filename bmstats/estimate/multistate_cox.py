@@ -18,13 +18,11 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError
-from bmstats.estimate._result import ModelResult
+from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.transitions import transitions
 
 __all__ = ["multistate_cox", "MultiStateCox"]
 
-_RENAME = {"se": "std_err", "z": "statistic", "p": "p_value", "naive_se": "naive_std_err",
-           "robust_se": "robust_std_err"}
 COLUMNS = ["from_state", "to_state", "coef", "std_err", "hr", "lower", "upper", "statistic", "p_value", "naive_std_err"]
 
 
@@ -34,10 +32,19 @@ class MultiStateCox(ModelResult):
     lower, upper, statistic, p_value, naive_std_err; ``models`` {(from_state, to_state): Cox result};
     ``cov`` is block-diagonal by transition (covariances across transitions are not estimated: NaN)."""
 
-    models: dict = field(default_factory=dict, repr=False)
-    transitions_table: pd.DataFrame | None = field(default=None, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)
+    _transitions_table: pd.DataFrame | None = field(default=None, repr=False)
 
     _title = "Multi-state Cox model (one model per transition)"
+
+    @property
+    def models(self) -> dict:
+        """{(from_state, to_state): Cox result}; the results are themselves immutable."""
+        return dict(self._models)
+
+    @property
+    def transitions_table(self) -> pd.DataFrame | None:
+        return frozen_copy(self._transitions_table)
 
     def _notes(self) -> list[str]:
         moves = ", ".join(f"{a} -> {b}: {m.n_events}" for (a, b), m in self.models.items())
@@ -104,7 +111,7 @@ def multistate_cox(
                       conf_level=conf_level, dropna=dropna)
         except InputError as exc:
             raise InputError(f"transition {states[a]} -> {states[b]}: {exc}") from None
-        s = fit.summary.rename(columns=_RENAME)
+        s = fit.summary
         if "naive_std_err" not in s.columns:
             s["naive_std_err"] = s["std_err"]
         s.insert(0, "from_state", states[a])
@@ -128,4 +135,4 @@ def multistate_cox(
         converged = all(bool(m.converged) for m in models.values())
     return MultiStateCox(_summary=summary, _cov=pd.DataFrame(cov, index=labels, columns=labels),
                          n=tr.n_subjects, n_events=int((tr.to_code >= 0).sum()), conf_level=float(conf_level),
-                         converged=converged, models=models, transitions_table=counts)
+                         converged=converged, _models=models, _transitions_table=counts)

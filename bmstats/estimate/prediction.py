@@ -144,7 +144,7 @@ def _cox_risk(fit, newdata: pd.DataFrame, t: np.ndarray, conf_int: bool) -> pd.D
     :meth:`bmstats.estimate.cox.CoxResult.predict` (used as it is for stratified fits)."""
     if fit.strata:
         p = fit.predict(newdata, t)
-        return pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["survival"],
+        return pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["estimate"],
                              "lower": 1 - p["upper"], "upper": 1 - p["lower"]})
     from scipy import stats as _stats
 
@@ -194,7 +194,7 @@ def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool) -> 
     missing = sorted(set(getattr(model, "causes_in_data", ()) or ()) - set(fits))
     if missing:
         raise InputError(f"the absolute risk needs a cause-specific model for every cause; causes {missing} "
-                         "occur in the data but were not fitted (competing_risks_models(..., causes=None))")
+                         "occur in the data but were not fitted (competing_risks_models(..., cause=None))")
     grid = np.unique(np.concatenate([r._hazard["time"].to_numpy() for r in fits.values()]))
     k = np.searchsorted(grid, t, side="right")  # number of grid times <= t
     risk = np.empty((len(newdata), len(t)))

@@ -11,31 +11,28 @@ from the observed information at fixed mu.  Wald confidence limits (``confint.de
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
-from bmstats._checks import Dropped, InputError, describe_rows, fail, numeric_array, require_columns, require_frame
+from bmstats._checks import InputError, describe_rows, fail, numeric_array, require_columns, require_frame
+from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats.estimate._regression import coefficient_table
-from bmstats.estimate._result import ResultMixin, frozen_copy
-from bmstats.estimate.design import Design
+from bmstats.estimate._result import ModelResult
 from bmstats.estimate.prepare import prepare
 
 FAMILIES = ("poisson", "negative_binomial")
-SUMMARY_COLUMNS = ["coef", "se", "rate_ratio", "lower", "upper", "z", "p"]
 
 
 @dataclass(frozen=True, repr=False)
-class RateRegression(ResultMixin):
-    """A fitted rate model.  ``summary``: index term; coef (log rate ratio), se, rate_ratio, lower, upper,
-    z, p.  ``theta``/``theta_se``: negative binomial dispersion (None for Poisson)."""
+class RateRegression(ModelResult):
+    """A fitted rate model.  ``summary``: index term; coef (log rate ratio), std_err, rate_ratio, lower,
+    upper, statistic (z), p_value.  ``theta``/``theta_se``: negative binomial dispersion (None for Poisson).
+    ``n_events``: the total count, ``person_time`` the total person-time."""
 
-    summary: pd.DataFrame
-    coef: pd.Series
-    cov: pd.DataFrame
     family: str
     theta: float | None
     theta_se: float | None
@@ -44,19 +41,26 @@ class RateRegression(ResultMixin):
     deviance: float
     null_deviance: float
     df_residual: int
-    n: int
-    events: int
     person_time: float
-    conf_level: float
-    design: Design = field(repr=False)
-    dropped: Dropped = field(default_factory=Dropped.none)
+
+    ratio_name = "rate_ratio"
+
+    @property
+    def events(self) -> int:
+        """Deprecated: ``n_events``."""
+        renamed_attribute("RateRegression", "events", "n_events")
+        return self.n_events
+
+    @property
+    def reference_levels(self) -> dict:
+        return dict(self.design.reference_levels)
 
     @property
     def _title(self) -> str:  # type: ignore[override]
         return "Negative binomial rate regression" if self.family == "negative_binomial" else "Poisson rate regression"
 
     def _notes(self) -> list[str]:
-        notes = [f"n = {self.n}, events = {self.events}, person-time = {self.person_time:g}; "
+        notes = [f"n = {self.n}, events = {self.n_events}, person-time = {self.person_time:g}; "
                  f"deviance = {self.deviance:.4g} on {self.df_residual} df, AIC = {self.aic:.4g}"]
         if self.theta is not None:
             notes.append(f"theta = {self.theta:.4g} (se {self.theta_se:.3g})")
@@ -107,11 +111,13 @@ def _glm(y, X, offset, family):
         return sm.GLM(y, X, family=family, offset=offset).fit(tol=1e-12, maxiter=200)
 
 
+@legacy_arguments(positional=("family", "conf_level", "dropna", "id"))
 def rate_regression(
     data: pd.DataFrame,
     events: str,
     person_time: str,
     formula: str,
+    *,
     family: str = "poisson",
     conf_level: float = 0.95,
     dropna: bool = False,
@@ -172,11 +178,10 @@ def rate_regression(
         n_par = X.shape[1] + 1
     coef = np.asarray(fit.params, dtype=float)
     cov = np.asarray(fit.cov_params(), dtype=float)
-    table = coefficient_table(names, coef, cov, conf_level).rename(columns={"hr": "rate_ratio"})[SUMMARY_COLUMNS]
+    table = coefficient_table(names, coef, cov, conf_level, ratio="rate_ratio")
     return RateRegression(
-        summary=frozen_copy(table),
-        coef=pd.Series(coef, index=names, name="coef"),
-        cov=pd.DataFrame(cov, index=names, columns=names),
+        _summary=table,
+        _cov=pd.DataFrame(cov, index=names, columns=names),
         family=family,
         theta=theta,
         theta_se=theta_se,
@@ -186,7 +191,8 @@ def rate_regression(
         null_deviance=float(fit.null_deviance),
         df_residual=int(round(fit.df_resid)),
         n=len(y),
-        events=int(y.sum()),
+        n_events=int(y.sum()),
+        converged=bool(fit.converged),
         person_time=float(pt.sum()),
         conf_level=conf_level,
         design=design,

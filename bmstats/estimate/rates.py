@@ -9,51 +9,46 @@ equal rates, so the exact (Clopper-Pearson) limits for p map to limits for the r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.rates import confint_poisson
 
-from bmstats._checks import Dropped, InputError
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._checks import InputError
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import TableResult
 from bmstats.estimate.inputs import survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
-class IncidenceRate(ResultMixin):
-    """Events, person-time and rate per ``per`` units by group (``.table``)."""
+class IncidenceRate(TableResult):
+    """Events, person-time and rate per ``per`` units by group: ``.table`` has group, n_event, person_time,
+    rate, lower, upper."""
 
-    _table: pd.DataFrame
     per: float
     conf_level: float
     by: str | None
-    dropped: Dropped = field(default_factory=Dropped.none)
+    n_events: int
     _title = "Incidence rates"
 
-    @property
-    def table(self) -> pd.DataFrame:
-        return frozen_copy(self._table)
-
     def _notes(self) -> list[str]:
-        return [f"rate per {self.per:g} person-time units; exact Poisson {self.conf_level:.0%} limits"]
+        return [f"n = {self.n}, events = {self.n_events}; rate per {self.per:g} person-time units; exact Poisson "
+                f"{self.conf_level:.0%} limits"]
 
 
 @dataclass(frozen=True, repr=False)
-class RateRatio(ResultMixin):
-    """Rate ratios of each group to the reference group, exact conditional limits and p-values."""
+class RateRatio(TableResult):
+    """Rate ratios of each group to the reference group, exact conditional limits and p-values: ``.table``
+    has group, reference, n_event, person_time, ref_n_event, ref_person_time, rate_ratio, lower, upper,
+    p_value."""
 
-    _table: pd.DataFrame
     reference: object
     conf_level: float
     by: str
-    dropped: Dropped = field(default_factory=Dropped.none)
+    n_events: int
     _title = "Incidence rate ratios"
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return frozen_copy(self._table)
 
     def _notes(self) -> list[str]:
         return [f"reference group {self.reference!r}; exact conditional (binomial) {self.conf_level:.0%} limits"]
@@ -70,7 +65,7 @@ def _events_person_time(data, time, event, by, entry, dropna):
     if zero.any():
         raise InputError(f"column {time!r}: no person-time in group(s) "
                          f"{', '.join(str(labels[i]) for i in np.flatnonzero(zero))}")
-    return events, person_time, labels, dropped
+    return events, person_time, labels, dropped, len(t)
 
 
 def poisson_limits(events, person_time, conf_level=0.95):
@@ -80,26 +75,29 @@ def poisson_limits(events, person_time, conf_level=0.95):
     return np.nan_to_num(np.asarray(lower, dtype=float), nan=0.0), np.asarray(upper, dtype=float)
 
 
-def incidence_rate(data: pd.DataFrame, time: str, event: str, by: str | None = None, per: float = 1000,
+@legacy_arguments(positional=("by", "per", "conf_level", "entry", "dropna"))
+def incidence_rate(data: pd.DataFrame, time: str, event: str, *, by: str | None = None, per: float = 1000,
                    conf_level: float = 0.95, entry: str | None = None, dropna: bool = False) -> IncidenceRate:
     """Crude incidence rate by group: events, person_time (sum of ``time``, minus ``entry`` if given),
     rate per ``per`` person-time units, and exact Poisson limits."""
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
-    events, pt, labels, dropped = _events_person_time(data, time, event, by, entry, dropna)
+    events, pt, labels, dropped, n = _events_person_time(data, time, event, by, entry, dropna)
     lower, upper = poisson_limits(events, pt, conf_level)
-    table = pd.DataFrame({"group": labels, "events": events, "person_time": pt, "rate": events / pt * per,
+    table = pd.DataFrame({"group": labels, "n_event": events, "person_time": pt, "rate": events / pt * per,
                           "lower": lower * per, "upper": upper * per})
-    return IncidenceRate(table, per, conf_level, by, dropped)
+    return IncidenceRate(_table=table, per=per, conf_level=conf_level, by=by, n=n, n_events=int(events.sum()),
+                         dropped=dropped)
 
 
-def rate_ratio(data: pd.DataFrame, time: str, event: str, by: str, reference=None, conf_level: float = 0.95,
+@legacy_arguments(positional=("by", "reference", "conf_level", "entry", "dropna"))
+def rate_ratio(data: pd.DataFrame, time: str, event: str, *, by: str, reference=None, conf_level: float = 0.95,
                entry: str | None = None, dropna: bool = False) -> RateRatio:
     """Incidence rate ratio of each group of ``by`` to ``reference`` (default: the first group), with the
     exact conditional confidence limits and two-sided p-value of R's ``poisson.test``."""
     if by is None:
         raise InputError("rate_ratio needs a grouping column `by`")
-    events, pt, labels, dropped = _events_person_time(data, time, event, by, entry, dropna)
+    events, pt, labels, dropped, n = _events_person_time(data, time, event, by, entry, dropna)
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a rate ratio needs at least two groups, found one ({labels[0]!r})")
     ref = labels[0] if reference is None else reference
@@ -121,9 +119,10 @@ def rate_ratio(data: pd.DataFrame, time: str, event: str, by: str, reference=Non
             lower = ci.low / (1 - ci.low) * odds
             upper = np.inf if ci.high >= 1 else ci.high / (1 - ci.high) * odds
             p_value = test.pvalue
-        rows.append({"group": labels[g], "reference": ref, "events": x, "person_time": pt[g],
-                     "ref_events": int(events[r]), "ref_person_time": pt[r],
-                     "ratio": (events[g] / pt[g]) / (events[r] / pt[r]) if events[r] else
+        rows.append({"group": labels[g], "reference": ref, "n_event": x, "person_time": pt[g],
+                     "ref_n_event": int(events[r]), "ref_person_time": pt[r],
+                     "rate_ratio": (events[g] / pt[g]) / (events[r] / pt[r]) if events[r] else
                      (np.inf if events[g] else np.nan),
                      "lower": lower, "upper": upper, "p_value": float(p_value)})
-    return RateRatio(pd.DataFrame(rows), ref, conf_level, by, dropped)
+    return RateRatio(_table=pd.DataFrame(rows), reference=ref, conf_level=conf_level, by=by, n=n,
+                     n_events=int(events.sum()), dropped=dropped)

@@ -30,7 +30,9 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError, require_columns
-from bmstats.estimate._result import ResultMixin, frozen_copy
+from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._result import TableResult, frozen_copy
+from bmstats.estimate.cif import CumulativeIncidence
 from bmstats.estimate.counting_process import counting_process
 
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
@@ -48,7 +50,8 @@ def _rows(data, id, start, stop, event, terminal, by, dropna, extra=()):
     return frame
 
 
-def first_event_data(data, id, start, stop, event, terminal=None, by=None, dropna=False) -> pd.DataFrame:
+@legacy_arguments(positional=('terminal', 'by', 'dropna'))
+def first_event_data(data, id, start, stop, event, *, terminal=None, by=None, dropna=False) -> pd.DataFrame:
     """One row per patient: id, group, time (of the first SRE, else of death or censoring), status
     (1 SRE, 2 death before any SRE, 0 censored), n_events, follow_up, died."""
     f = _rows(data, id, start, stop, event, terminal, by, dropna)
@@ -66,10 +69,11 @@ def first_event_data(data, id, start, stop, event, terminal=None, by=None, dropn
     return per[["id", "group", "time", "status", "n_events", "follow_up", "died"]].reset_index(drop=True)
 
 
-def proportion_with_event(data, id, start, stop, event, terminal=None, by=None, conf_level=0.95,
+@legacy_arguments(positional=('terminal', 'by', 'conf_level', 'dropna'))
+def proportion_with_event(data, id, start, stop, event, *, terminal=None, by=None, conf_level=0.95,
                           dropna=False) -> pd.DataFrame:
     """Patients with >= 1 SRE by group: n, n_with_event, proportion, lower, upper (Clopper-Pearson)."""
-    per = first_event_data(data, id, start, stop, event, terminal, by, dropna)
+    per = first_event_data(data, id, start, stop, event, terminal=terminal, by=by, dropna=dropna)
     out = []
     for gname, s in per.groupby("group", sort=True):
         k, n = int((s["n_events"] > 0).sum()), len(s)
@@ -79,12 +83,13 @@ def proportion_with_event(data, id, start, stop, event, terminal=None, by=None, 
     return pd.DataFrame(out)
 
 
-def time_to_first_event(data, id, start, stop, event, terminal=None, by=None, conf_level=0.95, dropna=False):
+@legacy_arguments(positional=('terminal', 'by', 'conf_level', 'dropna'))
+def time_to_first_event(data, id, start, stop, event, *, terminal=None, by=None, conf_level=0.95, dropna=False):
     """Cumulative incidence of the first SRE with death competing (status 1 SRE, 2 death):
     the ``bm.cumulative_incidence`` result on ``first_event_data``."""
     from bmstats.estimate.cif import cumulative_incidence
 
-    per = first_event_data(data, id, start, stop, event, terminal, by, dropna)
+    per = first_event_data(data, id, start, stop, event, terminal=terminal, by=by, dropna=dropna)
     return cumulative_incidence(per, "time", "status", by="group" if by is not None else None,
                                 conf_level=conf_level)
 
@@ -118,7 +123,8 @@ def _poisson_limits(k: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.nd
     return lower, upper
 
 
-def skeletal_morbidity_rate(data, id, start, stop, event, terminal=None, by=None, window=21.0,
+@legacy_arguments(positional=('terminal', 'by', 'window', 'time_unit', 'conf_level', 'dropna'))
+def skeletal_morbidity_rate(data, id, start, stop, event, *, terminal=None, by=None, window=21.0,
                             time_unit="years", conf_level=0.95, dropna=False) -> pd.DataFrame:
     """SREs per person-year with at most one SRE counted per ``window`` days.
 
@@ -148,7 +154,8 @@ def skeletal_morbidity_rate(data, id, start, stop, event, terminal=None, by=None
     return agg.reset_index()
 
 
-def skeletal_morbidity_period_rate(data, id, start, stop, event, terminal=None, by=None, period=84.0,
+@legacy_arguments(positional=('terminal', 'by', 'period', 'time_unit', 'dropna'))
+def skeletal_morbidity_period_rate(data, id, start, stop, event, *, terminal=None, by=None, period=84.0,
                                    time_unit="years", dropna=False) -> pd.DataFrame:
     """Periods (``period`` days from the origin) with >= 1 SRE per period of time on study.
 
@@ -172,7 +179,8 @@ def skeletal_morbidity_period_rate(data, id, start, stop, event, terminal=None, 
     return agg.reset_index()
 
 
-def event_type_breakdown(data, id, start, stop, event, event_type, terminal=None, by=None,
+@legacy_arguments(positional=('terminal', 'by', 'dropna'))
+def event_type_breakdown(data, id, start, stop, event, event_type, *, terminal=None, by=None,
                          dropna=False) -> pd.DataFrame:
     """SREs by type: group, event_type, events, share (of the group's events), patients (with >= 1 of
     that type), proportion_patients (of the group's patients)."""
@@ -197,24 +205,41 @@ def _days_per_unit(time_unit: str) -> float:
 
 
 @dataclass(frozen=True, repr=False)
-class SRESummary(ResultMixin):
-    """SRE summaries by group.  ``table``: one row per group with n, n_with_event, proportion (lower,
-    upper), events, counted, person_years, smr (lower, upper), mean_patient_smr, smpr;
+class SRESummary(TableResult):
+    """SRE summaries by group.  ``table``: one row per group with n, n_with_event, proportion (prop_lower,
+    prop_upper), events, counted, person_years, smr (smr_lower, smr_upper), mean_patient_smr, smpr;
     ``proportion``, ``morbidity_rate``, ``period_rate``, ``by_type``: the tidy frames of the named
     functions; ``first_event``: the cumulative incidence result (death competing)."""
 
-    table: pd.DataFrame
-    proportion: pd.DataFrame
-    morbidity_rate: pd.DataFrame
-    period_rate: pd.DataFrame
-    by_type: pd.DataFrame | None
-    first_event: object
+    _proportion: pd.DataFrame
+    _morbidity_rate: pd.DataFrame
+    _period_rate: pd.DataFrame
+    _by_type: pd.DataFrame | None
+    first_event: CumulativeIncidence
     window: float
     period: float
+    n_events: int
     _title = "Skeletal-related events"
 
+    @property
+    def proportion(self) -> pd.DataFrame:
+        return frozen_copy(self._proportion)
+
+    @property
+    def morbidity_rate(self) -> pd.DataFrame:
+        return frozen_copy(self._morbidity_rate)
+
+    @property
+    def period_rate(self) -> pd.DataFrame:
+        return frozen_copy(self._period_rate)
+
+    @property
+    def by_type(self) -> pd.DataFrame | None:
+        return frozen_copy(self._by_type)
+
     def _notes(self) -> list[str]:
-        return [f"SMR counts at most one SRE per {self.window:g} days; SMPR uses {self.period:g}-day periods"]
+        return [f"n = {self.n}, SREs = {self.n_events}; SMR counts at most one SRE per {self.window:g} days; "
+                f"SMPR uses {self.period:g}-day periods"]
 
     def plot(self, ax=None, **kw):
         from bmstats.report import figures
@@ -222,19 +247,24 @@ class SRESummary(ResultMixin):
         return figures.plot_cumulative_incidence(self.first_event, ax=ax, **kw)
 
 
-def sre_summary(data, id, start, stop, event, terminal=None, event_type=None, by=None, window=21.0,
+@legacy_arguments(positional=('terminal', 'event_type', 'by', 'window', 'period', 'time_unit', 'conf_level', 'dropna'))
+def sre_summary(data, id, start, stop, event, *, terminal=None, event_type=None, by=None, window=21.0,
                 period=84.0, time_unit="years", conf_level=0.95, dropna=False) -> SRESummary:
     """All SRE summaries at once (see the module docstring); each piece is also its own function."""
-    args = (data, id, start, stop, event, terminal, by)
-    prop = proportion_with_event(*args, conf_level=conf_level, dropna=dropna)
-    smr = skeletal_morbidity_rate(*args, window=window, time_unit=time_unit, conf_level=conf_level, dropna=dropna)
-    smpr = skeletal_morbidity_period_rate(*args, period=period, time_unit=time_unit, dropna=dropna)
-    by_type = (event_type_breakdown(data, id, start, stop, event, event_type, terminal, by, dropna)
+    args = (data, id, start, stop, event)
+    common = {"terminal": terminal, "by": by, "dropna": dropna}
+    prop = proportion_with_event(*args, conf_level=conf_level, **common)
+    smr = skeletal_morbidity_rate(*args, window=window, time_unit=time_unit, conf_level=conf_level, **common)
+    smpr = skeletal_morbidity_period_rate(*args, period=period, time_unit=time_unit, **common)
+    by_type = (event_type_breakdown(*args, event_type, **common)
                if event_type is not None else None)
-    first = time_to_first_event(*args, conf_level=conf_level, dropna=dropna)
+    first = time_to_first_event(*args, conf_level=conf_level, **common)
+    dropped = counting_process(data, id, start, stop, event, terminal, by, dropna).dropped
     table = prop.merge(
         smr.rename(columns={"rate": "smr", "lower": "smr_lower", "upper": "smr_upper",
                             "mean_patient_rate": "mean_patient_smr"}).drop(columns="n"), on="group"
     ).rename(columns={"lower": "prop_lower", "upper": "prop_upper"})
     table = table.merge(smpr[["group", "rate"]].rename(columns={"rate": "smpr"}), on="group")
-    return SRESummary(frozen_copy(table), prop, smr, smpr, by_type, first, float(window), float(period))
+    return SRESummary(_table=table, _proportion=prop, _morbidity_rate=smr, _period_rate=smpr, _by_type=by_type,
+                      first_event=first, window=float(window), period=float(period), n=int(prop["n"].sum()),
+                      n_events=int(smr["events"].sum()), dropped=dropped)

@@ -28,29 +28,59 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError
-from bmstats.estimate._result import ResultMixin
+from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.riskset import risk_sets
 
 __all__ = ["ph_test", "PHTestResult"]
 
 
 @dataclass(frozen=True, repr=False)
-class PHTestResult(ResultMixin):
-    """``table`` (index term, plus GLOBAL): chisq, df, p. ``x`` transformed event times, ``time`` event times,
-    ``residuals`` scaled Schoenfeld residuals (one column per coefficient, one row per event)."""
+class PHTestResult(TestResult):
+    """``statistic``, ``df``, ``p_value``: the GLOBAL test; ``table`` (index term, plus GLOBAL): statistic,
+    df, p_value. ``x`` transformed event times, ``time`` event times, ``residuals`` scaled Schoenfeld
+    residuals (one column per coefficient, one row per event)."""
 
-    table: pd.DataFrame
-    x: np.ndarray
-    time: np.ndarray
-    residuals: pd.DataFrame
+    _table: pd.DataFrame
+    _x: np.ndarray
+    _time: np.ndarray
+    _residuals: pd.DataFrame
     transform: str
-    coef: pd.Series = field(repr=False)
-    terms: dict = field(repr=False)
+    _coef: pd.Series = field(repr=False)
+    _terms: dict = field(repr=False)
 
     _title = "Test of proportional hazards (score test for g(t) x terms, as cox.zph)"
 
+    @property
+    def table(self) -> pd.DataFrame:
+        return frozen_copy(self._table)
+
+    @property
+    def x(self) -> np.ndarray:
+        return frozen_copy(self._x)
+
+    @property
+    def time(self) -> np.ndarray:
+        return frozen_copy(self._time)
+
+    @property
+    def residuals(self) -> pd.DataFrame:
+        return frozen_copy(self._residuals)
+
+    @property
+    def coef(self) -> pd.Series:
+        return frozen_copy(self._coef)
+
+    @property
+    def terms(self) -> dict[str, list[str]]:
+        """term -> its coefficient columns."""
+        return {k: list(v) for k, v in self._terms.items()}
+
+    def _tidy(self) -> pd.DataFrame:
+        return self._table
+
     def _notes(self) -> list[str]:
-        return [f"time transform: {self.transform}"]
+        return [f"time transform: {self.transform}; GLOBAL: chi-square = {self.statistic:.4f} on {self.df} df, "
+                f"p = {self.p_value:.4g}"]
 
     def plot(self, ax=None, **kw):
         from bmstats.report import figures
@@ -124,8 +154,8 @@ def ph_test(fit, transform: str = "km", terms: bool = True) -> PHTestResult:
         stat = float(u @ np.linalg.solve(V[np.ix_(idx, idx)], u))
         rows.append((term, stat, len(idx)))
     rows.append(("GLOBAL", float(U2 @ np.linalg.solve(V, U2)), len(names)))
-    table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
-    table["p"] = stats.chi2.sf(table["chisq"], table["df"])
+    table = pd.DataFrame(rows, columns=["term", "statistic", "df"]).set_index("term")
+    table["p_value"] = stats.chi2.sf(table["statistic"], table["df"])
 
     # scaled Schoenfeld residuals of the event rows
     abar = expected / np.where(wd > 0, wd, 1)[:, None]
@@ -133,12 +163,18 @@ def ph_test(fit, transform: str = "km", terms: bool = True) -> PHTestResult:
     d = len(ev)
     scaled = beta + d * resid @ fit.naive_cov.to_numpy()
     order = np.argsort(rs.event_k, kind="stable")  # by stratum, then time (as cox.zph)
+    glob = table.loc["GLOBAL"]
     return PHTestResult(
-        table=table,
-        x=gk[rs.event_k][order],
-        time=fit._stop[ev][order],
-        residuals=pd.DataFrame(scaled[order], columns=names),
+        _table=table,
+        _x=gk[rs.event_k][order],
+        _time=fit._stop[ev][order],
+        _residuals=pd.DataFrame(scaled[order], columns=names),
         transform=transform if isinstance(transform, str) else getattr(transform, "__name__", "function"),
-        coef=fit.coef,
-        terms=groups,
+        _coef=fit.coef,
+        _terms=groups,
+        statistic=float(glob["statistic"]),
+        df=int(glob["df"]),
+        p_value=float(glob["p_value"]),
+        n=fit.n,
+        dropped=fit.dropped,
     )

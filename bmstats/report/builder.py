@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import describe_rows
+from bmstats.estimate.cause_specific import CompetingRisksModels
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
@@ -365,8 +366,9 @@ class ReportBuilder:
         if a.get("times"):
             shown = {c: causes.get(c, f"Cause {c}") for c in (a.get("causes") or list(causes))}
             unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
-            s.tables.append((tabs.cif_table(ci, a["times"], causes=shown, group_label=self.label(by) or "Group",
-                                            unit=unit, title=f"{s.title}: cumulative incidence at chosen times"),
+            s.tables.append((tabs.cif_table(ci, a["times"], cause=list(shown), cause_labels=shown,
+                                            group_label=self.label(by) or "Group", unit=unit,
+                                            title=f"{s.title}: cumulative incidence at chosen times"),
                              a["id"]))
         self._method("cumulative_incidence", by is not None)
 
@@ -376,10 +378,10 @@ class ReportBuilder:
         if model == "cox":
             return bm.cox(frame, "time", _EVENT, formula, dropna=dropna)
         if model == "fine_gray":
-            return bm.fine_gray(frame, "time", "status", formula, event=cause, dropna=dropna)
+            return bm.fine_gray(frame, "time", "status", formula, cause=cause, dropna=dropna)
         if model == "cause_specific":
-            return bm.cause_specific_cox(frame, "time", "status", formula, event=cause, dropna=dropna)
-        return bm.competing_risks_models(frame, "time", "status", formula, events=[cause], dropna=dropna)
+            return bm.cause_specific_cox(frame, "time", "status", formula, cause=cause, dropna=dropna)
+        return bm.competing_risks_models(frame, "time", "status", formula, cause=[cause], dropna=dropna)
 
     def _run_regression(self, a: dict, s: Section) -> None:
         frame = self.endpoint(a["endpoint"])[0]
@@ -417,9 +419,9 @@ class ReportBuilder:
             z = fit.ph_test()
             zt = z.table
             body = pd.DataFrame({"Term": [self.labels.get(str(i), str(i)) for i in zt.index],
-                                 "Chi-squared": [f"{v:.2f}" for v in zt["chisq"]],
+                                 "Chi-squared": [f"{v:.2f}" for v in zt["statistic"]],
                                  "df": [str(int(v)) for v in zt["df"]],
-                                 "p": [tabs.fmt_p(v) for v in zt["p"]]})
+                                 "p": [tabs.fmt_p(v) for v in zt["p_value"]]})
             s.tables.append((Table(body, title=f"{s.title}: test of proportional hazards",
                                    footnotes=("Score test of the scaled Schoenfeld residuals against "
                                               "Kaplan-Meier-transformed time (Grambsch & Therneau 1994), as "
@@ -927,9 +929,8 @@ def _dropped_notes(models: dict) -> list[str]:
     notes = []
     for heading, value in models.items():
         for fit in (value if isinstance(value, list) else [value]):
-            fits = getattr(fit, "fits", None)
-            for f in (fits.values() if isinstance(fits, dict) else [fit]):
-                n = getattr(getattr(f, "dropped", None), "n", 0)
+            for f in (fit.fits.values() if isinstance(fit, CompetingRisksModels) else [fit]):
+                n = f.dropped.n
                 if n:
                     note = f"{heading}: {n:,} rows with missing values excluded." if heading else \
                         f"{n:,} rows with missing values excluded."

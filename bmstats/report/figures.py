@@ -144,17 +144,6 @@ def _band(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, start: float) -> t
     return np.r_[start, lo], np.r_[start, hi]
 
 
-def _at_table(result: Any, ticks: np.ndarray) -> pd.DataFrame | None:
-    at = getattr(result, "at", None)
-    if at is None:
-        return None
-    try:
-        frame = at(ticks)
-    except Exception:  # a result whose .at() cannot answer these times: fall back on the table
-        return None
-    return frame if isinstance(frame, pd.DataFrame) and "n_risk" in frame.columns else None
-
-
 def risk_numbers(table: pd.DataFrame, ticks: np.ndarray, group: Any, event_rows: pd.DataFrame | None = None,
                  after: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(n at risk, cumulative events) at ``ticks`` for one group from a table with time, n_risk, n_event.
@@ -174,9 +163,25 @@ def risk_numbers(table: pd.DataFrame, ticks: np.ndarray, group: Any, event_rows:
     return n_risk.astype(np.int64), cum.astype(np.int64)
 
 
-def _no_ax(ax: Any, name: str) -> None:
-    if ax is not None:
-        raise ValueError(f"{name} lays out its own figure (several panels); call it without ax")
+def _panels(ax: Any, ratios: Sequence[float], rows: int = 1, wspace: float = 0.0, hspace: float = 0.0,
+            sharey: bool = False) -> list:
+    """Axes for a figure of several panels drawn into the area of ``ax`` (the given axes is switched off and
+    the panels are laid out inside it, ``rows`` x len(``ratios``) with relative widths ``ratios``), so that
+    a plot with several panels still goes into the figure the caller chose."""
+    ax.set_axis_off()
+    total = sum(ratios) * (1 + wspace * (len(ratios) - 1) / max(len(ratios), 1))
+    height = 1 / (rows + hspace * (rows - 1))
+    out, first = [], None
+    for i in range(rows):
+        x0 = 0.0
+        for r in ratios:
+            w = r / total
+            y0 = 1 - (i + 1) * height - i * hspace * height
+            panel = ax.inset_axes([x0, y0, w, height], sharey=first if sharey else None)
+            first = first or panel
+            out.append(panel)
+            x0 += w + wspace * sum(ratios) / len(ratios) / total
+    return out
 
 
 def _p_box(ax, text: str, loc: str = "title") -> None:
@@ -247,21 +252,18 @@ def plot_survival(
         _finish_main(ax, xmax, tick_values, "" if rax is not None else xlabel, ylabel, percent, rax is not None)
         if len(groups) > 1 or labels:
             ax.legend(title=legend_title, loc="best", handlelength=1.5)
-        p = p_value if p_value is not None else getattr(test, "p_value", None)
+        p = p_value if p_value is not None else (test.p_value if test is not None else None)
         if p is not None:
             _p_box(ax, _p_text("Log-rank", p))
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
-            at = _at_table(km_result, tick_values)
+            at = km_result.at(tick_values)
             at_risk, events = [], []
             for g, colour in zip(groups, colors):
-                if at is not None:
-                    sub = _group_rows(at, g).sort_values("time", kind="mergesort")
-                    nr = sub["n_risk"].to_numpy()
-                    ce = np.cumsum(sub["n_event"].to_numpy())
-                else:
-                    nr, ce = risk_numbers(table, tick_values, g)
+                sub = _group_rows(at, g).sort_values("time", kind="mergesort")
+                nr = sub["n_risk"].to_numpy()
+                ce = np.cumsum(sub["n_event"].to_numpy())
                 at_risk.append((_label(g, labels), colour, [fmt_int(v) for v in nr]))
                 events.append((_label(g, labels), colour, [fmt_int(v) for v in ce]))
             blocks = [("Number at risk", at_risk)] + ([("Cumulative events", events)] if cumulative_events else [])
@@ -328,11 +330,11 @@ def plot_cumulative_incidence(
     tick_values = _ticks(xmax, ticks)
     cause_labels = dict(cause_labels or {})
     clabel = lambda c: str(cause_labels.get(c, f"Cause {c}"))  # noqa: E731
-    gray = getattr(cif_result, "gray_test", None)
+    gray = cif_result.gray_test
     if stacked:
         return _plot_stacked(cif_result, list(causes or all_causes[:2]), groups, tick_values, xmax, xlabel, ylabel,
                              title, labels, clabel, percent, width or ("double" if len(groups) > 1 else "single"),
-                             colors, risk_table is not False, ymax, legend_title)
+                             colors, risk_table is not False and ax is None, ymax, legend_title, ax)
     shown = list(causes) if causes is not None else [cause]
     conf_int = len(groups) * len(shown) <= MAX_BANDS if conf_int is None else conf_int
     risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
@@ -400,11 +402,16 @@ def _nice_top(top: float) -> float:
 
 
 def _plot_stacked(cif_result, causes, groups, tick_values, xmax, xlabel, ylabel, title, labels, clabel, percent,
-                  width, colors, risk_table, ymax, group_title=None) -> Figure:
+                  width, colors, risk_table, ymax, group_title=None, ax=None) -> Figure:
     table = cif_result.table
     colors = list(colors or st.palette(len(causes)))
     with st.style():
-        fig, axes, raxes = _layout(width, 1 if risk_table else 0, ncols=len(groups))
+        host = ax
+        if host is None:
+            fig, axes, raxes = _layout(width, 1 if risk_table else 0, ncols=len(groups))
+        else:
+            fig, raxes = host.figure, [None] * len(groups)
+            axes = _panels(host, [1.0] * len(groups), wspace=0.15, sharey=True)
         for j, (g, ax) in enumerate(zip(groups, axes)):
             tb = _group_rows(table, g)
             grid = np.unique(tb.loc[tb["cause"].isin(causes), "time"].to_numpy(dtype=float))
@@ -429,6 +436,10 @@ def _plot_stacked(cif_result, causes, groups, tick_values, xmax, xlabel, ylabel,
                 _draw_risk_table(raxes[j], tick_values, [("", [("At risk" if j == 0 else "", "black",
                                                           [fmt_int(v) for v in nr])])])
         axes[0].legend(loc="upper left", handlelength=1.2)
+        if host is not None:
+            if title:
+                host.set_title(title, loc="left")
+            return fig
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontsize=8)
         fig.subplots_adjust(left=0.1 if len(groups) > 1 else 0.2, right=0.98, top=0.88 if title else 0.92,
@@ -466,11 +477,11 @@ def plot_mcf(
     table = mcf_result.table
     groups = _groups(table)
     colors = list(colors or st.palette(len(groups)))
-    max_time = getattr(mcf_result, "max_time", None) or {}
+    max_time = mcf_result.max_time
     xmax = float(xmax if xmax is not None else max([table["time"].max(), *max_time.values()]))
     tick_values = _ticks(xmax, ticks)
-    counts = getattr(mcf_result, "counts", None)
-    risk_table = (ax is None and counts is not None) if risk_table is None else (risk_table and ax is None)
+    counts = mcf_result.counts
+    risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
     with st.style():
         if ax is None:
             fig, (ax,), (rax,) = _layout(width, len(groups) * 2 + 1 if risk_table else 0)
@@ -525,13 +536,13 @@ def plot_forest(
     """Forest plot: one row per term (categorical levels under their variable, reference level marked),
     ratio and 95% CI on a log axis, the numbers written beside it; several models side by side.
 
-    Takes a :func:`~bmstats.report.table_builders.regression_table` Table, a result with ``.summary``, or a
-    mapping of them (passed to ``regression_table`` with ``table_kw``).
+    Takes a :func:`~bmstats.report.table_builders.regression_table` Table, a fitted model, or a mapping of
+    them (passed to ``regression_table`` with ``table_kw``).  With ``ax`` the plot and its text columns are
+    laid out inside that axes' area of its figure.
     """
     from bmstats.report.table import Table
     from bmstats.report.table_builders import regression_table
 
-    _no_ax(ax, "plot_forest")
     table = table_or_result if isinstance(table_or_result, Table) else regression_table(table_or_result, **table_kw)
     if table.data is None or "row" not in table.data.columns:
         raise ValueError("plot_forest needs a table made by regression_table")
@@ -555,13 +566,18 @@ def plot_forest(
     else:
         lo, hi = xlim
     with st.style():
-        w = st.column_width(width)
-        fig = Figure(figsize=(w, 0.55 + 0.17 * (n + 1)))
         ratios = [1.7, 2.4] + [1.5] * len(models)
-        gs = fig.add_gridspec(1, len(ratios), width_ratios=ratios, wspace=0.02)
-        ax_lab = fig.add_subplot(gs[0, 0])
-        ax = fig.add_subplot(gs[0, 1], sharey=ax_lab)
-        ax_txt = [fig.add_subplot(gs[0, 2 + j], sharey=ax_lab) for j in range(len(models))]
+        host = ax
+        if host is None:
+            w = st.column_width(width)
+            fig = Figure(figsize=(w, 0.55 + 0.17 * (n + 1)))
+            gs = fig.add_gridspec(1, len(ratios), width_ratios=ratios, wspace=0.02)
+            ax_lab = fig.add_subplot(gs[0, 0])
+            ax = fig.add_subplot(gs[0, 1], sharey=ax_lab)
+            ax_txt = [fig.add_subplot(gs[0, 2 + j], sharey=ax_lab) for j in range(len(models))]
+        else:
+            fig = host.figure
+            ax_lab, ax, *ax_txt = _panels(host, ratios, wspace=0.01, sharey=True)
         for a in [ax_lab, *ax_txt]:
             a.set_xlim(0, 1)
             a.axis("off")
@@ -606,6 +622,10 @@ def plot_forest(
         ax.spines["left"].set_visible(False)
         ax.set_xlabel(xlabel or f"{ratio_name} (95% CI, log scale)")
         ax.set_ylim(n - 0.4, -1.3)
+        if host is not None:
+            if title:
+                host.set_title(title, loc="left")
+            return fig
         if title:
             fig.suptitle(title, x=0.01, ha="left", fontsize=8)
         fig.subplots_adjust(left=0.01, right=0.99, top=0.97 if not title else 0.9,
@@ -626,31 +646,30 @@ def plot_schoenfeld(
     """Scaled Schoenfeld residuals against time, one panel per term, with a LOWESS smooth and the term's
     test p-value (Grambsch & Therneau 1994).  A flat smooth supports proportional hazards.
 
-    ``ph_test.residuals``: one column per coefficient (scaled residuals, beta added as in
-    ``plot(cox.zph(fit))``), one row per event at ``ph_test.time``; ``ph_test.table``: rows per term with
-    ``p``; ``ph_test.terms``: term -> its coefficient columns.
+    ``ph_test``: a :meth:`bmstats.estimate.cox.CoxResult.ph_test` result (``residuals``: one column per
+    coefficient, scaled as in ``plot(cox.zph(fit))``, one row per event at ``time``; ``table``: statistic,
+    df, p_value per term; ``terms``: term -> its coefficient columns).  With ``ax`` the panels are laid out
+    inside that axes' area of its figure.
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    _no_ax(ax, "plot_schoenfeld")
-    resid = getattr(ph_test, "residuals", None)
-    if resid is None:
-        raise ValueError("plot_schoenfeld needs a ph_test result with .residuals (one column per coefficient)")
-    summary = getattr(ph_test, "table", None)
-    if summary is None:
-        summary = getattr(ph_test, "summary", None)
-    times = getattr(ph_test, "time", None)
-    if times is None:
-        times = resid["time"].to_numpy()
-        resid = resid.drop(columns="time")
-    term_of = {col: term for term, cols in (getattr(ph_test, "terms", None) or {}).items() for col in cols}
+    resid = ph_test.residuals
+    summary = ph_test.table
+    times = ph_test.time
+    coef = ph_test.coef
+    term_of = {col: term for term, cols in ph_test.terms.items() for col in cols}
     names = list(terms or resid.columns)
     ncols = ncols or min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
     w = st.column_width(width)
     with st.style():
-        fig = Figure(figsize=(w, 1.8 * nrows + 0.3))
-        axes = fig.subplots(nrows, ncols, squeeze=False)
+        if ax is None:
+            fig = Figure(figsize=(w, 1.8 * nrows + 0.3))
+            axes = fig.subplots(nrows, ncols, squeeze=False)
+        else:
+            fig = ax.figure
+            axes = np.array(_panels(ax, [1.0] * ncols, rows=nrows, wspace=0.3, hspace=0.6)).reshape(nrows, ncols)
+        host = ax
         t = np.asarray(times, dtype=float)
         for k, name in enumerate(names):
             ax = axes.flat[k]
@@ -658,21 +677,22 @@ def plot_schoenfeld(
             ax.plot(t, r, linestyle="none", marker="o", markersize=1.2, color="#999999", alpha=0.6, gid="residuals")
             smooth = lowess(r, t, frac=0.4, it=0, return_sorted=True)
             ax.plot(smooth[:, 0], smooth[:, 1], color=st.OKABE_ITO[0], linewidth=1.1, gid="smooth")
-            coef = getattr(ph_test, "coef", None)
-            level = float(coef[name]) if coef is not None and name in coef.index else float(np.mean(r))
+            level = float(coef[name]) if name in coef.index else float(np.mean(r))
             ax.axhline(level, color="#666666", linestyle="--", linewidth=0.6)
             head = coefficient_label(name)
             term = term_of.get(name, name)
-            if summary is not None and term in summary.index and "p" in summary.columns:
-                df = int(summary.loc[term, "df"]) if "df" in summary.columns else 1
+            if term in summary.index:
+                df = int(summary.loc[term, "df"])
                 which = f"{coefficient_label(term)}, {df} df" if df > 1 else "PH test"
-                head += f"\n{which}: {_p_text('', float(summary.loc[term, 'p']))}"
+                head += f"\n{which}: {_p_text('', float(summary.loc[term, 'p_value']))}"
             ax.set_title(head, loc="left", fontsize=6.5)
             ax.set_xlabel(xlabel)
             if k % ncols == 0:
                 ax.set_ylabel("Beta(t)")
         for ax in list(axes.flat)[len(names):]:
             ax.set_visible(False)
+        if host is not None:
+            return fig
         fig.subplots_adjust(left=0.08, right=0.98, top=1 - 0.45 / fig.get_figheight(),
                             bottom=0.4 / fig.get_figheight(), wspace=0.3, hspace=0.75)
     return fig
@@ -685,28 +705,22 @@ def coefficient_label(name: str) -> str:
 
 
 def _flow_steps(log: Any) -> tuple[int, list[tuple[str, int, int]], str]:
-    """(n at start, [(reason, n excluded, n remaining)], final label) from an exclusion log."""
-    frame = log if isinstance(log, pd.DataFrame) else getattr(log, "table", None)
-    if callable(frame):
-        frame = frame()
-    if frame is None and hasattr(log, "to_frame"):
-        frame = log.to_frame()
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError("plot_exclusion_flow needs an exclusion log with a table of steps")
-    reason = next(c for c in ("reason", "step", "rule", "description") if c in frame.columns)
-    excluded = next(c for c in ("n_excluded", "excluded", "n") if c in frame.columns)
-    start = getattr(log, "n_start", None) or getattr(log, "n_initial", None)
-    if start is None and "n_before" in frame.columns:
-        start = int(frame["n_before"].iloc[0])
-    if start is None and "n_remaining" in frame.columns:
-        start = int(frame["n_remaining"].iloc[0] + frame[excluded].iloc[0])
-    start = int(start if start is not None else frame[excluded].sum())
-    steps, remaining = [], start
-    for r, e in zip(frame[reason], frame[excluded]):
+    """(n at start, [(reason, n excluded, n remaining)], final label) from an exclusion log or a frame of
+    steps (reason, n_excluded and n_before for the first step)."""
+    from bmstats.cohort.exclusions import ExclusionLog
+
+    if isinstance(log, ExclusionLog):
+        frame, start = log.table, log.n_start
+    elif isinstance(log, pd.DataFrame) and {"reason", "n_excluded", "n_before"} <= set(log.columns):
+        frame, start = log, int(log["n_before"].iloc[0])
+    else:
+        raise ValueError("plot_exclusion_flow needs an exclusion log (Cohort.endpoint(...)) or a DataFrame with "
+                         "columns reason, n_excluded and n_before")
+    steps, remaining = [], int(start)
+    for r, e in zip(frame["reason"], frame["n_excluded"]):
         remaining -= int(e)
         steps.append((str(r), int(e), remaining))
-    final = getattr(log, "final_label", None) or "Included in the analysis"
-    return start, steps, final
+    return int(start), steps, "Included in the analysis"
 
 
 def plot_exclusion_flow(
@@ -721,7 +735,6 @@ def plot_exclusion_flow(
     """STROBE flow diagram: the cohort, each exclusion step as a side box (reason, n), and the patients
     analysed.  ``exclusion_log``: an exclusion log (its table of steps with reason and n excluded) or a
     DataFrame with columns ``reason`` and ``n_excluded`` (and ``n_before`` for the first step)."""
-    _no_ax(ax, "plot_exclusion_flow")
     start, steps, final = _flow_steps(exclusion_log)
     if not show_empty:
         steps = [s for s in steps if s[1] > 0]
@@ -729,8 +742,11 @@ def plot_exclusion_flow(
     w = st.column_width(width)
     n_boxes = len(steps) + 2
     with st.style():
-        fig = Figure(figsize=(w, 0.6 * n_boxes + 0.1))
-        ax = fig.add_axes([0, 0, 1, 1])
+        if ax is None:
+            fig = Figure(figsize=(w, 0.6 * n_boxes + 0.1))
+            ax = fig.add_axes([0, 0, 1, 1])
+        else:
+            fig = ax.figure
         ax.set_xlim(0, 1)
         ax.set_ylim(n_boxes - 0.4, -0.6)
         ax.axis("off")

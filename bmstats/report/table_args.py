@@ -72,28 +72,37 @@ def _models(value: Any, name: str, builder: str) -> Any:
     return value
 
 
-# the result each builder tabulates: where it comes from and the columns of its .table
+# the result each builder tabulates: the estimator that makes it and the result class (module, name)
 _RESULTS = {
-    "cif_table": ("bmstats.cumulative_incidence", ("cause", "time", "estimate", "lower", "upper")),
-    "survival_table": ("bmstats.kaplan_meier", ("time", "estimate", "lower", "upper")),
-    "median_table": ("bmstats.kaplan_meier", ("time", "n_risk", "n_event")),
-    "rate_table": ("bmstats.incidence_rate", ("events", "person_time", "rate", "lower", "upper")),
-    "mcf_table": ("bmstats.mean_cumulative_function", ("time", "estimate", "lower", "upper")),
+    "cif_table": ("bmstats.cumulative_incidence", ("bmstats.estimate.cif", "CumulativeIncidence")),
+    "survival_table": ("bmstats.kaplan_meier", ("bmstats.estimate.km", "KaplanMeier")),
+    "median_table": ("bmstats.kaplan_meier", ("bmstats.estimate.km", "KaplanMeier")),
+    "rate_table": ("bmstats.incidence_rate", ("bmstats.estimate.rates", "IncidenceRate")),
+    "mcf_table": ("bmstats.mean_cumulative_function", ("bmstats.estimate.mcf", "MeanCumulativeFunction")),
 }
 
 
 def _result(value: Any, name: str, builder: str) -> Any:
-    source, needed = _RESULTS.get(builder, ("an estimator", ()))
-    table = value if isinstance(value, pd.DataFrame) else getattr(value, "table", None)
-    if not isinstance(table, pd.DataFrame):
-        _fail(builder, name, f"a result of {source} (with a .table)", value)
-    if len(table) == 0:
+    import importlib
+
+    from bmstats.estimate._result import TableResult
+
+    source, (module, cls) = _RESULTS.get(builder, ("an estimator", ("bmstats.estimate._result", "TableResult")))
+    if not isinstance(value, getattr(importlib.import_module(module), cls)):
+        _fail(builder, name, f"a result of {source}", value)
+    if isinstance(value, TableResult) and len(value.table) == 0:
         _fail(builder, name, "a result with at least one row in its .table", value)
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise InputError(f"{builder}: {name} must be a result of {source}; its table has no column(s) "
-                         f"{', '.join(missing)} (columns: {', '.join(map(str, table.columns))})")
     return value
+
+
+def _cause(value: Any, name: str, builder: str) -> Any:
+    if value is None:
+        return value
+    items = [value] if not isinstance(value, (list, tuple, np.ndarray, pd.Index)) else list(value)
+    if not items or not all(isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) and c > 0
+                            for c in items):
+        _fail(builder, name, "a cause code (an integer >= 1) or a list of them", value)
+    return [int(c) for c in items]
 
 
 def _text(value: Any, name: str, builder: str) -> Any:
@@ -163,6 +172,8 @@ CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "ratio_label": _text,
     "labels": _mapping,
     "causes": _mapping,
+    "cause": _cause,
+    "cause_labels": _mapping,
     "level_labels": _nested_mapping,
     "variables": _names,
     "categorical": _names,

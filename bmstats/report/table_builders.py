@@ -35,6 +35,14 @@ from bmstats.report.format import (
     fmt_p,
     fmt_pct_ci,
 )
+from bmstats._deprecation import renamed_argument
+from bmstats.estimate._result import ModelResult
+from bmstats.estimate.cause_specific import CompetingRisksModels
+from bmstats.estimate.cif import CumulativeIncidence
+from bmstats.estimate.km import KaplanMeier
+from bmstats.estimate.mcf import MeanCumulativeFunction
+from bmstats.estimate.multistate_cox import MultiStateCox
+from bmstats.estimate.rates import IncidenceRate, RateRatio
 from bmstats.report.table import Table
 from bmstats.report.table_args import checked_arguments
 
@@ -311,28 +319,16 @@ def table_one(
 
 
 # ----------------------------------------------------------------------------------- regression tables
-_RATIO_COLUMNS = ("hr", "rate_ratio", "odds_ratio", "sdhr", "or", "exp_coef")
+_RATIO_LABELS = {"hr": "HR", "shr": "SHR", "rate_ratio": "RR", "odds_ratio": "OR"}
 _LEVEL = re.compile(r"^(?P<factor>.+?)\[(?:T\.)?(?P<level>.+)\]$")
 
 
-def _summary(result: Any) -> pd.DataFrame:
-    summary = getattr(result, "summary", None)
-    if callable(summary):
-        summary = summary()
-    if isinstance(result, pd.DataFrame):
-        summary = result
-    if not isinstance(summary, pd.DataFrame):
-        raise InputError(f"{type(result).__name__} has no .summary DataFrame to tabulate")
-    return summary
-
-
-def _ratio_column(summary: pd.DataFrame) -> str:
-    for col in _RATIO_COLUMNS:
-        if col in summary.columns:
-            return col
-    if "coef" in summary.columns:
-        return "coef"
-    raise InputError(f"summary has none of the columns {', '.join(_RATIO_COLUMNS)}")
+def _model(result: Any, heading: str) -> ModelResult:
+    if not isinstance(result, ModelResult):
+        where = f" {heading!r}" if heading else ""
+        raise InputError(f"regression_table: model{where} must be a fitted model of bmstats (cox, fine_gray, "
+                         f"cause_specific_cox, rate_regression, ...), got {type(result).__name__}")
+    return result
 
 
 def _factor_variable(factor: str) -> str:
@@ -341,11 +337,11 @@ def _factor_variable(factor: str) -> str:
     return m.group(1).strip() if m else factor.strip()
 
 
-def _term_rows(result: Any, summary: pd.DataFrame) -> list[dict]:
+def _term_rows(result: ModelResult, summary: pd.DataFrame) -> list[dict]:
     """One dict per coefficient: variable, level (None for a numeric term), reference level, levels."""
-    design = getattr(result, "design", None)
-    factors = dict(getattr(design, "factors", {}) or {})
-    refs = dict(getattr(result, "reference_levels", None) or getattr(design, "reference_levels", None) or {})
+    design = result.design
+    factors = dict(design.factors) if design is not None else {}
+    refs = dict(design.reference_levels) if design is not None else {}
     out = []
     for term in summary.index.astype(str):
         m = _LEVEL.match(term)
@@ -359,13 +355,6 @@ def _term_rows(result: Any, summary: pd.DataFrame) -> list[dict]:
         else:
             out.append({"term": term, "variable": term, "level": None, "reference": None, "levels": []})
     return out
-
-
-def _n_events(result: Any) -> tuple[Any, Any]:
-    n = next((getattr(result, a) for a in ("n", "n_obs", "nobs") if getattr(result, a, None) is not None), None)
-    events = next((getattr(result, a) for a in ("n_events", "events", "n_event")
-                   if getattr(result, a, None) is not None), None)
-    return n, events
 
 
 @checked_arguments
@@ -383,10 +372,10 @@ def regression_table(
 
     ``models``: one result, or a mapping ``{"column heading": result}`` (e.g. ``{"Cause-specific": cs,
     "Fine-Gray": fg}``); a value may be a list of results (univariable models, stacked into one column).
-    Each result needs a ``.summary`` with ``hr`` (or ``rate_ratio``), ``lower``, ``upper``, ``p`` indexed
-    by term.  Categorical terms (``C(grade)[T.3]``) are grouped under their variable, the reference level
-    (from the result's design, ``.reference_levels``) shown as ``1 (ref)``.  n and events come from the
-    result's ``n`` and ``n_events`` where present.
+    Each result is a fitted model (:class:`~bmstats.estimate._result.ModelResult`): its ``.summary`` gives
+    the ratio named by ``.ratio_name`` (HR, SHR, RR, OR), ``lower``, ``upper`` and ``p_value`` per term.
+    Categorical terms (``C(grade)[T.3]``) are grouped under their variable, the reference level (from the
+    model's design) shown as ``1 (ref)``.  n and events come from the model's ``n`` and ``n_events``.
     """
     models = _expand_models(models)
     labels = dict(labels or {})
@@ -405,32 +394,25 @@ def regression_table(
         cells: dict[tuple, tuple] = {}
         ns, evs = [], []
         for result in results:
-            summary = _summary(result)
-            rcol = _ratio_column(summary)
+            result = _model(result, heading)
+            summary = result.summary
+            rcol = result.ratio_name
             if heading not in ratio_names:
-                name = {"hr": "HR", "rate_ratio": "RR", "odds_ratio": "OR", "sdhr": "SHR",
-                        "or": "OR"}.get(rcol, "exp(coef)")
-                if type(result).__name__ == "FineGrayResult":
-                    name = "SHR"
-                ratio_names[heading] = ratio_label or name
-            n, ev = _n_events(result)
-            ns.append(n)
-            evs.append(ev)
+                ratio_names[heading] = ratio_label or _RATIO_LABELS.get(rcol, rcol)
+            ns.append(result.n)
+            evs.append(result.n_events)
             for info in _term_rows(result, summary):
                 if info["term"] in ("Intercept", "(Intercept)", "const"):
                     continue  # a baseline rate, not a ratio
                 row = summary.loc[info["term"]] if info["term"] in summary.index else summary.iloc[
                     list(summary.index.astype(str)).index(info["term"])]
-                ratio = float(np.exp(row["coef"])) if rcol == "coef" else float(row[rcol])
-                lo = float(row.get("lower", np.nan))
-                hi = float(row.get("upper", np.nan))
-                p = float(row.get("p", row.get("p_value", np.nan)))
-                estimable = bool(row.get("estimable", True))
+                ratio, lo, hi, p = (float(row[c]) for c in (rcol, "lower", "upper", "p_value"))
+                estimable = bool(row["estimable"]) if "estimable" in row.index else True
                 any_not_estimable |= not estimable
                 key = (info["variable"], info["level"])
                 cells[key] = (ratio, lo, hi, p, estimable)
                 tidy.append({"model": heading, "term": info["term"], "variable": info["variable"],
-                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p": p,
+                             "level": info["level"], "ratio": ratio, "lower": lo, "upper": hi, "p_value": p,
                              "estimable": estimable})
                 if info["level"] is not None:
                     var = info["variable"]
@@ -526,8 +508,11 @@ def _expand_models(models: Any) -> dict:
         models = {"": models}
     out: dict = {}
     for heading, value in models.items():
-        fits = getattr(value, "fits", None)
-        if isinstance(fits, Mapping) and fits:
+        if isinstance(value, MultiStateCox):
+            for (a, b), res in value.models.items():
+                out[f"{heading}: {a} -> {b}" if heading else f"{a} -> {b}"] = res
+        elif isinstance(value, CompetingRisksModels):
+            fits = value.fits
             causes = sorted({c for _, c in fits})
             for (model, cause), res in fits.items():
                 name = model[:1].upper() + model[1:]
@@ -578,33 +563,40 @@ def _time_label(t: float, unit: str) -> str:
 
 @checked_arguments
 def cif_table(
-    result: Any,
+    result: CumulativeIncidence,
     times: Sequence[float],
     *,
-    causes: Mapping[int, str] | None = None,
+    cause: int | Sequence[int] | None = None,
+    cause_labels: Mapping[int, str] | None = None,
     group_label: str = "Group",
     unit: str = "years",
     decimals: int = 1,
     title: str = "Cumulative incidence",
+    causes: Mapping[int, str] | None = None,
 ) -> Table:
     """Cumulative incidence in % (95% CI) at ``times`` per cause and group, with Gray's test p per cause.
 
-    ``result``: a :func:`bmstats.cumulative_incidence` result (``.table`` with group, cause, time, estimate,
-    lower, upper; ``.gray_test`` with cause, statistic, df, p_value when groups were compared).
-    ``causes`` names the causes shown (default: every cause, named "Cause k").
+    ``result``: a :func:`bmstats.cumulative_incidence` result (``.at(times)``; ``.gray_test`` with cause,
+    statistic, df, p_value when groups were compared).  ``cause``: the cause (or list of causes) shown,
+    default every cause; ``cause_labels``: their names (default "Cause k").  ``causes`` (a mapping
+    {cause: name}) is the deprecated spelling of ``cause=list(causes), cause_labels=causes``.
     """
+    if causes is not None:
+        renamed_argument("cif_table", "causes", "cause= (the codes) and cause_labels= (their names)")
+        cause, cause_labels = (cause or list(causes)), {**causes, **(cause_labels or {})}
     table = result.table
     has_group = "group" in table.columns and table["group"].nunique(dropna=False) > 1
     all_causes = sorted(table["cause"].unique())
-    causes = dict(causes) if causes else {c: f"Cause {c}" for c in all_causes}
+    labels_of = dict(cause_labels or {})
+    causes = {c: labels_of.get(c, f"Cause {c}") for c in (cause if cause is not None else all_causes)}
     unknown = [c for c in causes if c not in all_causes]
     if unknown:
-        raise InputError(f"cif_table: causes {unknown} are not in the result; its causes are "
+        raise InputError(f"cif_table: cause {unknown} is not in the result; its causes are "
                          f"{', '.join(map(str, all_causes))}")
     keys = ["cause", "group"] if "group" in table.columns else ["cause"]
     values = _curve_values(result, times, keys)
     values = values[values["cause"].isin(list(causes))]
-    gray = getattr(result, "gray_test", None)
+    gray = result.gray_test
     rows, indent, bold = [], [], []
     tidy = []
     for cause, cause_name in causes.items():
@@ -636,7 +628,7 @@ def cif_table(
 
 @checked_arguments
 def survival_table(
-    result: Any,
+    result: KaplanMeier,
     times: Sequence[float],
     *,
     group_label: str = "Group",
@@ -667,7 +659,7 @@ def survival_table(
 
 @checked_arguments
 def median_table(
-    result: Any,
+    result: KaplanMeier,
     *,
     group_label: str = "Group",
     unit: str = "years",
@@ -680,25 +672,13 @@ def median_table(
     come from ``result.median()``.
     """
     table = result.table
-    keys = ["group"] if "group" in table.columns else []
-    med = result.median()
-    if not isinstance(med, pd.DataFrame):
-        med = pd.DataFrame({"median": [float(med)]})
-    med = med.reset_index() if "group" not in med.columns and med.index.name == "group" else med
-    lo_col = next((c for c in ("lower", "median_lower", "ci_lower") if c in med.columns), None)
-    hi_col = next((c for c in ("upper", "median_upper", "ci_upper") if c in med.columns), None)
-    est_col = next(c for c in ("median", "estimate") if c in med.columns)
+    med = result.median()  # group, estimate, lower, upper
     rows, tidy = [], []
-    groups = list(dict.fromkeys(table["group"])) if keys else [None]
-    for g in groups:
-        sub = table if g is None else table[table["group"] == g]
-        sub = sub.sort_values("time", kind="mergesort")
+    for g, m in zip(result.groups, med.itertuples()):
+        sub = table[table["group"] == g].sort_values("time", kind="mergesort")
         n = int(sub["n_risk"].iloc[0])
         events = int(sub["n_event"].sum())
-        m = med if g is None or "group" not in med.columns else med[med["group"].astype(str) == str(g)]
-        est = float(m[est_col].iloc[0]) if len(m) else np.nan
-        lo = float(m[lo_col].iloc[0]) if lo_col and len(m) else np.nan
-        hi = float(m[hi_col].iloc[0]) if hi_col and len(m) else np.nan
+        est, lo, hi = float(m.estimate), float(m.lower), float(m.upper)
         median_text = "not reached" if not np.isfinite(est) else fmt_ci(est, lo, hi, decimals)
         if np.isfinite(est) and not np.isfinite(hi):
             median_text = f"{fmt_num(est, decimals)} ({fmt_num(lo, decimals)}{DASH}NR)"
@@ -711,9 +691,9 @@ def median_table(
 
 @checked_arguments
 def rate_table(
-    result: Any,
+    result: IncidenceRate,
     *,
-    ratios: Any = None,
+    ratios: RateRatio | None = None,
     group_label: str = "Group",
     per: float | None = None,
     unit: str = "person-years",
@@ -722,45 +702,40 @@ def rate_table(
 ) -> Table:
     """Events, person-time and rate per ``per`` person-time (95% CI) per group.
 
-    ``result``: a :func:`bmstats.incidence_rate` result (``.table`` with group, events, person_time, rate,
-    lower, upper) or such a DataFrame.  ``ratios`` optionally adds rate ratios: a
-    :func:`bmstats.rate_ratio` result or a frame with group, rate_ratio, lower, upper (and p).
+    ``result``: a :func:`bmstats.incidence_rate` result (``.table`` with group, n_event, person_time, rate,
+    lower, upper; ``per`` by default).  ``ratios`` optionally adds rate ratios: a :func:`bmstats.rate_ratio`
+    result (``.table`` with group, rate_ratio, lower, upper, p_value).
     """
-    table = result if isinstance(result, pd.DataFrame) else getattr(result, "table", None)
-    if table is None:
-        table = _summary(result)
-    per = per if per is not None else getattr(result, "per", None)
+    table = result.table
+    per = per if per is not None else result.per
     if decimals is None:
         from bmstats.report.format import decimals_for
 
         decimals = decimals_for(table["rate"])
     rows = []
-    groups = list(table["group"]) if "group" in table.columns else ["All"]
+    groups = list(table["group"])
     for g, r in zip(groups, table.itertuples()):
-        rows.append([str(g), fmt_int(r.events), fmt_num(r.person_time, 1, thousands=True),
+        rows.append([str(g), fmt_int(r.n_event), fmt_num(r.person_time, 1, thousands=True),
                      fmt_ci(r.rate, r.lower, r.upper, decimals)])
     per_text = f"per {fmt_int(per)} {unit}" if per else f"per {unit}"
     header = [group_label, "Events", unit.capitalize(), f"Rate {per_text} (95% CI)"]
     body = pd.DataFrame(rows, columns=header)
     if ratios is not None:
-        rr = ratios if isinstance(ratios, pd.DataFrame) else getattr(ratios, "table", None)
-        if rr is None:
-            rr = _summary(ratios)
-        rr = rr.set_index("group") if "group" in rr.columns else rr
-        rr_col = next(c for c in ("rate_ratio", "ratio", "rr") if c in rr.columns)
-        p_col = next((c for c in ("p", "p_value") if c in rr.columns), None)
+        if not isinstance(ratios, RateRatio):
+            raise InputError(f"rate_table: ratios must be a result of bmstats.rate_ratio, got {type(ratios).__name__}")
+        rr = ratios.table.set_index("group")
         texts, ps = [], []
         for g in groups:
             if str(g) in set(rr.index.astype(str)):
                 r = rr.loc[rr.index.astype(str) == str(g)].iloc[0]
-                texts.append(fmt_ci(r[rr_col], r["lower"], r["upper"], 2))
-                ps.append(fmt_p(r[p_col]) if p_col else "")
+                texts.append(fmt_ci(r["rate_ratio"], r["lower"], r["upper"], 2))
+                ps.append(fmt_p(r["p_value"]))
             else:
                 texts.append(REF)
                 ps.append("")
         body["Rate ratio (95% CI)"] = texts
         body["p"] = ps
-    level = getattr(result, "conf_level", 0.95)
+    level = result.conf_level
     notes = [f"Rate {per_text} with exact Poisson {level:.0%} CI."]
     if ratios is not None:
         notes.append("Rate ratio to the reference group with exact conditional CI and p (as R poisson.test).")
@@ -770,7 +745,7 @@ def rate_table(
 
 @checked_arguments
 def mcf_table(
-    result: Any,
+    result: MeanCumulativeFunction,
     times: Sequence[float],
     *,
     group_label: str = "Group",

@@ -1,0 +1,109 @@
+"""Status codes, cause choices and test options as a careless user gives them (issue: no silent wrong answers)."""
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bmstats as bm
+from bmstats._checks import InputError
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(21)
+    n = 240
+    status = rng.choice([0, 1, 2], n, p=[0.3, 0.45, 0.25])
+    return pd.DataFrame({"t": rng.exponential(1, n).round(2) + 0.01, "status": status,
+                         "event": (status > 0).astype(int), "age": rng.normal(60, 10, n),
+                         "grade": rng.choice(["low", "mid", "high"], n), "w": rng.uniform(0.5, 2, n),
+                         "entry": 0.0})
+
+
+def test_a_stray_code_costs_no_memory_in_proportion_to_its_value(data):
+    d = data.copy()
+    d.loc[5, "status"] = 10**6
+    tracemalloc.start()
+    res = bm.cumulative_incidence(d, "t", "status")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6  # a dense code axis would take 240 rows x 10**6 codes x 8 bytes = 1.9 GB
+    assert res.causes == (1, 2, 10**6)
+    clean = bm.cumulative_incidence(d.assign(status=d["status"].replace(10**6, 3)), "t", "status")
+    for k_stray, k_clean in ((1, 1), (2, 2), (10**6, 3)):
+        a = res.table[res.table["cause"] == k_stray]
+        b = clean.table[clean.table["cause"] == k_clean]
+        np.testing.assert_allclose(a["estimate"].to_numpy(), b["estimate"].to_numpy(), rtol=1e-14)
+
+
+def test_gray_test_with_a_sparse_code_equals_the_dense_one(data):
+    d = data.copy()
+    d.loc[d["status"] == 2, "status"] = 7
+    a = bm.cumulative_incidence(d, "t", "status", by="grade").gray_test
+    b = bm.cumulative_incidence(data, "t", "status", by="grade").gray_test
+    np.testing.assert_allclose(a["statistic"].to_numpy(), b["statistic"].to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: bm.fine_gray(d, "t", "status", "age", causes=[1, 2]),
+    lambda d: bm.cause_specific_cox(d, "t", "status", "age", causes=[1, 2]),
+    lambda d: bm.competing_risks_models(d, "t", "status", "age", causes=[1, 2]),
+])
+def test_a_code_outside_the_declared_causes_is_named_with_its_rows(data, call):
+    d = data.copy()
+    d.loc[[3, 8], "status"] = 9
+    with pytest.raises(InputError, match=r"column 'status': code\(s\) 9 are neither 0 \(censored\) nor a declared "
+                                         r"cause \(1, 2\); rows 3, 8"):
+        call(d)
+    call(data)  # without the stray code the declared causes are fine
+
+
+@pytest.mark.parametrize("cause", [0, -1, 1.5, "1", True, None])
+def test_the_censoring_code_or_a_non_code_is_not_a_cause(data, cause):
+    with pytest.raises(InputError, match="cause must be a positive integer status code"):
+        bm.cause_specific_cox(data, "t", "status", "age", cause=cause)
+    with pytest.raises(InputError, match="cause must be a positive integer status code"):
+        bm.fine_gray(data, "t", "status", "age", cause=cause)
+
+
+@pytest.mark.parametrize("option", [{"weights": "w"}, {"entry": "entry"}, {"strata": "grade"}, {"cluster": "grade"}])
+def test_competing_risks_models_refuses_options_fine_gray_would_drop(data, option):
+    with pytest.raises(InputError, match=f"{next(iter(option))} would apply to the cause-specific Cox model only"):
+        bm.competing_risks_models(data, "t", "status", "age", **option)
+
+
+def test_competing_risks_models_names_an_unknown_option(data):
+    with pytest.raises(InputError, match="unknown option.*wieghts"):
+        bm.competing_risks_models(data, "t", "status", "age", wieghts="w")
+
+
+def test_trend_test_refuses_unordered_text_groups(data):
+    with pytest.raises(InputError, match="column 'grade': a trend test needs ordered groups"):
+        bm.logrank_test(data, "t", "event", by="grade", trend=True)
+    ordered = data.assign(grade=pd.Categorical(data["grade"], ["low", "mid", "high"], ordered=True))
+    by_order = bm.logrank_test(ordered, "t", "event", by="grade", trend=True)
+    by_dict = bm.logrank_test(data, "t", "event", by="grade", trend=True, scores={"low": 1, "mid": 2, "high": 3})
+    assert by_order.statistic == pytest.approx(by_dict.statistic, rel=1e-12)
+    numeric = bm.logrank_test(data.assign(g=data["grade"].map({"low": 0, "mid": 1, "high": 2})), "t", "event",
+                              by="g", trend=True)
+    assert numeric.statistic == pytest.approx(by_order.statistic, rel=1e-12)
+
+
+@pytest.mark.parametrize("scores, message", [
+    ({"low": 1, "mid": 2}, "missing 'high'"),
+    ({"low": 1, "mid": 2, "high": 3, "top": 4}, "not groups: 'top'"),
+    ([1, 2], "need one score per group"),
+    ([1, 1, 1], "must not all be equal"),
+    ([1, np.nan, 2], "finite"),
+    (["a", "b", "c"], "must be numbers"),
+    ("123", "must be a list"),
+])
+def test_bad_trend_scores_are_named(data, scores, message):
+    with pytest.raises(InputError, match=message):
+        bm.logrank_test(data, "t", "event", by="grade", trend=True, scores=scores)
+
+
+@pytest.mark.parametrize("rho", [np.nan, np.inf, "1", None])
+def test_bad_rho_is_named(data, rho):
+    with pytest.raises(InputError, match="rho must be"):
+        bm.logrank_test(data, "t", "event", by="grade", rho=rho)
