@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow test-all lint report bench coverage reference clean
+.PHONY: install test test-slow test-all lint docs report bench coverage reference clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bmstats tests benchmarks
+
+# HTML API reference from the docstrings (Sphinx + numpydoc); warnings are errors
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs/reference docs/_build/html
 
 report: $(STAMP)
 	$(PY) -m bmstats.cli report-all analyses -o reports

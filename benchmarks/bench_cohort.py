@@ -1,4 +1,4 @@
-"""Cohort layer: read + validate a large cohort CSV (issue 2: 1,000,000 patients in well under a minute),
+"""Cohort layer: read + validate a large cohort CSV (target: 1,000,000 patients in well under a minute),
 and deriving an endpoint and the recurrent-event rows from the cohort read.
 
 The cohort files are generated on first use into a temporary folder (never into the repository): the
@@ -102,7 +102,7 @@ def _derive(n: int, what: str):
         t0 = time.perf_counter()
         if what == "endpoint":
             cohort.endpoint("bone_metastasis", competing=["death"], covariates=["age", "subtype"])
-        elif what == "time_varying":  # issue 16: 1,000,000 patients, three exposures, under 10 s
+        elif what == "time_varying":  # target: 1,000,000 patients, three exposures, under 10 s
             cohort.endpoint("death", time_varying={"bm": "bm_date", "bta": "bta_start_date", "sre": "skeletal_event"})
         else:
             cohort.recurrent_events(window_days=21, covariates=["age", "subtype"])

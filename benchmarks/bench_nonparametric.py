@@ -1,4 +1,4 @@
-"""Nonparametric family (issue 3): Kaplan-Meier by two groups and cumulative incidence by two groups with
+"""Nonparametric family: Kaplan-Meier by two groups and cumulative incidence by two groups with
 Gray's test, n = 1,000,000, against R (survfit, cuminc), lifelines and scikit-survival.
 
 The data are simulated once (seeded) and written to a temporary CSV for R; every tool times only its own

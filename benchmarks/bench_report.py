@@ -1,4 +1,4 @@
-"""Reporting family (issue 7): the last mile, timed against the Python peer that draws the same thing.
+"""Reporting family: the last mile, timed against the Python peer that draws the same thing.
 
 - Kaplan-Meier figure by two groups with a number-at-risk table, saved as a 300 dpi PNG: bmstats
   (``kaplan_meier`` + ``plot_survival`` + ``save_figure``) against lifelines (``KaplanMeierFitter`` per group,

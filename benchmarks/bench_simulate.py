@@ -1,4 +1,4 @@
-"""Simulator speed (issue 5: 200,000 patients in under 60 s).
+"""Simulator speed (target: 200,000 patients in under 60 s).
 
 Tasks: ``simulate_cohort`` (draw the cohort, build the canonical tables, integrate the truth, wrap in a
 Cohort), ``write_simulation`` (the same plus CSV/JSON output, what ``bmstats simulate`` does), and the

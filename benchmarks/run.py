@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = _time(case)
             peak = _peak_mb(case)
             err = ""
-        except Exception as exc:  # a peer failing is a result to report, not a crash
+        except Exception as exc:  # noqa: BLE001 (a peer failing is a result to report, not a crash)
             seconds, peak, err = float("nan"), None, f"{type(exc).__name__}: {exc}"[:80]
         print(f" {seconds:.3f} s" + (f" ({err})" if err else ""), flush=True)
         rows.append((case, seconds, peak, err))

@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _PUBLIC: dict[str, str] = {
+    # warnings
+    "ConvergenceWarning": "bmstats._warnings",
     # cohort
     "Cohort": "bmstats.cohort.cohort",
     "read_cohort": "bmstats.cohort.io",

@@ -7,8 +7,10 @@
     bmstats report-all FOLDER -o DIR
 
 Exit codes: 0 success (``validate``: no errors; warnings allowed), 1 validation errors (or a failed build),
-2 unreadable input (missing, empty or binary file, bad mapping) or wrong usage.  Never a traceback: every
-failure is one line on stderr.  Importing this module is light (no pandas); handlers import what they need.
+2 unreadable input (missing, empty or binary file, bad mapping) or wrong usage.  bmstats' own errors
+(``InputError`` and its subclasses) and ``OSError`` are one line on stderr; ``--debug`` (anywhere on the
+command line) shows their traceback instead.  Any other exception is a bug in bmstats and is shown with its
+traceback.  Importing this module is light (no pandas); handlers import what they need.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     from bmstats import __version__
 
     parser.add_argument("--version", action="version", version=f"bmstats {__version__}")
+    # taken out of the arguments before parsing (see main), so that it works before or after the subcommand
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -72,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     try:
         args = build_parser().parse_args(argv)
+        args.debug = debug
         return int(args.handler(args))
     except _UsageError as exc:
         _err(str(exc))
@@ -85,9 +93,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # never a traceback: one line naming what went wrong
+    except _expected_errors() as exc:  # bmstats' own errors and file-system errors: one line
+        if debug:
+            raise
         _err(f"bmstats: error: {_one_line(exc)}")
         return EXIT_UNREADABLE
+    except Exception:
+        _err("bmstats: internal error (a bug in bmstats; please report it with the traceback below)")
+        raise
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    # evaluated only when an exception is being matched, so that importing the CLI stays light
+    from bmstats._checks import InputError
+
+    return (InputError, OSError)
 
 
 def _validate(args) -> int:
@@ -98,6 +118,8 @@ def _validate(args) -> int:
     try:
         cohort = read_cohort(args.patients, args.events, args.mapping)
     except InputError as exc:
+        if args.debug:
+            raise
         _err(f"bmstats validate: {_one_line(exc)}")
         return EXIT_UNREADABLE
     report = validate(cohort)
@@ -168,13 +190,13 @@ def _simulate(args) -> int:
 def _report(args) -> int:
     from bmstats.report.builder import build_report
 
-    return int(build_report(args.config, args.out))
+    return int(build_report(args.config, args.out, debug=args.debug))
 
 
 def _report_all(args) -> int:
     from bmstats.report.builder import build_all
 
-    return int(build_all(args.folder, args.out))
+    return int(build_all(args.folder, args.out, debug=args.debug))
 
 
 def _err(message: str) -> None:

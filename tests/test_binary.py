@@ -108,8 +108,7 @@ def test_regression_table_shows_odds_ratios(patients):
 
 def test_logistic_separation_and_bad_input(patients):
     d = patients.assign(flag=patients["bm_at_dx"])  # predicts the outcome perfectly
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True, action="always") as caught:
         bm.logistic(d, "bm_at_dx", "flag", interval="wald")
     assert any(issubclass(w.category, ConvergenceWarning) and "flag" in str(w.message) for w in caught)
     with pytest.raises(InputError, match="both outcomes"):

@@ -188,8 +188,8 @@ def test_subcommands_hand_their_arguments_to_the_builders(monkeypatch, tmp_path,
     sim = types.ModuleType("bmstats.simulation")
     sim.write_simulation = lambda **kw: calls.setdefault("simulate", kw)
     builder = types.ModuleType("bmstats.report.builder")
-    builder.build_report = lambda config, out: calls.setdefault("report", (config, out)) and 0
-    builder.build_all = lambda folder, out: calls.setdefault("report-all", (folder, out)) and 1
+    builder.build_report = lambda config, out, debug: calls.setdefault("report", (config, out, debug)) and 0
+    builder.build_all = lambda folder, out, debug: calls.setdefault("report-all", (folder, out, debug)) and 1
     monkeypatch.setitem(sys.modules, "bmstats.simulation", sim)
     monkeypatch.setitem(sys.modules, "bmstats.report.builder", builder)
     scen = tmp_path / "s.yaml"
@@ -198,9 +198,35 @@ def test_subcommands_hand_their_arguments_to_the_builders(monkeypatch, tmp_path,
     assert code == 0
     assert calls["simulate"] == {"n": 100, "seed": 7, "out": str(tmp_path / "o"), "scenario": {"bm_rate": 0.1}}
     assert _run(["report", "a.yaml", "-o", "out"], capsys)[0] == 0
-    assert calls["report"] == ("a.yaml", "out")
-    assert _run(["report-all", "analyses", "-o", "reports"], capsys)[0] == 1
-    assert calls["report-all"] == ("analyses", "reports")
+    assert calls["report"] == ("a.yaml", "out", False)
+    assert _run(["report-all", "analyses", "-o", "reports", "--debug"], capsys)[0] == 1
+    assert calls["report-all"] == ("analyses", "reports", True)
+
+
+def test_debug_shows_the_traceback_of_bmstats_own_errors(tmp_path, capsys):
+    from bmstats.cohort.io import CohortReadError
+
+    missing = tmp_path / "nothing.csv"
+    code, _, err = _run(["validate", missing], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    with pytest.raises(CohortReadError, match="nothing.csv"):
+        cli.main(["--debug", "validate", str(missing)])
+    with pytest.raises(CohortReadError):
+        cli.main(["validate", str(missing), "--debug"])
+
+
+def test_an_unexpected_exception_is_a_bug_with_its_traceback(monkeypatch, capsys):
+    import types
+
+    def broken(config, out, debug):
+        raise ZeroDivisionError("a bug")
+
+    builder = types.ModuleType("bmstats.report.builder")
+    builder.build_report = broken
+    monkeypatch.setitem(sys.modules, "bmstats.report.builder", builder)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        cli.main(["report", "a.yaml", "-o", "out"])
+    assert "internal error" in capsys.readouterr().err
 
 
 def test_import_is_light():

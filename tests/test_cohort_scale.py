@@ -1,4 +1,4 @@
-"""Issue 2 at scale: a 1,000,000-patient CSV reads and validates correctly (slow; CI runs it with `make test-slow`).
+"""The cohort layer at scale: a 1,000,000-patient CSV reads and validates correctly (slow; CI runs it with `make test-slow`).
 
 Its speed is measured in benchmarks/bench_cohort.py, not asserted here."""
 from __future__ import annotations

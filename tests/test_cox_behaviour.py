@@ -145,8 +145,7 @@ def test_non_convergence_warns():
 
 def test_no_warning_on_an_ordinary_fit():
     d = small()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(action="error"):
         res = bm.cox(d, "time", "event", "x + z + g")
     assert res.converged and res.n == len(d)
 

@@ -108,7 +108,4 @@ def test_no_gray_test_without_groups(data):
 
 
 def test_plot_delegates_to_report_figures(data):
-    figures = pytest.importorskip("bmstats.report.figures")
-    if not hasattr(figures, "plot_cumulative_incidence"):
-        pytest.skip("bmstats.report.figures.plot_cumulative_incidence not written yet")
     assert fit(data, "ties").plot() is not None

@@ -1,4 +1,6 @@
 """Poisson and negative binomial rate regression against R's glm and MASS::glm.nb."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,3 +112,22 @@ def test_theta_is_found_far_from_the_starting_value():
     theta = found[0]
     assert 0.5 < theta < 0.9
     assert _nb_loglik(y, mu, theta) > max(_nb_loglik(y, mu, theta * 1.01), _nb_loglik(y, mu, theta / 1.01))
+
+
+def test_a_category_without_events_warns_that_its_rate_ratio_diverges():
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"g": np.repeat(["a", "b"], 50), "pt": rng.uniform(1, 3, 100)})
+    d["y"] = np.where(d["g"] == "a", 0, rng.poisson(2, 100))
+    for family in ("poisson", "negative_binomial"):
+        with pytest.warns(bm.ConvergenceWarning, match=r"'g\[T.b\]' diverging.*rate ratio") as record:
+            bm.rate_regression(d, "y", "pt", "g", family=family)
+        assert all(w.message.converged for w in record if isinstance(w.message, bm.ConvergenceWarning))
+
+
+def test_rare_events_per_day_do_not_warn():
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"g": np.repeat(["a", "b"], 200), "pt": rng.uniform(3e6, 4e6, 400)})
+    d["y"] = rng.poisson(d["pt"] * 2e-7)
+    with warnings.catch_warnings(action="error"):
+        fit = bm.rate_regression(d, "y", "pt", "g")
+    assert fit.summary.loc["Intercept", "coef"] < -15

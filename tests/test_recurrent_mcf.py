@@ -219,7 +219,5 @@ def test_bad_arguments():
 
 
 def test_plot_delegates_to_report_figures():
-    figures = pytest.importorskip("bmstats.report.figures")
     fig = bm.mean_cumulative_function(DATA, *DAYS, **TERMINAL, by="group").plot()
     assert fig.__class__.__name__ == "Figure"
-    assert hasattr(figures, "plot_mcf")

@@ -227,8 +227,7 @@ def test_a_large_coefficient_from_the_unit_is_estimable_and_silent(data, fit):
     d["age_k"] = d["age"] / 1000  # age in thousands of years: coefficient ~ -80, a finite maximum
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
+    with warnings.catch_warnings(action="error", category=ConvergenceWarning):
         res = fit(d, "age_k")
     assert abs(res.coef["age_k"]) > 15 and res.summary["estimable"].all()
 

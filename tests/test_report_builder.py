@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bmstats._checks import InputError
 from bmstats.report.builder import build_all, build_report
 from bmstats.report.config import ConfigError, load_config
 
@@ -188,6 +189,21 @@ def test_bad_expression_and_failing_analysis(tmp_path, capsys):
     assert build_report(config, tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "analyses[3] (models)" in err and "nodes_group" in err and "Traceback" not in err
+    with pytest.raises(InputError, match="nodes_group"):
+        build_report(config, tmp_path / "out", debug=True)
+
+
+def test_an_unexpected_exception_in_an_analysis_propagates(tmp_path, monkeypatch):
+    from bmstats.report import builder
+
+    def broken(self, analysis):
+        raise ZeroDivisionError("a bug, not bad input")
+
+    monkeypatch.setattr(builder.ReportBuilder, "run", broken)
+    config = tmp_path / "c.yaml"
+    config.write_text(SMALL)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        build_report(config, tmp_path / "out")
 
 
 def test_progress_on_stderr_and_build_all(tmp_path, capsys):

@@ -84,6 +84,5 @@ def test_model_and_test_results():
     assert m.ratio_name == "hr" and m.ratio.iloc[0] == np.exp(0.5)
     t = TestResult(statistic=3.0, df=1, p_value=0.08, n=10)
     assert t.summary.columns.tolist() == ["statistic", "df", "p_value"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(action="error"):
         repr(t), t._repr_html_()

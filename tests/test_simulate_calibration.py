@@ -1,6 +1,6 @@
-"""Calibration targets of issue 5 on a fast 40,000-patient simulation (docs/simulation.md has 200,000).
+"""Calibration targets (docs/calibration_targets.md) on a fast 40,000-patient simulation (docs/simulation.md has 200,000).
 
-Bands are the acceptance bands of issue 5 widened by about 2 standard errors of a 40,000-patient cohort
+Bands are the acceptance bands of docs/calibration_targets.md widened by about 2 standard errors of a 40,000-patient cohort
 where the quantity is noisy (medians, subtype CIFs); the point of each check stays meaningful.
 """
 from __future__ import annotations

@@ -70,8 +70,6 @@ def test_first_event_data():
 
 
 def test_time_to_first_event_cumulative_incidence():
-    pytest.importorskip("bmstats.estimate.cif")
-    pytest.importorskip("bmstats.estimate.gray")  # used by cumulative_incidence(by=...)
     res = sre.time_to_first_event(DATA, *ARGS, **KW)
     ref = REF["first_event_cif"]
     at = res.at(ref["times"])
@@ -82,8 +80,6 @@ def test_time_to_first_event_cumulative_incidence():
 
 
 def test_sre_summary_table():
-    pytest.importorskip("bmstats.estimate.cif")
-    pytest.importorskip("bmstats.estimate.gray")  # used by cumulative_incidence(by=...)
     s = bm.sre_summary(DATA, *ARGS, terminal="terminal", event_type="event_type", by="group", time_unit="days")
     t = s.table.set_index("group")
     assert t.loc["A", "n_with_event"] == 127

@@ -15,7 +15,10 @@ read as CSV text unless its name ends in a known suffix.  Text input is checked 
 from __future__ import annotations
 
 import io
+import struct
 import sys
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,12 @@ from bmstats.cohort.cohort import Cohort
 from bmstats.cohort.convert import canonical_table
 from bmstats.cohort.issues import concat_issues, issue_frame
 from bmstats.cohort.mapping import Mapping, load_mapping
+
+# What pandas' readers (and pyarrow, openpyxl, the Stata/SAS parsers under them) raise for a file they cannot
+# parse: pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError, ArrowNotImplementedError a
+# NotImplementedError; a truncated xlsx is a BadZipFile, a truncated Stata/SAS file an EOFError or struct.error;
+# an ImportError names the optional reader (xlrd for .xls) that is not installed.
+_READ_ERRORS = (OSError, ValueError, EOFError, NotImplementedError, ImportError, struct.error, zipfile.BadZipFile)
 
 TEXT_SUFFIXES = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls", ".dta", ".sas7bdat", ".xpt")
@@ -144,7 +153,7 @@ def read_table_file(path: Path, m: Mapping | None = None) -> pd.DataFrame:
             raise CohortReadError(f"{path}: unknown file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
     except CohortReadError:
         raise
-    except Exception as exc:  # any reader failure means the file is unreadable, not a crash
+    except _READ_ERRORS as exc:  # what the readers raise on a file they cannot parse; anything else is a bug
         raise CohortReadError(
             f"{path}: cannot be read as {suffix or 'a table'} ({type(exc).__name__}: {_first_line(exc)})") from None
     if frame.shape[1] == 0:
@@ -182,11 +191,8 @@ def _read_text(source: Path | bytes, path: Path, m: Mapping, default_sep: str) -
     if not head.strip():
         raise CohortReadError(f"{path}: file is empty")
     encoding = m.encoding or ("utf-8-sig" if _is_utf8(source) else "latin-1")
-    import warnings
-
-    with warnings.catch_warnings():
-        # a first data row longer than the header would otherwise silently become an index or lose cells
-        warnings.simplefilter("error", pd.errors.ParserWarning)
+    # a first data row longer than the header would otherwise silently become an index or lose cells
+    with warnings.catch_warnings(action="error", category=pd.errors.ParserWarning):
         try:
             frame = pd.read_csv(
                 source if isinstance(source, Path) else io.BytesIO(source),

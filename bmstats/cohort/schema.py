@@ -1,4 +1,4 @@
-"""The canonical cohort schema: the ``patients`` and ``skeletal_events`` tables of shared/DESIGN.md.
+"""The canonical cohort schema: the ``patients`` and ``skeletal_events`` tables (docs/cohort.md documents them).
 
 Every column has a kind (how it is stored), an optional code set and a one-line meaning; docs/cohort.md
 shows the same table.  Kinds and their pandas dtypes:

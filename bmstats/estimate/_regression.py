@@ -17,14 +17,11 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError
+from bmstats._warnings import ConvergenceWarning
 
 def summary_columns(ratio: str = "hr") -> list[str]:
     """The columns of every model summary (docs/api.md), the ratio named for what it is."""
     return ["coef", "std_err", ratio, "lower", "upper", "statistic", "p_value"]
-
-
-class ConvergenceWarning(UserWarning):
-    """Newton-Raphson did not converge, or the likelihood is monotone in a covariate."""
 
 
 class NotEstimableWarning(ConvergenceWarning):
@@ -174,17 +171,22 @@ def newton_raphson(
         converged = converged or singular
         if not_estimable:
             warnings.warn(
-                f"{model}: {', '.join(repr(names[j]) for j in not_estimable)} not estimable: the likelihood has no "
-                "finite maximum along this effect (monotone likelihood, e.g. no events in one category or "
-                "a covariate that orders the events perfectly); its ratio, interval and p-value are not reported",
-                NotEstimableWarning,
+                NotEstimableWarning(
+                    f"{model}: {', '.join(repr(names[j]) for j in not_estimable)} not estimable: the likelihood "
+                    "has no finite maximum along this effect (monotone likelihood, e.g. no events in one category "
+                    "or a covariate that orders the events perfectly); its ratio, interval and p-value are not "
+                    "reported",
+                    converged=converged,
+                ),
                 stacklevel=3,
             )
     if not converged:
         warnings.warn(
-            f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
-            f"likelihood above {tol}); estimates are unreliable",
-            ConvergenceWarning,
+            ConvergenceWarning(
+                f"{model}: Newton-Raphson did not converge in {max_iter} iterations (relative change in log "
+                f"likelihood above {tol}); estimates are unreliable",
+                converged=False,
+            ),
             stacklevel=3,
         )
     return NewtonResult(beta, ll, u, info, it, converged, initial, not_estimable)
@@ -204,6 +206,23 @@ def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
         ) from None
     y = np.linalg.solve(c, u)
     return np.linalg.solve(c.T, y)
+
+
+def warn_diverging(names, beta, se, model: str, converged: bool, ratio: str = "hazard ratio",
+                   stacklevel: int = 3) -> None:
+    """NotEstimableWarning naming the coefficients that run off to infinity (monotone likelihood), for fits
+    (statsmodels GLMs) that do not detect it themselves."""
+    bad = [n for n, b, s in zip(names, beta, se) if abs(b) > 15 or (np.isfinite(s) and s > 1e3 and abs(b) > 5)]
+    if bad:
+        warnings.warn(
+            NotEstimableWarning(
+                f"{model}: coefficient(s) for {', '.join(map(repr, bad))} diverging (monotone likelihood: the "
+                f"covariate separates the events, e.g. no events in one category); {ratio} and its "
+                "confidence interval are not estimable",
+                converged=converged,
+            ),
+            stacklevel=stacklevel,
+        )
 
 
 def invert_information(info: np.ndarray, names: list[str], not_estimable=()) -> np.ndarray:

@@ -23,7 +23,8 @@ import statsmodels.api as sm
 from scipy import optimize, special, stats
 
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
-from bmstats.estimate._regression import ConvergenceWarning, coefficient_table
+from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
+from bmstats.estimate._regression import coefficient_table
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.design import Design, design_matrix, formula_variables
 
@@ -112,8 +113,8 @@ def logistic(
     design = design_matrix(data, rhs, intercept=True)
     X = design.values()
     names = design.columns
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # separation is diagnosed below, naming the term
+    # separation and non-convergence are diagnosed below, naming the term; any other warning is passed on
+    with reissue_fit_warnings("logistic", diagnosed=("ConvergenceWarning", "PerfectSeparationWarning")):
         fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
     coef = np.asarray(fit.params, dtype=float)
     cov = np.asarray(fit.cov_params(), dtype=float)
@@ -200,9 +201,9 @@ def _warn_separation(coef, cov, fitted, names, converged) -> None:
     extreme = np.mean((fitted < 1e-8) | (fitted > 1 - 1e-8))
     bad = [n for n, b, s in zip(names, coef, se) if abs(b) > 15 or s > 1e3]
     if bad or not converged:
-        warnings.warn(
+        warnings.warn(ConvergenceWarning(
             "logistic: " + (f"coefficient(s) for {', '.join(map(repr, bad))} diverging (the covariate separates "
                             "the outcomes, e.g. no events in one category); " if bad else "")
             + ("IRLS did not converge; " if not converged else "")
             + f"{extreme:.0%} of fitted probabilities are numerically 0 or 1; odds ratios are not estimable",
-            ConvergenceWarning, stacklevel=3)
+            converged=converged), stacklevel=3)

@@ -10,7 +10,6 @@ and baseline hazard (Efron ties), and the standard errors are the robust ones cl
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +129,7 @@ def multistate_cox(
     labels = [f"{t} ({a} -> {b})" for t, a, b in zip(summary.index, summary["from_state"], summary["to_state"])]
     counts = pd.DataFrame([(states[a], states[b], models[(states[a], states[b])].n_events) for a, b in pairs],
                           columns=["from_state", "to_state", "n_event"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        converged = all(bool(m.converged) for m in models.values())
+    converged = all(bool(m.converged) for m in models.values())
     return MultiStateCox(_summary=summary, _cov=pd.DataFrame(cov, index=labels, columns=labels),
                          n=tr.n_subjects, n_events=int((tr.to_code >= 0).sum()), conf_level=float(conf_level),
                          converged=converged, _models=models, _transitions_table=counts)

@@ -20,7 +20,8 @@ from scipy import optimize, special
 
 from bmstats._checks import InputError, describe_rows, fail, numeric_array, require_columns, require_frame
 from bmstats._deprecation import legacy_arguments, renamed_attribute
-from bmstats.estimate._regression import coefficient_table
+from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
+from bmstats.estimate._regression import coefficient_table, warn_diverging
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.prepare import prepare
 
@@ -105,10 +106,15 @@ def _theta_se(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
     return float(1 / np.sqrt(info)) if info > 0 else float("nan")
 
 
-def _glm(y, X, offset, family):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sm.GLM(y, X, family=family, offset=offset).fit(tol=1e-12, maxiter=200)
+def _glm(y, X, offset, family, model: str):
+    """IRLS fit; statsmodels' convergence warnings come out as ConvergenceWarning, and so does a fit that
+    stops at the iteration limit without a warning of its own."""
+    with reissue_fit_warnings(model, stacklevel=5) as issued:
+        fit = sm.GLM(y, X, family=family, offset=offset).fit(tol=1e-12, maxiter=200)
+    if not fit.converged and not any(not w.converged for w in issued):
+        warnings.warn(ConvergenceWarning(f"{model}: IRLS did not converge in 200 iterations; estimates are "
+                                         "unreliable", converged=False), stacklevel=3)
+    return fit
 
 
 @legacy_arguments(positional=("family", "conf_level", "dropna", "id"))
@@ -151,33 +157,45 @@ def rate_regression(
     names = design.columns
     offset = np.log(pt)
 
+    model = f"rate_regression ({family})"
     if family == "poisson":
-        fit = _glm(y, X, offset, sm.families.Poisson())
+        fit = _glm(y, X, offset, sm.families.Poisson(), model)
+        converged = bool(fit.converged)
         theta = theta_se = None
         loglik = float(fit.llf)
         n_par = X.shape[1]
     else:
         # start as glm.nb does: Poisson fit, then theta at its means
-        fit = _glm(y, X, offset, sm.families.Poisson())
+        fit = _glm(y, X, offset, sm.families.Poisson(), model)
         mu = fit.fittedvalues
         theta = _theta_ml(y, mu, start=max(np.mean(mu) ** 2 / max(np.var(y) - np.mean(mu), 1e-8), 1e-3))
         loglik = -np.inf
+        converged = False
         for _ in range(100):
-            fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta))
+            fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta), model)
             mu = fit.fittedvalues
             theta = _theta_ml(y, mu, start=theta)
             new = _nb_loglik(y, mu, theta)
             if abs(new - loglik) < 1e-12 * max(1.0, abs(new)):
                 loglik = new
+                converged = True
                 break
             loglik = new
-        fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta))
+        if not converged:
+            warnings.warn(ConvergenceWarning(f"{model}: the alternation of theta and the GLM fit did not converge "
+                                             "in 100 rounds; estimates are unreliable", converged=False),
+                          stacklevel=2)
+        fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta), model)
+        converged = converged and bool(fit.converged)
         mu = fit.fittedvalues
         loglik = _nb_loglik(y, mu, theta)
         theta_se = _theta_se(y, mu, theta)
         n_par = X.shape[1] + 1
     coef = np.asarray(fit.params, dtype=float)
     cov = np.asarray(fit.cov_params(), dtype=float)
+    slopes = [i for i, name in enumerate(names) if name != "Intercept"]  # a rare event has a large intercept
+    warn_diverging([names[i] for i in slopes], coef[slopes], np.sqrt(np.abs(np.diag(cov)))[slopes], model, converged,
+                   ratio="rate ratio")
     table = coefficient_table(names, coef, cov, conf_level, ratio="rate_ratio")
     return RateRegression(
         _summary=table,
@@ -192,7 +210,7 @@ def rate_regression(
         df_residual=int(round(fit.df_resid)),
         n=len(y),
         n_events=int(y.sum()),
-        converged=bool(fit.converged),
+        converged=converged,
         person_time=float(pt.sum()),
         conf_level=conf_level,
         design=design,

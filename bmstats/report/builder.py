@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import describe_rows
+from bmstats._checks import InputError, describe_rows
 from bmstats.estimate.cause_specific import CompetingRisksModels
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
@@ -42,8 +42,8 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 _EVENT = "__event__"
 
 
-class AnalysisError(RuntimeError):
-    pass
+class AnalysisError(InputError):
+    """An analysis of a report config that cannot be run on these data (the message says why)."""
 
 
 @dataclass
@@ -945,12 +945,9 @@ def _p_phrase(p: float) -> str:
 
 
 def _close(fig) -> None:
-    try:
-        import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
 
-        plt.close(fig)
-    except Exception:  # a Figure not managed by pyplot needs no closing
-        pass
+    plt.close(fig)  # a no-op for a Figure that pyplot does not manage
 
 
 OUTPUTS = ("report.html", "tables/", "figures/")  # what a build writes inside its output folder
@@ -980,13 +977,32 @@ def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | N
     return None
 
 
-def build_report(config_path: str | Path, out_dir: str | Path) -> int:
-    """Build one report; returns 0 on success, 1 if an analysis failed, 2 for a bad config or data."""
+def build_report(config_path: str | Path, out_dir: str | Path, *, debug: bool = False) -> int:
+    """Build one report.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The report's YAML config (docs/reports.md).
+    out_dir : str or Path
+        Folder for ``report.html``, ``tables/`` and ``figures/``; created if needed.
+    debug : bool, default False
+        Raise bmstats' own errors and ``OSError`` with their traceback instead of printing one line.
+
+    Returns
+    -------
+    int
+        0 on success, 1 if an analysis failed, 2 for a bad config or unreadable data. bmstats' own errors
+        (:class:`~bmstats._checks.InputError` and its subclasses) and ``OSError`` are one line on stderr naming
+        the analysis; any other exception is a bug and propagates with its traceback.
+    """
     config_path, out_dir = Path(config_path), Path(out_dir)
     started = _time.perf_counter()
     try:
         config = load_config(config_path)
     except ConfigError as exc:
+        if debug:
+            raise
         _progress(f"error: {exc}")
         return EXIT_CONFIG
     problem = output_problem(out_dir)
@@ -1000,7 +1016,9 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
         builder.load_data()
         _progress(f"  data: {', '.join(f for f, _ in builder.data_files)} ({len(builder.frame):,} rows) "
                   f"[{_time.perf_counter() - t0:.1f}s]")
-    except (ConfigError, OSError, ValueError) as exc:
+    except (InputError, OSError) as exc:
+        if debug:
+            raise
         _progress(f"error: {exc}")
         return EXIT_CONFIG
     sections = []
@@ -1011,9 +1029,13 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
         try:
             sections.append(builder.run(analysis))
         except ConfigError as exc:
+            if debug:
+                raise
             _progress(f"error: {exc}")
             return EXIT_CONFIG
-        except Exception as exc:  # report which analysis failed and why, without a traceback
+        except (InputError, OSError) as exc:  # which analysis failed and why; anything else is a bug: traceback
+            if debug:
+                raise
             line = config["_lines"].get(("analyses", i - 1), "?")
             _progress(f"error: {config['_source']}:{line}: analyses[{i - 1}] ({analysis['id']}): "
                       f"{type(exc).__name__}: {exc}")
@@ -1027,8 +1049,23 @@ def build_report(config_path: str | Path, out_dir: str | Path) -> int:
     return EXIT_OK
 
 
-def build_all(folder: str | Path, out_dir: str | Path) -> int:
-    """Build every ``*.yaml`` config in ``folder`` into ``out_dir/<name>/``; returns the worst exit code."""
+def build_all(folder: str | Path, out_dir: str | Path, *, debug: bool = False) -> int:
+    """Build every ``*.yaml`` config in ``folder`` into ``out_dir/<name>/``; returns the worst exit code.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder whose ``*.yaml`` files are report configs.
+    out_dir : str or Path
+        Each config ``NAME.yaml`` is built into ``out_dir/NAME/``.
+    debug : bool, default False
+        As in :func:`build_report`.
+
+    Returns
+    -------
+    int
+        The largest exit code of :func:`build_report` over the configs; 2 when there is none.
+    """
     folder, out_dir = Path(folder), Path(out_dir)
     configs = sorted(p for p in folder.glob("*.yaml") if p.is_file())
     if not configs:
@@ -1036,6 +1073,6 @@ def build_all(folder: str | Path, out_dir: str | Path) -> int:
         return EXIT_CONFIG
     worst = EXIT_OK
     for path in configs:
-        code = build_report(path, out_dir / path.stem)
+        code = build_report(path, out_dir / path.stem, debug=debug)
         worst = max(worst, code)
     return worst

@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from bmstats._checks import InputError
 
-class ConfigError(ValueError):
+
+class ConfigError(InputError):
     """A report configuration that does not follow the schema (the message names key and line)."""
 
 

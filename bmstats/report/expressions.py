@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bmstats._checks import InputError
 
-class ExpressionError(ValueError):
-    pass
+
+class ExpressionError(InputError):
+    """An expression of a report config that cannot be parsed or evaluated (the message names it)."""
 
 
 def _cut(x: Any, breaks: list, labels: list) -> pd.Categorical:

@@ -1,7 +1,7 @@
 """Calibration of the synthetic cohort: the published figures, and what a simulated cohort gives for each.
 
-:data:`TARGETS` lists every figure of ``CALIBRATION.md`` (with its source and the acceptance band of
-issue 5 where there is one); :func:`measure` computes the same quantity from a simulated cohort's canonical
+:data:`TARGETS` lists every figure of docs/calibration_targets.md (with its source and the acceptance band
+stated there, where there is one); :func:`measure` computes the same quantity from a simulated cohort's canonical
 tables with the estimator an analyst would use (Aalen-Johansen for cumulative incidence with death
 competing, ``bm.cumulative_incidence``; Kaplan-Meier for survival after bone metastasis,
 ``bm.kaplan_meier``); :func:`calibration_table` puts them side by side.  docs/simulation.md shows the table for
@@ -26,7 +26,7 @@ class Target:
     quantity: str
     published: str
     source: str
-    low: float | None = None  # acceptance band (issue 5) when there is one
+    low: float | None = None  # acceptance band (docs/calibration_targets.md) if any
     high: float | None = None
 
 
@@ -43,17 +43,18 @@ TARGETS: tuple[Target, ...] = (
     Target("cif10 overall", "CIF of BM at 10 y, no BM at diagnosis", "10.3% first / 12.5% any (stage I-III)",
            "Toronto 2016", 0.08, 0.14),
     Target("cif15 overall", "CIF of BM at 15 y, no BM at diagnosis", "11.3% first / 13.6% any", "Toronto 2016"),
-    Target("cif10 HR+/HER2-", "CIF of BM at 10 y, HR+/HER2-", "~10% (target)", "derived (CALIBRATION.md)"),
-    Target("cif10 HR+/HER2+", "CIF of BM at 10 y, HR+/HER2+", "8-10% (target)", "derived (CALIBRATION.md)"),
-    Target("cif10 HR-/HER2+", "CIF of BM at 10 y, HR-/HER2+", "8-10% (target)", "derived (CALIBRATION.md)"),
-    Target("cif10 TNBC", "CIF of BM at 10 y, TNBC", "5-7% (target)", "derived (CALIBRATION.md)"),
-    Target("tnbc_minus_hr_10y", "CIF at 10 y, TNBC minus HR+/HER2-", "< 0", "derived (CALIBRATION.md)", None, -1e-9),
-    Target("tnbc_share_by_3y", "TNBC: share of 10-y BMs by year 3", "most (early peak)", "derived (CALIBRATION.md)",
-           0.5, 1.0),
+    Target("cif10 HR+/HER2-", "CIF of BM at 10 y, HR+/HER2-", "~10% (target)", "derived (calibration_targets.md)"),
+    Target("cif10 HR+/HER2+", "CIF of BM at 10 y, HR+/HER2+", "8-10% (target)", "derived (calibration_targets.md)"),
+    Target("cif10 HR-/HER2+", "CIF of BM at 10 y, HR-/HER2+", "8-10% (target)", "derived (calibration_targets.md)"),
+    Target("cif10 TNBC", "CIF of BM at 10 y, TNBC", "5-7% (target)", "derived (calibration_targets.md)"),
+    Target("tnbc_minus_hr_10y", "CIF at 10 y, TNBC minus HR+/HER2-", "< 0", "derived (calibration_targets.md)",
+           None, -1e-9),
+    Target("tnbc_share_by_3y", "TNBC: share of 10-y BMs by year 3", "most (early peak)",
+           "derived (calibration_targets.md)", 0.5, 1.0),
     Target("hr_share_after_3y", "HR+/HER2-: share of 10-y BMs after year 3", "late-persisting hazard",
-           "derived (CALIBRATION.md)", 0.30, 1.0),
-    Target("ratio_n4_n0", "CIF at 10 y, N4+ / N0", "N4+ hazard ~3-4x N0", "derived (CALIBRATION.md)", 2.5, 6.0),
-    Target("ratio_n13_n0", "CIF at 10 y, N1-3 / N0", "N1-3 hazard ~2x N0", "derived (CALIBRATION.md)"),
+           "derived (calibration_targets.md)", 0.30, 1.0),
+    Target("ratio_n4_n0", "CIF at 10 y, N4+ / N0", "N4+ hazard ~3-4x N0", "derived (calibration_targets.md)", 2.5, 6.0),
+    Target("ratio_n13_n0", "CIF at 10 y, N1-3 / N0", "N1-3 hazard ~2x N0", "derived (calibration_targets.md)"),
     Target("bone_only", "bone-only (never visceral) among patients with BM", "33.7%", "Harries 2014", 0.25, 0.45),
     Target("bone_then_visceral", "bone first (or with) then visceral, among BM", "54.8%", "Harries 2014"),
     Target("visceral_first", "visceral first, among BM", "11.5%", "Harries 2014"),

@@ -1,4 +1,4 @@
-"""Calendar time, censoring and the canonical tables (shared/DESIGN.md; bmstats.cohort.schema).
+"""Calendar time, censoring and the canonical tables (bmstats.cohort.schema; docs/cohort.md).
 
 Diagnosis dates are uniform over the accrual window; follow-up ends at the first of death, the study end
 (administrative censoring) and loss to follow-up (exponential, independent of everything).  Events after

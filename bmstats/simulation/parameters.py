@@ -3,7 +3,7 @@
 Every parameter is a scenario knob: ``simulate_cohort(n, seed, **scenario)`` deep-merges ``scenario`` into
 :data:`DEFAULTS`; a key that is not in the defaults raises :class:`bmstats._checks.InputError` naming it and
 listing the valid keys.  docs/simulation.md explains every parameter and its source; the sources are
-abbreviated here as in ``CALIBRATION.md``:
+abbreviated here as in docs/calibration_targets.md:
 
 - SEER: Xiong et al., Cancer Manag Res 2018 (n=245,707); Gong et al., Cancer Med 2018.
 - Toronto: Breast Cancer Res Treat 2016, doi 10.1007/s10549-016-3782-3 (n=2,097).
@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     # --- first distant metastasis after stage I-III ---------------------------------------------------------
     # piecewise-constant baseline hazard per year on [breaks[i], breaks[i+1]) for a patient with N0, grade 1-2,
     # size <= 50 mm, age >= 40 (planning: tuned so that BM incidence matches Toronto 2016 and the subtype
-    # shapes of CALIBRATION.md: TNBC early and fading, HR+/HER2- persisting)
+    # shapes of docs/calibration_targets.md: TNBC early and fading, HR+/HER2- persisting)
     "metastasis_hazard": {
         "breaks": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0],
         "HR+/HER2-": [0.0060, 0.0100, 0.0105, 0.0102, 0.0098, 0.0092, 0.0085, 0.0075, 0.0065],
@@ -84,7 +84,8 @@ DEFAULTS: dict[str, Any] = {
         "HR-/HER2+": [0.0105, 0.0160, 0.0125, 0.0080, 0.0048, 0.0031, 0.0019, 0.0013, 0.0009],
         "TNBC": [0.0140, 0.0185, 0.0110, 0.0045, 0.0018, 0.0007, 0.0004, 0.0003, 0.0003],
     },
-    # hazard ratios of first distant metastasis (CALIBRATION.md relative hazards; Harries 2014 risk factors)
+    # hazard ratios of first distant metastasis (docs/calibration_targets.md relative hazards; Harries 2014 risk
+    # factors)
     "effects": {
         "nodes_1_3": 2.0,
         "nodes_4plus": 3.5,

@@ -1,4 +1,4 @@
-# Reference values for recurrent skeletal events (issue 6): mean cumulative functions (mets, survival),
+# Reference values for recurrent skeletal events: mean cumulative functions (mets, survival),
 # rate regression (MASS::glm.nb, glm poisson) and SRE summaries.
 # Run from tests/reference/:  Rscript make_reference.R recurrent
 # Writes data/recurrent.csv (simulated, seeded) and recurrent.json.
