@@ -46,12 +46,6 @@ _COMMON = {"title": STR, "description": STR, "labels": {"dict": STR}}
 _PREDICTION = {"model": ("cox", "fine_gray", "cause_specific"), "cause": INT, "development": STR, "validation": STR,
                "model_label": STR, "dropna": BOOL, **_COMMON}
 ANALYSES: dict[str, dict] = {
-    "validation": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {
-        "thresholds": ["list", NUM], "bootstrap": INT, "seed": INT, **_PREDICTION}),
-    "calibration": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {**_PREDICTION}),
-    "decision_curve": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {
-        "thresholds": ["list", NUM], **_PREDICTION}),
-    "nomogram": _keys({"endpoint": STR, "formula": STR, "times": ["list", NUM]}, {**_PREDICTION}),
     "table_one": _keys({"variables": ["list", STR]}, {
         "by": STR, "endpoint": STR, "categorical": ["list", STR], "nonnormal": ["list", STR], "tests": BOOL,
         "smd": BOOL, "missing": ("ifany", "always", "no"), "overall": BOOL, "decimals": INT, **_COMMON}),
@@ -85,6 +79,12 @@ ANALYSES: dict[str, dict] = {
     "logistic": _keys({"outcome": STR, "formula": STR}, {
         "interval": ("profile", "wald"), "level_labels": {"dict": {"dict": STR}}, "dropna": BOOL,
         "forest": BOOL, **_COMMON}),
+    "validation": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {
+        "thresholds": ["list", NUM], "bootstrap": INT, "seed": INT, **_PREDICTION}),
+    "calibration": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {**_PREDICTION}),
+    "decision_curve": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {
+        "thresholds": ["list", NUM], **_PREDICTION}),
+    "nomogram": _keys({"endpoint": STR, "formula": STR, "times": ["list", NUM]}, {**_PREDICTION}),
 }
 
 SCHEMA = _keys(
