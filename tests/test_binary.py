@@ -111,6 +111,14 @@ def test_logistic_separation_and_bad_input(patients):
     with warnings.catch_warnings(record=True, action="always") as caught:
         bm.logistic(d, "bm_at_dx", "flag", interval="wald")
     assert any(issubclass(w.category, ConvergenceWarning) and "flag" in str(w.message) for w in caught)
+    small = pd.DataFrame({"y": [0, 1, 0, 1, 1, 0], "x": [0, 1, 0, 1, 1, 0]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = bm.logistic(small, "y", "x").summary  # profile limits under separation: one side infinite
+    assert np.isinf(s.loc["x", "upper"]) and s.loc["x", "lower"] > 1
+    assert any("cut-off on the upper side" in str(w.message) for w in caught)
+    s = bm.logistic(small.assign(x=[1.0, 2, 3, 4, 5, 6]), "y", "y ~ x").summary  # a two-sided formula
+    assert s.loc["x", "lower"] < s.loc["x", "odds_ratio"] < s.loc["x", "upper"]
     with pytest.raises(InputError, match="both outcomes"):
         bm.logistic(patients.assign(z=0), "z", "age")
     with pytest.raises(InputError, match="interval"):

@@ -148,6 +148,14 @@ def test_multistate_cox_equals_coxph(rows):
     assert np.isnan(fit.cov.iloc[0, 2]) and fit.cov.iloc[0, 0] == pytest.approx(c["se"][0] ** 2, rel=1e-6)
 
 
+def test_warnings_name_the_transition():
+    rows = pd.DataFrame({"patient_id": [1, 1, 2, 3], "start": [0, 2, 0, 0], "stop": [2, 5, 3, 4],
+                         "from_state": ["free", "ill", "free", "free"], "to_state": ["ill", None, "dead", None],
+                         "x": [1.0, 2, 3, 5]})
+    with pytest.warns(UserWarning, match="transition free -> ill"):
+        bm.multistate_cox(rows, "x")
+
+
 def test_bad_rows_are_named():
     d = _small()
     with pytest.raises(InputError, match="chain"):

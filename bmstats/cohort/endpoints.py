@@ -164,7 +164,7 @@ def endpoint(
 
     data = pd.DataFrame({"patient_id": p["patient_id"].to_numpy()[keep], "time": time, "status": status},
                         index=p.index[keep])
-    if cov:
+    if cov and time_varying is None:
         data = pd.concat([data, p.loc[keep, cov]], axis=1)
     labels = {0: "censored", **{i + 1: n for i, n in enumerate(names)}}
     exclusions = log.log()
@@ -173,7 +173,7 @@ def endpoint(
             _days(event_dates(p, e, SKELETAL_EVENT) if src == SKELETAL_EVENT else p[src], o)[keep]
             for src in time_varying.values()
         ]) / UNITS[unit]
-        data = split_rows(data, switch, list(time_varying))
+        data = split_rows(data, switch, list(time_varying), p[cov] if cov else None, np.flatnonzero(keep))
     data.attrs["exclusions"] = exclusions
     data.attrs["endpoint"] = {"event": event, "competing": list(competing), "origin": origin, "unit": unit,
                               "horizon": horizon, "status_labels": labels,

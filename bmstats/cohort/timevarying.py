@@ -56,11 +56,14 @@ def check_exposures(time_varying: Mapping, patients: pd.DataFrame) -> dict[str, 
     return out
 
 
-def split_rows(data: pd.DataFrame, switch: np.ndarray, names: list[str]) -> pd.DataFrame:
-    """Counting-process rows of ``data`` (one row per patient: patient_id, time, status, covariates).
+def split_rows(data: pd.DataFrame, switch: np.ndarray, names: list[str], covariates: pd.DataFrame | None = None,
+               rows_of_data: np.ndarray | None = None) -> pd.DataFrame:
+    """Counting-process rows of ``data`` (one row per patient: patient_id, time, status[, covariates]).
 
     ``switch`` (n, k): the time each exposure switches on, in the unit of ``time`` (NaN: never).  Returns
-    patient_id, start, stop, status, the exposures (int64 0/1), then the other columns of ``data``.
+    patient_id, start, stop, status, the exposures (int64 0/1), then the other columns of ``data``, then
+    ``covariates`` (whose row ``rows_of_data[i]`` belongs to the patient in row i of ``data``; taken once,
+    straight from there).
     """
     n, k = switch.shape
     end = data["time"].to_numpy(dtype="float64")
@@ -89,6 +92,9 @@ def split_rows(data: pd.DataFrame, switch: np.ndarray, names: list[str]) -> pd.D
         out[name] = on[:, c].astype("int64")
     rows = pd.DataFrame(out)
     rest = [c for c in data.columns if c not in ("patient_id", "time", "status")]
+    parts = [rows]
     if rest:
-        rows = pd.concat([rows, data[rest].iloc[pos].reset_index(drop=True)], axis=1, copy=False)
-    return rows
+        parts.append(data[rest].iloc[pos].reset_index(drop=True))
+    if covariates is not None and covariates.shape[1]:
+        parts.append(covariates.iloc[rows_of_data[pos]].reset_index(drop=True))
+    return pd.concat(parts, axis=1, copy=False) if len(parts) > 1 else rows

@@ -144,37 +144,50 @@ def logistic(
     )
 
 
+def _deviance(eta: np.ndarray, y: np.ndarray) -> float:
+    return -2 * float(np.sum(y * special.log_expit(eta) + (1 - y) * special.log_expit(-eta)))
+
+
 def _deviance_fixed(Z: np.ndarray, x: np.ndarray, y: np.ndarray, value: float,
                     b: np.ndarray) -> tuple[float, np.ndarray]:
-    """Deviance minimised over the coefficients of ``Z`` with offset ``x * value`` (Newton from ``b``)."""
+    """Deviance minimised over the coefficients of ``Z`` with offset ``x * value`` (Newton with step
+    halving from ``b``; the deviance is convex in them, so the minimum does not depend on the start)."""
     offset = x * value
-    for _ in range(100):
-        eta = offset + Z @ b
-        mu = special.expit(eta)
+    dev = _deviance(offset + Z @ b, y)
+    for _ in range(100 if Z.shape[1] else 0):
+        mu = special.expit(offset + Z @ b)
         w = mu * (1 - mu)
-        step = np.linalg.solve((Z * w[:, None]).T @ Z, Z.T @ (y - mu))
-        b = b + step
-        if np.max(np.abs(step)) <= 1e-11 * (1 + np.max(np.abs(b))):
+        # far out on the profile the fitted probabilities reach 0 or 1 and the information is singular:
+        # a least-squares step keeps going where a solve would fail
+        step = np.linalg.lstsq((Z * w[:, None]).T @ Z, Z.T @ (y - mu), rcond=None)[0]
+        for _ in range(40):
+            new_b = b + step
+            new_dev = _deviance(offset + Z @ new_b, y)
+            if np.isfinite(new_dev) and new_dev <= dev + 1e-12 * (abs(dev) + 1):
+                break
+            step = step / 2
+        else:
             break
-    eta = offset + Z @ b
-    dev = -2 * float(np.sum(y * special.log_expit(eta) + (1 - y) * special.log_expit(-eta)))
+        converged = dev - new_dev <= 1e-13 * (abs(new_dev) + 0.1)
+        b, dev = new_b, new_dev
+        if converged:
+            break
     return dev, b
 
 
 def _profile_limits(X, y, coef, se, deviance, conf_level, names) -> tuple[np.ndarray, np.ndarray]:
     """Roots of D(b_j) - D_min - qchisq(conf_level, 1) on either side of each estimate (Brent's method,
-    bracketed from the Wald limit outwards; each deviance warm-starts from the last fit)."""
+    bracketed from the Wald limit outwards)."""
     cut = stats.chi2.ppf(conf_level, 1)
     z = np.sqrt(cut)
     lower, upper = np.empty(len(coef)), np.empty(len(coef))
     for j in range(len(coef)):
         Z, x = np.delete(X, j, axis=1), X[:, j]
         for sign, out in ((-1, lower), (1, upper)):
-            last = [np.delete(coef, j)]
+            start = np.delete(coef, j)
 
-            def f(v, Z=Z, x=x, last=last):
-                dev, last[0] = _deviance_fixed(Z, x, y, v, last[0])
-                return dev - deviance - cut
+            def f(v, Z=Z, x=x, start=start):  # from the estimate each time: a function of v alone
+                return _deviance_fixed(Z, x, y, v, start)[0] - deviance - cut
 
             step = sign * z * max(se[j], 1e-8)
             inner, outer = coef[j], coef[j] + step
@@ -192,7 +205,13 @@ def _profile_limits(X, y, coef, se, deviance, conf_level, names) -> tuple[np.nda
                               "(separation?); that limit is infinite", ConvergenceWarning, stacklevel=3)
                 continue
             a, b = sorted((inner, outer))
-            out[j] = optimize.brentq(f, a, b, xtol=1e-13, rtol=1e-13)
+            try:
+                out[j] = optimize.brentq(f, a, b, xtol=1e-13, rtol=1e-13)
+            except ValueError:  # the profile is not monotone there (e.g. separation): no limit to report
+                out[j] = np.nan
+                warnings.warn(f"logistic: the profile likelihood of {names[j]!r} could not be inverted on the "
+                              f"{'upper' if sign > 0 else 'lower'} side (separation?); that limit is missing",
+                              ConvergenceWarning, stacklevel=3)
     return lower, upper
 
 

@@ -106,10 +106,14 @@ def multistate_cox(
         sub = ordered.loc[in_a].copy()
         sub["_event"] = (tr.to_code[in_a] == b).astype(np.int64)
         try:
-            fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
-                      conf_level=conf_level, dropna=dropna)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
+                          conf_level=conf_level, dropna=dropna)
         except InputError as exc:
             raise InputError(f"transition {states[a]} -> {states[b]}: {exc}") from None
+        for w in caught:  # say which transition a warning is about
+            warnings.warn(f"transition {states[a]} -> {states[b]}: {w.message}", w.category, stacklevel=2)
         s = fit.summary
         if "naive_std_err" not in s.columns:
             s["naive_std_err"] = s["std_err"]

@@ -222,7 +222,9 @@ def _estimate(tr: Transitions, S: int) -> tuple[dict, np.ndarray]:
         if q:
             U_in[r] = U_out[r - 1]
         z_in[r] = U_in[r] - G_at_entry[kA[r], h[r]]
-        z_out[r] = _propagate(z_in[r], kA[r], kB[r], table)
+        z_out[r] = 0.0
+        live = r[np.any(z_in[r] != 0, axis=1)]  # z = 0 stays 0: rows from the start carry no influence yet
+        z_out[live] = _propagate(z_in[live], kA[live], kB[live], table)
         U_out[r] = z_out[r] + G[kB[r], h[r]]
         mv = r[moved[r]]
         jump = p_before[kB[mv], h[mv]] * share[kB[mv], h[mv]]

@@ -821,6 +821,10 @@ def plot_proportion(result: Any, ax: Any = None, *, width: str | float = "single
         ax.set_xlim(left=0)
         ax.set_xlabel(xlabel or (f"{result.outcome} ({'%' if percent else 'proportion'}, "
                                  f"{result.conf_level:.0%} CI)"))
+        if fig.get_axes() == [ax]:  # our own figure: room for the group labels
+            w, h = fig.get_figwidth(), fig.get_figheight()
+            fig.subplots_adjust(left=(0.25 + 0.055 * max(map(len, labels))) / w, right=1 - 0.2 / w,
+                                top=1 - 0.15 / h, bottom=0.42 / h)
         if title:
             ax.set_title(title, loc="left", fontsize=8)
     return fig
@@ -844,8 +848,9 @@ def plot_state_occupation(result: Any, ax: Any = None, *, width: str | float = "
     p0 = start.set_index("state")["estimate"].reindex(states).to_numpy(dtype=float)
     values = np.vstack([p0, wide.to_numpy(dtype=float)]) * (100.0 if percent else 1.0)
     colors = list(colors or st.palette(len(states)))
+    own = ax is None
     with st.style():
-        fig, ax = _own_axes(ax, width, 2.4)
+        fig, ax = _own_axes(ax, width, 2.4 + 0.14 * len(states))
         bottom = np.zeros(len(times))
         for j, state in enumerate(states):
             top = bottom + values[:, j]
@@ -858,7 +863,16 @@ def plot_state_occupation(result: Any, ax: Any = None, *, width: str | float = "
             ax.yaxis.set_major_formatter(PercentFormatter(100))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel or "Probability of being in state")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=6.5)
+        if own:  # fixed margins (deterministic), the legend under the axis label
+            w, h = fig.get_figwidth(), fig.get_figheight()
+            legend_h = 0.14 * len(states) + 0.1
+            fig.subplots_adjust(left=0.55 / w, right=1 - 0.2 / w, top=1 - (0.3 if title else 0.1) / h,
+                                bottom=(0.45 + legend_h) / h)
+            handles, names = ax.get_legend_handles_labels()
+            fig.legend(handles, names, loc="lower left", bbox_to_anchor=(0.55 / w, 0.02), frameon=False,
+                       fontsize=6.5, ncol=1)
+        else:
+            ax.legend(loc="lower left", frameon=True, fontsize=6.5)
         if title:
             ax.set_title(title, loc="left", fontsize=8)
     return fig
