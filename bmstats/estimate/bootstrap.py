@@ -200,9 +200,29 @@ def bootstrap_interval(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], o
                        seed: int | None = None, conf_level: float = 0.95, n_jobs: int = 1) -> pd.DataFrame:
     """Percentile bootstrap interval of any statistic of validation data (no refitting).
 
-    ``statistic(data)`` returns a number or a Series of numbers (e.g. ``lambda d: bm.calibration(d, ...)
-    .summary.set_index("measure")["estimate"]``). Returns a frame (index: the statistic's names) with
-    estimate, std_err (bootstrap standard deviation), lower, upper.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Validation data (rows are resampled with replacement).
+    statistic : callable
+        ``statistic(data)`` returns a number or a Series of numbers (e.g. ``lambda d: bm.calibration(d, ...)
+        .summary.set_index("measure")["estimate"]``).
+    n_boot : int, default 200
+    seed : int, optional
+        Seed of ``numpy.random.default_rng``.
+    conf_level : float, default 0.95
+    n_jobs : int, default 1
+        Unused for now (the statistic runs in this process).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the statistic's names; estimate (on the data), std_err (bootstrap standard deviation), lower,
+        upper (percentile interval).
+
+    References
+    ----------
+    Efron B, Tibshirani RJ (1993). An Introduction to the Bootstrap. Chapman & Hall, chapter 13.
     """
     require_frame(data)
     if not 0 < conf_level < 1:
