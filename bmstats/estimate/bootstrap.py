@@ -223,6 +223,7 @@ def bootstrap_interval(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], o
     References
     ----------
     Efron B, Tibshirani RJ (1993). An Introduction to the Bootstrap. Chapman & Hall, chapter 13.
+    R: ``boot::boot.ci(boot::boot(data, statistic, R = n_boot), type = "perc")``.
     """
     require_frame(data)
     if not 0 < conf_level < 1:
