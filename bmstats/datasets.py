@@ -69,7 +69,8 @@ def load_gbsg() -> pd.DataFrame:
 def load_rotterdam_gbsg() -> pd.DataFrame:
     """Rotterdam (development) and GBSG (validation) harmonised for recurrence-free survival, as Royston &
     Altman (BMC Med Res Methodol 2013;13:33): the 1,546 node-positive Rotterdam patients and the 686 GBSG
-    patients (all node-positive), stacked with a ``cohort`` column ("Rotterdam", "GBSG").
+    patients (all node-positive), stacked with a ``cohort`` column ("Rotterdam", "GBSG") and its 0/1 code
+    ``gbsg`` (for filters: ``gbsg == 0`` is Rotterdam).
 
     ``rfstime`` (days) and ``rfs`` (1 = recurrence or death): in Rotterdam the relapse time when relapsed,
     otherwise the death or follow-up time; ``size`` the Rotterdam categories (GBSG millimetres cut at 20 and
@@ -94,6 +95,7 @@ def load_rotterdam_gbsg() -> pd.DataFrame:
     })
     out = pd.concat([rot, gb], ignore_index=True)
     out["size"] = pd.Categorical(out["size"], categories=["<=20", "20-50", ">50"], ordered=True)
+    out.insert(1, "gbsg", (out["cohort"] == "GBSG").astype("int64"))
     return out
 
 

@@ -24,8 +24,8 @@ analyses:
     type: validation
     endpoint: rfs
     formula: "{FORMULA}"
-    development: 'cohort == "Rotterdam"'
-    validation: 'cohort == "GBSG"'
+    development: 'gbsg == 0'
+    validation: 'gbsg == 1'
     time_horizon: 5
     bootstrap: 4
     seed: 1
@@ -33,21 +33,21 @@ analyses:
     type: calibration
     endpoint: rfs
     formula: "{FORMULA}"
-    development: 'cohort == "Rotterdam"'
-    validation: 'cohort == "GBSG"'
+    development: 'gbsg == 0'
+    validation: 'gbsg == 1'
     time_horizon: 3
   - id: dca
     type: decision_curve
     endpoint: rfs
     formula: "{FORMULA}"
-    development: 'cohort == "Rotterdam"'
-    validation: 'cohort == "GBSG"'
+    development: 'gbsg == 0'
+    validation: 'gbsg == 1'
     time_horizon: 5
   - id: nomo
     type: nomogram
     endpoint: rfs
     formula: "{FORMULA}"
-    development: 'cohort == "Rotterdam"'
+    development: 'gbsg == 0'
     times: [3, 5]
 outputs:
   tables: [csv]
@@ -83,8 +83,8 @@ def test_prediction_report_types(tmp_path):
 
 def test_prediction_report_names_bad_filters(tmp_path, capsys):
     config = tmp_path / "p.yaml"
-    config.write_text(CONFIG.replace('validation: \'cohort == "GBSG"\'\n    time_horizon: 5\n    bootstrap',
-                                     'validation: \'cohort == "Leiden"\'\n    time_horizon: 5\n    bootstrap'))
+    config.write_text(CONFIG.replace('validation: \'gbsg == 1\'\n    time_horizon: 5\n    bootstrap',
+                                     'validation: \'gbsg == 2\'\n    time_horizon: 5\n    bootstrap'))
     assert build_report(config, tmp_path / "out") != 0
     assert "selects no rows" in capsys.readouterr().err
 

@@ -698,6 +698,10 @@ class ReportBuilder:
         s.notes.append(f"Model fitted on {len(dev):,} patients ({int((dev[status] == cause).sum()):,} events), "
                        f"validated on {len(val):,} ({int((val[status] == cause).sum()):,} events); horizon "
                        f"{h:g} {unit}.")
+        if a.get("model", "cox") != "cause_specific":
+            t = tabs.regression_table({name: fit}, labels=self.labels, level_labels=self.level_labels,
+                                      title=f"{s.title}: the model (development data)")
+            s.tables.append((t, f"{a['id']}_model"))
         sc = bm.score(val, "time", status, {name: fit}, times=[h], cause=cause)
         risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None)["risk"].to_numpy()
         conc = bm.concordance(val.assign(__risk__=risk), "time", status, "__risk__",
