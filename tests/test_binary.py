@@ -112,8 +112,7 @@ def test_logistic_separation_and_bad_input(patients):
         bm.logistic(d, "bm_at_dx", "flag", interval="wald")
     assert any(issubclass(w.category, ConvergenceWarning) and "flag" in str(w.message) for w in caught)
     small = pd.DataFrame({"y": [0, 1, 0, 1, 1, 0], "x": [0, 1, 0, 1, 1, 0]})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True, action="always") as caught:
         s = bm.logistic(small, "y", "x").summary  # profile limits under separation: one side infinite
     assert np.isinf(s.loc["x", "upper"]) and s.loc["x", "lower"] > 1
     assert any("cut-off on the upper side" in str(w.message) for w in caught)

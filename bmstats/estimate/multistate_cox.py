@@ -10,6 +10,7 @@ and baseline hazard (Efron ties), and the standard errors are the robust ones cl
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +107,7 @@ def multistate_cox(
         sub = ordered.loc[in_a].copy()
         sub["_event"] = (tr.to_code[in_a] == b).astype(np.int64)
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with warnings.catch_warnings(record=True, action="always") as caught:
                 fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
                           conf_level=conf_level, dropna=dropna)
         except InputError as exc:
