@@ -217,3 +217,52 @@ def test_table_builders_take_only_their_result(data):
         bm.regression_table(km)
     with pytest.raises(InputError, match="rate_table: ratios must be a result of bmstats.rate_ratio"):
         bm.rate_table(bm.incidence_rate(data["rott"], "os", "death", by="nodal"), ratios=km)
+
+
+# ------------------------------------------------------------------------- old spellings still work, and warn
+OLD_SPELLINGS = [
+    # (old call, new call, the new spelling the warning names)
+    (lambda d: bm.fine_gray(d["rott"], "t", "s", "age", event=2),
+     lambda d: bm.fine_gray(d["rott"], "t", "s", "age", cause=2), "cause="),
+    (lambda d: bm.cause_specific_cox(d["rott"], "t", "s", "age", event=2),
+     lambda d: bm.cause_specific_cox(d["rott"], "t", "s", "age", cause=2), "cause="),
+    (lambda d: bm.competing_risks_models(d["rott"], "t", "s", "age", events=[1]),
+     lambda d: bm.competing_risks_models(d["rott"], "t", "s", "age", cause=[1]), "cause="),
+    (lambda d: bm.kaplan_meier(d["rott"], "os", "death", "nodal"),
+     lambda d: bm.kaplan_meier(d["rott"], "os", "death", by="nodal"), "by="),
+    (lambda d: bm.cox(d["rott"], "os", "death", "age", "nodal"),
+     lambda d: bm.cox(d["rott"], "os", "death", "age", strata="nodal"), "strata="),
+    (lambda d: bm.logrank_test(d["rott"], "os", "death", "nodal"),
+     lambda d: bm.logrank_test(d["rott"], "os", "death", by="nodal"), "by="),
+    (lambda d: bm.incidence_rate(d["rott"], "os", "death", "nodal", 100),
+     lambda d: bm.incidence_rate(d["rott"], "os", "death", by="nodal", per=100), "per="),
+    (lambda d: bm.mean_cumulative_function(d["sre"], "id", "start", "stop", "event", "terminal"),
+     lambda d: bm.mean_cumulative_function(d["sre"], "id", "start", "stop", "event", terminal="terminal"),
+     "terminal="),
+]
+
+
+@pytest.mark.parametrize("k", range(len(OLD_SPELLINGS)))
+def test_old_spellings_warn_naming_the_new_one_and_give_the_same_result(k, data):
+    old, new, spelling = OLD_SPELLINGS[k]
+    with pytest.warns(FutureWarning, match=spelling):
+        before = old(data)
+    after = new(data)
+    frame = "summary" if hasattr(after, "summary") and not hasattr(after, "table") else "table"
+    pd.testing.assert_frame_equal(getattr(before, frame), getattr(after, frame))
+
+
+def test_deprecated_attributes_and_table_options(data):
+    fg = bm.fine_gray(data["rott"], "t", "s", "age", cause=2)
+    with pytest.warns(FutureWarning, match=r"\.cause"):
+        assert fg.event == 2
+    with pytest.warns(FutureWarning, match=r"\.shr"):
+        pd.testing.assert_series_equal(fg.hr, fg.shr)
+    ci = bm.cumulative_incidence(data["rott"], "t", "s", by="nodal")
+    with pytest.warns(FutureWarning, match="cause="):
+        old = bm.cif_table(ci, [2, 5], causes={1: "Relapse"})
+    assert old.body.equals(bm.cif_table(ci, [2, 5], cause=1, cause_labels={1: "Relapse"}).body)
+    with pytest.raises(TypeError, match="pass only cause="):
+        bm.fine_gray(data["rott"], "t", "s", "age", event=1, cause=1)
+    with pytest.raises(TypeError, match="positional arguments"):
+        bm.logrank_test(data["rott"], "os", "death", "nodal", None, 0, False, None, False, "extra")

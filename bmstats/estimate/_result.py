@@ -54,13 +54,14 @@ import pandas as pd
 from bmstats._checks import Dropped, InputError
 
 __all__ = ["Result", "TableResult", "CurveResult", "ModelResult", "TestResult", "step_at", "frozen_copy",
-           "MODEL_COLUMNS", "TEST_COLUMNS", "CURVE_VALUES"]
+           "MODEL_COLUMNS", "TEST_COLUMNS", "CURVE_VALUES", "CONF_TYPES", "conf_type_option"]
 
 # the vocabulary (docs/api.md)
 CURVE_VALUES = ("estimate", "std_err", "lower", "upper")
 CURVE_COUNTS = ("n_event", "n_censor", "n_terminal")
 MODEL_COLUMNS = ("coef", "std_err", "{ratio}", "lower", "upper", "statistic", "p_value")
 TEST_COLUMNS = ("statistic", "df", "p_value")
+CONF_TYPES = ("plain", "log", "log-log")  # pointwise limits: on the estimate, log estimate, log(-log estimate)
 RATIO_NAMES = {"hr": "hazard ratio", "shr": "subdistribution hazard ratio", "rate_ratio": "rate ratio",
                "odds_ratio": "odds ratio"}
 
@@ -204,6 +205,16 @@ class TestResult(Result):
 
     def _tidy(self) -> pd.DataFrame:
         return self.summary
+
+
+def conf_type_option(conf_type: Any, allowed: Sequence[str] = CONF_TYPES) -> str:
+    """Check ``conf_type`` against the package's one set of choices (``allowed``: the subset that makes sense
+    for the estimate, e.g. not "log-log" for a mean number of events, which is not a probability)."""
+    if conf_type not in allowed:
+        extra = [c for c in CONF_TYPES if c not in allowed]
+        why = f" ({', '.join(extra)} is for probabilities)" if extra else ""
+        raise InputError(f"conf_type must be one of {', '.join(allowed)}{why}, got {conf_type!r}")
+    return conf_type
 
 
 def _check_times(times) -> np.ndarray:

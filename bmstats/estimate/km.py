@@ -19,18 +19,16 @@ from scipy import stats
 
 from bmstats._checks import InputError
 from bmstats._deprecation import legacy_arguments
-from bmstats.estimate._result import CurveResult
+from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.counts import aggregate_counts, sum_last_axis
 from bmstats.estimate.inputs import survival_inputs
 
-CONF_TYPES = ("plain", "log", "log-log")
 _FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
 
 
 def confidence_limits(surv, sigma, conf_type, conf_level):
     """Pointwise limits of S from sigma = se of the cumulative hazard, as survfit computes them."""
-    if conf_type not in CONF_TYPES:
-        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {conf_type!r}")
+    conf_type_option(conf_type)
     z = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         if conf_type == "plain":
@@ -186,8 +184,7 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, *, by: str | None = 
     truncation: at risk on (entry, time]).  ``.table`` has group, time, n_risk, n_event, n_censor,
     estimate, std_err (of the survival estimate, as summary.survfit), lower, upper.
     """
-    if conf_type not in CONF_TYPES:
-        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {conf_type!r}")
+    conf_type_option(conf_type)
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna)

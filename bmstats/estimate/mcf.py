@@ -34,11 +34,11 @@ from scipy import stats
 
 from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
-from bmstats.estimate._result import CurveResult, TestResult, frozen_copy
+from bmstats.estimate._result import CurveResult, TestResult, conf_type_option, frozen_copy
 from bmstats.estimate.counting_process import CountingProcess, counting_process
 
 METHODS = ("ghosh-lin", "nelson-aalen")
-CONF_TYPES = ("log", "plain")
+CONF_TYPES = ("plain", "log")  # of the package's choices, those that suit a mean number of events
 
 
 def aggregate_counts(cp: CountingProcess) -> pd.DataFrame:
@@ -325,8 +325,7 @@ def mean_cumulative_function(
     require_frame(data)
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if conf_type not in CONF_TYPES:
-        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}; got {conf_type!r}")
+    conf_type_option(conf_type, CONF_TYPES)
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1; got {conf_level!r}")
     cp = counting_process(data, id, start, stop, event, terminal, by, dropna)

@@ -27,12 +27,11 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame
-from bmstats.estimate._result import CurveResult
+from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.transitions import Transitions, transitions
 
 __all__ = ["state_occupation", "StateOccupation"]
 
-CONF_TYPES = ("log", "plain", "log-log")
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,8 +95,7 @@ def state_occupation(
     id = id, istate = istate)``.
     """
     require_frame(rows)
-    if conf_type not in CONF_TYPES:
-        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {conf_type!r}")
+    conf_type_option(conf_type)
     if not (isinstance(conf_level, (int, float)) and 0 < conf_level < 1):
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     require_columns(rows, [by])
