@@ -11,6 +11,17 @@ from dataclasses import dataclass, field
 
 @dataclass
 class DisplayOptions:
+    """How results show in notebooks (``bm.options.display``); each option is checked when set.
+
+    Parameters
+    ----------
+    figures : bool, default True
+        Show a small inline SVG picture.
+    times : list of float, optional
+        Times at which curves are summarised (None: a few round times from the follow-up).
+    max_rows : int, default 12
+        Rows of a frame shown.
+    """
     figures: bool = True
     times: list[float] | None = None
     max_rows: int = 12
@@ -34,6 +45,19 @@ class DisplayOptions:
 
 @dataclass
 class Options:
+    """Package-wide settings a user may change at run time, reached as ``bm.options``.
+
+    Parameters
+    ----------
+    display : DisplayOptions
+        How results show in notebooks.
+
+    Attributes
+    ----------
+    display : DisplayOptions
+        ``bm.options.display.figures`` (show a small inline SVG), ``.times`` (times at which curves are
+        summarised; None chooses round times), ``.max_rows`` (rows of a frame shown).
+    """
     display: DisplayOptions = field(default_factory=DisplayOptions)
 
 

@@ -30,6 +30,11 @@ class ConvergenceWarning(UserWarning):
     ----------
     converged : bool
         As given.
+
+    References
+    ----------
+    .. [1] Heinze G, Schemper M. A solution to the problem of monotone likelihood in Cox regression.
+       Biometrics 2001;57:114-119.
     """
 
     def __init__(self, message: str, converged: bool = False) -> None:

@@ -61,3 +61,38 @@ def pytest_terminal_summary(terminalreporter):
     if missing and os.environ.get("BMSTATS_REQUIRE_SYSTEM") != "1":
         terminalreporter.write_line(
             "NOTE: some system tools are missing, so their tests were skipped: " + "; ".join(missing.values()))
+
+
+# ------------------------------------------------------------------------------------------ browser tests
+# Fixtures for tests marked @pytest.mark.browser; the checks themselves are in tests/browser_pages.py.
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium under Playwright, one per test session (worker)."""
+    from browser_pages import launch_chromium
+
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="session")
+def example_reports(tmp_path_factory, worker_id) -> dict:
+    """The HTML reports of analyses/*.yaml, built once per test session (shared by xdist workers through
+    a lock): {config name: path of report.html}."""
+    import fcntl
+
+    from bmstats.report.builder import build_report
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    out = shared / "example_reports"
+    out.mkdir(exist_ok=True)
+    configs = sorted((ROOT / "analyses").glob("*.yaml"))
+    with open(shared / "example_reports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for config in configs:
+            target = out / config.stem
+            if not (target / "report.html").exists():
+                # only the files the page needs: the page is the same, the build several times faster
+                code = build_report(config, target, outputs={"tables": ["html"], "figures": ["png"]})
+                assert code == 0, f"bmstats report {config.name} failed (exit {code})"
+    return {config.stem: out / config.stem / "report.html" for config in configs}

@@ -21,11 +21,43 @@ from bmstats.cohort.issues import empty_issues
 
 @dataclass(frozen=True, eq=False, repr=False, init=False)
 class Cohort:
-    """One cohort in the canonical schema (docs/cohort.md).
+    """One cohort in the canonical schema (docs/cohort.md): the ``patients`` and ``skeletal_events`` tables.
 
-    Attributes: ``patients`` and ``events`` (copies of the canonical tables, dates as datetime64),
-    ``truth`` (for a synthetic cohort: the parameters it was drawn from; else None), ``sources`` (the
-    files read, by table).
+    Made by :func:`bmstats.read_cohort`, :meth:`Cohort.from_frames` or :func:`bmstats.simulate_cohort`;
+    frozen, and its tables are handed out as copies.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        The canonical ``patients`` table.
+    events : pandas.DataFrame, optional
+        The canonical ``skeletal_events`` table (empty when not given).
+    truth : dict, optional
+        For a synthetic cohort, the parameters it was drawn from and the true quantities they imply.
+    sources : dict, optional
+        The files read, by table.
+    read_issues : pandas.DataFrame, optional
+        Values that did not parse while reading, kept as issues for :func:`bmstats.validate`.
+    absent : dict, optional
+        Optional columns the files did not have, by table.
+    canonical : bool, default False
+        The tables are already canonical (skip the conversion).
+
+    Attributes
+    ----------
+    patients : pandas.DataFrame
+        A copy of the patients table, dates as datetime64.
+    events : pandas.DataFrame
+        A copy of the skeletal events table.
+    truth : dict or None
+        As given.
+    sources : dict
+        As given.
+
+    References
+    ----------
+    .. [1] von Elm E, Altman DG, Egger M, et al. The Strengthening the Reporting of Observational Studies in
+       Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
 
     _patients: pd.DataFrame
@@ -66,13 +98,38 @@ class Cohort:
     ) -> Cohort:
         """A Cohort from DataFrames in the canonical schema (dates as datetime64 or ISO text).
 
-        Missing optional columns are added empty; ``subtype`` is derived from er/pr/her2 when absent;
-        values that do not parse are kept as issues for :func:`bmstats.validate`.
+        Missing optional columns are added empty; ``subtype`` is derived from er/pr/her2 when absent; values that
+        do not parse are kept as issues for :func:`bmstats.validate`.
+
+        Parameters
+        ----------
+        patients : pandas.DataFrame
+            One row per patient.
+        events : pandas.DataFrame, optional
+            One row per skeletal event.
+        truth : dict, optional
+            The parameters of a synthetic cohort.
+
+        Returns
+        -------
+        Cohort
+            The cohort.
         """
         return cls(patients, events, truth)
 
     def with_truth(self, truth: dict | None) -> Cohort:
-        """The same cohort carrying ``truth`` (the parameters a synthetic cohort was drawn from)."""
+        """The same cohort carrying ``truth`` (the parameters a synthetic cohort was drawn from).
+
+        Parameters
+        ----------
+        truth : dict or None
+            The parameters and true quantities.
+
+        Returns
+        -------
+        Cohort
+            A new cohort; this one is unchanged.
+        """
         return type(self)(
             self._patients, self._events, truth, sources=self.sources,
             read_issues=self._read_issues, absent=self._absent, canonical=True,
@@ -119,7 +176,18 @@ class Cohort:
 
     # -- writing --------------------------------------------------------------------------------
     def to_files(self, folder: str | Path) -> dict[str, Path]:
-        """Write ``patients.csv`` and ``skeletal_events.csv`` (ISO dates, empty for missing) into ``folder``."""
+        """Write ``patients.csv`` and ``skeletal_events.csv`` (ISO dates, empty for missing) into ``folder``.
+
+        Parameters
+        ----------
+        folder : str or Path
+            Created if needed.
+
+        Returns
+        -------
+        dict of str to Path
+            The files written, by table.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {}
@@ -151,19 +219,66 @@ class Cohort:
     ) -> pd.DataFrame:
         """Time-to-event frame (``patient_id``, ``time``, ``status`` + covariates) from ``origin``.
 
-        With ``time_varying={name: date column | "skeletal_event"}``: counting-process rows
-        (``patient_id, start, stop, status``, one 0/1 column per exposure, covariates) split as R's
-        ``tmerge(..., tdc())``; see :mod:`bmstats.cohort.timevarying`.
+        ``status`` is 0 (censored), 1 (the event) and 2.. (competing events in the order given). The exclusion
+        log (a STROBE flow) is ``frame.attrs["exclusions"]``; :meth:`endpoint_with_log` returns both explicitly.
 
-        The exclusion log is ``frame.attrs["exclusions"]`` (an :class:`~bmstats.cohort.exclusions.ExclusionLog`);
-        :meth:`endpoint_with_log` returns both explicitly.  See :func:`bmstats.cohort.endpoints.endpoint`.
+        Parameters
+        ----------
+        event : str
+            The event of interest: ``bone_metastasis``, ``visceral_metastasis``, ``skeletal_event`` (the first),
+            ``death`` or ``breast_cancer_death``.
+        competing : sequence of str, default ()
+            Competing events, coded 2, 3, ... in the order given.
+        origin : str, default "diagnosis"
+            Time zero: ``diagnosis``, ``bone_metastasis`` or ``visceral_metastasis`` (patients without it are
+            excluded and counted).
+        unit : {"years", "months", "weeks", "days"}, default "years"
+            Unit of ``time``.
+        horizon : float, optional
+            Administrative censoring at this time.
+        covariates : sequence of str, optional
+            Patient columns carried along (default: all).
+        time_varying : dict, optional
+            ``{name: date column | "skeletal_event"}``: counting-process rows with one 0/1 column per exposure,
+            split as R's ``survival::tmerge(..., tdc())``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per patient at risk from the origin (or counting-process rows with ``time_varying``).
         """
         return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates, time_varying).data
 
     def endpoint_with_log(self, event: str, competing: Sequence[str] = (), origin: str = "diagnosis",
                           unit: str = "years", horizon: float | None = None,
                           covariates: Sequence[str] | None = None, time_varying: dict | None = None):
-        """:class:`~bmstats.cohort.endpoints.Endpoint` (``.data``, ``.exclusions``)."""
+        """As :meth:`endpoint`, with the exclusion log returned beside the frame.
+
+        Parameters
+        ----------
+        event : str
+            The event of interest: ``bone_metastasis``, ``visceral_metastasis``, ``skeletal_event`` (the first),
+            ``death`` or ``breast_cancer_death``.
+        competing : sequence of str, default ()
+            Competing events, coded 2, 3, ... in the order given.
+        origin : str, default "diagnosis"
+            Time zero: ``diagnosis``, ``bone_metastasis`` or ``visceral_metastasis`` (patients without it are
+            excluded and counted).
+        unit : {"years", "months", "weeks", "days"}, default "years"
+            Unit of ``time``.
+        horizon : float, optional
+            Administrative censoring at this time.
+        covariates : sequence of str, optional
+            Patient columns carried along (default: all).
+        time_varying : dict, optional
+            ``{name: date column | "skeletal_event"}``: counting-process rows with one 0/1 column per exposure,
+            split as R's ``survival::tmerge(..., tdc())``.
+
+        Returns
+        -------
+        Endpoint
+            ``.data`` (the frame of :meth:`endpoint`) and ``.exclusions`` (an ``ExclusionLog``).
+        """
         from bmstats.cohort.endpoints import endpoint
 
         return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates,
@@ -179,8 +294,26 @@ class Cohort:
     ) -> pd.DataFrame:
         """Counting-process rows (``id, start, stop, event, terminal, enum`` + covariates) of skeletal events.
 
-        See :func:`bmstats.cohort.recurrent.recurrent_events`; ``frame.attrs["exclusions"]`` holds the
-        exclusion log and ``frame.attrs["dropped_events"]`` the events not counted, with reasons.
+        ``frame.attrs["exclusions"]`` holds the exclusion log and ``frame.attrs["dropped_events"]`` the events
+        not counted, with reasons.
+
+        Parameters
+        ----------
+        origin : str, default "bone_metastasis"
+            Time zero.
+        unit : {"years", "months", "weeks", "days"}, default "years"
+            Unit of the times.
+        window_days : int, optional
+            Count at most one event per this many days (e.g. 21, the skeletal morbidity window).
+        event_types : sequence of str, optional
+            The event types counted (default: all five).
+        covariates : sequence of str, optional
+            Patient columns carried along (default: all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows, ready for :func:`bmstats.mean_cumulative_function` and :func:`bmstats.sre_summary`.
         """
         from bmstats.cohort.recurrent import recurrent_events
 
@@ -195,15 +328,37 @@ class Cohort:
     ) -> pd.DataFrame:
         """Transition rows of a multi-state model (``patient_id, start, stop, from_state, to_state`` + covariates).
 
-        The initial state is ``"free"``; ``to_state`` is missing when the patient is censored.  See
-        :mod:`bmstats.cohort.multistate`; ``frame.attrs["exclusions"]`` holds the exclusion log.
+        The initial state is ``"free"``; ``to_state`` is missing when the patient is censored;
+        ``frame.attrs["exclusions"]`` holds the exclusion log.
+
+        Parameters
+        ----------
+        origin : str, default "diagnosis"
+            Time zero.
+        states : sequence of str, default ("bone_metastasis", "death")
+            The states after ``"free"``, as event names of :meth:`endpoint`.
+        unit : {"years", "months", "weeks", "days"}, default "years"
+            Unit of the times.
+        covariates : sequence of str, optional
+            Patient columns carried along (default: all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per patient and state occupied.
         """
         from bmstats.cohort.multistate import multistate
 
         return multistate(self._patients, self._events, origin, states, unit, covariates).data
 
     def validate(self):
-        """Shorthand for :func:`bmstats.validate`."""
+        """Shorthand for :func:`bmstats.validate`.
+
+        Returns
+        -------
+        ValidationReport
+            Every rule that fired, with row and patient_id.
+        """
         from bmstats.cohort.validate import validate
 
         return validate(self)

@@ -46,11 +46,30 @@ class CohortReadError(InputError):
 
 
 def read_cohort(patients, events=None, mapping=None) -> Cohort:
-    """Read a cohort: ``patients`` (and optionally ``events``) as file paths or DataFrames.
+    """Read a cohort from files or DataFrames, with a site's mapping to the canonical columns and codes.
 
-    ``mapping`` is a YAML file (or dict) renaming the site's columns and recoding its values
-    (docs/cohort.md).  File type by suffix: .csv/.txt/.tsv, .parquet, .xlsx/.xls, .dta (Stata),
-    .sas7bdat/.xpt (SAS).  Values that do not parse are kept as issues for :func:`bmstats.validate`.
+    File type by suffix: .csv/.txt/.tsv, .parquet, .xlsx/.xls, .dta (Stata), .sas7bdat/.xpt (SAS). Values that
+    do not parse are kept as issues for :func:`bmstats.validate`; an unreadable file raises ``CohortReadError``
+    (an ``InputError``) naming it.
+
+    Parameters
+    ----------
+    patients : str, Path or pandas.DataFrame
+        The patients table.
+    events : str, Path or pandas.DataFrame, optional
+        The skeletal events table.
+    mapping : str, Path or dict, optional
+        A YAML mapping (or its dict) renaming the site's columns and recoding its values (docs/cohort.md).
+
+    Returns
+    -------
+    Cohort
+        The cohort in the canonical schema.
+
+    References
+    ----------
+    .. [1] von Elm E, Altman DG, Egger M, et al. The Strengthening the Reporting of Observational Studies in
+       Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
     m = load_mapping(mapping)
     raw_p, src_p = _read_any(patients, m, "patients")

@@ -16,7 +16,31 @@ from bmstats.cohort.issues import RULES, rules_table
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ValidationReport:
-    """Issues found in a cohort: ``.issues`` (rule, severity, table, row, patient_id, column, message)."""
+    """Issues found in a cohort by :func:`bmstats.validate`, each naming rule, file row and patient.
+
+    Parameters
+    ----------
+    _issues : pandas.DataFrame
+        One row per issue (rule, severity, table, row, patient_id, column, message).
+    n_patients : int, default 0
+        Patients checked.
+    n_events : int, default 0
+        Skeletal events checked.
+    sources : dict
+        The files checked, by table.
+
+    Attributes
+    ----------
+    issues : pandas.DataFrame
+        A copy of the issues.
+    ok : bool
+        No issue of severity "error" (warnings allowed).
+
+    References
+    ----------
+    .. [1] von Elm E, Altman DG, Egger M, et al. The Strengthening the Reporting of Observational Studies in
+       Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
+    """
 
     _issues: pd.DataFrame
     n_patients: int = 0
@@ -48,7 +72,13 @@ class ValidationReport:
         return int((self._issues["severity"] == "warning").sum())
 
     def summary(self) -> pd.DataFrame:
-        """One row per rule of the catalogue: severity, explanation and how many issues it found."""
+        """One row per rule of the catalogue: severity, explanation and how many issues it found.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by rule.
+        """
         counts = self._issues["rule"].value_counts()
         table = rules_table()
         table["n_issues"] = table["rule"].map(counts).fillna(0).astype("int64")
@@ -67,7 +97,18 @@ class ValidationReport:
         return self.sources.get(table, table)
 
     def to_text(self, max_issues: int | None = None) -> str:
-        """One line per issue: ``SEVERITY RULE file row N patient P: message``, then the headline."""
+        """One line per issue: ``SEVERITY RULE file row N patient P: message``, then the headline.
+
+        Parameters
+        ----------
+        max_issues : int, optional
+            Show at most this many issues (all by default).
+
+        Returns
+        -------
+        str
+            The text report.
+        """
         frame = self._issues if max_issues is None else self._issues.head(max_issues)
         if len(frame):
             files = frame["table"].map(lambda t: self._file_of(t))
@@ -85,6 +126,13 @@ class ValidationReport:
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict:
+        """The report as plain data (ok, counts, sources, issues as records).
+
+        Returns
+        -------
+        dict
+            JSON-serialisable.
+        """
         records = self._issues.astype({"row": "int64"}).to_dict(orient="records")
         return {
             "ok": self.ok,
@@ -97,10 +145,28 @@ class ValidationReport:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The report as JSON (:meth:`to_dict`).
+
+        Parameters
+        ----------
+        indent : int, optional
+            Indentation (default 2; None for one line).
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         return json.dumps(self.to_dict(), indent=indent, default=str) + "\n"
 
     def to_junit(self) -> str:
-        """JUnit XML: one test case per rule; a rule with errors fails and lists them; warnings go to system-out."""
+        """JUnit XML: one test case per rule; a rule with errors fails and lists them; warnings go to system-out.
+
+        Returns
+        -------
+        str
+            The XML text.
+        """
         from xml.etree import ElementTree as ET
 
         suite = ET.Element(
@@ -143,9 +209,22 @@ class ValidationReport:
 
 
 def validate(cohort) -> ValidationReport:
-    """Check a :class:`~bmstats.Cohort` against every rule (docs/cohort.md lists them with ids).
+    """Check a cohort against every rule (docs/cohort.md lists them with ids and explanations).
 
-    Returns a :class:`ValidationReport`; ``.ok`` is False when any rule of severity 'error' fired.
+    Parameters
+    ----------
+    cohort : Cohort
+        A cohort from :func:`bmstats.read_cohort` or :meth:`Cohort.from_frames`.
+
+    Returns
+    -------
+    ValidationReport
+        ``.ok`` is False when any rule of severity "error" fired; ``.issues`` names rule, row and patient_id.
+
+    References
+    ----------
+    .. [1] von Elm E, Altman DG, Egger M, et al. The Strengthening the Reporting of Observational Studies in
+       Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
     from bmstats.cohort.cohort import Cohort
     from bmstats.cohort.rules import run_all

@@ -25,13 +25,38 @@ __all__ = ["cause_specific_cox", "competing_risks_models", "CompetingRisksModels
 @legacy_arguments(positional=("cause", "causes"), renamed={"event": "cause"})
 def cause_specific_cox(data: pd.DataFrame, time: str, status: str, formula: str, *, cause: int = 1,
                        causes=None, **cox_kwargs) -> CoxResult:
-    """Cox model for the cause-specific hazard of cause ``cause``: other causes (status 1..k != cause) censored.
+    """Cox model for the cause-specific hazard of one cause, the other causes censored.
 
-    ``status`` holds 0 (censored) and 1..k (causes); ``cause`` must be one of the causes (0 is the censoring
-    code: modelling it would model censoring). ``causes``: the causes the analysis declares; any other
-    non-zero code in the data is an error naming it and its rows (instead of silently becoming one more
-    censoring reason). Remaining keyword arguments go to :func:`bmstats.cox` (strata, cluster, entry,
-    weights, ties, robust, conf_level, dropna, ...).
+    h_k(t | x) = h_k0(t) exp(x'b), fitted by :func:`bmstats.cox` with events of other causes as censorings.
+    Matches R's ``survival::coxph(Surv(time, status == cause) ~ formula)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times.
+    status : str
+        Column coded 0 (censored) and 1..k (causes).
+    formula : str
+        Right-hand side in Wilkinson syntax.
+    cause : int, default 1
+        The cause whose hazard is modelled (not 0: that would model censoring).
+    causes : sequence of int, optional
+        The causes the data may hold; any other non-zero code is an error naming it and its rows.
+    **cox_kwargs
+        Further options of :func:`bmstats.cox` (strata, cluster, entry, weights, ties, robust, conf_level,
+        dropna, tol, max_iter).
+
+    Returns
+    -------
+    CoxResult
+        As :func:`bmstats.cox`, for the cause-specific hazard.
+
+    References
+    ----------
+    .. [1] Prentice RL, Kalbfleisch JD, Peterson AV, et al. The analysis of failure times in the presence of
+       competing risks. Biometrics 1978;34:541-554.
     """
     require_frame(data)
     require_columns(data, [time, status])
@@ -100,16 +125,41 @@ class CompetingRisksModels(Result):
 @legacy_arguments(positional=("cause",), renamed={"events": "cause"})
 def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: str, *, cause=None, causes=None,
                            **kw) -> CompetingRisksModels:
-    """For each cause in ``cause`` (one code or a list; default: every non-zero status code), fit the
-    cause-specific Cox model and the Fine-Gray model on the same formula, so that a report can put them side
-    by side.  ``causes`` declares the causes of the data, as in :func:`fine_gray`: any other non-zero code
-    is then an error naming it and its rows.
+    """Cause-specific Cox and Fine-Gray models for each cause, on the same formula, side by side.
 
-    Keyword arguments shared by both (``conf_level``, ``dropna``, ``tol``, ``max_iter``) go to both; ``ties``
-    and ``robust`` only to the Cox fit, and ``cengroup`` only to Fine-Gray. Options that would change what
-    only one of the two models estimates (``weights``, ``entry``, ``strata``, ``cluster``: Fine-Gray here
-    has none of them) are refused rather than silently dropped from the Fine-Gray fit: fit
-    :func:`cause_specific_cox` with them on its own.
+    For each cause k: h_k(t | x) = h_k0(t) exp(x'b_k) and F_k(t | x) = 1 - exp(-Lambda_k0(t) exp(x'g_k)).
+    Matches R's ``survival::coxph(Surv(time, status == k) ~ .)`` and ``cmprsk::crr(..., failcode = k)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times.
+    status : str
+        Column coded 0 (censored) and 1..k (causes).
+    formula : str
+        Right-hand side in Wilkinson syntax.
+    cause : int or sequence of int, optional
+        The cause(s) to model (default: every non-zero status code).
+    causes : sequence of int, optional
+        The causes the data may hold; any other non-zero code is an error naming it and its rows.
+    **kw
+        ``conf_level``, ``dropna``, ``tol``, ``max_iter`` go to both models; ``ties`` and ``robust`` to the Cox
+        model; ``cengroup`` to Fine-Gray. Options only one model has (weights, entry, strata, cluster) are
+        refused.
+
+    Returns
+    -------
+    CompetingRisksModels
+        The fitted models by cause and kind, ready for :func:`bmstats.regression_table`.
+
+    References
+    ----------
+    .. [1] Austin PC, Lee DS, Fine JP. Introduction to the analysis of survival data in the presence of
+       competing risks. Circulation 2016;133:601-609.
+    .. [2] Latouche A, Allignol A, Beyersmann J, et al. A competing risks analysis should report results on
+       all cause-specific hazards and cumulative incidence functions. J Clin Epidemiol 2013;66:648-653.
     """
     import inspect
 

@@ -145,13 +145,46 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
 def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str | None = None,
                          strata: str | None = None, conf_level: float = 0.95, rho: float = 0.0,
                          km_complement: bool = False, dropna: bool = False) -> CumulativeIncidence:
-    """Cumulative incidence of each cause (``status`` 0 censored, 1..k causes) by group.
+    """Cumulative incidence of each competing cause (Aalen-Johansen), by group, with Gray's test.
 
-    ``.table``: group, cause, time, n_risk, n_event, estimate, std_err (square root of cmprsk::cuminc's
-    variance), lower, upper
-    (log(-log) limits), and with ``km_complement=True`` the naive 1 - Kaplan-Meier that censors the other
-    causes.  With ``by``, ``.gray_test`` holds Gray's test per cause (``strata=`` stratifies it, ``rho`` is
-    the power of its weight function, as in cuminc).
+    F_k(t) = sum_(t_j <= t) S(t_j-) d_kj / n_j, S the all-cause Kaplan-Meier estimate. Estimate, variance and
+    Gray's test match R's ``cmprsk::cuminc(time, status, group, strata, rho)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times.
+    status : str
+        Column coded 0 (censored) and 1..k (causes).
+    by : str, optional
+        Column whose groups get separate curves; with it, ``.gray_test`` compares them for each cause.
+    strata : str, optional
+        Column stratifying Gray's test.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    rho : float, default 0
+        Power of the weight function of Gray's test.
+    km_complement : bool, default False
+        Also give the naive 1 - Kaplan-Meier that censors the other causes (for comparison only: it
+        overstates the incidence).
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    CumulativeIncidence
+        ``.table`` (group, cause, time, n_risk, n_event, estimate, std_err, lower, upper), ``.at(times)``,
+        ``.gray_test``, ``.plot(ax=)``.
+
+    References
+    ----------
+    .. [1] Aalen OO, Johansen S. An empirical transition matrix for non-homogeneous Markov chains based on
+       censored observations. Scand J Stat 1978;5:141-150.
+    .. [2] Gray RJ. A class of K-sample tests for comparing the cumulative incidence of a competing risk.
+       Ann Stat 1988;16:1141-1154.
     """
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")

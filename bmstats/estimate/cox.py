@@ -377,16 +377,57 @@ def cox(
     tol: float = 1e-9,
     max_iter: int = 50,
 ) -> CoxResult:
-    """Fit a Cox proportional hazards model.
+    """Cox proportional hazards regression by maximum partial likelihood.
 
-    Parameters: ``time`` exit (stop) time; ``event`` 0/1; ``formula`` right-hand side (formulaic syntax, see
-    :mod:`bmstats.estimate.design`); ``strata`` column(s) with separate baseline hazards; ``cluster`` column
-    identifying correlated rows (gives the robust variance, as coxph's ``cluster()``); ``entry`` start time of
-    counting-process rows ``(entry, time]`` (time-varying covariates, delayed entry; Andersen-Gill with
-    ``cluster=id``; PWP total time with ``strata=event number`` and ``entry``, PWP gap time with the gap as
-    ``time`` and no entry); ``weights`` case weights; ``ties`` "efron" or "breslow"; ``robust`` defaults to
-    True when ``cluster`` is given or the case weights are not all integers (as coxph; each row is its own
-    cluster when robust without a cluster).
+    h(t | x) = h0(t) exp(x'b), b maximising the partial likelihood (Efron or Breslow ties), variance from the
+    information or the robust sandwich. Matches R's ``survival::coxph(Surv(entry, time, event) ~ formula +
+    strata(strata) + cluster(cluster), weights, ties)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of exit (stop) times.
+    event : str
+        Column coded 0 (censored) / 1 (event).
+    formula : str
+        Right-hand side in Wilkinson syntax (``"age + C(grade) + cr(age, df=3)"``).
+    strata : str or list of str, optional
+        Column(s) with separate baseline hazards.
+    cluster : str, optional
+        Column identifying correlated rows (subject id): robust variance, as ``cluster()``.
+    entry : str, optional
+        Column of start times of counting-process rows ``(entry, time]`` (delayed entry, time-varying
+        covariates, Andersen-Gill and PWP recurrent-event models).
+    weights : str, optional
+        Column of case weights.
+    ties : {"efron", "breslow"}, default "efron"
+        Handling of tied event times.
+    robust : bool, optional
+        Robust (sandwich) variance; default True with ``cluster`` or non-integer weights, as coxph.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+    tol : float, default 1e-9
+        Convergence tolerance on the relative change of the log partial likelihood.
+    max_iter : int, default 50
+        Iteration limit of Newton-Raphson (a :class:`~bmstats.ConvergenceWarning` when reached).
+
+    Returns
+    -------
+    CoxResult
+        ``.summary`` (term: coef, std_err, hr, lower, upper, statistic, p_value), ``.ph_test()``,
+        ``.predict``, ``.converged``, ``.plot(ax=)``.
+
+    References
+    ----------
+    .. [1] Cox DR. Regression models and life-tables. J R Stat Soc B 1972;34:187-220.
+    .. [2] Efron B. The efficiency of Cox's likelihood function for censored data. JASA 1977;72:557-565.
+    .. [3] Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. JASA
+       1989;84:1074-1078.
     """
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")

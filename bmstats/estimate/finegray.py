@@ -191,15 +191,47 @@ def fine_gray(
     tol: float = 1e-9,
     max_iter: int = 50,
 ) -> FineGrayResult:
-    """Fit the Fine-Gray (1999) proportional subdistribution hazards model for cause ``cause``.
+    """Fine-Gray proportional subdistribution hazards model for the cause of interest.
 
-    ``status``: 0 censored, 1..k causes (every non-zero code other than ``cause`` is a competing event);
-    ``causes`` declares the causes, and then any other non-zero code is an error naming it and its rows.
-    ``formula``: right-hand side in Wilkinson syntax (``"age + C(grade) + np.log(nodes + 1)"``), through
-    :func:`bmstats.estimate.design.design_matrix`.  ``cengroup``: a column whose groups get separate censoring
-    Kaplan-Meier estimates (crr's ``cengroup``; needed when censoring differs by a covariate in the model).
-    Newton-Raphson stops when the relative change in the log pseudo-likelihood is below ``tol`` and then takes
-    one more Newton step.  Missing values are an error unless ``dropna=True`` (dropped and counted).
+    F(t | x) = 1 - exp(-Lambda0(t) exp(x'b)), b from the IPCW-weighted partial likelihood, robust variance with
+    the censoring term. Matches R's ``cmprsk::crr(ftime, fstatus, cov1, failcode = cause, cengroup)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times.
+    status : str
+        Column coded 0 (censored) and 1..k (causes); every non-zero code other than ``cause`` competes.
+    formula : str
+        Right-hand side in Wilkinson syntax.
+    cause : int, default 1
+        The cause of interest.
+    cengroup : str, optional
+        Column whose groups get separate censoring Kaplan-Meier estimates (crr's ``cengroup``).
+    causes : sequence of int, optional
+        The causes the data may hold; any other non-zero code is an error naming it and its rows.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+    tol : float, default 1e-9
+        Convergence tolerance on the relative change of the log pseudo-likelihood.
+    max_iter : int, default 50
+        Iteration limit of Newton-Raphson.
+
+    Returns
+    -------
+    FineGrayResult
+        ``.summary`` (term: coef, std_err, shr, lower, upper, statistic, p_value), ``.predict``,
+        ``.converged``, ``.plot(ax=)``.
+
+    References
+    ----------
+    .. [1] Fine JP, Gray RJ. A proportional hazards model for the subdistribution of a competing risk. JASA
+       1999;94:496-509.
     """
     cause = cause_code(cause, "cause")
     prep = prepare(data, formula, time=time, status=status, columns=[cengroup], causes=causes, dropna=dropna)

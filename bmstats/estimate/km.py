@@ -178,11 +178,41 @@ def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> 
 @legacy_arguments(positional=("by", "entry", "conf_type", "conf_level", "dropna"))
 def kaplan_meier(data: pd.DataFrame, time: str, event: str, *, by: str | None = None, entry: str | None = None,
                  conf_type: str = "log-log", conf_level: float = 0.95, dropna: bool = False) -> KaplanMeier:
-    """Kaplan-Meier survival curves by group.
+    """Kaplan-Meier survival curves by group, with Greenwood's variance.
 
-    ``event`` is 0 (censored) / 1 (event); ``entry`` (optional) is the delayed-entry time (left
-    truncation: at risk on (entry, time]).  ``.table`` has group, time, n_risk, n_event, n_censor,
-    estimate, std_err (of the survival estimate, as summary.survfit), lower, upper.
+    S(t) = prod_(t_j <= t) (1 - d_j / n_j); Var log S(t) = sum_(t_j <= t) d_j / (n_j (n_j - d_j)).
+    Matches R's ``survival::survfit(Surv(time, event) ~ by)`` (``conf.type`` as ``conf_type``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up (exit) times, numeric and >= 0.
+    event : str
+        Column coded 0 (censored) / 1 (event).
+    by : str, optional
+        Column whose groups get separate curves.
+    entry : str, optional
+        Column of delayed-entry times (left truncation): a subject is at risk on ``(entry, time]``.
+    conf_type : {"log-log", "log", "plain"}, default "log-log"
+        Scale of the pointwise confidence limits.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    KaplanMeier
+        ``.table`` (group, time, n_risk, n_event, n_censor, estimate, std_err, lower, upper), ``.at(times)``,
+        ``.median``, ``.rmst(tau)``, ``.plot(ax=)``.
+
+    References
+    ----------
+    .. [1] Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. JASA 1958;53:457-481.
+    .. [2] Greenwood M. The natural duration of cancer. Rep Public Health Med Subj 1926;33.
     """
     conf_type_option(conf_type)
     if not 0 < conf_level < 1:

@@ -137,11 +137,44 @@ def trend_scores(values: pd.Series, by: str, labels: list, scores) -> np.ndarray
 @legacy_arguments(positional=("by", "strata", "rho", "trend", "scores", "dropna"))
 def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: str | None = None,
                  rho: float = 0.0, trend: bool = False, scores=None, dropna: bool = False) -> LogRankTest:
-    """K-sample log-rank test (``rho=0``) or Fleming-Harrington G-rho test, optionally stratified
-    (``strata=``), or with ``trend=True`` the 1-df test for a trend over the ordered groups of ``by``.
+    """K-sample log-rank test, Fleming-Harrington G-rho test, stratified, or the test for trend.
 
-    ``.statistic``, ``.df``, ``.p_value`` as R's survdiff; ``.table`` has group, n, observed, expected,
-    (observed - expected) and its variance.
+    O_g - E_g = sum_j w_j (d_gj - d_j n_gj / n_j), w_j = S(t_j-)^rho; statistic (O - E)' V^- (O - E) on
+    K - 1 df. Matches R's ``survival::survdiff(Surv(time, event) ~ by + strata(strata), rho = rho)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times.
+    event : str
+        Column coded 0 (censored) / 1 (event).
+    by : str
+        Column of the groups compared.
+    strata : str, optional
+        Column of strata: observed, expected and variance are summed over strata.
+    rho : float, default 0
+        Power of the pooled Kaplan-Meier weight (0: log-rank; 1: Peto-Peto-Prentice).
+    trend : bool, default False
+        Test a linear trend over the ordered groups (1 df) instead of heterogeneity.
+    scores : sequence of float, optional
+        Scores of the groups for the trend test (default 1, 2, ..., K).
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    LogRankTest
+        ``.statistic``, ``.df``, ``.p_value`` and ``.table`` (group, n, observed, expected, o_minus_e, variance).
+
+    References
+    ----------
+    .. [1] Mantel N. Evaluation of survival data and two new rank order statistics. Cancer Chemother Rep
+       1966;50:163-170.
+    .. [2] Harrington DP, Fleming TR. A class of rank test procedures for censored survival data. Biometrika
+       1982;69:553-566.
     """
     data = require_frame(data)
     if by is None:

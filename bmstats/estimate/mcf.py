@@ -312,15 +312,50 @@ def mean_cumulative_function(
     conf_type: str = "log",
     dropna: bool = False,
 ) -> MeanCumulativeFunction:
-    """Mean number of recurrent events per subject over time, from counting-process rows.
+    """Mean cumulative function of recurrent events from counting-process rows, with robust standard errors.
 
-    ``data`` has one row per interval ``(start, stop]`` of a subject ``id``, ``event`` = 1 when a
-    recurrent event happens at ``stop`` and ``terminal`` = 1 when the subject dies at ``stop`` (its last
-    row; an event and death on the same row count the event first).  ``method="ghosh-lin"`` (default)
-    estimates E N(t) with death stopping the events (Ghosh & Lin 2000); ``"nelson-aalen"`` the cumulative
-    rate among subjects under observation (Lawless & Nadeau 1995), which overstates the burden when
-    subjects die.  Without ``terminal``, both coincide.  Standard errors are the robust (sandwich,
-    influence-function) ones; limits use ``conf_type`` "log" (default, mu exp(+-z se/mu)) or "plain".
+    Ghosh-Lin: mu(t) = sum_(s <= t) S(s-) dN(s) / Y(s), S the Kaplan-Meier survival of the terminal event;
+    Nelson-Aalen: R(t) = sum_(s <= t) dN(s) / Y(s). Matches R's ``mets::recurrentMarginal`` (Ghosh-Lin) and
+    ``survival::survfit(Surv(start, stop, event) ~ by, id = id)`` cumulative hazard (Nelson-Aalen).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per interval ``(start, stop]`` of a subject.
+    id : str
+        Column of subject ids.
+    start : str
+        Column of interval starts.
+    stop : str
+        Column of interval ends.
+    event : str
+        Column, 1 when a recurrent event happens at ``stop``.
+    terminal : str, optional
+        Column, 1 when the subject dies at ``stop`` (its last row).
+    by : str, optional
+        Column whose groups get separate curves.
+    method : {"ghosh-lin", "nelson-aalen"}, default "ghosh-lin"
+        Marginal mean with death stopping the events, or the cumulative rate among those under observation.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    conf_type : {"log", "plain"}, default "log"
+        Scale of the pointwise limits (log: mu exp(+-z se / mu)).
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    MeanCumulativeFunction
+        ``.table`` (group, time, n_risk, n_event, estimate, std_err, lower, upper), ``.at(times)``,
+        ``.plot(ax=)``.
+
+    References
+    ----------
+    .. [1] Ghosh D, Lin DY. Nonparametric analysis of recurrent events and death. Biometrics
+       2000;56:554-562.
+    .. [2] Lawless JF, Nadeau C. Some simple robust methods for the analysis of recurrent events.
+       Technometrics 1995;37:158-168.
     """
     require_frame(data)
     if method not in METHODS:

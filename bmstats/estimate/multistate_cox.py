@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError
+from bmstats._warnings import ConvergenceWarning
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.transitions import transitions
 
@@ -107,13 +108,17 @@ def multistate_cox(
         sub = ordered.loc[in_a].copy()
         sub["_event"] = (tr.to_code[in_a] == b).astype(np.int64)
         try:
-            with warnings.catch_warnings(record=True, action="always") as caught:
+            with warnings.catch_warnings(record=True, action="always") as caught:  # re-issued below
                 fit = cox(sub, stop, "_event", formula, entry=start, cluster=id if multi_row else None, ties=ties,
                           conf_level=conf_level, dropna=dropna)
         except InputError as exc:
             raise InputError(f"transition {states[a]} -> {states[b]}: {exc}") from None
-        for w in caught:  # say which transition a warning is about
-            warnings.warn(f"transition {states[a]} -> {states[b]}: {w.message}", w.category, stacklevel=2)
+        for w in caught:  # say which transition a warning is about, keeping its class and converged field
+            text = f"transition {states[a]} -> {states[b]}: {w.message}"
+            if isinstance(w.message, ConvergenceWarning):
+                warnings.warn(type(w.message)(text, converged=w.message.converged), stacklevel=2)
+            else:
+                warnings.warn(text, w.category, stacklevel=2)
         s = fit.summary
         if "naive_std_err" not in s.columns:
             s["naive_std_err"] = s["std_err"]

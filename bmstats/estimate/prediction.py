@@ -258,7 +258,18 @@ class PublishedModel:
             raise InputError(f"coefficients must be finite numbers: {bad}")
 
     def linear_predictor(self, newdata: pd.DataFrame) -> np.ndarray:
-        """``sum_j coef_j x_j - center`` for each row of newdata."""
+        """``sum_j coef_j x_j - center`` for each row of newdata.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame
+            The covariates (or the columns the transforms read).
+
+        Returns
+        -------
+        numpy.ndarray
+            One linear predictor per row.
+        """
         lp = np.zeros(len(newdata))
         for name, b in self.coef.items():
             if name in self.transforms:
@@ -299,7 +310,20 @@ class PublishedModel:
         return np.concatenate([[0.0], bh])[k], "cumhaz"
 
     def predict(self, newdata: pd.DataFrame, times) -> pd.DataFrame:
-        """Tidy frame row, time, risk (see :func:`predict_risk`)."""
+        """Predicted risk by each time for each row of ``newdata`` (see :func:`bmstats.predict_risk`).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame
+            The covariates.
+        times : float or sequence of float
+            Prediction horizons.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Tidy frame: row, time, risk.
+        """
         t = _check_times(times)
         base, what = self._baseline(t)
         r = np.exp(self.linear_predictor(newdata))[:, None]

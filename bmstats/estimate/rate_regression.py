@@ -131,9 +131,41 @@ def rate_regression(
 ) -> RateRegression:
     """Rate ratios from a Poisson or negative binomial model with offset log(person_time).
 
-    ``events``: non-negative integer counts; ``person_time``: positive follow-up (any unit; rates are per
-    that unit); ``formula``: right-hand side in Wilkinson syntax (``"C(group) + age"``).  ``id`` (optional)
-    names the subject column so that errors name the subject as well as the row.
+    log E[events] = log(person_time) + x'b, Var = mu (Poisson) or mu + mu^2 / theta (negative binomial,
+    theta by maximum likelihood). Matches R's ``glm(events ~ formula + offset(log(person_time)), poisson)``
+    and ``MASS::glm.nb``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject or aggregated stratum.
+    events : str
+        Column of non-negative integer event counts.
+    person_time : str
+        Column of positive follow-up; rates are per its unit.
+    formula : str
+        Right-hand side in Wilkinson syntax (``"C(group) + age"``).
+    family : {"poisson", "negative_binomial"}, default "poisson"
+        The count distribution.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+    id : str, optional
+        Column of subject ids, so that errors name the subject as well as the row.
+
+    Returns
+    -------
+    RateRegression
+        ``.summary`` (term: coef, std_err, rate_ratio, lower, upper, statistic, p_value), ``.theta``,
+        ``.converged``; a :class:`~bmstats.ConvergenceWarning` when a fit does not converge or a rate ratio
+        diverges.
+
+    References
+    ----------
+    .. [1] Venables WN, Ripley BD. Modern Applied Statistics with S, 4th ed. Springer 2002, section 7.4.
+    .. [2] McCullagh P, Nelder JA. Generalized Linear Models, 2nd ed. Chapman & Hall 1989.
     """
     if family not in FAMILIES:
         raise InputError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")

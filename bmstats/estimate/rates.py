@@ -78,8 +78,40 @@ def poisson_limits(events, person_time, conf_level=0.95):
 @legacy_arguments(positional=("by", "per", "conf_level", "entry", "dropna"))
 def incidence_rate(data: pd.DataFrame, time: str, event: str, *, by: str | None = None, per: float = 1000,
                    conf_level: float = 0.95, entry: str | None = None, dropna: bool = False) -> IncidenceRate:
-    """Crude incidence rate by group: events, person_time (sum of ``time``, minus ``entry`` if given),
-    rate per ``per`` person-time units, and exact Poisson limits."""
+    """Crude incidence rate by group with exact Poisson limits.
+
+    rate = per * events / person_time, person_time = sum(time - entry); limits chi2(a/2; 2x) / 2 and
+    chi2(1 - a/2; 2x + 2) / 2 events. Matches R's ``poisson.test(x, T)$conf.int``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times (person-time per row, or exit time with ``entry``).
+    event : str
+        Column of event indicators or counts.
+    by : str, optional
+        Column whose groups get separate rates.
+    per : float, default 1000
+        Rates are per this many units of person-time.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    entry : str, optional
+        Column of entry times; person-time is ``time - entry``.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    IncidenceRate
+        ``.table`` with group, n_event, person_time, rate, lower, upper.
+
+    References
+    ----------
+    .. [1] Garwood F. Fiducial limits for the Poisson distribution. Biometrika 1936;28:437-442.
+    """
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     events, pt, labels, dropped, n = _events_person_time(data, time, event, by, entry, dropna)
@@ -93,8 +125,40 @@ def incidence_rate(data: pd.DataFrame, time: str, event: str, *, by: str | None 
 @legacy_arguments(positional=("by", "reference", "conf_level", "entry", "dropna"))
 def rate_ratio(data: pd.DataFrame, time: str, event: str, *, by: str, reference=None, conf_level: float = 0.95,
                entry: str | None = None, dropna: bool = False) -> RateRatio:
-    """Incidence rate ratio of each group of ``by`` to ``reference`` (default: the first group), with the
-    exact conditional confidence limits and two-sided p-value of R's ``poisson.test``."""
+    """Incidence rate ratio of each group to a reference group, with exact conditional limits and p-value.
+
+    RR = (x_g / T_g) / (x_r / T_r); given x_g + x_r, x_g ~ Binomial(x_g + x_r, T_g / (T_g + T_r)) under
+    equal rates. Matches R's ``poisson.test(c(x_g, x_r), c(T_g, T_r))``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject (or per counting-process interval where ``entry`` is given).
+    time : str
+        Column of follow-up times.
+    event : str
+        Column of event indicators or counts.
+    by : str
+        Column of the groups.
+    reference : optional
+        The reference group (default: the first group).
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    entry : str, optional
+        Column of entry times; person-time is ``time - entry``.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    RateRatio
+        ``.table`` with group, reference, their n_event and person_time, rate_ratio, lower, upper, p_value.
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE. Statistical Methods in Cancer Research, Vol. II. IARC 1987, chapter 2.
+    """
     if by is None:
         raise InputError("rate_ratio needs a grouping column `by`")
     events, pt, labels, dropped, n = _events_person_time(data, time, event, by, entry, dropna)

@@ -250,7 +250,55 @@ class SRESummary(TableResult):
 @legacy_arguments(positional=('terminal', 'event_type', 'by', 'window', 'period', 'time_unit', 'conf_level', 'dropna'))
 def sre_summary(data, id, start, stop, event, *, terminal=None, event_type=None, by=None, window=21.0,
                 period=84.0, time_unit="years", conf_level=0.95, dropna=False) -> SRESummary:
-    """All SRE summaries at once (see the module docstring); each piece is also its own function."""
+    """Skeletal-related event summaries as trials of bone-targeted agents report them, in one result.
+
+    Proportion with an SRE (Clopper-Pearson), time to first SRE (Aalen-Johansen, death competing), skeletal
+    morbidity rate = SREs counted once per ``window`` / person-years, period rate = periods with an SRE /
+    periods on study. Match R's ``binom.test``, ``cmprsk::cuminc`` and ``poisson.test``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Counting-process rows, as ``Cohort.recurrent_events`` gives them.
+    id : str
+        Column of patient ids.
+    start : str
+        Column of interval starts.
+    stop : str
+        Column of interval ends.
+    event : str
+        Column, 1 when an SRE happens at ``stop``.
+    terminal : str, optional
+        Column, 1 when the patient dies at ``stop``.
+    event_type : str, optional
+        Column of the SRE type on event rows (for the breakdown by type).
+    by : str, optional
+        Column whose groups are summarised separately.
+    window : float, default 21
+        Days within which a further SRE is not counted again (skeletal morbidity rate).
+    period : float, default 84
+        Length in days of the periods of the skeletal morbidity period rate.
+    time_unit : {"years", "months", "weeks", "days"}, default "years"
+        Unit of ``start`` and ``stop``.
+    conf_level : float, default 0.95
+        Level of the confidence intervals.
+    dropna : bool, default False
+        Rows with a missing value in a column used are an error naming the column and rows; with ``True``
+        they are dropped and counted in ``.dropped``.
+
+    Returns
+    -------
+    SRESummary
+        ``.table`` with one row per group and the pieces (proportion, first-event incidence, rates, types).
+
+    References
+    ----------
+    .. [1] Stopeck AT, Lipton A, Body JJ, et al. Denosumab compared with zoledronic acid for the treatment of
+       bone metastases in patients with advanced breast cancer. J Clin Oncol 2010;28:5132-5139.
+    .. [2] Hortobagyi GN, Theriault RL, Porter L, et al. Efficacy of pamidronate in reducing skeletal
+       complications in patients with breast cancer and lytic bone metastases. N Engl J Med
+       1996;335:1785-1791.
+    """
     args = (data, id, start, stop, event)
     common = {"terminal": terminal, "by": by, "dropna": dropna}
     prop = proportion_with_event(*args, conf_level=conf_level, **common)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from bmstats._checks import InputError, describe_rows
 from bmstats.estimate.cause_specific import CompetingRisksModels
+from bmstats.report import captions
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
 from bmstats.report.expressions import ExpressionError, column
@@ -323,8 +324,9 @@ class ReportBuilder:
         kw = self._fig_kw(a, frame, by)
         kw.setdefault("ylabel", "Survival probability")
         fig = figs.plot_survival(km, test=test, **kw)
-        s.figures.append((fig, a["id"], f"{s.title}: Kaplan-Meier estimate with 95% confidence band"
-                          + (f"; log-rank p {_p_phrase(test.p_value)}" if test is not None else "") + "."))
+        s.figures.append((fig, a["id"], captions.curve_caption(
+            fig, s.title, "Kaplan-Meier estimate",
+            f"log-rank p {_p_phrase(test.p_value)}" if test is not None else "")))
         unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
         if a.get("times"):
             s.tables.append((tabs.survival_table(km, a["times"], group_label=self.label(by) or "Group", unit=unit,
@@ -350,9 +352,9 @@ class ReportBuilder:
         p_phrase = ""
         if gray is not None:
             row = gray[gray["cause"] == cause]
-            p_phrase = f"; Gray's test p {_p_phrase(row['p_value'].iloc[0])}" if len(row) else ""
-        s.figures.append((fig, a["id"], f"{s.title}: cumulative incidence of {causes.get(cause, cause)} "
-                          f"(Aalen-Johansen) with 95% confidence band{p_phrase}."))
+            p_phrase = f"Gray's test p {_p_phrase(row['p_value'].iloc[0])}" if len(row) else ""
+        s.figures.append((fig, a["id"], captions.curve_caption(
+            fig, s.title, f"cumulative incidence of {causes.get(cause, cause)} (Aalen-Johansen)", p_phrase)))
         if a.get("stacked"):
             skw = {k: v for k, v in kw.items() if k in ("xlabel", "xmax", "ticks", "percent", "legend_title")}
             stacked = figs.plot_cumulative_incidence(ci, stacked=True, causes=a.get("causes") or list(causes)[:2],
@@ -466,9 +468,9 @@ class ReportBuilder:
             unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
             p_label = f"Equal means at {comparison.tau:.3g} {unit}:"
         fig = figs.plot_mcf(mcf, p_value=p, p_label=p_label, **{k: v for k, v in kw.items() if k not in ("ymax",)})
-        s.figures.append((fig, a["id"], f"{s.title}: mean cumulative number of events per patient with 95% "
-                          "confidence band" + (f"; Wald test at the end of common follow-up p {_p_phrase(p)}"
-                                               if p is not None else "") + "."))
+        s.figures.append((fig, a["id"], captions.curve_caption(
+            fig, s.title, "mean cumulative number of events per patient",
+            f"Wald test at the end of common follow-up p {_p_phrase(p)}" if p is not None else "")))
         if a.get("times"):
             unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
             s.tables.append((tabs.mcf_table(mcf, a["times"], group_label=self.label(by) or "Group", unit=unit,
@@ -564,9 +566,9 @@ class ReportBuilder:
             kw = self._fig_kw(a, frame, by)
             kw.setdefault("ylabel", "Survival probability")
             kw["xlabel"] = (a.get("figure") or {}).get("xlabel", f"Time since the landmark ({unit})")
-            s.figures.append((figs.plot_survival(km, test=test, **kw), a["id"],
-                              f"{s.title}: Kaplan-Meier estimate from the landmark with 95% confidence band; "
-                              f"log-rank p {_p_phrase(test.p_value)}."))
+            fig = figs.plot_survival(km, test=test, **kw)
+            s.figures.append((fig, a["id"], captions.curve_caption(
+                fig, s.title, "Kaplan-Meier estimate from the landmark", f"log-rank p {_p_phrase(test.p_value)}")))
             if a.get("times"):
                 group_label = (a.get("labels") or {}).get(by) or self.label(by) or "Group"
             s.tables.append((tabs.survival_table(km, a["times"], group_label=group_label, unit=unit,
@@ -818,7 +820,8 @@ def output_problem(out_dir: Path, outputs: tuple[str, ...] = OUTPUTS) -> str | N
     return None
 
 
-def build_report(config_path: str | Path, out_dir: str | Path, *, debug: bool = False) -> int:
+def build_report(config_path: str | Path, out_dir: str | Path, *, debug: bool = False,
+                 outputs: dict | None = None) -> int:
     """Build one report.
 
     Parameters
@@ -826,16 +829,21 @@ def build_report(config_path: str | Path, out_dir: str | Path, *, debug: bool = 
     config_path : str or Path
         The report's YAML config (docs/reports.md).
     out_dir : str or Path
-        Folder for ``report.html``, ``tables/`` and ``figures/``; created if needed.
+        Folder for ``report.html``, ``tables/`` and ``figures/``; created if needed.  Problems with it (a
+        file where a folder belongs, not writable) are found before any analysis runs.
     debug : bool, default False
         Raise bmstats' own errors and ``OSError`` with their traceback instead of printing one line.
+    outputs : dict, optional
+        Overrides the config's ``outputs`` keys (e.g. ``{"tables": ["html"], "figures": ["png"]}`` writes only
+        what the HTML page needs; the page itself is the same).
 
     Returns
     -------
     int
-        0 on success, 1 if an analysis failed, 2 for a bad config or unreadable data. bmstats' own errors
-        (:class:`~bmstats._checks.InputError` and its subclasses) and ``OSError`` are one line on stderr naming
-        the analysis; any other exception is a bug and propagates with its traceback.
+        0 on success, 1 if an analysis failed, 2 for a bad config, unreadable data or an unusable output
+        folder. bmstats' own errors (:class:`~bmstats._checks.InputError` and its subclasses) and ``OSError``
+        are one line on stderr naming the analysis; any other exception is a bug and propagates with its
+        traceback.
     """
     config_path, out_dir = Path(config_path), Path(out_dir)
     started = _time.perf_counter()
@@ -846,6 +854,8 @@ def build_report(config_path: str | Path, out_dir: str | Path, *, debug: bool = 
             raise
         _progress(f"error: {exc}")
         return EXIT_CONFIG
+    if outputs:
+        config["outputs"] = {**(config.get("outputs") or {}), **outputs}
     problem = output_problem(out_dir)
     if problem:
         _progress(f"error: output folder {out_dir.as_posix()}: {problem} (nothing was run)")

@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnchoredText
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFormatter
 
+from bmstats.report import captions
 from bmstats.report import style as st
 from bmstats.report.format import fmt_int, fmt_p
 
@@ -226,7 +227,9 @@ def plot_survival(
     """
     table = km_result.table
     groups = _groups(table)
+    omitted = conf_int is None and len(groups) > MAX_BANDS
     conf_int = len(groups) <= MAX_BANDS if conf_int is None else conf_int
+    n_bands = 0
     colors = list(colors or st.palette(len(groups)))
     xmax = float(xmax if xmax is not None else table["time"].max())
     tick_values = _ticks(xmax, ticks)
@@ -245,6 +248,7 @@ def plot_survival(
             if conf_int and {"lower", "upper"} <= set(tb.columns):
                 lo, hi = _band(s, tb["lower"].to_numpy(dtype=float), tb["upper"].to_numpy(dtype=float), 1.0)
                 ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+                n_bands += 1
             if censor_marks and "n_censor" in tb.columns:
                 c = tb["n_censor"].to_numpy() > 0
                 ax.plot(t[c], s[c], linestyle="none", marker="|", markersize=3, markeredgewidth=0.6,
@@ -255,6 +259,8 @@ def plot_survival(
         p = p_value if p_value is not None else (test.p_value if test is not None else None)
         if p is not None:
             _p_box(ax, _p_text("Log-rank", p))
+        captions.record(fig, curves=len(groups), bands=n_bands, bands_omitted=omitted, p_shown=p is not None,
+                        conf_level=km_result.conf_level, risk_table=rax is not None)
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
@@ -336,7 +342,9 @@ def plot_cumulative_incidence(
                              title, labels, clabel, percent, width or ("double" if len(groups) > 1 else "single"),
                              colors, risk_table is not False and ax is None, ymax, legend_title, ax)
     shown = list(causes) if causes is not None else [cause]
+    omitted = conf_int is None and len(groups) * len(shown) > MAX_BANDS
     conf_int = len(groups) * len(shown) <= MAX_BANDS if conf_int is None else conf_int
+    n_bands = 0
     risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
     n_rows = (len(groups) * (2 if cumulative_events else 1) + (1 if cumulative_events else 0)) if risk_table else 0
     colors = list(colors or st.palette(len(groups)))
@@ -363,6 +371,7 @@ def plot_cumulative_incidence(
                     lo, hi = _band(f, tb["lower"].to_numpy(dtype=float), tb["upper"].to_numpy(dtype=float), 0.0)
                     ax.fill_between(x, lo, hi, step="post", color=ax.lines[-1].get_color(), alpha=0.15, linewidth=0)
                     top = max(top, float(np.nanmax(hi[shown_x])))
+                    n_bands += 1
         ylim = (0, ymax if ymax is not None else min(1.0, _nice_top(top)))
         _finish_main(ax, xmax, tick_values, xlabel, ylabel, percent, rax is not None, ylim)
         if len(groups) > 1 or len(shown) > 1 or labels:
@@ -373,6 +382,9 @@ def plot_cumulative_incidence(
             p = float(row["p_value"].iloc[0]) if len(row) else None
         if p is not None:
             _p_box(ax, _p_text("Gray's test", p))
+        captions.record(fig, curves=len(groups) * len(shown), bands=n_bands, bands_omitted=omitted,
+                        p_shown=p is not None, conf_level=cif_result.conf_level,
+                        risk_table=rax is not None)
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:
@@ -482,6 +494,7 @@ def plot_mcf(
     tick_values = _ticks(xmax, ticks)
     counts = mcf_result.counts
     risk_table = (ax is None) if risk_table is None else (risk_table and ax is None)
+    n_bands = 0
     with st.style():
         if ax is None:
             fig, (ax,), (rax,) = _layout(width, len(groups) * 2 + 1 if risk_table else 0)
@@ -501,11 +514,14 @@ def plot_mcf(
                 lo, hi = np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
                 ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
                 top = max(top, float(np.nanmax(hi[shown_x])))
+                n_bands += 1
         _finish_main(ax, xmax, tick_values, xlabel, ylabel, False, rax is not None, (0, top * 1.05 or 1))
         if len(groups) > 1 or labels:
             ax.legend(title=legend_title, loc="upper left", handlelength=1.5)
         if p_value is not None:
             _p_box(ax, _p_text(p_label, p_value))
+        captions.record(fig, curves=len(groups), bands=n_bands, p_shown=p_value is not None,
+                        conf_level=mcf_result.conf_level, risk_table=rax is not None)
         if title:
             ax.set_title(title, loc="left")
         if rax is not None:

@@ -28,11 +28,33 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 @dataclass(frozen=True, repr=False)
 class Table:
-    """A formatted table.  ``body`` holds strings; its first column is the row label.
+    """A formatted publication table that renders to HTML, Markdown, LaTeX, DOCX and CSV, byte for byte the same
+    each time.
 
-    ``body.columns`` is either flat or a two-level MultiIndex ``(group, label)``; the group of the label
-    column is ``""``.  ``indent[i]`` is the indentation level of row ``i`` (0 = flush left).
-    ``bold[i]`` marks a row label set in bold (e.g. a variable name heading its levels).
+    Made by the table builders (:func:`bmstats.table_one`, :func:`bmstats.regression_table`, ...); ``data``
+    keeps the tidy numbers each cell was formatted from.
+
+    Parameters
+    ----------
+    body : pandas.DataFrame
+        The cells as strings; the first column holds the row labels. Columns are flat or a two-level index
+        ``(group, label)`` whose consecutive equal groups merge into one spanning header.
+    title : str, default ""
+        Caption.
+    footnotes : tuple of str, default ()
+        Notes below the table.
+    indent : tuple of int, default ()
+        Indentation level of each row (0 = flush left; default all 0).
+    bold : tuple of bool, default ()
+        Rows whose label is set in bold (default none).
+    data : pandas.DataFrame, optional
+        The tidy numbers behind the cells.
+    name : str, default "table"
+        File stem used when saved.
+
+    References
+    ----------
+    .. [1] Fear S. Publication quality tables in LaTeX (the booktabs package documentation), 2020.
     """
 
     body: pd.DataFrame
@@ -77,17 +99,50 @@ class Table:
         return spans
 
     def cell(self, row_label: str, column: str | tuple, occurrence: int = 0) -> str:
-        """The cell in the row whose label is ``row_label`` (stripped) and the given column."""
+        """The cell in the row whose label is ``row_label`` (stripped) and the given column.
+
+        Parameters
+        ----------
+        row_label : str
+            The row's label, without its indentation.
+        column : str or tuple
+            The column label (a ``(group, label)`` pair for a two-level header).
+        occurrence : int, default 0
+            Which of several rows with the same label.
+
+        Returns
+        -------
+        str
+            The formatted cell.
+        """
         labels = self.body.iloc[:, 0].str.strip()
         rows = labels.index[labels == row_label]
         return str(self.body.loc[rows[occurrence], column])
 
     def rows(self) -> list[list[str]]:
+        """The body as a list of rows of strings.
+
+        Returns
+        -------
+        list of list of str
+            One list per row, the label first.
+        """
         return self.body.values.tolist()
 
     # ---------------------------------------------------------------------------------- renderers
     def to_html(self, table_id: str | None = None) -> str:
-        """A standalone ``<table>`` with caption, spanning headers, indented levels and footnotes."""
+        """A standalone ``<table>`` with caption, spanning headers, indented levels and footnotes.
+
+        Parameters
+        ----------
+        table_id : str, optional
+            The ``id`` attribute of the table.
+
+        Returns
+        -------
+        str
+            The HTML.
+        """
         ident = f' id="{html.escape(table_id)}"' if table_id else ""
         out = [f'<table class="bm-table"{ident}>']
         if self.title:
@@ -132,7 +187,13 @@ class Table:
         return [f"{g}: {lab}" if g else str(lab) for g, lab in zip(cols.get_level_values(0), self.labels)]
 
     def to_markdown(self) -> str:
-        """A pipe table; levels indented with non-breaking spaces; title above and notes below."""
+        """A pipe table; levels indented with non-breaking spaces; title above and notes below.
+
+        Returns
+        -------
+        str
+            The Markdown.
+        """
         def esc(text: str) -> str:
             return text.replace("|", "\\|")
 
@@ -152,15 +213,40 @@ class Table:
         return "\n".join(lines) + "\n"
 
     def to_latex(self, label: str | None = None, landscape: bool | None = None) -> str:
-        """LaTeX source that fits an A4 or US-letter page (booktabs rules, notes inside the table, wrapped
-        headers, landscape and a smaller size when measured too wide, longtable when too tall); the packages
-        it needs are listed in a comment at its top (see :mod:`bmstats.report.latex`)."""
+        """LaTeX source that fits an A4 or US-letter page.
+
+        Booktabs rules, notes inside the table, wrapped headers, landscape and a smaller size when measured too
+        wide, longtable when too tall; the packages it needs are listed in a comment at its top.
+
+        Parameters
+        ----------
+        label : str, optional
+            The LaTeX label (``\\label``) of the table.
+        landscape : bool, optional
+            Turn the page to landscape; None decides from the table's measured width.
+
+        Returns
+        -------
+        str
+            The LaTeX source.
+        """
         from bmstats.report import latex
 
         return latex.table_latex(self, label=label, landscape=landscape)
 
     def to_csv(self, path: str | Path | None = None) -> str:
-        """The body as CSV (group-prefixed headers, levels indented with two spaces); returns the text."""
+        """The body as CSV (group-prefixed headers, levels indented with two spaces).
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Also write the text to this file.
+
+        Returns
+        -------
+        str
+            The CSV text.
+        """
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self._flat_labels())
@@ -172,17 +258,49 @@ class Table:
         return text
 
     def to_docx_bytes(self, landscape: bool | None = None) -> bytes:
-        """A Word document holding the table, with booktabs-like rules and fixed metadata (byte-stable);
-        columns sized to their content, the page turned to landscape when the table needs it (``None``)."""
+        """A Word document holding the table, with booktabs-like rules and fixed metadata (byte-stable).
+
+        Parameters
+        ----------
+        landscape : bool, optional
+            Turn the page to landscape; None decides from the table's measured width.
+
+        Returns
+        -------
+        bytes
+            The .docx file's content.
+        """
         from bmstats.report import docx_writer
 
         return docx_writer.table_docx(self, landscape=landscape)
 
     def to_docx(self, path: str | Path, landscape: bool | None = None) -> None:
+        """Write the table as a Word document (see :meth:`to_docx_bytes`).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file written.
+        landscape : bool, optional
+            Turn the page to landscape; None decides from the table's measured width.
+        """
         Path(path).write_bytes(self.to_docx_bytes(landscape=landscape))
 
     def save(self, path_stem: str | Path, formats: tuple[str, ...] = TABLE_FORMATS) -> list[Path]:
-        """Write ``path_stem.<ext>`` for each format (html, md, tex, docx, csv); returns the paths."""
+        """Write ``path_stem.<ext>`` for each format.
+
+        Parameters
+        ----------
+        path_stem : str or Path
+            Path without the extension; its folder is created if needed.
+        formats : tuple of str, default ("html", "md", "tex", "docx", "csv")
+            The formats written.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
         stem = Path(path_stem)
         stem.parent.mkdir(parents=True, exist_ok=True)
         written = []

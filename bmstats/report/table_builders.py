@@ -132,17 +132,59 @@ def table_one(
     decimals: int = 1,
     title: str = "Patient characteristics",
 ) -> Table:
-    """Table 1: characteristics of ``variables`` overall and by ``by``.
+    """Table 1: patient characteristics overall and by group, with p-values and standardised mean differences.
 
-    Categorical variables show n (%) per level (percent of non-missing values); continuous ones mean (SD),
-    or median [Q1, Q3] for those listed in ``nonnormal``; dates median [Q1, Q3] as dates (durations are
-    shown in days).  Numeric columns with at most ``max_levels`` distinct values are treated as categorical
-    unless named otherwise.  ``missing``: ``"ifany"`` adds a "Missing" row, n (% of the group), where values
-    are missing; ``"always"`` or ``"no"``.  p-values (when ``by`` is given): Pearson's chi-squared test
-    (Fisher's exact test for a 2 x 2 table with an expected count below 5), one-way ANOVA (t-test for two
-    groups) for mean (SD) rows, Kruskal-Wallis (Wilcoxon rank-sum for two groups) for median rows.  SMD:
-    absolute standardised mean difference.  A ``by`` group without patients (an unused category) keeps its
-    column; the p-value and SMD of a row compare the groups that have values, and a footnote says so.
+    Categorical: n (%) of non-missing; continuous: mean (SD), or median [Q1, Q3] for ``nonnormal``; SMD =
+    abs(mean_a - mean_b) / sqrt((s_a^2 + s_b^2) / 2). Matches R's ``tableone::CreateTableOne`` (and
+    ``gtsummary::tbl_summary``).
+
+    Categorical p-values: Pearson's chi-squared (Fisher's exact for a 2 x 2 table with an expected count below
+    5); mean (SD) rows: one-way ANOVA (t-test for two groups); median rows: Kruskal-Wallis (Wilcoxon rank-sum
+    for two groups). A ``by`` group without patients keeps its column; a footnote says which groups a
+    p-value compares.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per patient.
+    by : str, optional
+        Column of the groups compared (columns of the table).
+    variables : sequence of str, optional
+        Columns summarised (default: every column except ``by``).
+    categorical : sequence of str, optional
+        Columns shown as n (%) whatever their type.
+    nonnormal : sequence of str, optional
+        Numeric columns shown as median [Q1, Q3].
+    labels : mapping of str to str, optional
+        Display names of the variables.
+    level_labels : mapping of str to mapping, optional
+        Display names of the levels, per variable.
+    overall : bool, default True
+        Add an "Overall" column.
+    tests : bool, default True
+        Add p-values (with ``by``).
+    smd : bool, default True
+        Add standardised mean differences (with ``by``).
+    missing : {"ifany", "always", "no"}, default "ifany"
+        When to add a "Missing" row, n (% of the group).
+    max_levels : int, default 5
+        Numeric columns with at most this many distinct values are categorical unless named otherwise.
+    decimals : int, default 1
+        Decimals of means, SDs and percentages.
+    title : str, default "Patient characteristics"
+        Table title.
+
+    Returns
+    -------
+    Table
+        The formatted table; ``Table.data`` holds the numbers behind every cell.
+
+    References
+    ----------
+    .. [1] Yang D, Dalton JE. A unified approach to measuring the effect size between two groups using SAS.
+       SAS Global Forum 2012, paper 335.
+    .. [2] von Elm E, Altman DG, Egger M, et al. The Strengthening the Reporting of Observational Studies in
+       Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
     require_frame(data)
     require_columns(data, [by])
@@ -368,14 +410,39 @@ def regression_table(
     title: str = "Regression results",
     footnotes: Sequence[str] = (),
 ) -> Table:
-    """Ratios with 95% CI and p for one or several models, side by side.
+    """Ratios (95% CI) and p-values of one or several fitted models, side by side.
 
-    ``models``: one result, or a mapping ``{"column heading": result}`` (e.g. ``{"Cause-specific": cs,
-    "Fine-Gray": fg}``); a value may be a list of results (univariable models, stacked into one column).
-    Each result is a fitted model (:class:`~bmstats.estimate._result.ModelResult`): its ``.summary`` gives
-    the ratio named by ``.ratio_name`` (HR, SHR, RR, OR), ``lower``, ``upper`` and ``p_value`` per term.
-    Categorical terms (``C(grade)[T.3]``) are grouped under their variable, the reference level (from the
-    model's design) shown as ``1 (ref)``.  n and events come from the model's ``n`` and ``n_events``.
+    Each cell is exp(coef) (exp(coef -+ z std_err)) from the model's ``.summary``; categorical terms grouped
+    under their variable with the reference level as ``1 (ref)``, as R's ``gtsummary::tbl_regression``
+    (``exponentiate = TRUE``) lays them out.
+
+    Parameters
+    ----------
+    models : ModelResult, list or mapping
+        One fitted model, a list (univariable models stacked into one column), or a mapping
+        ``{"column heading": model or list}`` (e.g. cause-specific and Fine-Gray side by side).
+    labels : mapping of str to str, optional
+        Display names of the variables.
+    level_labels : mapping of str to mapping, optional
+        Display names of the levels, per variable.
+    decimals : int, default 2
+        Decimals of ratios and limits.
+    ratio_label : str, optional
+        Heading of the ratio column (default from each model's ``.ratio_name``: HR, SHR, RR, OR).
+    title : str, default "Regression results"
+        Table title.
+    footnotes : sequence of str, default ()
+        Footnotes (default: what the abbreviations mean).
+
+    Returns
+    -------
+    Table
+        The formatted table; ``Table.data`` holds the numbers behind every cell.
+
+    References
+    ----------
+    .. [1] von Elm E, Altman DG, Egger M, et al. The Strengthening the Reporting of Observational Studies in
+       Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
     models = _expand_models(models)
     labels = dict(labels or {})
@@ -574,12 +641,40 @@ def cif_table(
     title: str = "Cumulative incidence",
     causes: Mapping[int, str] | None = None,
 ) -> Table:
-    """Cumulative incidence in % (95% CI) at ``times`` per cause and group, with Gray's test p per cause.
+    """Cumulative incidence in % (95% CI) at chosen times, per cause and group, with Gray's test.
 
-    ``result``: a :func:`bmstats.cumulative_incidence` result (``.at(times)``; ``.gray_test`` with cause,
-    statistic, df, p_value when groups were compared).  ``cause``: the cause (or list of causes) shown,
-    default every cause; ``cause_labels``: their names (default "Cause k").  ``causes`` (a mapping
-    {cause: name}) is the deprecated spelling of ``cause=list(causes), cause_labels=causes``.
+    Cells are 100 F_k(t) (limits) from ``result.at(times)``; the p-value per cause is Gray's test, as R's
+    ``cmprsk::timepoints`` and ``cuminc`` report them.
+
+    Parameters
+    ----------
+    result : CumulativeIncidence
+        A :func:`bmstats.cumulative_incidence` result.
+    times : sequence of float
+        Times at which the incidence is shown.
+    cause : int or sequence of int, optional
+        The cause(s) shown (default: every cause).
+    cause_labels : mapping of int to str, optional
+        Names of the causes (default "Cause k").
+    group_label : str, default "Group"
+        Heading of the group column.
+    unit : str, default "years"
+        Unit of the times, for the column headings.
+    decimals : int, default 1
+        Decimals of the percentages.
+    title : str, default "Cumulative incidence"
+        Table title.
+    causes : mapping of int to str, optional
+        Deprecated spelling of ``cause=list(causes), cause_labels=causes``.
+
+    Returns
+    -------
+    Table
+        The formatted table; ``Table.data`` holds the numbers behind every cell.
+
+    References
+    ----------
+    .. [1] Pintilie M. Competing Risks: A Practical Perspective. Wiley 2006.
     """
     if causes is not None:
         renamed_argument("cif_table", "causes", "cause= (the codes) and cause_labels= (their names)")
@@ -637,8 +732,38 @@ def survival_table(
     test: Any = None,
     title: str = "Survival",
 ) -> Table:
-    """Kaplan-Meier survival in % (95% CI) at ``times`` per group (``result.table``: group, time, estimate,
-    lower, upper), with the log-rank p (``test.p_value``) when a test result is given."""
+    """Kaplan-Meier survival in % (95% CI) at chosen times per group, with the log-rank p-value.
+
+    Cells are 100 S(t) (limits) from the result's table, as R's ``summary(survfit, times = times)`` gives
+    them; the p-value is ``test.p_value``.
+
+    Parameters
+    ----------
+    result : KaplanMeier
+        A :func:`bmstats.kaplan_meier` result.
+    times : sequence of float
+        Times at which survival is shown.
+    group_label : str, default "Group"
+        Heading of the group column.
+    unit : str, default "years"
+        Unit of the times, for the column headings.
+    decimals : int, default 1
+        Decimals of the percentages.
+    test : LogRankTest, optional
+        A :func:`bmstats.logrank_test` result whose p-value is shown.
+    title : str, default "Survival"
+        Table title.
+
+    Returns
+    -------
+    Table
+        The formatted table; ``Table.data`` holds the numbers behind every cell.
+
+    References
+    ----------
+    .. [1] Pocock SJ, Clayton TC, Altman DG. Survival plots of time-to-event outcomes in clinical trials: good
+       practice and pitfalls. Lancet 2002;359:1686-1689.
+    """
     table = result.table
     keys = ["group"] if "group" in table.columns else []
     values = _curve_values(result, times, keys)
@@ -668,8 +793,31 @@ def median_table(
 ) -> Table:
     """Patients, events and median survival (95% CI) per group from a Kaplan-Meier result.
 
-    n is the number at risk at the first time, events the sum of ``n_event``; the median and its limits
-    come from ``result.median()``.
+    n = number at risk at the first time, events = sum of n_event, median = first t with S(t) <= 0.5 (midpoint
+    rule on a flat stretch), limits from the limit curves, as R's ``print(survfit)``.
+
+    Parameters
+    ----------
+    result : KaplanMeier
+        A :func:`bmstats.kaplan_meier` result.
+    group_label : str, default "Group"
+        Heading of the group column.
+    unit : str, default "years"
+        Unit of the times, for the column headings.
+    decimals : int, default 1
+        Decimals of the medians.
+    title : str, default "Median survival"
+        Table title.
+
+    Returns
+    -------
+    Table
+        The formatted table; ``Table.data`` holds the numbers behind every cell.
+
+    References
+    ----------
+    .. [1] Brookmeyer R, Crowley J. A confidence interval for the median survival time. Biometrics
+       1982;38:29-41.
     """
     table = result.table
     med = result.median()  # group, estimate, lower, upper
@@ -700,11 +848,36 @@ def rate_table(
     decimals: int | None = None,
     title: str = "Incidence rates",
 ) -> Table:
-    """Events, person-time and rate per ``per`` person-time (95% CI) per group.
+    """Events, person-time and incidence rate (95% CI) per group, optionally with rate ratios.
 
-    ``result``: a :func:`bmstats.incidence_rate` result (``.table`` with group, n_event, person_time, rate,
-    lower, upper; ``per`` by default).  ``ratios`` optionally adds rate ratios: a :func:`bmstats.rate_ratio`
-    result (``.table`` with group, rate_ratio, lower, upper, p_value).
+    rate = per * events / person-time with exact Poisson limits, ratios with exact conditional limits, as R's
+    ``poisson.test``.
+
+    Parameters
+    ----------
+    result : IncidenceRate
+        A :func:`bmstats.incidence_rate` result.
+    ratios : RateRatio, optional
+        A :func:`bmstats.rate_ratio` result whose ratios are added.
+    group_label : str, default "Group"
+        Heading of the group column.
+    per : float, optional
+        Rates per this much person-time (default: the result's ``per``).
+    unit : str, default "person-years"
+        Unit of the person-time, for the headings.
+    decimals : int, optional
+        Decimals of the rates (default: chosen from their size).
+    title : str, default "Incidence rates"
+        Table title.
+
+    Returns
+    -------
+    Table
+        The formatted table; ``Table.data`` holds the numbers behind every cell.
+
+    References
+    ----------
+    .. [1] Breslow NE, Day NE. Statistical Methods in Cancer Research, Vol. II. IARC 1987, chapter 2.
     """
     table = result.table
     per = per if per is not None else result.per

@@ -65,14 +65,32 @@ def simulate_frames(n: int, seed: int, **scenario: Any) -> tuple[pd.DataFrame, p
 def simulate_cohort(n: int, seed: int, **scenario: Any):
     """Simulate ``n`` patients of the calibrated bone-metastasis model as a :class:`bmstats.Cohort`.
 
-    ``scenario`` overrides any parameter of :data:`bmstats.simulation.parameters.DEFAULTS` (nested dicts
-    merge; see :func:`scenario_knobs` and docs/simulation.md), e.g. ``subtype_mix=...``,
-    ``bta={"use": 0}``, ``effects={"nodes_4plus": 4}``, ``loss_to_follow_up=0.05``,
-    ``accrual={"start": "2005-01-01"}``, ``study_end="2025-12-31"``.  Unknown knobs raise InputError.
+    A multistate model in continuous time: hazard of first distant metastasis h(t | x) = h0_subtype(t)
+    exp(x'b) (piecewise constant), pattern and survival after it, recurrent skeletal events with a gamma
+    frailty; calibrated to the figures of docs/calibration_targets.md. No R counterpart.
 
-    The result's ``.truth`` holds every parameter and the true marginal quantities they imply (cumulative
-    incidence of bone metastasis by subtype and node class, BM at diagnosis, SRE probabilities), computed
-    by numerical integration of the model's hazards.
+    Parameters
+    ----------
+    n : int
+        Number of patients.
+    seed : int
+        Seed of ``numpy.random.Generator(PCG64(seed))``: the same arguments give the same cohort.
+    **scenario
+        Overrides of :data:`bmstats.simulation.parameters.DEFAULTS` (nested dicts merge), e.g.
+        ``subtype_mix=...``, ``bta={"use": 0}``, ``effects={"nodes_4plus": 4}``; unknown knobs raise
+        ``InputError``.
+
+    Returns
+    -------
+    Cohort
+        The simulated cohort; ``.truth`` holds every parameter and the true marginal quantities they imply.
+
+    References
+    ----------
+    .. [1] Xiong Z, Deng G, Huang X, et al. Bone metastasis pattern in initial metastatic breast cancer: a
+       population-based study. Cancer Manag Res 2018;10:287-295.
+    .. [2] Harries M, Taylor A, Holmberg L, et al. Incidence of bone metastases and survival after a diagnosis
+       of bone metastases in breast cancer patients. Cancer Epidemiol 2014;38:427-434.
     """
     from bmstats.cohort.cohort import Cohort
 

@@ -71,9 +71,13 @@ def write_api_page() -> None:
     for name in sorted(bmstats._PUBLIC, key=str.lower):
         obj = getattr(bmstats, name)
         if inspect.isclass(obj):
-            entry = f".. autoclass:: bmstats.{name}\n   :members:\n   :inherited-members:\n"
-        else:
+            entry = f".. autoclass:: bmstats.{name}\n   :members:\n"
+        elif inspect.isroutine(obj):
             entry = f".. autofunction:: bmstats.{name}\n"
+        else:  # a settings object such as bm.options: document its class
+            cls = type(obj)
+            entry = (f"``bm.{name}`` is an instance of:\n\n"
+                     f".. autoclass:: {cls.__module__}.{cls.__qualname__}\n   :members:\n")
         groups[_section(bmstats._PUBLIC[name])].append(entry)
     lines = ["API reference", "=============", "",
              "Every name below is reached as ``bm.<name>`` after ``import bmstats as bm``.", ""]
@@ -86,7 +90,7 @@ def write_api_page() -> None:
                   "What the estimators return: frozen objects that hand out copies.", ""]
         for cls in results:
             qual = f"{cls.__module__}.{cls.__qualname__}"
-            numpydoc_validation_exclude.add("^" + re.escape(qual) + r"\.")
+            numpydoc_validation_exclude.add("^" + re.escape(qual) + r"($|\.)")
             lines += [f".. autoclass:: {qual}\n   :members:\n"]
     (HERE / "api.rst").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
