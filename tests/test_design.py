@@ -115,3 +115,33 @@ def test_two_sided_formula_is_refused_not_half_read(data):
     with pytest.raises(InputError, match=r"has a left-hand side \('y'\).*right-hand side only: 'age \+ grade'"):
         design_matrix(data, "y ~ age + grade")
     assert design_matrix(data, "~ age + grade").columns == ["age", "grade"]
+
+
+def test_unused_levels_of_a_categorical_are_dropped_as_r_does():
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"x": rng.normal(size=40),
+                      "g": pd.Categorical(rng.choice(["pre", "post"], 40), categories=["pre", "post", "unknown"])})
+    design = design_matrix(d, "x + g")
+    assert list(design.X.columns) == ["x", "g[T.post]"]
+    assert design.reference_levels["g"] == "pre"
+
+
+def test_an_empty_reference_level_is_named():
+    d = pd.DataFrame({"x": np.arange(6.0),
+                      "bta": pd.Categorical(["denosumab", "bisphosphonate"] * 3,
+                                            categories=["none", "bisphosphonate", "denosumab"], ordered=True)})
+    with pytest.raises(InputError, match="level 'none' of 'bta' has no rows"):
+        design_matrix(d, "x + bta")
+
+
+def test_an_empty_listed_level_is_named():
+    d = pd.DataFrame({"x": np.arange(6.0), "g": ["a", "b"] * 3})
+    with pytest.raises(InputError, match="level 'c' of 'g' has no rows"):
+        design_matrix(d, "x + C(g, levels=['a', 'b', 'c'])")
+
+
+def test_an_empty_first_level_of_a_code_set_gives_the_next_reference_as_r():
+    d = pd.DataFrame({"x": np.arange(8.0) % 3,
+                      "g": pd.Categorical(["b", "c"] * 4, categories=["a", "b", "c"])})
+    design = design_matrix(d, "x + g")
+    assert list(design.X.columns) == ["x", "g[T.c]"] and design.reference_levels["g"] == "b"

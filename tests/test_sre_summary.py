@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 import bmstats as bm
+from bmstats._checks import InputError
 from bmstats.estimate import sre
 from conftest import REFERENCE, load_reference
 
@@ -86,3 +87,19 @@ def test_sre_summary_table():
     assert t.loc["B", "smr"] == pytest.approx(REF["smr"]["B"]["rate"], rel=1e-10)
     assert t.loc["A", "smpr"] == pytest.approx(REF["smpr"]["A"]["rate"], rel=1e-10)
     assert s.by_type is not None and "Skeletal-related events" in repr(s)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("window", np.nan, "window must be a number >= 0"),
+    ("window", -21, "window must be a number >= 0"),
+    ("window", "21", "window must be a number >= 0"),
+    ("period", 0, "period must be a number > 0"),
+    ("period", -84, "period must be a number > 0"),
+    ("period", np.nan, "period must be a number > 0"),
+])
+def test_nan_or_negative_window_and_period_are_refused(option, value, message):
+    with pytest.raises(InputError, match=message):
+        bm.sre_summary(DATA, *ARGS[:5], time_unit="days", **{option: value})
+    fn = sre.skeletal_morbidity_rate if option == "window" else sre.skeletal_morbidity_period_rate
+    with pytest.raises(InputError, match=message):
+        fn(DATA, *ARGS, time_unit="days", **{option: value})

@@ -107,3 +107,46 @@ def test_bad_trend_scores_are_named(data, scores, message):
 def test_bad_rho_is_named(data, rho):
     with pytest.raises(InputError, match="rho must be"):
         bm.logrank_test(data, "t", "event", by="grade", rho=rho)
+
+
+# ------------------------------------------------------------------------- options that were not checked
+@pytest.fixture(scope="module")
+def km(data):
+    return bm.kaplan_meier(data, "t", "event", by="grade")
+
+
+@pytest.mark.parametrize("tau", [-1, 0, np.nan, np.inf, "2", None])
+def test_rmst_refuses_a_bad_tau(km, tau):
+    with pytest.raises(InputError, match="tau must be a number > 0"):
+        km.rmst(tau)
+
+
+def test_rmst_refuses_tau_beyond_a_groups_follow_up_as_survrm2(data, km):
+    last = data.groupby("grade")["t"].max()
+    with pytest.raises(InputError, match=rf"beyond the last follow-up time of group\(s\) .*'{last.idxmin()}'"):
+        km.rmst(float(last.max()) + 1)
+    assert len(km.rmst(float(last.min()))) == 3
+
+
+@pytest.mark.parametrize("p", [0, 1, 1.5, -0.2, np.nan, "0.5"])
+def test_quantile_refuses_p_outside_0_1(km, p):
+    with pytest.raises(InputError, match="p must be a number > 0 and < 1"):
+        km.quantile(p)
+
+
+@pytest.mark.parametrize("per", [0, -1000, np.nan, "1000"])
+def test_incidence_rate_refuses_per_that_is_not_positive(data, per):
+    with pytest.raises(InputError, match="per must be a number > 0"):
+        bm.incidence_rate(data, "t", "event", per=per)
+
+
+def test_stratified_tests_refuse_strata_that_leave_nothing_to_compare(data):
+    with pytest.raises(InputError, match="strata 'grade' is the grouping column itself"):
+        bm.logrank_test(data, "t", "event", by="grade", strata="grade")
+    with pytest.raises(InputError, match="strata 'grade' is the grouping column itself"):
+        bm.cumulative_incidence(data, "t", "status", by="grade", strata="grade")
+    nested = data.assign(site=data["grade"].map({"low": "A", "mid": "A2", "high": "B"}))
+    with pytest.raises(InputError, match="column 'site': every stratum holds a single group of 'grade'"):
+        bm.logrank_test(nested, "t", "event", by="grade", strata="site")
+    crossing = data.assign(site=np.arange(len(data)) % 2)
+    assert bm.logrank_test(crossing, "t", "event", by="grade", strata="site").df == 2

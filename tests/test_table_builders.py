@@ -35,14 +35,14 @@ def test_table_one_counts_means_tests_and_smd(rott):
     assert t.cell("age, mean (SD)", col) == fmt_mean_sd(g["age"].mean(), g["age"].std())
     assert t.cell("Missing", "Overall (n = 2,982)") == fmt_n_pct(3, len(d))
     q1, med, q3 = np.percentile(g["er"], [25, 50, 75])
-    assert t.cell("er, median [IQR]", col) == fmt_median_iqr(med, q1, q3)
+    assert t.cell("er, median [Q1, Q3]", col) == fmt_median_iqr(med, q1, q3)
     # tests named and equal to scipy
     groups = [d.loc[d["nodal"] == k, "age"].dropna() for k in ["0", "1-3", "4+"]]
     assert t.cell("age, mean (SD)", "p") == fmt_p(stats.f_oneway(*groups).pvalue)
     assert t.cell("age, mean (SD)", "Test") == "ANOVA"
     ct = pd.crosstab(d["nodal"], d["size"]).to_numpy()
     assert t.cell("size, n (%)", "p") == fmt_p(stats.chi2_contingency(ct, correction=False)[1])
-    assert t.cell("er, median [IQR]", "Test") == "Kruskal-Wallis"
+    assert t.cell("er, median [Q1, Q3]", "Test") == "Kruskal-Wallis"
     # SMD of a two-group comparison: |m1 - m2| / sqrt((s1^2 + s2^2) / 2)
     two = bm.table_one(d[d["nodal"] != "4+"].assign(nodal=lambda x: x["nodal"].astype(str)), "nodal", ["age"])
     a, b = [d.loc[d["nodal"] == k, "age"].dropna() for k in ["0", "1-3"]]
@@ -166,3 +166,21 @@ def test_mcf_table_equals_at():
     for row in at.itertuples():
         label = "1 year" if row.time == 1 else f"{int(row.time)} years"
         assert t.cell(str(row.group), label) == fmt_ci(row.estimate, row.lower, row.upper)
+
+
+def test_text_in_a_continuous_row_is_counted_as_missing_with_a_footnote():
+    d = pd.DataFrame({"size": ["20", "15", "n/a", None, "30", "unk"], "g": ["a", "a", "a", "b", "b", "b"]})
+    t = bm.table_one(d, "g", ["size"], nonnormal=["size"])
+    assert t.cell("size, median [Q1, Q3]", "Overall (n = 6)") == fmt_median_iqr(20, 17.5, 25)
+    assert t.cell("Missing", "Overall (n = 6)") == fmt_n_pct(3, 6)
+    assert t.cell("Missing", "a (n = 3)") == fmt_n_pct(1, 3)
+    assert any("2 value(s) that are not numbers ('n/a', 'unk') counted as missing" in n for n in t.footnotes)
+
+
+def test_whole_number_counts_have_no_decimals():
+    d = pd.DataFrame({"nodes": [0, 0, 1, 0, 2, 5, 0, 1, 3]})
+    t = bm.table_one(d, None, ["nodes"], nonnormal=["nodes"])
+    assert t.cell("nodes, median [Q1, Q3]", "Overall (n = 9)") == "1 [0, 2]"
+    half = bm.table_one(pd.DataFrame({"nodes": [0, 1]}), None, ["nodes"], nonnormal=["nodes"])
+    assert half.cell("nodes, median [Q1, Q3]", "Overall (n = 2)") == "0.5 [0.2, 0.8]"
+    assert "median [Q1, Q3]" in " ".join(t.footnotes)

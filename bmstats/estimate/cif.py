@@ -29,7 +29,7 @@ from bmstats._checks import (
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.inputs import empty_groups
+from bmstats.estimate.inputs import empty_groups, strata_that_compare
 
 
 def competing_inputs(data, time, status, by, strata, dropna):
@@ -192,6 +192,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
     causes = tuple(int(k) for k in np.unique(s[s > 0]))
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
+    strata_that_compare(data, by, strata)
     # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
     counts = aggregate_counts(t, s, column=codes, n_columns=len(labels))
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)

@@ -148,10 +148,11 @@ def _expression_names(expr: str, columns: set[str]) -> set[str]:
     return names
 
 
-def model_frame(data: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+def model_frame(data: pd.DataFrame, variables: list[str], *, fitting: bool = True) -> pd.DataFrame:
     """The formula's columns in a form formulaic reads safely: pandas ``string`` (also pyarrow-backed) as
-    object, nullable numbers as float, categoricals without their empty categories; dates and mixtures of
-    text and numbers are refused by name."""
+    object, nullable numbers as float; dates and mixtures of text and numbers are refused by name.  When
+    ``fitting``, categoricals lose the categories no row has (a category left empty by a filter is not a
+    level of this fit; keeping the order of the others keeps the reference level), see :func:`_used_levels`."""
     out = {}
     for name in variables:
         s = data[name]
@@ -162,9 +163,7 @@ def model_frame(data: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
                 "first, e.g. years: (data[col] - origin).dt.days / 365.25"
             )
         if isinstance(dtype, pd.CategoricalDtype):
-            # a category without rows (left by a filter) is not a level of this fit: its dummy would be 0 in
-            # every row; keeping the order of the others keeps the reference level
-            out[name] = s.cat.remove_unused_categories()
+            out[name] = _used_levels(s, name) if fitting else s
         elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
             out[name] = s.astype(object).where(s.notna(), None)
         elif pd.api.types.is_bool_dtype(dtype):
@@ -182,6 +181,25 @@ def model_frame(data: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
         else:
             out[name] = s
     return pd.DataFrame(out, index=data.index)
+
+
+def _used_levels(s: pd.Series, name: str) -> pd.Series:
+    """A categorical without the levels no row has, as R's model.frame drops unused levels: a cohort's coded
+    column (an unordered categorical of the schema's codes) fits on a subset without, say, 'unknown' rows.
+    An ordered categorical's levels were declared (``category(x, [...])``, ``cut``): there an empty first
+    level is an error, since the next level would silently become the reference."""
+    counts = s.value_counts(sort=False)
+    empty = [level for level, n in counts.items() if n == 0]
+    if not empty:
+        return s
+    first = s.cat.categories[0]
+    if s.cat.ordered and first in empty and counts.sum() > 0:
+        raise InputError(
+            f"level {first!r} of {name!r} has no rows; it is the first level, the reference of the model. Drop it "
+            f"from the levels (the reference is then {next(c for c in s.cat.categories if c not in empty)!r}) "
+            "or choose another reference"
+        )
+    return s.cat.remove_unused_categories()
 
 
 @dataclass(frozen=True)
@@ -233,7 +251,7 @@ class Design:
         require_frame(newdata, "newdata")
         variables = formula_variables(newdata, self.formula)
         newdata, dropped = handle_missing(newdata, variables, dropna)
-        frame = model_frame(newdata, variables)
+        frame = model_frame(newdata, variables, fitting=False)
         unseen = _unlisted_levels(self.factors, frame)
         if unseen:
             if not dropna:
@@ -436,6 +454,16 @@ def _check_finite(X: pd.DataFrame, terms: dict, what: str = "") -> None:
         )
 
 
+def _empty_level(design: Design, column: str) -> tuple[str, str] | None:
+    """(variable, level) when ``column`` is the indicator of a level of a factor of the design."""
+    for factor, info in design.factors.items():
+        prefix = factor + "["
+        if column.startswith(prefix) and column.endswith("]"):
+            level = column[len(prefix):-1]
+            return info["variable"], level[2:] if level.startswith("T.") else level
+    return None
+
+
 def check_full_rank(design: Design, weights: np.ndarray | None = None) -> None:
     """Raise if a column is constant or an exact linear combination of earlier columns (naming the term).
 
@@ -455,6 +483,10 @@ def check_full_rank(design: Design, weights: np.ndarray | None = None) -> None:
     scale = np.diag(gram).copy()
     for j, name in enumerate(names):
         if scale[j] <= 0 or np.ptp(X[:, j]) == 0:
+            level = _empty_level(design, name) if X[0, j] == 0 else None
+            if level is not None:
+                raise InputError(f"level {level[1]!r} of {level[0]!r} has no rows; it cannot be estimated - drop "
+                                 "the level (or those with no rows) from the levels listed")
             raise InputError(
                 f"term {design.term_of(name)!r}: column {name!r} is constant (value {X[0, j]:g} in every row); "
                 "it cannot be estimated - remove it from the formula"

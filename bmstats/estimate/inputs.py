@@ -43,3 +43,17 @@ def empty_groups(data: pd.DataFrame, by: str | None) -> None:
     if empty:
         raise InputError(f"column {by!r}: group(s) {', '.join(empty)} have no rows; "
                          "remove unused categories (Series.cat.remove_unused_categories())")
+
+
+def strata_that_compare(data: pd.DataFrame, by: str | None, strata: str | None) -> None:
+    """A stratified test compares the groups of ``by`` within each stratum; refuse strata that leave nothing
+    to compare (``strata`` equal to ``by``, or every stratum holding one group: the test would say p = 1)."""
+    if by is None or strata is None:
+        return
+    if strata == by:
+        raise InputError(f"strata {strata!r} is the grouping column itself: within each stratum there is one group, "
+                         "so there is nothing to compare; stratify by another column")
+    groups_per_stratum = data.groupby(strata, observed=True, sort=False)[by].nunique()
+    if (groups_per_stratum <= 1).all():
+        raise InputError(f"column {strata!r}: every stratum holds a single group of {by!r}, so within strata there "
+                         "is nothing to compare; stratify by a column that cuts across the groups")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError
+from bmstats._checks import InputError, number_option, positive_number
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.counts import aggregate_counts, sum_last_axis
@@ -88,10 +88,12 @@ class KaplanMeier(CurveResult):
     def quantile(self, p=(0.25, 0.5, 0.75)) -> pd.DataFrame:
         """Survival quantiles (time by which a fraction p has had the event) with confidence limits from
         the limit curves, as ``quantile.survfit``; NaN where a curve does not reach 1 - p."""
+        probs = [number_option(q, "p", low=0, high=1, low_open=True, high_open=True,
+                               what="the fraction that has had the event") for q in np.atleast_1d(p)]
         rows = []
         for g, tb in self._curves():
             t = tb["time"].to_numpy()
-            for q in np.atleast_1d(p):
+            for q in probs:
                 rows.append({"group": g, "p": float(q),
                              "estimate": step_quantile(t, tb["estimate"].to_numpy(), q),
                              "lower": step_quantile(t, tb["lower"].to_numpy(), q),
@@ -105,7 +107,18 @@ class KaplanMeier(CurveResult):
     def rmst(self, tau: float) -> pd.DataFrame:
         """Restricted mean survival time to ``tau`` (area under the curve on [0, tau]) and its standard
         error, as ``print(survfit, rmean=tau)``: Var = sum over event times t_j <= tau of
-        A_j^2 d_j / (n_j (n_j - d_j)) with A_j the area under the curve between t_j and tau."""
+        A_j^2 d_j / (n_j (n_j - d_j)) with A_j the area under the curve between t_j and tau.
+
+        ``tau`` must be positive and, as survRM2 requires, not beyond any group's last follow-up time
+        (beyond it the curve is not known and the area would be extrapolated)."""
+        tau = positive_number(tau, "tau", what="the time the mean is restricted to")
+        last = {g: float(tb["time"].max()) for g, tb in self._curves()}
+        beyond = {g: t for g, t in last.items() if tau > t}
+        if beyond:
+            raise InputError(
+                f"tau = {tau:g} is beyond the last follow-up time of group(s) "
+                + ", ".join(f"{g!r} ({t:g})" for g, t in beyond.items())
+                + f"; the curve is unknown there (as survRM2, choose tau <= {min(last.values()):g})")
         rows = []
         for g, tb in self._curves():
             t, s = tb["time"].to_numpy(), tb["estimate"].to_numpy()

@@ -25,7 +25,7 @@ from bmstats._checks import InputError, number_option, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
-from bmstats.estimate.inputs import survival_inputs
+from bmstats.estimate.inputs import strata_that_compare, survival_inputs
 
 
 @dataclass(frozen=True, repr=False)
@@ -186,6 +186,7 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: 
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
     s_codes, s_labels = group_codes(data, strata)
+    strata_that_compare(data, by, strata)
     counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
                               n_columns=len(labels), n_causes=1)
     observed, expected, variance = weighted_observed_expected(counts, rho)

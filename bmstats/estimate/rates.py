@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.rates import confint_poisson
 
-from bmstats._checks import InputError
+from bmstats._checks import InputError, positive_number
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TableResult
 from bmstats.estimate.inputs import survival_inputs
@@ -112,6 +112,7 @@ def incidence_rate(data: pd.DataFrame, time: str, event: str, *, by: str | None 
     ----------
     .. [1] Garwood F. Fiducial limits for the Poisson distribution. Biometrika 1936;28:437-442.
     """
+    per = positive_number(per, "per", what="the person-time units a rate is expressed per")
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
     events, pt, labels, dropped, n = _events_person_time(data, time, event, by, entry, dropna)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError, require_columns
+from bmstats._checks import InputError, number_option, positive_number, require_columns
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TableResult, frozen_copy
 from bmstats.estimate.cif import CumulativeIncidence
@@ -126,11 +126,12 @@ def _poisson_limits(k: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.nd
 @legacy_arguments(positional=('terminal', 'by', 'window', 'time_unit', 'conf_level', 'dropna'))
 def skeletal_morbidity_rate(data, id, start, stop, event, *, terminal=None, by=None, window=21.0,
                             time_unit="years", conf_level=0.95, dropna=False) -> pd.DataFrame:
-    """SREs per person-year with at most one SRE counted per ``window`` days.
+    """SREs per person-year with at most one SRE counted per ``window`` days (a number >= 0).
 
     Columns: group, n, events, counted (after the window rule), person_years, rate, lower, upper (exact
     Poisson limits of the pooled rate) and mean_patient_rate (mean over patients of counted / years).
     """
+    window = number_option(window, "window", low=0, what="days within which later SREs do not count again")
     per_day = _days_per_unit(time_unit)
     f = _rows(data, id, start, stop, event, terminal, by, dropna)
     ev = f[f["event"] == 1]
@@ -162,6 +163,7 @@ def skeletal_morbidity_period_rate(data, id, start, stop, event, *, terminal=Non
     Columns: group, n, periods_with_event, periods_on_study, rate (pooled ratio) and mean_patient_rate
     (mean over patients of their own ratio).
     """
+    period = positive_number(period, "period", what="days per counting period")
     per_day = _days_per_unit(time_unit)
     f = _rows(data, id, start, stop, event, terminal, by, dropna)
     ev = f[f["event"] == 1]
@@ -299,6 +301,8 @@ def sre_summary(data, id, start, stop, event, *, terminal=None, event_type=None,
        complications in patients with breast cancer and lytic bone metastases. N Engl J Med
        1996;335:1785-1791.
     """
+    window = number_option(window, "window", low=0, what="days within which later SREs do not count again")
+    period = positive_number(period, "period", what="days per counting period")
     args = (data, id, start, stop, event)
     common = {"terminal": terminal, "by": by, "dropna": dropna}
     prop = proportion_with_event(*args, conf_level=conf_level, **common)

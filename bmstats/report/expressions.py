@@ -8,7 +8,15 @@ numbers, strings, lists, ``true``/``false``, ``missing`` (NaN), column names, ``
   ``minimum(a, b)``, ``maximum(a, b)``, ``round(x)``;
 - ``cut(x, [b1, b2, ...], [label0, label1, ...])``: left-closed bins ``[-inf, b1)``, ``[b1, b2)`` ...
   ``[bk, inf)`` as an ordered categorical with the labels given (one more label than breaks);
-- ``category(x, [levels])``: ``x`` as an ordered categorical with that level order (first = reference).
+- ``category(x, [levels])``: ``x`` as an ordered categorical with that level order (first = reference);
+- ``number(x)``: text as numbers (``"2.5"`` -> 2.5); a value that is not a number becomes missing, with a
+  warning counting them.
+
+Arithmetic (``+ - * / // % **``) and ordering comparisons (``< <= > >=``) on text are errors naming the
+column (convert with ``number(x)``), as is ``==``/``!=`` between text and a number (``er == 1`` on a column
+holding ``"1"``): text never silently repeats (``"2" * 3``) or compares as unequal.  A missing value is
+never equal to anything, so an expression over a column with missing values should say what they become:
+``where(isna(bta_type), missing, where(bta_type == "none", "none", "drug"))``.
 
 Anything else (attributes, subscripts, other calls) is refused with an error naming the expression.
 """
@@ -45,13 +53,55 @@ def _category(x: Any, levels: list) -> pd.Categorical:
     return pd.Categorical(s.astype(str).where(s.notna()), categories=[str(v) for v in levels], ordered=True)
 
 
+def _number(x: Any) -> np.ndarray:
+    s = pd.Series(x).astype(object)
+    values = pd.to_numeric(s, errors="coerce").astype(float)
+    bad = s.notna() & values.isna() & (s.astype(str).str.strip() != "")
+    if bad.any():
+        import warnings
+
+        shown = ", ".join(repr(v) for v in s[bad].astype(str).unique()[:5])
+        warnings.warn(f"number(): {int(bad.sum()):,} value(s) are not numbers and are missing ({shown})",
+                      UserWarning, stacklevel=2)
+    return values.to_numpy()
+
+
+def _where(c: Any, a: Any, b: Any) -> np.ndarray:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "USO" or b.dtype.kind in "USO":  # text: object, so that `missing` stays missing, not 'nan'
+        a, b = a.astype(object), b.astype(object)
+    return np.where(np.asarray(c, dtype=bool), a, b)
+
+
+def _is_text(value: Any) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, pd.Categorical):
+        value = np.asarray(value, dtype=object)
+    if not isinstance(value, np.ndarray):
+        return False
+    if value.dtype.kind in "US":
+        return True
+    if value.dtype != object:
+        return False
+    return pd.api.types.infer_dtype(value, skipna=True) in ("string", "bytes", "mixed", "mixed-integer")
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.number)):
+        return not (isinstance(value, float) and np.isnan(value))
+    return isinstance(value, np.ndarray) and value.dtype.kind in "iuf"
+
+
 FUNCTIONS = {
-    "where": lambda c, a, b: np.where(np.asarray(c, dtype=bool), a, b),
+    "where": _where,
     "isna": lambda x: pd.isna(pd.Series(x)).to_numpy(),
     "notna": lambda x: pd.notna(pd.Series(x)).to_numpy(),
     "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "round": np.round,
     "minimum": np.minimum, "maximum": np.maximum,
-    "cut": _cut, "category": _category,
+    "cut": _cut, "category": _category, "number": _number,
 }
 _BINOPS = {
     ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
@@ -62,6 +112,9 @@ _CMPOPS = {
     ast.Eq: np.equal, ast.NotEq: np.not_equal, ast.Lt: np.less, ast.LtE: np.less_equal,
     ast.Gt: np.greater, ast.GtE: np.greater_equal,
 }
+
+
+_SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
 def evaluate(expression: str, data: pd.DataFrame) -> Any:
@@ -104,7 +157,13 @@ class _Eval:
                 return np.negative(v)
             return v
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](self._arr(self.visit(node.left)), self._arr(self.visit(node.right)))
+            left, right = self._arr(self.visit(node.left)), self._arr(self.visit(node.right))
+            if type(node.op) not in (ast.BitAnd, ast.BitOr):
+                for side, value in ((node.left, left), (node.right, right)):
+                    if _is_text(value):
+                        self.fail(f"{self._what(side)} is text: arithmetic on text is not allowed; convert it with "
+                                  f"number({ast.unparse(side)})")
+            return self._apply(_BINOPS[type(node.op)], left, right)
         if isinstance(node, ast.BoolOp):
             values = [self.visit(v) for v in node.values]
             func = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
@@ -114,6 +173,7 @@ class _Eval:
             return out
         if isinstance(node, ast.Compare):
             left = self._arr(self.visit(node.left))
+            left_node = node.left
             out = True
             for op, comp in zip(node.ops, node.comparators):
                 right = self.visit(comp)
@@ -121,11 +181,13 @@ class _Eval:
                     res = pd.Series(left).isin(right if isinstance(right, list) else [right]).to_numpy()
                     res = ~res if isinstance(op, ast.NotIn) else res
                 elif type(op) in _CMPOPS:
-                    res = _CMPOPS[type(op)](left, self._arr(right))
+                    right = self._arr(right)
+                    self._check_comparison(op, (left_node, left), (comp, right))
+                    res = self._apply(_CMPOPS[type(op)], left, right)
                 else:
                     self.fail(f"operator {type(op).__name__} is not allowed")
                 out = np.logical_and(out, res)
-                left = self._arr(right)
+                left, left_node = self._arr(right), comp
             return out
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
             if node.keywords:
@@ -141,6 +203,31 @@ class _Eval:
             name = getattr(node.func, "id", ast.unparse(node.func))
             self.fail(f"unknown function {name!r}; allowed: {', '.join(FUNCTIONS)}")
         self.fail(f"{type(node).__name__} is not allowed in an expression")
+
+    def _what(self, node: ast.AST) -> str:
+        if isinstance(node, ast.Name) and node.id in self.data.columns:
+            return f"column {node.id!r}"
+        return repr(ast.unparse(node))
+
+    def _check_comparison(self, op: ast.cmpop, *sides: tuple) -> None:
+        (lnode, lval), (rnode, rval) = sides
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            for (tnode, tval), (nnode, nval) in (((lnode, lval), (rnode, rval)), ((rnode, rval), (lnode, lval))):
+                if _is_text(tval) and _is_number(nval):
+                    self.fail(f"{self._what(tnode)} is text and {ast.unparse(nnode)} a number: they are never equal; "
+                              f"compare with the text ({ast.unparse(tnode)} == \"{ast.unparse(nnode)}\") or convert "
+                              f"with number({ast.unparse(tnode)})")
+            return
+        for node, value in sides:
+            if _is_text(value):
+                self.fail(f"{self._what(node)} is text: {_SYMBOLS[type(op)]!r} compares text alphabetically; "
+                          f"convert it with number({ast.unparse(node)})")
+
+    def _apply(self, func: Any, left: Any, right: Any) -> Any:
+        try:
+            return func(left, right)
+        except (TypeError, ValueError) as exc:  # e.g. dates against numbers
+            self.fail(f"{type(exc).__name__}: {exc}")
 
     @staticmethod
     def _arr(v: Any) -> Any:

@@ -1,7 +1,7 @@
 """Publication tables built from data or from estimator results, each returned as a :class:`Table`.
 
 - :func:`table_one`: patient characteristics by group (gtsummary's ``tbl_summary`` / R ``tableone``):
-  n (%), mean (SD) or median [IQR], missing counts, a p-value with the test named and standardised mean
+  n (%), mean (SD) or median [Q1, Q3], missing counts, a p-value with the test named and standardised mean
   differences (Yang & Dalton 2012 for categorical variables; the mean of the pairwise SMDs for > 2 groups,
   as ``tableone`` does).
 - :func:`regression_table`: hazard (or rate) ratios with 95% CI and p, several models side by side
@@ -95,6 +95,8 @@ def _day_text(days: float) -> str:
 
 
 def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or len(b) < 2:  # no variance: the SMD is not defined (never a plausible 0)
+        return float("nan")
     s2 = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2
     return float(abs(a.mean() - b.mean()) / np.sqrt(s2)) if s2 > 0 else 0.0
 
@@ -134,7 +136,9 @@ def table_one(
 ) -> Table:
     """Table 1: patient characteristics overall and by group, with p-values and standardised mean differences.
 
-    Categorical: n (%) of non-missing; continuous: mean (SD), or median [Q1, Q3] for ``nonnormal``; SMD =
+    Categorical: n (%) of non-missing; continuous: mean (SD), or median [Q1, Q3] for ``nonnormal`` (without
+    decimals for whole numbers whose quartiles are whole; text that is not a number is counted as missing, and
+    a footnote says how many); SMD =
     abs(mean_a - mean_b) / sqrt((s_a^2 + s_b^2) / 2). Matches R's ``tableone::CreateTableOne`` (and
     ``gtsummary::tbl_summary``).
 
@@ -154,7 +158,8 @@ def table_one(
     categorical : sequence of str, optional
         Columns shown as n (%) whatever their type.
     nonnormal : sequence of str, optional
-        Numeric columns shown as median [Q1, Q3].
+        Numeric columns shown as median [Q1, Q3] (text columns are read as numbers; values that are not
+        numbers count as missing).
     labels : mapping of str to str, optional
         Display names of the variables.
     level_labels : mapping of str to mapping, optional
@@ -199,6 +204,7 @@ def table_one(
 
     # dates are summarised as dates, durations in days: never as a mean of nanoseconds
     dates: set[str] = set()
+    durations: set[str] = set()
     converted: dict[str, pd.Series] = {}
     for var in variables:
         as_dates = _as_dates(data[var])
@@ -207,6 +213,19 @@ def table_one(
             converted[var] = as_dates
         elif pd.api.types.is_timedelta64_dtype(data[var]):
             converted[var] = data[var] / pd.Timedelta(days=1)
+            durations.add(var)
+    # text in a continuous row: values that are not numbers are counted as missing, and a footnote says so
+    not_numbers: list[str] = []
+    for var in variables:
+        s = data[var]
+        if var in nonnormal and var not in converted and not pd.api.types.is_numeric_dtype(s):
+            values = pd.to_numeric(s.astype(object), errors="coerce").astype(float)
+            bad = s.notna() & values.isna()
+            if bad.any():
+                shown = ", ".join(repr(v) for v in s[bad].astype(str).unique()[:3])
+                not_numbers.append(f"{labels.get(var, var)}: {int(bad.sum()):,} value(s) that are not numbers "
+                                   f"({shown}) counted as missing.")
+            converted[var] = values
     if converted:
         data = data.copy()
         for var, values in converted.items():
@@ -310,6 +329,10 @@ def table_one(
                 smd_value = _mean_pairwise([_smd_continuous(x_groups[i], x_groups[j])
                                             for i in range(len(x_groups)) for j in range(i + 1, len(x_groups))])
             texts = []
+            # whole numbers (counts such as positive nodes) without decimals when every quartile is whole
+            whole = robust and not is_date and all(
+                np.all(np.mod(np.percentile(x, [25, 50, 75]), 1) == 0) for x in x_all if len(x)
+            ) and all(np.all(np.mod(x, 1) == 0) for x in x_all)
             for (col, _), x in zip(columns, x_all):
                 if robust:
                     q1, med, q3 = np.percentile(x, [25, 50, 75]) if len(x) else (np.nan,) * 3
@@ -318,15 +341,15 @@ def table_one(
                         tidy.append({"variable": var, "column": col, "median": _day_text(med), "q1": _day_text(q1),
                                      "q3": _day_text(q3), "n": len(x)})
                     else:
-                        texts.append(fmt_median_iqr(med, q1, q3, decimals))
+                        texts.append(fmt_median_iqr(med, q1, q3, 0 if whole else decimals))
                         tidy.append({"variable": var, "column": col, "median": med, "q1": q1, "q3": q3, "n": len(x)})
                 else:
                     mean = x.mean() if len(x) else np.nan
                     sd = x.std(ddof=1) if len(x) > 1 else np.nan
                     texts.append(fmt_mean_sd(mean, sd, decimals))
                     tidy.append({"variable": var, "column": col, "mean": mean, "sd": sd, "n": len(x)})
-            stat = "median [IQR]" if robust else "mean (SD)"
-            unit = ", days" if var in converted and not is_date else ""
+            stat = "median [Q1, Q3]" if robust else "mean (SD)"
+            unit = ", days" if var in durations else ""
             add(f"{name}{unit}, {stat}", texts, fmt_p(p_value), test_name, fmt_num(smd_value, 2) if has_smd else "",
                 strong=True)
         for row in tidy:
@@ -345,6 +368,7 @@ def table_one(
     notes = ["n (%) of non-missing values; mean (SD); median [Q1, Q3]."]
     if dates:
         notes.append("Dates: median [Q1, Q3] date.")
+    notes.extend(not_numbers)
     if has_test:
         if used_tests:
             notes.append("p: " + ", ".join(used_tests) + " test across groups, as named in the Test column.")
