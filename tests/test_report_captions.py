@@ -65,3 +65,28 @@ def test_the_synthetic_report_bone_metastasis_caption(tmp_path):
     assert "with 95% confidence band" not in caption
     assert "confidence bands left out: 5 curves would overlap" in caption
     plt.close(fig)
+
+
+@pytest.mark.parametrize("extra, tests, smd", [
+    ("", False, False),
+    ("    by: hormon\n", True, True),
+    ("    by: hormon\n    smd: false\n", True, False),
+    ("    by: hormon\n    tests: false\n", False, True),
+])
+def test_methods_text_names_only_the_comparisons_table_one_shows(tmp_path, extra, tests, smd):
+    from bmstats.report.builder import ReportBuilder
+    from bmstats.report.config import parse_config
+
+    text = ("title: t\ndata:\n  dataset: rotterdam\nanalyses:\n  - id: t1\n    type: table_one\n"
+            "    variables: [age, meno]\n" + extra)
+    cfg = parse_config(text, "t.yaml")
+    b = ReportBuilder(cfg, tmp_path / "t.yaml", tmp_path)
+    b.load_data()
+    section = b.run(cfg["analyses"][0])
+    methods = b.methods_paragraph()
+    table = section.tables[0][0]
+    assert ("compared across groups" in methods) == tests == ("p" in table.body.columns)
+    assert ("standardised mean differences" in methods) == smd == ("SMD" in table.body.columns)
+    if tests:
+        assert "the t-test" in methods and "Pearson's chi-squared test" in methods
+        assert "Kruskal-Wallis" not in methods  # not used by this table

@@ -118,6 +118,8 @@ def newton_raphson(
     max_iter: int = 50,
     model: str = "model",
     spread: np.ndarray | None = None,
+    loglik: Callable[[np.ndarray], float] | None = None,
+    loglik_many: Callable[[list], np.ndarray] | None = None,
 ) -> NewtonResult:
     """Maximise a concave log likelihood by Newton-Raphson with step halving (as coxph and crr do).
 
@@ -165,7 +167,9 @@ def newton_raphson(
     if spread is not None:
         from bmstats.estimate.monotone import monotone_columns
 
-        not_estimable = tuple(monotone_columns(lambda b: evaluate(b)[0], beta, info, spread))
+        # the profile needs only the log likelihood: a model that can compute it alone (an engine) says so
+        profile = loglik if loglik is not None else (lambda b: evaluate(b)[0])
+        not_estimable = tuple(monotone_columns(profile, beta, info, spread, loglik_many))
         if singular and not not_estimable:
             _solve(info, u, names)  # raises the InputError naming the terms
         converged = converged or singular

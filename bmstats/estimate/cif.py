@@ -27,6 +27,7 @@ from bmstats._checks import (
     InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
 from bmstats._deprecation import legacy_arguments
+from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import CurveResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import empty_groups, strata_that_compare
@@ -188,22 +189,34 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
     """
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
-    data, t, s, codes, labels, dropped = competing_inputs(data, time, status, by, strata, dropna)
-    causes = tuple(int(k) for k in np.unique(s[s > 0]))
+    engine = engine_source(data) if is_engine_data(data) else None
+    if engine is not None:
+        # one GROUP BY (strata, group, time, status) serves the curves (summed over strata) and Gray's test
+        ec = engine_counts(engine, time, status, block=strata, column=by, dropna=dropna)
+        if strata is not None:
+            strata_that_compare(None, by, strata, groups_per_stratum=ec.groups_per_block())
+        labels, causes, n, n_events, dropped = ec.column_labels, ec.causes, ec.n, ec.n_events, ec.dropped
+        strata_counts = ec.counts
+        counts = ec.counts if strata is None else ec.pooled_blocks()
+    else:
+        data, t, s, codes, labels, dropped = competing_inputs(data, time, status, by, strata, dropna)
+        strata_that_compare(data, by, strata)
+        causes = tuple(int(k) for k in np.unique(s[s > 0]))
+        n, n_events = len(t), int((s > 0).sum())
+        # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
+        counts = aggregate_counts(t, s, column=codes, n_columns=len(labels))
+        strata_counts = counts
+        if by is not None and strata is not None:
+            s_codes, s_labels = group_codes(data, strata)
+            strata_counts = aggregate_counts(t, s, block=s_codes, column=codes, n_blocks=len(s_labels),
+                                             n_columns=len(labels))
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
-    strata_that_compare(data, by, strata)
-    # one GROUP BY (time) with the groups as columns serves the curves and, unstratified, Gray's test
-    counts = aggregate_counts(t, s, column=codes, n_columns=len(labels))
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)
     gray = None
     if by is not None:
         from bmstats.estimate.gray import gray_test
 
-        if strata is not None:
-            s_codes, s_labels = group_codes(data, strata)
-            counts = aggregate_counts(t, s, block=s_codes, column=codes, n_blocks=len(s_labels),
-                                      n_columns=len(labels))
-        gray = gray_test(counts, causes, rho)
-    return CumulativeIncidence(_table=table, conf_level=conf_level, by=by, causes=causes, n=len(t),
-                               n_events=int((s > 0).sum()), _gray=gray, strata=strata, rho=rho, dropped=dropped)
+        gray = gray_test(strata_counts, causes, rho)
+    return CumulativeIncidence(_table=table, conf_level=conf_level, by=by, causes=causes, n=n,
+                               n_events=n_events, _gray=gray, strata=strata, rho=rho, dropped=dropped)

@@ -104,6 +104,8 @@ def aggregate_counts(
     n_blocks: int | None = None,
     n_columns: int | None = None,
     n_causes: int | None = None,
+    weight: np.ndarray | None = None,
+    entries: tuple | None = None,
 ) -> Counts:
     """Aggregate rows (time, status 0..k, block code, column code, entry time) into :class:`Counts`.
 
@@ -111,6 +113,9 @@ def aggregate_counts(
     ``entry`` gives delayed entry (left truncation); subjects are at risk on ``(entry, time]``.
     ``n_causes``: the codes are 0..n_causes; by default only the codes present get an event column, so that
     memory does not grow with a code's value (a stray 10**6 is one column, not a million).
+    ``weight`` is an integer count per row when the rows are themselves already grouped (an engine's
+    GROUP BY time, status, block, column); the entries then come separately grouped as
+    ``entries = (entry time, block, column, count)``.
     """
     time = np.asarray(time, dtype=float)
     status = np.asarray(status, dtype=np.int64)
@@ -142,14 +147,22 @@ def aggregate_counts(
     row_time = grid[row_key % nt]
 
     width = nc * (nk + 1)
-    flat = np.bincount(row * width + column * (nk + 1) + status, minlength=n_rows * width)
+    flat = np.bincount(row * width + column * (nk + 1) + status, weights=weight, minlength=n_rows * width)
+    if weight is not None:
+        flat = np.rint(flat).astype(np.int64)
     cells = flat.reshape(n_rows, nc, nk + 1)
     n_censor = cells[:, :, 0]
     n_event = cells[:, :, 1:]
     exits = n_censor + sum_last_axis(n_event)
 
     block_start = np.searchsorted(row_block, np.arange(nb + 1), side="left")
-    if entry is None:
+    if entries is not None:
+        e_time, e_block, e_column, e_count = (np.asarray(a) for a in entries)
+        e_key = e_block.astype(np.int64) * nt + np.searchsorted(grid, e_time.astype(float), side="right")
+        pos = np.searchsorted(row_key, e_key, side="left")
+        n_entry = np.rint(np.bincount(pos * nc + e_column.astype(np.int64), weights=e_count.astype(float),
+                                      minlength=n_rows * nc)).astype(np.int64).reshape(n_rows, nc)
+    elif entry is None:
         n_entry = np.zeros((n_rows, nc), dtype=np.int64)
         first = block_start[:-1][np.diff(block_start) > 0]
         n_entry[first] = np.add.reduceat(exits, first, axis=0) if len(first) else 0

@@ -21,6 +21,7 @@ import pandas as pd
 
 from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats._deprecation import legacy_arguments
+from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate._regression import (
     blank,
     chi2_test,
@@ -186,6 +187,7 @@ class CoxResult(ModelResult):
     _stop: np.ndarray = field(repr=False)
     _start: np.ndarray | None = field(repr=False)
     _strata_codes: np.ndarray = field(repr=False)
+    engine: str | None = None  # the source, when fitted on an engine (the rows stayed there)
 
     ratio_name = "hr"
     _title = "Cox proportional hazards regression"
@@ -215,9 +217,11 @@ class CoxResult(ModelResult):
             f"n = {self.n}, events = {self.n_events}, ties = {self.ties}"
             + (f", strata = {', '.join(self.strata)}" if self.strata else "")
             + (", robust (sandwich) standard errors" if self.robust else ""),
-            f"likelihood ratio test = {lr.statistic:.2f} on {int(lr.df)} df, p = {lr.p_value:.3g}; "
-            f"concordance = {self.concordance:.3f}",
+            f"likelihood ratio test = {lr.statistic:.2f} on {int(lr.df)} df, p = {lr.p_value:.3g}"
+            + ("" if self.engine else f"; concordance = {self.concordance:.3f}"),
         ]
+        if self.engine:
+            notes.append(f"fitted on an engine ({self.engine})")
         return notes
 
     @property
@@ -227,12 +231,14 @@ class CoxResult(ModelResult):
     @functools.cached_property
     def concordance(self) -> float:
         """Harrell's C as coxph reports it (pairs comparable within strata on exit time; ties in risk count 1/2)."""
+        self._need_rows("concordance")
         eta = tie_exact_linear_predictor(self._model.X, self.coef.to_numpy())
         conc, disc, tied = concordance_counts(self._model.rs, eta, self._model.w)
         return (conc + tied / 2) / (conc + disc + tied)
 
     @functools.cached_property
     def _hazard(self) -> pd.DataFrame:
+        self._need_rows("the baseline hazard")
         rs = self._model.rs
         dh = self._model.hazard_increments(self.coef.to_numpy())
         frame = pd.DataFrame({"stratum": rs.strata, "time": rs.times, "hazard": dh})
@@ -307,6 +313,7 @@ class CoxResult(ModelResult):
         if not 0 < conf_level < 1:
             raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
         times = time_points(times)
+        self._need_rows("prediction")
         beyond_follow_up(times, float(self._stop.max()), "Cox predictions")
         X = self.design.transform(newdata, dropna=dropna)
         newdata = newdata.loc[X.index]
@@ -346,10 +353,16 @@ class CoxResult(ModelResult):
         out.attrs["dropped"] = X.attrs["dropped"]
         return out
 
+    def _need_rows(self, what: str) -> None:
+        if self._model is None:
+            from bmstats.engine.models import rows_needed
+            rows_needed(self, what)
+
     def ph_test(self, transform: str = "km", terms: bool = True):
         """Test of proportional hazards: the score test of R's ``cox.zph`` (survival 3.x), see :mod:`.zph`."""
         from bmstats.estimate.zph import ph_test
 
+        self._need_rows("the proportional-hazards test")
         return ph_test(self, transform=transform, terms=terms)
 
     def plot(self, ax=None, **kw):
@@ -432,6 +445,11 @@ def cox(
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     strata_cols = tuple([strata] if isinstance(strata, str) else (strata or []))
+    if is_engine_data(data):
+        from bmstats.engine.models import cox_on_engine
+        return cox_on_engine(engine_source(data), time, event, formula, strata=strata_cols, cluster=cluster,
+                             entry=entry, weights=weights, ties=ties, robust=robust, conf_level=conf_level,
+                             dropna=dropna, tol=tol, max_iter=max_iter)
     prep = prepare(data, formula, time=time, event=event, entry=entry, weights=weights,
                    columns=[cluster, *strata_cols], dropna=dropna)
     data, design, dropped = prep.frame, prep.design, prep.dropped

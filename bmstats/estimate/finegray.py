@@ -28,6 +28,7 @@ from scipy import stats
 
 from bmstats._checks import InputError, beyond_follow_up, cause_code, distinct_labels, time_points
 from bmstats._deprecation import legacy_arguments, renamed_attribute
+from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate._regression import (
     ConvergenceWarning, blank, coefficient_table, invert_information, newton_raphson,
 )
@@ -66,6 +67,7 @@ class FineGrayResult(ModelResult):
     _prob: FGProblem = field(repr=False, compare=False)
     _rs: FGRiskSums = field(repr=False, compare=False)
     _influence: np.ndarray = field(repr=False, compare=False)
+    engine: str | None = None  # the source, when fitted on an engine (the rows stayed there)
 
     ratio_name = "shr"
 
@@ -112,9 +114,15 @@ class FineGrayResult(ModelResult):
     def reference_levels(self) -> dict:
         return dict(self.design.reference_levels)
 
+    def _need_rows(self, what: str) -> None:
+        if self._prob is None:
+            from bmstats.engine.models import rows_needed
+            rows_needed(self, what)
+
     @property
     def influence(self) -> pd.DataFrame:
         """Influence function of b per input row (I^{-1}(eta_i + psi_i)); ``cov`` = influence' influence."""
+        self._need_rows("the influence function")
         infl = np.empty_like(self._influence)
         infl[self._prob.order] = self._influence
         return pd.DataFrame(infl, index=self.design.rows, columns=self.coef.index)
@@ -141,6 +149,7 @@ class FineGrayResult(ModelResult):
         if not 0 < level < 1:
             raise InputError(f"conf_level must be between 0 and 1, got {level}")
         t = time_points(times)
+        self._need_rows("prediction")
         beyond_follow_up(t, float(self._prob.times[-1]), "Fine-Gray predictions")
         X = self.design.transform(newdata, dropna=dropna)
         Xnew = X.to_numpy(dtype=float) - self._prob.mean
@@ -234,6 +243,11 @@ def fine_gray(
        1999;94:496-509.
     """
     cause = cause_code(cause, "cause")
+    if is_engine_data(data):
+        from bmstats.engine.models import fine_gray_on_engine
+        return fine_gray_on_engine(engine_source(data), time, status, formula, cause=cause, cengroup=cengroup,
+                                   causes=causes, conf_level=conf_level, dropna=dropna, tol=tol,
+                                   max_iter=max_iter)
     prep = prepare(data, formula, time=time, status=status, columns=[cengroup], causes=causes, dropna=dropna)
     data, design, dropped = prep.frame, prep.design, prep.dropped
     t, st = prep.time, prep.status

@@ -1,6 +1,7 @@
 """Checked inputs shared by the survival estimators (Kaplan-Meier, log-rank, rates, cumulative incidence)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from bmstats._checks import (
@@ -45,15 +46,20 @@ def empty_groups(data: pd.DataFrame, by: str | None) -> None:
                          "remove unused categories (Series.cat.remove_unused_categories())")
 
 
-def strata_that_compare(data: pd.DataFrame, by: str | None, strata: str | None) -> None:
+def strata_that_compare(data: pd.DataFrame | None, by: str | None, strata: str | None,
+                        groups_per_stratum=None) -> None:
     """A stratified test compares the groups of ``by`` within each stratum; refuse strata that leave nothing
-    to compare (``strata`` equal to ``by``, or every stratum holding one group: the test would say p = 1)."""
+    to compare (``strata`` equal to ``by``, or every stratum holding one group: the test would say p = 1).
+    ``groups_per_stratum`` (the number of groups in each stratum) replaces ``data`` where the rows are in an
+    engine."""
     if by is None or strata is None:
         return
     if strata == by:
         raise InputError(f"strata {strata!r} is the grouping column itself: within each stratum there is one group, "
                          "so there is nothing to compare; stratify by another column")
-    groups_per_stratum = data.groupby(strata, observed=True, sort=False)[by].nunique()
+    if groups_per_stratum is None:
+        groups_per_stratum = data.groupby(strata, observed=True, sort=False)[by].nunique()
+    groups_per_stratum = np.asarray(groups_per_stratum)
     if (groups_per_stratum <= 1).all():
         raise InputError(f"column {strata!r}: every stratum holds a single group of {by!r}, so within strata there "
                          "is nothing to compare; stratify by a column that cuts across the groups")

@@ -19,6 +19,7 @@ from scipy import stats
 
 from bmstats._checks import InputError, number_option, positive_number
 from bmstats._deprecation import legacy_arguments
+from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.counts import aggregate_counts, sum_last_axis
 from bmstats.estimate.inputs import survival_inputs
@@ -230,8 +231,13 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, *, by: str | None = 
     conf_type_option(conf_type)
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
-    data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna)
-    counts = aggregate_counts(t, d, block=codes, entry=e, n_blocks=len(labels), n_causes=1)
+    if is_engine_data(data):
+        ec = engine_counts(engine_source(data), time, event, block=by, entry=entry, dropna=dropna, max_code=1)
+        counts, labels, n, n_events, dropped = ec.counts, ec.block_labels, ec.n, ec.n_events, ec.dropped
+    else:
+        data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna)
+        counts = aggregate_counts(t, d, block=codes, entry=e, n_blocks=len(labels), n_causes=1)
+        n, n_events = len(t), int(d.sum())
     table = kaplan_meier_table(counts, labels, conf_type, conf_level)
-    return KaplanMeier(_table=table, conf_type=conf_type, conf_level=conf_level, by=by, n=len(t),
-                       n_events=int(d.sum()), dropped=dropped, delayed_entry=entry is not None)
+    return KaplanMeier(_table=table, conf_type=conf_type, conf_level=conf_level, by=by, n=n,
+                       n_events=n_events, dropped=dropped, delayed_entry=entry is not None)

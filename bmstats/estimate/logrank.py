@@ -23,6 +23,7 @@ from scipy import stats
 
 from bmstats._checks import InputError, number_option, require_frame
 from bmstats._deprecation import legacy_arguments
+from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import strata_that_compare, survival_inputs
@@ -176,30 +177,39 @@ def logrank_test(data: pd.DataFrame, time: str, event: str, *, by: str, strata: 
     .. [2] Harrington DP, Fleming TR. A class of rank test procedures for censored survival data. Biometrika
        1982;69:553-566.
     """
-    data = require_frame(data)
     if by is None:
         raise InputError("logrank_test needs a grouping column `by`")
     rho = number_option(rho, "rho", what="the power of the pooled survival in the weight S(t-)^rho")
     if not isinstance(trend, (bool, np.bool_)):
         raise InputError(f"trend must be True or False, got {trend!r}")
-    data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
+    if is_engine_data(data):
+        ec = engine_counts(engine_source(data), time, event, block=strata, column=by, dropna=dropna, max_code=1)
+        if strata is not None:
+            strata_that_compare(None, by, strata, groups_per_stratum=ec.groups_per_block())
+        counts, labels, n, n_events, dropped = ec.counts, ec.column_labels, ec.n, ec.n_events, ec.dropped
+        group_values = pd.Series(labels)  # the engine's groups, with their type (numbers order, text does not)
+    else:
+        data = require_frame(data)
+        data, t, d, codes, labels, _, dropped = survival_inputs(data, time, event, by, None, dropna, strata=strata)
+        s_codes, s_labels = group_codes(data, strata)
+        strata_that_compare(data, by, strata)
+        counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
+                                  n_columns=len(labels), n_causes=1)
+        n, n_events = len(t), int(d.sum())
+        group_values = data[by]
     if len(labels) < 2:
         raise InputError(f"column {by!r}: a test needs at least two groups, found one ({labels[0]!r})")
-    s_codes, s_labels = group_codes(data, strata)
-    strata_that_compare(data, by, strata)
-    counts = aggregate_counts(t, d, block=s_codes, column=codes, n_blocks=len(s_labels),
-                              n_columns=len(labels), n_causes=1)
     observed, expected, variance = weighted_observed_expected(counts, rho)
     diff = observed - expected
     if trend:
-        s = trend_scores(data[by], by, labels, scores)
+        s = trend_scores(group_values, by, labels, scores)
         statistic, df = float((s @ diff) ** 2 / (s @ variance @ s)), 1
         scores = tuple(s)
     else:
         statistic, df = quadratic_form(diff, variance)
-    n_per = np.bincount(codes, minlength=len(labels))
+    n_per = (counts.n_censor + sum_last_axis(counts.n_event)).sum(axis=0)  # exits per group
     table = pd.DataFrame({"group": labels, "n": n_per, "observed": observed, "expected": expected,
                           "o_minus_e": diff, "variance": np.diag(variance)})
     return LogRankTest(statistic=statistic, df=df, p_value=float(stats.chi2.sf(statistic, df)), rho=rho,
                        _table=table, _variance=variance, trend=trend, scores=scores, strata=strata,
-                       n=len(t), n_events=int(d.sum()), dropped=dropped)
+                       n=n, n_events=n_events, dropped=dropped)

@@ -39,34 +39,24 @@ def monotone_columns(
     beta: np.ndarray,
     information: np.ndarray,
     spread: np.ndarray,
+    loglik_many: Callable[[list[np.ndarray]], np.ndarray] | None = None,
 ) -> list[int]:
     """Indices of the coefficients along which the log likelihood is monotone (not estimable).
 
     ``loglik(beta)``: the log (pseudo) likelihood; ``beta``: where the fit stopped; ``information``: the
     information matrix there; ``spread``: each column's range over the data (so that a step of 1 in
-    ``d * spread`` moves the linear predictor by at most one unit).
+    ``d * spread`` moves the linear predictor by at most one unit).  ``loglik_many(betas)``, if given,
+    evaluates the log likelihood at several points at once (an engine does them in one pass over the rows);
+    every candidate point is known in advance, so they are all evaluated together.
     """
     beta = np.asarray(beta, dtype=float)
     p = len(beta)
     spread = np.where(np.asarray(spread, dtype=float) > 0, spread, 1.0)
-    base = loglik(beta)
-    if not np.isfinite(base):
-        return []
-    tol = _LOSS_TOL * max(1.0, abs(base))
-
-    def rises(direction_lp: np.ndarray) -> bool:
-        """Whether the log likelihood does not fall when the linear predictor moves REACH units along it."""
-        step = REACH * direction_lp / np.abs(direction_lp).max() / spread
-        with np.errstate(all="ignore"):  # far out, risk-set sums may underflow: a NaN is "falls", not an error
-            far = loglik(beta + step)
-        return bool(np.isfinite(far) and far >= base - tol)
-
-    flagged: set[int] = set()
+    directions: list[tuple[np.ndarray, list[int]]] = []  # (direction in lp units, columns it flags)
     for j in range(p):
         unit = np.zeros(p)
         unit[j] = 1.0
-        if rises(unit) or rises(-unit):
-            flagged.add(j)
+        directions += [(unit, [j]), (-unit, [j])]
     if p > 1:
         # a direction shared by several columns: the flattest direction of the unit-free information
         scaled = information * np.outer(spread, spread)
@@ -77,7 +67,18 @@ def monotone_columns(
         if len(values):
             v = vectors[:, 0] / np.abs(vectors[:, 0]).max()
             v[np.abs(v) < _SHARE] = 0.0
-            for d in (v, -v):
-                if rises(d):
-                    flagged.update(int(j) for j in np.flatnonzero(d))
+            shared = [int(j) for j in np.flatnonzero(v)]
+            directions += [(v, shared), (-v, shared)]
+    points = [beta] + [beta + REACH * d / np.abs(d).max() / spread for d, _ in directions]
+    with np.errstate(all="ignore"):  # far out, risk-set sums may underflow: a NaN is "falls", not an error
+        values = np.asarray(loglik_many(points) if loglik_many is not None else [loglik(x) for x in points],
+                            dtype=float)
+    base = values[0]
+    if not np.isfinite(base):
+        return []
+    tol = _LOSS_TOL * max(1.0, abs(base))
+    flagged: set[int] = set()
+    for (_, columns), far in zip(directions, values[1:]):
+        if np.isfinite(far) and far >= base - tol:  # the log likelihood does not fall REACH units out
+            flagged.update(columns)
     return sorted(flagged)

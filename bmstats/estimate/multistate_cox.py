@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
-import warnings
 
 import numpy as np
 import pandas as pd

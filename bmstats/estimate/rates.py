@@ -18,6 +18,7 @@ from statsmodels.stats.rates import confint_poisson
 
 from bmstats._checks import InputError, positive_number
 from bmstats._deprecation import legacy_arguments
+from bmstats.engine import engine_person_time, engine_source, is_engine_data
 from bmstats.estimate._result import TableResult
 from bmstats.estimate.inputs import survival_inputs
 
@@ -55,17 +56,22 @@ class RateRatio(TableResult):
 
 
 def _events_person_time(data, time, event, by, entry, dropna):
-    data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna,
-                                                            need_event=False, allow_empty_interval=True)
-    if e is not None:
-        t = t - e
-    events = np.bincount(codes, weights=d, minlength=len(labels)).astype(np.int64)
-    person_time = np.bincount(codes, weights=t, minlength=len(labels))
+    if is_engine_data(data):
+        events, person_time, labels, dropped, n = engine_person_time(engine_source(data), time, event, by=by,
+                                                                     entry=entry, dropna=dropna)
+    else:
+        data, t, d, codes, labels, e, dropped = survival_inputs(data, time, event, by, entry, dropna,
+                                                                need_event=False, allow_empty_interval=True)
+        if e is not None:
+            t = t - e
+        events = np.bincount(codes, weights=d, minlength=len(labels)).astype(np.int64)
+        person_time = np.bincount(codes, weights=t, minlength=len(labels))
+        n = len(t)
     zero = person_time <= 0
     if zero.any():
         raise InputError(f"column {time!r}: no person-time in group(s) "
                          f"{', '.join(str(labels[i]) for i in np.flatnonzero(zero))}")
-    return events, person_time, labels, dropped, len(t)
+    return events, person_time, labels, dropped, n
 
 
 def poisson_limits(events, person_time, conf_level=0.95):

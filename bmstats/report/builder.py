@@ -99,6 +99,7 @@ class ReportBuilder:
         self.figure_formats = tuple(outputs.get("figures", figs.FIGURE_FORMATS))
         self.width = outputs.get("width", "single")
         self.methods: list[str] = []
+        self.table_one_shown: dict = {"tests": [], "smd": False}
 
     # ------------------------------------------------------------------------------------- data
     def load_data(self) -> None:
@@ -313,6 +314,10 @@ class ReportBuilder:
             decimals=a.get("decimals", 1), title=s.title)
         s.tables.append((t, a["id"]))
         self._method("table_one")
+        # the methods text names only the tests and SMDs that a Table 1 of this report shows
+        used = [x for x in (t.data["test"] if "test" in t.data.columns else []) if isinstance(x, str) and x]
+        self.table_one_shown["tests"] += [x for x in dict.fromkeys(used) if x not in self.table_one_shown["tests"]]
+        self.table_one_shown["smd"] |= "SMD" in t.body.columns
 
     def _run_kaplan_meier(self, a: dict, s: Section) -> None:
         import bmstats as bm
@@ -656,10 +661,17 @@ class ReportBuilder:
         m = self.methods
         text = []
         if "table_one" in m:
-            text.append("Patient characteristics are summarised as n (%), mean (SD) or median [Q1, Q3] and compared "
-                        "across groups with Pearson's chi-squared test (Fisher's exact test for sparse 2 x 2 "
-                        "tables), one-way ANOVA or the Kruskal-Wallis test; standardised mean differences are "
-                        "given (Yang & Dalton 2012).")
+            names = {"Chi-squared": "Pearson's chi-squared test", "Fisher's exact": "Fisher's exact test (sparse 2 x 2 "
+                     "tables)", "t-test": "the t-test", "ANOVA": "one-way ANOVA", "Wilcoxon rank-sum":
+                     "the Wilcoxon rank-sum test", "Kruskal-Wallis": "the Kruskal-Wallis test"}
+            tests = [names.get(x, x) for x in self.table_one_shown["tests"]]
+            sentence = "Patient characteristics are summarised as n (%), mean (SD) or median [Q1, Q3]"
+            if tests:
+                sentence += " and compared across groups with " + (
+                    tests[0] if len(tests) == 1 else ", ".join(tests[:-1]) + " or " + tests[-1])
+            if self.table_one_shown["smd"]:
+                sentence += "; standardised mean differences are given (Yang & Dalton 2012)"
+            text.append(sentence + ".")
         if "kaplan_meier" in m:
             text.append("Survival was estimated with the Kaplan-Meier method with Greenwood variance and log-log "
                         "confidence intervals" + (" and compared between groups with the log-rank test"

@@ -1,0 +1,127 @@
+"""Registry scale: estimators run from a Parquet file through DuckDB, against R reading the same data.
+
+Data (benchmarks/registry_data.py): n rows, p = 10 (8 normal covariates, a 3-level category, a binary one),
+two causes, integer days (heavy ties), written as Parquet (and CSV for R, which data.table::fread reads
+before R's clock starts). Each side runs in its own process, which reports the seconds of the analysis and
+the peak resident memory of the whole process (VmHWM), so that DuckDB's memory counts for bmstats and the
+data frame counts for R. Sizes: 10,000,000 rows (200,000 with --quick); set BMSTATS_BENCH_RECORD=1 for the
+100,000,000-row record run of Cox and Fine-Gray with variances (bmstats only: R cannot hold the data here).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from run import Case, rscript_available
+
+HERE = Path(__file__).resolve().parent
+FORMULA = "x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + C(grp) + bin"
+R_FORMULA = "x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + factor(grp) + bin"
+
+PY_TASKS = {
+    "cox": 'bm.cox(path, "time", "event", FORMULA)',
+    "cox_robust": 'bm.cox(path, "time", "event", FORMULA, robust=True)',
+    "fine_gray": 'bm.fine_gray(path, "time", "status", FORMULA, cause=1)',
+    "km": 'bm.kaplan_meier(path, "time", "event", by="grp")',
+    "cif": 'bm.cumulative_incidence(path, "time", "status", by="grp")',
+}
+R_TASKS = {
+    "cox": f"coxph(Surv(time, event) ~ {R_FORMULA}, data = d)",
+    "cox_robust": f"coxph(Surv(time, event) ~ {R_FORMULA}, data = d, robust = TRUE)",
+    "km": "survfit(Surv(time, event) ~ grp, data = d)",
+    "cif": "cuminc(d$time, d$status, d$grp)",
+}
+
+
+def data_path(n: int) -> Path:
+    sys.path.insert(0, str(HERE))
+    from registry_data import make
+
+    return make(Path(tempfile.gettempdir()) / f"bmstats_registry_{n}.parquet", n)
+
+
+def csv_path(n: int) -> Path:
+    csv = Path(tempfile.gettempdir()) / f"bmstats_registry_{n}.csv"
+    if not csv.exists():
+        import duckdb
+
+        duckdb.connect().execute(f"COPY (SELECT * FROM '{data_path(n)}') TO '{csv}' (HEADER)")
+    return csv
+
+
+def _report(out: subprocess.CompletedProcess, case: Case) -> float:
+    seconds = peak = None
+    for line in out.stdout.splitlines():
+        if line.startswith("SECONDS"):
+            seconds = float(line.split()[1])
+        if line.startswith("PEAK_MB"):
+            peak = float(line.split()[1])
+    if seconds is None:
+        raise RuntimeError((out.stderr or out.stdout).strip().splitlines()[-1][:200])
+    if peak:
+        base = case.note.split("; peak RSS")[0]
+        case.note = f"{base}; peak RSS {peak:,.0f} MB (whole process)"
+    return seconds
+
+
+def python_case(task: str, n: int, key: str) -> Case:
+    code = (
+        "import resource, sys, time\n"
+        "import bmstats as bm\n"
+        f"FORMULA = {FORMULA!r}\n"
+        f"path = {str(data_path(n))!r}\n"
+        "t0 = time.perf_counter()\n"
+        f"{PY_TASKS[key]}\n"
+        "print('SECONDS', time.perf_counter() - t0)\n"
+        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    case = Case(task, n, "bmstats", lambda: None, measure_memory=False, note="DuckDB, from Parquet")
+
+    def run() -> float:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
+        return _report(out, case)
+
+    case.run = run
+    return case
+
+
+def r_case(task: str, n: int, key: str) -> Case:
+    code = (
+        "suppressMessages({library(survival); library(cmprsk); library(data.table)})\n"
+        f"d <- as.data.frame(fread('{csv_path(n)}'))\n"
+        f"t0 <- proc.time()[['elapsed']]; fit <- {R_TASKS[key]}; t1 <- proc.time()[['elapsed']]\n"
+        "cat('SECONDS', t1 - t0, '\\n')\n"
+        "hwm <- grep('VmHWM', readLines('/proc/self/status'), value = TRUE)\n"
+        "cat('PEAK_MB', as.numeric(gsub('[^0-9]', '', hwm)) / 1024, '\\n')\n"
+    )
+    case = Case(task, n, f"R {R_TASKS[key].split('(')[0]}", lambda: None, measure_memory=False,
+                note="R's reading not timed")
+
+    def run() -> float:
+        out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=7200)
+        return _report(out, case)
+
+    case.run = run
+    return case
+
+
+def cases(quick: bool) -> list[Case]:
+    n = 200_000 if quick else 10_000_000
+    names = {"cox": "Cox, Efron, p = 10, from Parquet", "cox_robust": "Cox + robust variance, from Parquet",
+             "fine_gray": "Fine-Gray + sandwich variance, from Parquet", "km": "Kaplan-Meier, 3 groups, from Parquet",
+             "cif": "CIF + Gray's test, 3 groups, from Parquet"}
+    out = []
+    for key, task in names.items():
+        out.append(python_case(task, n, key))
+        # the Fine-Gray target is set against R's coxph on the same data (crr does not finish at this size)
+        r_key = "cox" if key == "fine_gray" else key
+        if rscript_available():
+            out.append(r_case(task, n, r_key))
+    if os.environ.get("BMSTATS_BENCH_RECORD") == "1":
+        big = 100_000_000
+        out.append(python_case("Cox, Efron, p = 10, from Parquet", big, "cox"))
+        out.append(python_case("Fine-Gray + sandwich variance, from Parquet", big, "fine_gray"))
+    return out
