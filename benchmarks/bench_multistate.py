@@ -1,4 +1,4 @@
-"""Illness-death model (issue 16): state occupation probabilities with standard errors, bmstats against R's
+"""Illness-death model: state occupation probabilities with standard errors, bmstats against R's
 ``survfit(Surv(tstart, tstop, state) ~ 1, id, istate)`` on the same rows (read from one CSV; reading is
 excluded from R's time and from ours).  Times in whole days over 20 years, so there are many ties, as in
 cohort data.  R's computation is O(n K S) in the number of subjects n and distinct times K; ours is

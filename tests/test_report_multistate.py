@@ -1,4 +1,4 @@
-"""Report types of issue 16 (time_varying_cox, landmark, state_occupation, proportion, logistic) built from a
+"""Report types for multi-state designs (time_varying_cox, landmark, state_occupation, proportion, logistic) built from a
 small part of the bundled synthetic cohort; the numbers in the tables are those of the estimators."""
 from __future__ import annotations
 

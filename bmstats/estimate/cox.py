@@ -537,7 +537,7 @@ def cox(
 def _single_threaded_blas():
     """The information matrix is a tall-skinny product (p x n by n x p) that is memory-bound: OpenBLAS threads
     only add contention for it (measured 2-7x slower on a loaded 2-core machine), so the fit runs with one
-    BLAS thread (threadpoolctl comes with scikit-learn, a dependency of scikit-survival)."""
+    BLAS thread (threadpoolctl)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover

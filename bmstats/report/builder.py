@@ -447,10 +447,7 @@ class ReportBuilder:
         rates = bm.incidence_rate(frame, "time", _EVENT, by=by, per=per)
         ratios = None
         if by is not None:
-            try:
-                ratios = bm.rate_ratio(frame, "time", _EVENT, by=by)
-            except TypeError:
-                ratios = None
+            ratios = bm.rate_ratio(frame, "time", _EVENT, by=by)
         unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
         s.tables.append((tabs.rate_table(rates, ratios=ratios, group_label=self.label(by) or "Group", per=per,
                                          unit=f"person-{unit}", title=s.title), a["id"]))
@@ -540,10 +537,8 @@ class ReportBuilder:
         if "start" not in frame.columns:
             raise AnalysisError(f"endpoint {a['endpoint']!r} has no counting-process rows: give it time_varying")
         fit = bm.cox(frame, "stop", _EVENT, a["formula"], entry="start", dropna=a.get("dropna", False))
-        try:  # the table's "Patients" are patients, not their counting-process intervals
-            fit = dataclasses.replace(fit, n=int(frame.loc[frame.index.isin(fit.design.rows), "patient_id"].nunique()))
-        except (TypeError, ValueError, AttributeError):
-            pass
+        # the table's "Patients" are patients, not their counting-process intervals
+        fit = dataclasses.replace(fit, n=int(frame.loc[frame.index.isin(fit.design.rows), "patient_id"].nunique()))
         exposures = list(self.config["endpoints"][a["endpoint"]].get("time_varying") or {})
         s.notes.append(f"{frame['patient_id'].nunique():,} patients in {len(frame):,} counting-process intervals; "
                        f"time-varying exposures ({', '.join(self.label(e) or e for e in exposures)}) switch on at "

@@ -1,4 +1,4 @@
-# Risk prediction and its validation (issue 15): reference values from survival 3.5.3, riskRegression
+# Risk prediction and its validation: reference values from survival 3.5.3, riskRegression
 # 2022.11.28, rms 6.5.0, pec 2022.5.4, prodlim 2019.11.13, cmprsk 2.2-11 (Debian packages).
 # predictRisk on coxph / CSC (product-limit and exponential forms) / crr; concordance (Harrell, Uno n/G2,
 # reverse = TRUE) with its standard error; royston(); Score(auc, brier, ipa; cens.model = "km") for survival
