@@ -43,6 +43,12 @@ _PUBLIC: dict[str, str] = {
     "PublishedModel": "bmstats.estimate.prediction",
     "concordance": "bmstats.estimate.concordance",
     "royston_d": "bmstats.estimate.concordance",
+    "score": "bmstats.estimate.score",
+    "calibration": "bmstats.estimate.calibration",
+    "net_benefit": "bmstats.estimate.decision",
+    "integrated_brier": "bmstats.estimate.score",
+    "bootstrap_validate": "bmstats.estimate.bootstrap",
+    "bootstrap_interval": "bmstats.estimate.bootstrap",
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",

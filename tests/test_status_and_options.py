@@ -150,3 +150,14 @@ def test_stratified_tests_refuse_strata_that_leave_nothing_to_compare(data):
         bm.logrank_test(nested, "t", "event", by="grade", strata="site")
     crossing = data.assign(site=np.arange(len(data)) % 2)
     assert bm.logrank_test(crossing, "t", "event", by="grade", strata="site").df == 2
+
+
+@pytest.mark.parametrize("times", [[np.nan], [1.0, np.nan], [-1.0], [np.inf], [], "soon"])
+@pytest.mark.parametrize("curve", [
+    lambda d: bm.kaplan_meier(d, "t", "event", by="grade"),
+    lambda d: bm.cumulative_incidence(d, "t", "status", by="grade"),
+    lambda d: bm.mean_cumulative_function(d.assign(id=np.arange(len(d)), start=0.0), "id", "start", "t", "event"),
+], ids=["kaplan_meier", "cumulative_incidence", "mcf"])
+def test_every_curve_at_refuses_times_that_are_not_times(data, curve, times):
+    with pytest.raises(InputError, match="times must be"):
+        curve(data).at(times)

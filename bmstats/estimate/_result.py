@@ -51,7 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import Dropped, InputError
+from bmstats._checks import Dropped, InputError, time_points
 
 __all__ = ["Result", "TableResult", "CurveResult", "ModelResult", "TestResult", "step_at", "frozen_copy",
            "MODEL_COLUMNS", "TEST_COLUMNS", "CURVE_VALUES", "CONF_TYPES", "conf_type_option"]
@@ -218,13 +218,8 @@ def conf_type_option(conf_type: Any, allowed: Sequence[str] = CONF_TYPES) -> str
 
 
 def _check_times(times) -> np.ndarray:
-    try:
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError):
-        raise InputError(f"times must be numbers, got {times!r}") from None
-    if t.ndim != 1 or len(t) == 0 or not np.all(np.isfinite(t)):
-        raise InputError(f"times must be one or more finite numbers, got {times!r}")
-    return np.sort(t, kind="mergesort")
+    """The requested times, checked once (:func:`bmstats._checks.time_points`: finite, non-negative), sorted."""
+    return np.sort(time_points(times), kind="mergesort")
 
 
 def step_at(table: pd.DataFrame, times, *, keys: Sequence[str] = ("group",),

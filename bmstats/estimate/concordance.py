@@ -29,6 +29,7 @@ from bmstats._checks import (
     time_array,
 )
 from bmstats.estimate._result import Result
+from bmstats.estimate.ipcw import CensoringWeights
 from bmstats.estimate.riskset import prefix_weight_below
 
 __all__ = ["concordance", "royston_d", "ConcordanceResult", "RoystonD"]
@@ -84,19 +85,6 @@ def _risk_column(data: pd.DataFrame, predictor, name: str = "predictor") -> np.n
 
         raise InputError(f"{name}: missing or non-finite risk at {describe_rows(data.index[bad])}")
     return x
-
-
-def _censoring_survival_left(time: np.ndarray, censored: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Kaplan-Meier of the censoring distribution just before ``at``, G(at-), as survival::concordance: at a
-    tied time the events leave first, so the censorings at t are out of n(t) - d(t) at risk of censoring."""
-    ut, inv = np.unique(time, return_inverse=True)
-    n_c = np.bincount(inv, censored.astype(float), minlength=len(ut))
-    n_at = np.cumsum(np.bincount(inv, minlength=len(ut))[::-1])[::-1].astype(float)
-    n_d = np.bincount(inv, (~censored).astype(float), minlength=len(ut))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        G = np.cumprod(np.where(n_c > 0, 1 - n_c / (n_at - n_d), 1.0))
-    k = np.searchsorted(ut, at, side="left")  # number of times < at
-    return np.concatenate([[1.0], G])[k]
 
 
 def pair_counts(time, is_event, comparator_time, risk, pair_weight):
@@ -215,7 +203,7 @@ def concordance(data: pd.DataFrame, time: str, status: str, predictor, *, method
                          + "; the concordance needs at least one")
     comparator_time = np.where((st > 0) & (st != c), np.inf, t)
     if method == "uno":
-        G = _censoring_survival_left(t, st == 0, t)
+        G = CensoringWeights.fit(t, st == 0).subject_left()
         with np.errstate(divide="ignore"):
             w = np.where(index, 1.0 / G**2, 0.0)
     else:

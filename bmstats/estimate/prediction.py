@@ -31,7 +31,7 @@ _ROW_CHUNK = 2048  # rows of newdata per block in the cause-specific product (bo
 
 
 def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = None,
-                 product_limit: bool = True) -> pd.DataFrame:
+                 product_limit: bool = True, conf_int: bool = True) -> pd.DataFrame:
     """Predicted absolute risk of the event (of ``cause``) by each time in ``times`` for each row of ``newdata``.
 
     Parameters
@@ -49,6 +49,8 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
     product_limit : bool, default True
         Cause-specific models only: overall survival by the product-limit form (``riskRegression``'s default)
         or, when False, ``exp(-sum_k Lambda_k)``.
+    conf_int : bool, default True
+        Add the pointwise limits where the model gives them (False saves time on large data).
 
     Returns
     -------
@@ -70,12 +72,11 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
 
     if isinstance(model, CoxResult):
         _survival_cause(cause, "a Cox model")
-        p = model.predict(newdata, t)
-        out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["estimate"],
-                            "lower": 1 - p["upper"], "upper": 1 - p["lower"]})
+        out = _cox_risk(model, newdata, t, conf_int)
     elif isinstance(model, FineGrayResult):
-        if cause is not None and int(cause) != model.cause:
-            raise InputError(f"the Fine-Gray model was fitted for cause {model.cause}; it cannot predict cause {cause}")
+        fitted = _fitted_cause(model)
+        if cause is not None and int(cause) != fitted:
+            raise InputError(f"the Fine-Gray model was fitted for cause {fitted}; it cannot predict cause {cause}")
         p = model.predict(newdata, t)
         out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": p["estimate"],
                             "lower": p["lower"], "upper": p["upper"]})
@@ -102,6 +103,21 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
     return out.reset_index(drop=True)
 
 
+def _fitted_cause(model) -> int:
+    value = getattr(model, "cause", None)
+    return int(value if isinstance(value, (int, np.integer)) else model.event)
+
+
+def fine_gray_for_cause(data: pd.DataFrame, time: str, status: str, formula: str, cause: int, **kw):
+    """``bmstats.fine_gray`` for ``cause`` whichever spelling (``cause=`` or the older ``event=``) it takes."""
+    import inspect
+
+    from bmstats.estimate.finegray import fine_gray
+
+    key = "cause" if "cause" in inspect.signature(fine_gray).parameters else "event"
+    return fine_gray(data, time, status, formula, **{key: cause}, **kw)
+
+
 def _check_times(times) -> np.ndarray:
     try:
         t = np.atleast_1d(np.asarray(times, dtype=float))
@@ -121,6 +137,40 @@ def _tidy(index: pd.Index, t: np.ndarray, risk: np.ndarray) -> pd.DataFrame:
     """risk is rows x times; the frame is row-major (each row's times together)."""
     return pd.DataFrame({"row": np.repeat(np.asarray(index, dtype=object), len(t)),
                          "time": np.tile(t, len(index)), "risk": risk.reshape(-1)})
+
+
+def _cox_risk(fit, newdata: pd.DataFrame, t: np.ndarray, conf_int: bool) -> pd.DataFrame:
+    """1 - S(t | x) of a Cox fit, vectorised over rows; limits as survfit.coxph (log scale), see
+    :meth:`bmstats.estimate.cox.CoxResult.predict` (used as it is for stratified fits)."""
+    if fit.strata:
+        p = fit.predict(newdata, t)
+        return pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["estimate"],
+                             "lower": 1 - p["upper"], "upper": 1 - p["lower"]})
+    from scipy import stats as _stats
+
+    X = fit.design.transform(newdata).to_numpy(dtype=float) - fit.means.to_numpy()
+    lp = X @ fit.coef.to_numpy()
+    rs = fit._model.rs
+    c, v, qa = fit._hazard_parts
+    idx = np.searchsorted(rs.times, t, side="right")
+    C = np.concatenate([[0.0], np.cumsum(c)])[idx]
+    cumhaz = np.exp(lp)[:, None] * C[None, :]
+    out = _tidy(newdata.index, t, -np.expm1(-cumhaz))
+    if not conf_int:
+        return out
+    Vs = np.concatenate([[0.0], np.cumsum(v)])[idx]
+    QA = np.vstack([np.zeros((1, qa.shape[1])), np.cumsum(qa, axis=0)])[idx]
+    V = fit.cov.to_numpy()
+    z = _stats.norm.ppf(0.975)
+    se = np.empty_like(cumhaz)
+    for j in range(len(t)):
+        q = QA[j][None, :] - C[j] * X
+        se[:, j] = np.exp(lp) * np.sqrt(Vs[j] + np.einsum("ij,jk,ik->i", q, V, q))
+    out["lower"] = (-np.expm1(-cumhaz + z * se)).reshape(-1)
+    out["upper"] = np.minimum(1.0, -np.expm1(-cumhaz - z * se)).reshape(-1)
+    # survfit caps the survival's upper limit at 1: the risk's lower limit at 0
+    out["lower"] = np.maximum(out["lower"], 0.0)
+    return out
 
 
 # ---- cause-specific Cox models ----------------------------------------------------------------------------

@@ -114,9 +114,12 @@ class ReportBuilder:
                 for f in ("patients.csv", "skeletal_events.csv"):
                     self.data_files.append((f"bm_cohort/{f}", _sha256(folder / f)))
             else:
-                path = datasets.dataset_path(f"{name}.csv")
-                self.frame = {"rotterdam": datasets.load_rotterdam, "gbsg": datasets.load_gbsg}[name]()
-                self.data_files.append((path.name, _sha256(path)))
+                files = ("rotterdam", "gbsg") if name == "rotterdam_gbsg" else (name,)
+                self.frame = {"rotterdam": datasets.load_rotterdam, "gbsg": datasets.load_gbsg,
+                              "rotterdam_gbsg": datasets.load_rotterdam_gbsg}[name]()
+                for f in files:
+                    path = datasets.dataset_path(f"{f}.csv")
+                    self.data_files.append((path.name, _sha256(path)))
         elif "patients" in data:
             from bmstats.cohort.io import read_cohort
 
@@ -646,6 +649,158 @@ class ReportBuilder:
         self._method("logistic_" + fit.interval)
 
     # ---------------------------------------------------------------------------------- methods
+    # ------------------------------------------------------------------ risk prediction and its validation
+    def _prediction_fit(self, a: dict):
+        """(fit, development rows, validation rows, status column, cause, competing) of a prediction analysis:
+        the model is fitted on the rows ``development`` selects and judged on those ``validation`` selects
+        (both default to every row of the endpoint)."""
+        import bmstats as bm
+
+        frame = self.endpoint(a["endpoint"])[0]
+
+        def rows(key):
+            if key not in a:
+                return frame
+            keep = self._expr(a[key], frame, ("analyses", a["id"], key)).astype(bool).to_numpy()
+            if not keep.any():
+                self._fail(("analyses", a["id"], key), f"the expression {a[key]!r} selects no rows")
+            return frame.loc[keep].reset_index(drop=True)
+
+        dev, val = rows("development"), rows("validation")
+        model, cause = a.get("model", "cox"), int(a.get("cause", 1))
+        dropna = a.get("dropna", False)
+        if model == "cox":
+            fit = bm.cox(dev, "time", _EVENT, a["formula"], dropna=dropna)
+            status = _EVENT
+        elif model == "fine_gray":
+            from bmstats.estimate.prediction import fine_gray_for_cause
+
+            fit = fine_gray_for_cause(dev, "time", "status", a["formula"], cause, dropna=dropna)
+            status = "status"
+        else:
+            fit = bm.competing_risks_models(dev, "time", "status", a["formula"], dropna=dropna)
+            status = "status"
+        competing = status == "status" and bool((val["status"] > 0).any() and (val["status"] > 1).any())
+        self._method(f"prediction_{model}")
+        return fit, dev, val, status, cause, competing
+
+    def _horizon_unit(self, a: dict) -> str:
+        return self.config["endpoints"][a["endpoint"]].get("unit", "years")
+
+    def _run_validation(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+        from bmstats.report import prediction_figures as pfig
+
+        fit, dev, val, status, cause, competing = self._prediction_fit(a)
+        h = float(a["time_horizon"])
+        unit = self._horizon_unit(a)
+        name = a.get("model_label", "Model")
+        s.notes.append(f"Model fitted on {len(dev):,} patients ({int((dev[status] == cause).sum()):,} events), "
+                       f"validated on {len(val):,} ({int((val[status] == cause).sum()):,} events); horizon "
+                       f"{h:g} {unit}.")
+        if a.get("model", "cox") != "cause_specific":
+            t = tabs.regression_table({name: fit}, labels=self.labels, level_labels=self.level_labels,
+                                      title=f"{s.title}: the model (development data)")
+            s.tables.append((t, f"{a['id']}_model"))
+        sc = bm.score(val, "time", status, {name: fit}, times=[h], cause=cause)
+        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None)["risk"].to_numpy()
+        conc = bm.concordance(val.assign(__risk__=risk), "time", status, "__risk__",
+                              cause=cause if competing else None, tau=h)
+        cal = bm.calibration(val, "time", status, {name: risk}, time_horizon=h, cause=cause)
+        auc = sc.auc.iloc[0]
+        brier = sc.brier.set_index("model")
+        rows = [("C index (truncated at the horizon)", conc.estimate, conc.lower, conc.upper),
+                (f"AUC at {h:g} {unit}", auc.estimate, auc.lower, auc.upper),
+                (f"Brier score at {h:g} {unit}", brier.loc[name, "estimate"], brier.loc[name, "lower"],
+                 brier.loc[name, "upper"]),
+                ("Brier score, null model", brier.loc["Null model", "estimate"], brier.loc["Null model", "lower"],
+                 brier.loc["Null model", "upper"]),
+                ("Index of prediction accuracy (IPA)", brier.loc[name, "ipa"], np.nan, np.nan)]
+        cs = cal.summary.set_index("measure")
+        labels = {"oe": "Observed / expected", "intercept": "Calibration intercept", "slope": "Calibration slope",
+                  "ici": "ICI", "e50": "E50", "e90": "E90", "emax": "Emax"}
+        rows += [(labels[m], cs.loc[m, "estimate"], cs.loc[m, "lower"], cs.loc[m, "upper"]) for m in cs.index]
+        body = pd.DataFrame({"Measure": [r[0] for r in rows], "Estimate": [f"{r[1]:.3f}" for r in rows],
+                             "95% CI": ["" if not np.isfinite(r[2]) else f"{r[2]:.3f} to {r[3]:.3f}" for r in rows]})
+        what = (f"cause {cause} with competing events (Wolbers C; Aalen-Johansen O/E)" if competing
+                else "Kaplan-Meier based")
+        s.tables.append((Table(body, title=f"{s.title}: discrimination and calibration",
+                               footnotes=(f"Validation at {h:g} {unit}, {what}; AUC and Brier score with inverse "
+                                          "probability of censoring weights (riskRegression::Score); calibration "
+                                          "curve from a restricted cubic spline of log(-log(1 - risk)) (Austin "
+                                          "et al. 2020).",),
+                               data=pd.DataFrame(rows, columns=["measure", "estimate", "lower", "upper"]),
+                               name="validation"), a["id"]))
+        thresholds = a.get("thresholds") or [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]
+        nb = bm.net_benefit(val, "time", status, {name: risk}, time_horizon=h, thresholds=thresholds, cause=cause)
+        wide = nb.pivot_table(index="threshold", columns="model", values="net_benefit", sort=False)
+        nb_body = pd.DataFrame({"Threshold": [f"{t:.0%}" for t in wide.index],
+                                **{m: [f"{v:.3f}" for v in wide[m]] for m in [name, "treat all", "treat none"]}})
+        s.tables.append((Table(nb_body, title=f"{s.title}: net benefit", data=nb, name="net_benefit",
+                               footnotes=("Net benefit of treating those whose predicted risk is at least the "
+                                          "threshold (Vickers et al. 2008).",)), f"{a['id']}_net_benefit"))
+        s.figures.append((cal.plot(), f"{a['id']}_calibration",
+                          f"{s.title}: calibration at {h:g} {unit}, smoothed curve with 95% band, observed risk in "
+                          "tenths of predicted risk, and the distribution of the predictions."))
+        s.figures.append((pfig.plot_roc(sc), f"{a['id']}_roc", f"{s.title}: ROC curve at {h:g} {unit}."))
+        s.figures.append((pfig.plot_decision_curve(nb), f"{a['id']}_decision_curve",
+                          f"{s.title}: decision curve at {h:g} {unit}."))
+        s.figures.append((pfig.plot_risk_groups(val, "time", status, risk, time_horizon=h, cause=cause),
+                          f"{a['id']}_risk_groups",
+                          f"{s.title}: observed risk by quarter of predicted risk, each quarter's mean predicted "
+                          f"risk at {h:g} {unit} marked on the right."))
+        if a.get("bootstrap") and a.get("model", "cox") == "cox":
+            formula = a["formula"]
+            bv = bm.bootstrap_validate(lambda d: bm.cox(d, "time", _EVENT, formula), dev, "time", _EVENT,
+                                       n_boot=int(a["bootstrap"]), seed=int(a.get("seed", 1)), time_horizon=h)
+            t = bv.summary
+            body = pd.DataFrame({"Measure": [{"c": "C index", "slope": "Calibration slope", "d": "Royston D",
+                                              "brier": f"Brier score at {h:g} {unit}"}[m] for m in t.index],
+                                 **{c.capitalize(): [f"{v:.3f}" for v in t[c]] for c in
+                                    ("apparent", "optimism", "corrected")}})
+            s.tables.append((Table(body, title=f"{s.title}: internal validation (bootstrap)", data=t.reset_index(),
+                                   name="bootstrap", footnotes=(f"Harrell's optimism correction, {bv.n_boot} "
+                                                                f"bootstrap samples (seed {bv.seed}).",)),
+                             f"{a['id']}_bootstrap"))
+        self._method("validation")
+
+    def _run_calibration(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+
+        fit, dev, val, status, cause, competing = self._prediction_fit(a)
+        h = float(a["time_horizon"])
+        cal = bm.calibration(val, "time", status, {a.get("model_label", "Model"): fit}, time_horizon=h, cause=cause)
+        t = cal.summary
+        body = pd.DataFrame({"Measure": t["measure"], "Estimate": [f"{v:.3f}" for v in t["estimate"]],
+                             "95% CI": ["" if not np.isfinite(lo) else f"{lo:.3f} to {hi:.3f}"
+                                        for lo, hi in zip(t["lower"], t["upper"])]})
+        s.tables.append((Table(body, title=s.title, data=t, name="calibration"), a["id"]))
+        s.figures.append((cal.plot(), f"{a['id']}_plot", f"{s.title}: calibration at {h:g} "
+                          f"{self._horizon_unit(a)}."))
+        self._method("validation")
+
+    def _run_decision_curve(self, a: dict, s: Section) -> None:
+        import bmstats as bm
+        from bmstats.report import prediction_figures as pfig
+
+        fit, dev, val, status, cause, competing = self._prediction_fit(a)
+        h = float(a["time_horizon"])
+        thresholds = a.get("thresholds") or list(np.round(np.arange(0.01, 0.61, 0.01), 2))
+        nb = bm.net_benefit(val, "time", status, {a.get("model_label", "Model"): fit}, time_horizon=h,
+                            thresholds=thresholds, cause=cause)
+        s.figures.append((pfig.plot_decision_curve(nb), a["id"], f"{s.title}: decision curve at {h:g} "
+                          f"{self._horizon_unit(a)}."))
+        self._method("validation")
+
+    def _run_nomogram(self, a: dict, s: Section) -> None:
+        from bmstats.report import prediction_figures as pfig
+
+        fit, dev, val, status, cause, competing = self._prediction_fit(a)
+        if a.get("model", "cox") == "cause_specific":
+            self._fail(("analyses", a["id"], "model"), "a nomogram needs a Cox or Fine-Gray model")
+        s.figures.append((pfig.plot_nomogram(fit, dev, times=a["times"], time_label=self._horizon_unit(a)),
+                          a["id"], f"{s.title}: points per covariate, total points and predicted risk."))
+
     def _method(self, key: str, *flags: bool) -> None:
         if key not in self.methods:
             self.methods.append(key)
@@ -705,6 +860,14 @@ class ReportBuilder:
         if any(k.startswith("logistic_") for k in m):
             text.append("Odds ratios come from logistic regression with "
                         + ("profile-likelihood" if "logistic_profile" in m else "Wald") + " 95% confidence intervals.")
+        if "validation" in m:
+            text.append("Prediction models were validated at the stated horizon: discrimination by the concordance "
+                        "index and the time-dependent AUC, overall accuracy by the Brier score and the index of "
+                        "prediction accuracy (inverse probability of censoring weights, as riskRegression::Score), "
+                        "calibration by the observed/expected ratio, the calibration slope and a smoothed "
+                        "calibration curve with the integrated calibration index (Austin et al. 2020), and "
+                        "clinical usefulness by decision curves (Vickers & Elkin 2006); with competing risks the "
+                        "absolute risk accounts for the competing events.")
         if "incidence_rate" in m:
             text.append("Incidence rates are events per person-time with 95% confidence intervals.")
         if "mcf_ghosh-lin" in m:

@@ -28,7 +28,7 @@ STR, INT, NUM, BOOL, ANY = "str", "int", "number", "bool", "any"
 TABLE_FORMATS = ("html", "md", "tex", "docx", "csv")
 FIGURE_FORMATS = ("png", "svg", "pdf")
 EVENTS = ("diagnosis", "bone_metastasis", "visceral_metastasis", "skeletal_event", "death", "breast_cancer_death")
-DATASETS = ("rotterdam", "gbsg", "bm_cohort")
+DATASETS = ("rotterdam", "gbsg", "rotterdam_gbsg", "bm_cohort")
 
 
 def _keys(required: dict | None = None, optional: dict | None = None) -> dict:
@@ -43,6 +43,8 @@ _FIGURE = {
 }
 _COMMON = {"title": STR, "description": STR, "labels": {"dict": STR}}
 
+_PREDICTION = {"model": ("cox", "fine_gray", "cause_specific"), "cause": INT, "development": STR, "validation": STR,
+               "model_label": STR, "dropna": BOOL, **_COMMON}
 ANALYSES: dict[str, dict] = {
     "table_one": _keys({"variables": ["list", STR]}, {
         "by": STR, "endpoint": STR, "categorical": ["list", STR], "nonnormal": ["list", STR], "tests": BOOL,
@@ -77,6 +79,12 @@ ANALYSES: dict[str, dict] = {
     "logistic": _keys({"outcome": STR, "formula": STR}, {
         "interval": ("profile", "wald"), "level_labels": {"dict": {"dict": STR}}, "dropna": BOOL,
         "forest": BOOL, **_COMMON}),
+    "validation": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {
+        "thresholds": ["list", NUM], "bootstrap": INT, "seed": INT, **_PREDICTION}),
+    "calibration": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {**_PREDICTION}),
+    "decision_curve": _keys({"endpoint": STR, "formula": STR, "time_horizon": NUM}, {
+        "thresholds": ["list", NUM], **_PREDICTION}),
+    "nomogram": _keys({"endpoint": STR, "formula": STR, "times": ["list", NUM]}, {**_PREDICTION}),
 }
 
 SCHEMA = _keys(

@@ -53,6 +53,14 @@ def _category(x: Any, levels: list) -> pd.Categorical:
     return pd.Categorical(s.astype(str).where(s.notna()), categories=[str(v) for v in levels], ordered=True)
 
 
+def _year(x: Any) -> np.ndarray:
+    """The calendar year of dates (NaN where missing), e.g. ``year(dx_date) < 2008``."""
+    s = pd.Series(x)
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        raise ExpressionError("year() needs a date column")
+    return s.dt.year.to_numpy(dtype=float)
+
+
 def _number(x: Any) -> np.ndarray:
     s = pd.Series(x).astype(object)
     values = pd.to_numeric(s, errors="coerce").astype(float)
@@ -96,6 +104,7 @@ def _is_number(value: Any) -> bool:
 
 
 FUNCTIONS = {
+    "year": _year,
     "where": _where,
     "isna": lambda x: pd.isna(pd.Series(x)).to_numpy(),
     "notna": lambda x: pd.notna(pd.Series(x)).to_numpy(),
