@@ -31,6 +31,7 @@ from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import CurveResult, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import empty_groups, strata_that_compare
+from bmstats.estimate.timescale import time_attrs
 
 
 def competing_inputs(data, time, status, by, strata, dropna):
@@ -112,6 +113,32 @@ class CumulativeIncidence(CurveResult):
         return notes
 
     def plot(self, ax=None, **kw):
+        """The cumulative incidence curves, drawn by :func:`bmstats.report.figures.plot_cumulative_incidence`
+        into ``ax`` (a new figure when None).
+
+        Keyword arguments:
+
+        - ``cause``: the cause drawn;
+        - ``causes``: the causes stacked;
+        - ``stacked``: stack the causes' incidences;
+        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
+        - ``cumulative_events``: cumulative events in the risk table;
+        - ``conf_int``: confidence bands (default: yes for up to a few groups);
+        - ``ticks``: time axis ticks;
+        - ``xmax``: end of the time axis;
+        - ``ymax``: top of the y axis;
+        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
+          metastasis', for data from ``Cohort.endpoint``; else 'Time');
+        - ``ylabel``: y axis label;
+        - ``title``: figure title;
+        - ``labels``: display names of the groups;
+        - ``cause_labels``: display names of the causes;
+        - ``legend_title``: legend heading;
+        - ``percent``: y axis in percent;
+        - ``p_value``: a p-value to print instead;
+        - ``width``: 'single', 'double' (journal column) or inches;
+        - ``colors``: line colours.
+        """
         from bmstats.report import figures
         return figures.plot_cumulative_incidence(self, ax=ax, **kw)
 
@@ -189,6 +216,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
     """
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    scale = time_attrs(data)
     engine = engine_source(data) if is_engine_data(data) else None
     if engine is not None:
         # one GROUP BY (strata, group, time, status) serves the curves (summed over strata) and Gray's test
@@ -213,6 +241,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
     table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)
+    table.attrs.update(scale)
     gray = None
     if by is not None:
         from bmstats.estimate.gray import gray_test

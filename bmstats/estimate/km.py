@@ -23,6 +23,7 @@ from bmstats.engine import engine_counts, engine_source, is_engine_data
 from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.counts import aggregate_counts, sum_last_axis
 from bmstats.estimate.inputs import survival_inputs
+from bmstats.estimate.timescale import time_attrs
 
 _FLAT_TOL = 1e-8  # survival values this close to 1 - p count as equal to it (midpoint rule)
 
@@ -160,6 +161,29 @@ class KaplanMeier(CurveResult):
         return tb.assign(estimate=1 - tb["estimate"], lower=1 - tb["upper"], upper=1 - tb["lower"])
 
     def plot(self, ax=None, **kw):
+        """The Kaplan-Meier curves, drawn by :func:`bmstats.report.figures.plot_survival`
+        into ``ax`` (a new figure when None).
+
+        Keyword arguments:
+
+        - ``test``: a log-rank result whose p-value is printed;
+        - ``p_value``: a p-value to print instead;
+        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
+        - ``cumulative_events``: cumulative events in the risk table;
+        - ``conf_int``: confidence bands (default: yes for up to a few groups);
+        - ``censor_marks``: ticks at censoring times;
+        - ``ticks``: time axis ticks;
+        - ``xmax``: end of the time axis;
+        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
+          metastasis', for data from ``Cohort.endpoint``; else 'Time');
+        - ``ylabel``: y axis label;
+        - ``title``: figure title;
+        - ``labels``: display names of the groups;
+        - ``legend_title``: legend heading;
+        - ``percent``: y axis in percent;
+        - ``width``: 'single', 'double' (journal column) or inches;
+        - ``colors``: line colours.
+        """
         from bmstats.report import figures
         return figures.plot_survival(self, ax=ax, **kw)
 
@@ -231,6 +255,7 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, *, by: str | None = 
     conf_type_option(conf_type)
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    scale = time_attrs(data)
     if is_engine_data(data):
         ec = engine_counts(engine_source(data), time, event, block=by, entry=entry, dropna=dropna, max_code=1)
         counts, labels, n, n_events, dropped = ec.counts, ec.block_labels, ec.n, ec.n_events, ec.dropped
@@ -239,5 +264,6 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, *, by: str | None = 
         counts = aggregate_counts(t, d, block=codes, entry=e, n_blocks=len(labels), n_causes=1)
         n, n_events = len(t), int(d.sum())
     table = kaplan_meier_table(counts, labels, conf_type, conf_level)
+    table.attrs.update(scale)
     return KaplanMeier(_table=table, conf_type=conf_type, conf_level=conf_level, by=by, n=n,
                        n_events=n_events, dropped=dropped, delayed_entry=entry is not None)

@@ -36,6 +36,7 @@ from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, TestResult, conf_type_option, frozen_copy
 from bmstats.estimate.counting_process import CountingProcess, counting_process
+from bmstats.estimate.timescale import time_attrs
 
 METHODS = ("ghosh-lin", "nelson-aalen")
 CONF_TYPES = ("plain", "log")  # of the package's choices, those that suit a mean number of events
@@ -292,9 +293,34 @@ class MeanCumulativeFunction(CurveResult):
         return self.compare()
 
     def plot(self, ax=None, **kw):
+        """The mean cumulative function, drawn by :func:`bmstats.report.figures.plot_mcf`
+        into ``ax`` (a new figure when None).
+
+        Keyword arguments:
+
+        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
+        - ``conf_int``: confidence bands (default: yes for up to a few groups);
+        - ``ticks``: time axis ticks;
+        - ``xmax``: end of the time axis;
+        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
+          metastasis', for data from ``Cohort.endpoint``; else 'Time');
+        - ``ylabel``: y axis label;
+        - ``title``: figure title;
+        - ``labels``: display names of the groups;
+        - ``legend_title``: legend heading;
+        - ``p_value``: a p-value to print instead;
+        - ``p_label``: text before the p-value;
+        - ``width``: 'single', 'double' (journal column) or inches;
+        - ``colors``: line colours.
+        """
         from bmstats.report import figures
 
         return figures.plot_mcf(self, ax=ax, **kw)
+
+
+def _with_attrs(frame: pd.DataFrame, attrs: dict) -> pd.DataFrame:
+    frame.attrs.update(attrs)
+    return frame
 
 
 @legacy_arguments(positional=("terminal", "by", "method", "conf_level", "conf_type", "dropna"))
@@ -363,6 +389,7 @@ def mean_cumulative_function(
     conf_type_option(conf_type, CONF_TYPES)
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+    scale = time_attrs(data)
     cp = counting_process(data, id, start, stop, event, terminal, by, dropna)
     tables, counts, n_subjects, max_time = [], [], {}, {}
     for g, rows in _group_slices(cp):
@@ -384,7 +411,7 @@ def mean_cumulative_function(
         n_subjects[g] = int(len(np.unique(cp.id_code[rows])))
         max_time[g] = float(times[-1])
     return MeanCumulativeFunction(
-        _table=pd.concat(tables, ignore_index=True),
+        _table=pd.concat(tables, ignore_index=True).pipe(_with_attrs, scale),
         _counts=pd.concat(counts, ignore_index=True),
         method=method,
         conf_level=conf_level,

@@ -43,6 +43,10 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 _EVENT = "__event__"
 
 
+class ValidationFailed(InputError):
+    """The cohort has validation errors: the report stops before any analysis."""
+
+
 class AnalysisError(InputError):
     """An analysis of a report config that cannot be run on these data (the message says why)."""
 
@@ -100,6 +104,7 @@ class ReportBuilder:
         self.width = outputs.get("width", "single")
         self.methods: list[str] = []
         self.table_one_shown: dict = {"tests": [], "smd": False}
+        self.validation = None  # the cohort's ValidationReport (cohort data only)
 
     # ------------------------------------------------------------------------------------- data
     def load_data(self) -> None:
@@ -139,11 +144,46 @@ class ReportBuilder:
             self.frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
             self.frame.index = pd.RangeIndex(2, len(self.frame) + 2, name="row")  # file rows, for messages
         if self.cohort is not None:
+            self._validate()
             self.frame = self.cohort.patients.copy()
         self.frame = self._derive(self.frame, data.get("derive"), ("data", "derive"))
         if "filter" in data:
             keep = self._expr(data["filter"], self.frame, ("data", "filter")).astype(bool)
             self.frame = self.frame.loc[keep.to_numpy()]
+
+    def _validate(self) -> None:
+        """Validate the cohort before any analysis: errors stop the report with one line, warnings go to
+        the methods section."""
+        from bmstats.cohort.validate import validate
+
+        self.validation = validate(self.cohort)
+        if self.validation.ok:
+            return
+        data = self.config["data"]
+        if "patients" in data:
+            cmd = "bmstats validate " + (self.base / data["patients"]).as_posix()
+            for key, flag in (("events", "--events"), ("mapping", "--mapping")):
+                if key in data:
+                    cmd += f" {flag} {(self.base / data[key]).as_posix()}"
+        else:
+            cmd = f"bmstats datasets export {data['dataset']} DIR, then bmstats validate DIR/patients.csv"
+        n = self.validation.n_errors
+        raise ValidationFailed(f"{n:,} validation error{'s' if n != 1 else ''} in the data, so no analysis was run; "
+                               f"run `{cmd}` to list them")
+
+    def validation_text(self) -> str:
+        """The validation result for the methods section: rules checked, and every warning rule with its count."""
+        report = self.validation
+        if report is None:
+            return ""
+        n_rules = len(report.summary())
+        if not report.n_warnings:
+            return f"The data passed all {n_rules} validation rules of bmstats validate without warnings."
+        counts = report.warnings["rule"].value_counts(sort=False)
+        explained = report.summary().set_index("rule")["explanation"]
+        parts = [f"{rule} ({int(k):,}: {explained.get(rule, '')})" for rule, k in counts.items()]
+        return (f"The data passed the {n_rules} validation rules of bmstats validate without errors, with "
+                f"{report.n_warnings:,} warning(s): " + "; ".join(parts) + ".")
 
     def _expr(self, expression: str, frame: pd.DataFrame, path: tuple) -> pd.Series:
         try:
@@ -303,7 +343,11 @@ class ReportBuilder:
             spec = self.config["endpoints"].get(analysis.get("endpoint"), {})
             cohort_kind = "event" in spec or spec.get("recurrent")
             unit = spec.get("unit", "years" if cohort_kind else None)
-            kw["xlabel"] = f"Time ({unit})" if unit else "Time"
+            origin = spec.get("origin", "bone_metastasis" if spec.get("recurrent") else "diagnosis") \
+                if cohort_kind else None
+            from bmstats.estimate.timescale import time_label
+
+            kw["xlabel"] = (time_label(unit, origin) if origin else f"Time ({unit})") if unit else "Time"
         if by is not None:
             kw.setdefault("legend_title", self.label(by))
         return kw
@@ -931,7 +975,8 @@ class ReportBuilder:
                           keep_trailing_newline=True)
         page = env.get_template("report.html.j2").render(
             title=self.config["title"], description=self.config.get("description", ""),
-            author=self.config.get("author", ""), sections=rendered, methods=self.methods_paragraph(),
+            author=self.config.get("author", ""), sections=rendered,
+            methods=" ".join(t for t in (self.methods_paragraph(), self.validation_text()) if t),
             versions=self.versions(), data_files=self.data_files, config_name=f"{self.name}.yaml",
         )
         (self.out / "report.html").write_text(page, encoding="utf-8")

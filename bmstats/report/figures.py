@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnchoredText
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFormatter
 
+from bmstats.estimate.timescale import axis_label
 from bmstats.report import captions
 from bmstats.report import style as st
 from bmstats.report.format import fmt_int, fmt_p
@@ -209,7 +210,7 @@ def plot_survival(
     censor_marks: bool = True,
     ticks: Sequence[float] | None = None,
     xmax: float | None = None,
-    xlabel: str = "Time",
+    xlabel: str | None = None,
     ylabel: str = "Survival probability",
     title: str | None = None,
     labels: Mapping | None = None,
@@ -225,6 +226,7 @@ def plot_survival(
     curves are drawn into that axes without a risk table (unless ``risk_table=True`` and the axes'
     figure has room: not supported, so a risk table needs ``ax=None``).
     """
+    xlabel = axis_label(km_result, xlabel)  # the endpoint's unit and origin when the data came from a Cohort
     table = km_result.table
     groups = _groups(table)
     omitted = conf_int is None and len(groups) > MAX_BANDS
@@ -311,7 +313,7 @@ def plot_cumulative_incidence(
     ticks: Sequence[float] | None = None,
     xmax: float | None = None,
     ymax: float | None = None,
-    xlabel: str = "Time",
+    xlabel: str | None = None,
     ylabel: str = "Cumulative incidence",
     title: str | None = None,
     labels: Mapping | None = None,
@@ -329,6 +331,7 @@ def plot_cumulative_incidence(
     cause); ``stacked=True`` stacks the causes (default 1 and 2) as areas, one panel per group, so the top
     edge is the probability of any event.
     """
+    xlabel = axis_label(cif_result, xlabel)  # the endpoint's unit and origin when the data came from a Cohort
     table = cif_result.table
     groups = _groups(table)
     all_causes = list(pd.unique(table["cause"]))
@@ -473,7 +476,7 @@ def plot_mcf(
     conf_int: bool = True,
     ticks: Sequence[float] | None = None,
     xmax: float | None = None,
-    xlabel: str = "Time",
+    xlabel: str | None = None,
     ylabel: str = "Mean number of events per patient",
     title: str | None = None,
     labels: Mapping | None = None,
@@ -486,6 +489,7 @@ def plot_mcf(
     """Mean cumulative function curves from ``mcf_result.table`` (group, time, estimate, lower, upper),
     with the number at risk (from ``mcf_result.counts`` when present) under the time axis.  ``p_value`` is
     printed after ``p_label``, which names the test (e.g. "Equal means at 5 years")."""
+    xlabel = axis_label(mcf_result, xlabel)  # the endpoint's unit and origin when the data came from a Cohort
     table = mcf_result.table
     groups = _groups(table)
     colors = list(colors or st.palette(len(groups)))

@@ -914,7 +914,9 @@ def rate_table(
     for g, r in zip(groups, table.itertuples()):
         rows.append([str(g), fmt_int(r.n_event), fmt_num(r.person_time, 1, thousands=True),
                      fmt_ci(r.rate, r.lower, r.upper, decimals)])
-    per_text = f"per {fmt_int(per)} {unit}" if per else f"per {unit}"
+    # "per 1,000 person-years", but "per person-year" (never "per 1 person-years")
+    singular = unit[:-1] if unit.endswith("s") else unit
+    per_text = f"per {fmt_int(per)} {unit}" if per and per != 1 else f"per {singular}"
     header = [group_label, "Events", unit.capitalize(), f"Rate {per_text} (95% CI)"]
     body = pd.DataFrame(rows, columns=header)
     if ratios is not None:
