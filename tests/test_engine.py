@@ -215,3 +215,14 @@ def test_strata_that_leave_nothing_to_compare_are_refused(parquet):
         bm.logrank_test(parquet, "time", "event", by="grade", strata="grade")
     with pytest.raises(InputError, match="grouping column itself"):
         bm.cumulative_incidence(parquet, "time", "status", by="grade", strata="grade")
+
+
+def test_nan_and_infinite_covariates_are_named():
+    con = duckdb.connect()
+    rows = ("SELECT (i % 37 + 1)::DOUBLE AS time, (i % 3 = 0)::INT AS event, (i % 4)::INT AS status, "
+            "CASE WHEN i = 5 THEN '{v}'::DOUBLE ELSE i % 50 + 30.0 END AS age FROM range(400) t(i)")
+    for value in ("nan", "inf"):
+        with pytest.raises(InputError, match="'age': covariate values must be finite"):
+            bm.cox(con.sql(rows.format(v=value)), "time", "event", "age")
+        with pytest.raises(InputError, match="'age': covariate values must be finite"):
+            bm.fine_gray(con.sql(rows.format(v=value)), "time", "status", "age", cause=1)

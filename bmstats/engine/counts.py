@@ -55,10 +55,11 @@ class EngineCounts:
 
 def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | None = None,
                dropna: bool = False, max_code: int | None = None, extra=(),
-               entry_may_equal_exit: bool = False, causes=None) -> tuple[str, int, Dropped]:
+               entry_may_equal_exit: bool = False, causes=None, covariates=()) -> tuple[str, int, Dropped]:
     """Check the rows in one scan; return the SQL condition selecting the rows to use, their number and
-    what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values."""
-    used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra]) if c is not None]
+    what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values.
+    ``covariates`` (a formula's columns) are checked for missing values only; the design checks the rest."""
+    used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra, *covariates]) if c is not None]
     src.require_columns(used)
     for name in [time, status, entry, *extra]:
         if name is not None and not src.is_numeric(name):
@@ -100,6 +101,10 @@ def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | N
         word = "not after" if entry_may_equal_exit else "before"
         rules.append((entry, f"NOT ({q(entry)} >= 0 AND {q(entry)} {before} {q(time)})",
                       f"entry time must be finite, non-negative and {word} the exit time {time!r}"))
+    for name in covariates:  # NaN and infinity are values to an engine, not missing: refuse them by name
+        if src.is_numeric(name) and "BOOL" not in src.columns[name].upper():
+            rules.append((name, f"NOT ({q(name)} >= -{_MAX_DOUBLE} AND {q(name)} <= {_MAX_DOUBLE})",
+                          "covariate values must be finite (NaN or infinite found)"))
     sums = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {q('bad_' + str(i))}"
                      for i, (_, cond, _) in enumerate(rules))
     bad = src.query(f"SELECT {sums} FROM {src.view} WHERE {not_null}").iloc[0]

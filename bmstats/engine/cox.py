@@ -324,26 +324,7 @@ def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=()
     variables = formula_variables_sql(src, formula)
     where, n, dropped = valid_rows(src, stop, event, groups=[*strata, cluster] if cluster else strata,
                                    entry=entry, dropna=dropna, max_code=1,
-                                   extra=[weights] if weights else [])
-    if variables:
-        more = " AND ".join(f"{src.quote(v)} IS NOT NULL" for v in variables)
-        n_na = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND NOT ({more})")
-                   .iloc[0]["n"])
-        if n_na and not dropna:
-            col = next(v for v in variables if int(src.query(
-                f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND {src.quote(v)} IS NULL").iloc[0]["n"]))
-            raise InputError(f"column {col!r}: missing values in {src.description} "
-                             "(pass dropna=True to drop and count them)")
-        if n_na:
-            by_column = dict(dropped.by_column)
-            for v in variables:
-                k = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND "
-                                  f"{src.quote(v)} IS NULL").iloc[0]["n"])
-                if k:
-                    by_column[v] = k
-            dropped = Dropped(dropped.n + n_na, (), by_column)
-            n -= n_na
-        where = f"{where} AND {more}"
+                                   extra=[weights] if weights else [], covariates=variables)
     if weights:
         bad = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND NOT "
                             f"({src.quote(weights)} > 0 AND {src.quote(weights)} <= 1.7976931348623157e308)")

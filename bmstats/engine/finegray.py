@@ -67,15 +67,18 @@ class EngineFineGray:
     def shift(self, beta: np.ndarray) -> float:
         return float(np.sum(np.maximum(beta * self.bounds[:, 0], beta * self.bounds[:, 1])))
 
-    def rows_sql(self, beta: np.ndarray) -> str:
-        """One row per source row: key (g, t, cls), centred design columns x0.. and e = exp(x'b - shift),
-        each computed once."""
+    def rows_sql(self, beta: np.ndarray | None = None, betas: list | None = None) -> str:
+        """One row per source row: key (g, t, cls), centred design columns x0.. and e = exp(x'b - shift)
+        (or e0, e1, .. for each of ``betas``), each computed once."""
         q = self.src.quote
         cols = [f"{self._group_sql()} AS g", f"CAST({q(self.time)} AS DOUBLE) AS t", f"{self._class_sql()} AS cls"]
         cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
         inner = f"SELECT {', '.join(cols)} FROM {self.src.view} WHERE {self.where}"
-        eta = " + ".join(f"{num(b)} * x{j}" for j, b in enumerate(beta) if b != 0) or "0.0"
-        return f"SELECT *, EXP({eta} - {num(self.shift(beta))}) AS e FROM ({inner}) rows_x"
+        named = [(beta, "e")] if betas is None else [(b, f"e{k}") for k, b in enumerate(betas)]
+        exps = ", ".join(
+            f"EXP({' + '.join(f'{num(b)} * x{j}' for j, b in enumerate(coef) if b != 0) or '0.0'} "
+            f"- {num(self.shift(coef))}) AS {name}" for coef, name in named)
+        return f"SELECT *, {exps} FROM ({inner}) rows_x"
 
     def _key_positions(self, frame: pd.DataFrame) -> np.ndarray:
         """Where each row of a per-key result of the engine sits in ``keys``."""
@@ -110,16 +113,8 @@ class EngineFineGray:
     def loglik_many(self, betas: list) -> np.ndarray:
         """The log pseudo-likelihood at several points in one grouped pass over the keys."""
         shifts = [self.shift(b) for b in betas]
-        q = self.src.quote
-        cols = [f"{self._group_sql()} AS g", f"CAST({q(self.time)} AS DOUBLE) AS t", f"{self._class_sql()} AS cls"]
-        cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
-        inner = f"SELECT {', '.join(cols)} FROM {self.src.view} WHERE {self.where}"
-        es = ", ".join(
-            f"EXP({' + '.join(f'{num(b)} * x{j}' for j, b in enumerate(beta) if b != 0) or '0.0'} - {num(s)}) AS e{k}"
-            for k, (beta, s) in enumerate(zip(betas, shifts)))
         sums = ", ".join(f"SUM(e{k}) AS a{k}" for k in range(len(betas)))
-        frame = self.src.query(f"SELECT g, t, cls, {sums} FROM (SELECT *, {es} FROM ({inner}) rows_x) r "
-                               "GROUP BY g, t, cls")
+        frame = self.src.query(f"SELECT g, t, cls, {sums} FROM ({self.rows_sql(betas=betas)}) r GROUP BY g, t, cls")
         pos = self._key_positions(frame)
         out = np.empty(len(betas))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -216,24 +211,8 @@ def build_fine_gray(src: Source, time: str, status: str, formula: str, *, cause:
     """Check the rows, build the design as SQL, and the in-memory Fine-Gray core over the keys."""
     variables = formula_variables_sql(src, formula)
     where, n, dropped = valid_rows(src, time, status, groups=[cengroup] if cengroup else [], dropna=dropna,
-                                   causes=causes)
+                                   causes=causes, covariates=variables)
     q = src.quote
-    if variables:
-        more = " AND ".join(f"{q(v)} IS NOT NULL" for v in variables)
-        n_na = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND NOT ({more})").iloc[0]["n"])
-        if n_na:
-            by_column = dict(dropped.by_column)
-            for v in variables:
-                k = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE {where} AND {q(v)} IS NULL")
-                        .iloc[0]["n"])
-                if k:
-                    if not dropna:
-                        raise InputError(f"column {v!r}: missing values in {k} rows of {src.description} "
-                                         "(pass dropna=True to drop and count them)")
-                    by_column[v] = k
-            dropped = Dropped(dropped.n + n_na, (), by_column)
-            n -= n_na
-        where = f"{where} AND {more}"
     design = engine_design(src, formula, where)
     p = len(design.columns)
     x = [f"({e})" for e in design.expressions]
