@@ -266,3 +266,22 @@ def test_deprecated_attributes_and_table_options(data):
         bm.fine_gray(data["rott"], "t", "s", "age", event=1, cause=1)
     with pytest.raises(TypeError, match="positional arguments"):
         bm.logrank_test(data["rott"], "os", "death", "nodal", None, 0, False, None, False, "extra")
+
+
+def test_conf_type_has_one_default_rule():
+    """"log-log" wherever the estimate is a probability; the mean number of events, not a probability, "log"."""
+    import inspect
+
+    defaults = {}
+    for name in dir(bm):
+        obj = getattr(bm, name)
+        if callable(obj) and not isinstance(obj, type):
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                continue
+            if "conf_type" in params:
+                defaults[name] = params["conf_type"].default
+    assert defaults.pop("mean_cumulative_function") == "log"
+    assert {"kaplan_meier", "cumulative_incidence", "state_occupation"} <= set(defaults)
+    assert set(defaults.values()) == {"log-log"}, defaults
