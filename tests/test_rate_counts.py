@@ -242,11 +242,13 @@ def test_counts_argument_vocabulary():
 def test_counts_from_an_engine_equal_the_pandas_path(kind, counts):
     frame = counts.assign(bta_type=counts["bta_type"].astype(str))
     if kind == "duckdb":
-        duckdb = pytest.importorskip("duckdb")
+        import duckdb
+
         con = duckdb.connect()
         data = con.from_df(frame)
     else:
-        pl = pytest.importorskip("polars")
+        import polars as pl
+
         data = pl.from_pandas(frame)
     a = bm.incidence_rate(data, "person_time", count="n_events", by="bta_type", per=1).table
     b = bm.incidence_rate(frame, "person_time", count="n_events", by="bta_type", per=1).table

@@ -104,9 +104,9 @@ def event_counts(data: pd.DataFrame, id: str, start: str, stop: str, event: str,
             ids = rows[id].to_numpy()[first][varies]
             shown = ", ".join(map(str, ids[:10])) + (f" (and {len(ids) - 10} more)" if len(ids) > 10 else "")
             bad_rows = rows.index[varies[code]]
-            raise InputError(f"column {c!r}: changes between the rows of patient(s) {shown} ({describe_rows(bad_rows)}); "
-                             "a per-patient count needs one value per patient: leave it out (covariates=[...]) or "
-                             "split the rows by it and fit the rate model on the rows")
+            raise InputError(f"column {c!r}: changes between the rows of patient(s) {shown} "
+                             f"({describe_rows(bad_rows)}); a per-patient count needs one value per patient: "
+                             "leave it out (covariates=[...]) or fit the rate model on the split rows")
         out[c] = values.iloc[np.flatnonzero(first)].reset_index(drop=True)
     out["n_events"] = np.bincount(code, weights=cp.event, minlength=n_patients).astype(np.int64)
     out["person_time"] = np.bincount(code, weights=cp.stop - cp.start, minlength=n_patients)
