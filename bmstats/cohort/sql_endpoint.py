@@ -122,7 +122,7 @@ def endpoint_query(
     carried = "".join(f", {q(c)}" for c in cov)
     if time_varying is None:
         sql = f"SELECT patient_id, {time} AS time, {status} AS status{carried} FROM {timed}"
-        order = ("patient_id",)
+        order: tuple[str, ...] = ("patient_id",)
     else:
         sql = _split_sql(f"(SELECT *, {time} AS time, {status} AS status FROM {timed})", list(time_varying), carried)
         order = ("patient_id", "start")
