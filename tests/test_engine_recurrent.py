@@ -146,7 +146,7 @@ def test_hostile_recurrent_rows_get_the_pandas_errors(rows, tmp_path):
     both_raise(bad, tmp_path, rf"'stop': stop must be greater than start.*id {bad.loc[4, 'id']}")
     bad = rows.copy()
     bad.loc[7, "start"] = -1.0
-    both_raise(bad, tmp_path, rf"'start': times must be finite and non-negative.*")
+    both_raise(bad, tmp_path, r"'start': times must be finite and non-negative.*")
     bad = rows.copy()
     bad.loc[[2, 9], "start"] = np.nan
     both_raise(bad, tmp_path, r"'start'.*missing values")

@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import Dropped, InputError, distinct_labels
+from bmstats._checks import InputError, distinct_labels
 from bmstats.engine.counts import valid_rows
 from bmstats.engine.source import Source, fetch_numpy
 from bmstats.estimate.mcf import (
@@ -184,16 +184,10 @@ def _variance_sums(src: Source, where: str, id: str, start: str, stop: str, even
         times = c["time"].to_numpy()
         k = len(times)
 
-        def index(col: str, sel: np.ndarray) -> np.ndarray:
-            t = fetch_numpy(grouped[sel], col)
-            pos = np.searchsorted(times, t)
-            if len(t) and (np.any(pos >= k) or np.any(times[np.minimum(pos, k - 1)] != t)):
-                raise InputError("the engine returned a time that is not among the group's times")  # pragma: no cover
-            return pos
-
         s_start, s_stop = mine & in_start, mine & in_stop
         s_next = mine & in_next & grouped["nx"].notna().to_numpy()
-        i0, i1, inx = index("t0", s_start), index("t1", s_stop), index("nx", s_next)
+        i0, i1, inx = (_index(times, fetch_numpy(grouped[sel], col))
+                       for col, sel in (("t0", s_start), ("t1", s_stop), ("nx", s_next)))
         n_subjects.append(int(fetch_numpy(grouped[s_start], "n_first").sum()))
         table_g = {}
         for p in products:
@@ -206,3 +200,11 @@ def _variance_sums(src: Source, where: str, id: str, start: str, stop: str, even
             table_g[p] = {"risk": risk, "stop": np.bincount(i1, weights=v1, minlength=k), "frozen": frozen}
         out.append(lambda kind, *f, _t=table_g: _t[product_key(*f)][kind])
     return out, n_subjects
+
+
+def _index(times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Positions of the engine's times ``t`` among a group's distinct times (they are among them)."""
+    pos = np.searchsorted(times, t)
+    if len(t) and (np.any(pos >= len(times)) or np.any(times[np.minimum(pos, len(times) - 1)] != t)):
+        raise InputError("the engine returned a time that is not among the group's times")  # pragma: no cover
+    return pos
