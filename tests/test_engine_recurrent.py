@@ -187,3 +187,93 @@ def test_mixed_group_types_are_refused_on_the_engine_too():
     got = bm.mean_cumulative_function(rel, "id", "start", "stop", "event", by="g")
     close(got.table["std_err"], ref.table["std_err"])
     assert list(got.table["group"]) == list(ref.table["group"])
+
+
+@pytest.fixture(scope="module")
+def counts() -> pd.DataFrame:
+    return subject_counts()
+
+
+@pytest.fixture(scope="module", params=["parquet", "relation", "polars"])
+def counts_source(request, counts, tmp_path_factory):
+    return _sources(counts, tmp_path_factory.mktemp("rates"), request.param)
+
+
+@pytest.mark.parametrize("family", ["poisson", "negative_binomial"])
+def test_rate_regression(counts_source, family):
+    source, frame = counts_source
+    formula = "age + C(grade) + her2 + C(site):her2"
+    ref = bm.rate_regression(frame, "events", "years", formula, family=family)
+    got = bm.rate_regression(source, "events", "years", formula, family=family)
+    assert list(got.summary.index) == list(ref.summary.index)
+    for col in ("coef", "std_err", "rate_ratio", "lower", "upper", "statistic"):
+        close(got.summary[col], ref.summary[col])
+    close(got.summary["p_value"], ref.summary["p_value"], 1e-8)
+    close(got.cov, ref.cov)
+    for name in ("loglik", "aic", "deviance", "null_deviance", "person_time"):
+        close(getattr(got, name), getattr(ref, name))
+    assert (got.n, got.n_events, got.df_residual) == (ref.n, ref.n_events, ref.df_residual)
+    assert got.converged and ref.converged
+    if family == "negative_binomial":
+        close(got.theta, ref.theta)
+        close(got.theta_se, ref.theta_se)
+    assert got.reference_levels == ref.reference_levels
+    assert "fitted on an engine" in repr(got)
+
+
+def test_rate_regression_on_the_csv_and_glob_sources(counts, tmp_path):
+    for kind in ("csv", "glob"):
+        (tmp_path / kind).mkdir()
+        source, frame = _sources(counts, tmp_path / kind, kind)
+        ref = bm.rate_regression(frame, "events", "years", "age + C(grade)")
+        got = bm.rate_regression(source, "events", "years", "age + C(grade)")
+        close(got.summary["coef"], ref.summary["coef"])
+        close(got.summary["std_err"], ref.summary["std_err"])
+
+
+def test_hostile_counts_get_the_pandas_errors(counts, tmp_path):
+    def both(frame, match, **kw):
+        with pytest.raises(InputError, match=match):
+            bm.rate_regression(frame, "events", "years", "age + C(grade)", **kw)
+        with pytest.raises(InputError, match=match):
+            bm.rate_regression(_parquet(frame, tmp_path), "events", "years", "age + C(grade)", **kw)
+
+    bad = counts.copy()
+    bad.loc[7, "years"] = -0.5
+    both(bad, r"column 'years': person-time must be positive \(negative values found\); id 7", id="id")
+    bad.loc[7, "years"] = 0.0
+    both(bad, r"column 'years': person-time must be positive;")
+    bad = counts.copy()
+    bad["events"] = bad["events"].astype(float)
+    bad.loc[3, "events"] = 1.5
+    both(bad, r"column 'events': event counts must be non-negative integers")
+    bad.loc[3, "events"] = -1.0
+    both(bad, r"column 'events': event counts must be non-negative integers")
+    bad = counts.copy()
+    bad.loc[[4, 8], "age"] = np.nan
+    both(bad, r"'age'.*missing values")
+    got = bm.rate_regression(_parquet(bad, tmp_path, "na.parquet"), "events", "years", "age", dropna=True)
+    ref = bm.rate_regression(bad, "events", "years", "age", dropna=True)
+    assert got.dropped.n == ref.dropped.n == 2
+    close(got.summary["coef"], ref.summary["coef"])
+    with pytest.raises(InputError, match=r"'nodes'.*not found"):
+        bm.rate_regression(_parquet(counts, tmp_path), "events", "years", "age + nodes")
+    with pytest.raises(InputError, match=r"'patient'.*not found"):
+        bm.rate_regression(_parquet(counts, tmp_path), "events", "years", "age", id="patient")
+    with pytest.raises(InputError, match=r"'pyears'.*not found"):
+        bm.rate_regression(_parquet(counts, tmp_path), "events", "pyears", "age")
+    with pytest.raises(InputError, match=r"family must be one of"):
+        bm.rate_regression(_parquet(counts, tmp_path), "events", "years", "age", family="binomial")
+    with pytest.raises(InputError, match=r"cr\(age, df=3\).*engine path"):
+        bm.rate_regression(_parquet(counts, tmp_path), "events", "years", "cr(age, df=3)")
+
+
+def test_nan_covariate_and_collinear_design_on_the_engine():
+    con = duckdb.connect()
+    rows = ("SELECT (i % 5)::INT AS events, (i % 7 + 1)::DOUBLE AS years, "
+            "CASE WHEN i = 5 THEN 'nan'::DOUBLE ELSE i % 50 + 30.0 END AS age FROM range(400) t(i)")
+    with pytest.raises(InputError, match="'age': covariate values must be finite"):
+        bm.rate_regression(con.sql(rows), "events", "years", "age")
+    with pytest.raises(InputError, match="rank deficient"):
+        bm.rate_regression(con.sql(f"SELECT *, 2.0 * age - 3.0 AS age2 FROM ({rows.replace('nan', '1')})"),
+                           "events", "years", "age + age2")
