@@ -25,6 +25,7 @@ import pandas as pd
 
 from bmstats._checks import InputError, distinct_labels
 from bmstats.engine.counts import valid_rows
+from bmstats.engine.design import _literal
 from bmstats.engine.source import Source, fetch_numpy
 from bmstats.estimate.mcf import (
     _coefficients, _estimate, counts_frame, product_key, variance_from_sums, variance_sums,
@@ -150,8 +151,15 @@ def _variance_sums(src: Source, where: str, id: str, start: str, stop: str, even
                        for _, c, _, co in parts], ignore_index=True)
     gsel = f"{q(by)} AS g, " if by else ""
     term = f"CAST({q(terminal)} AS DOUBLE)" if terminal else "0.0"
+    # the two lookups key the group differently (its value, its code) so that no join condition links p0 to
+    # p1: with one, DuckDB may join the two small tables first (a product within each group) before the rows
     on = "p1.g = r.g AND " if by else ""
-    on0 = "p0.g = r.g AND " if by else ""
+    on0 = "p0.gc = r.gc AND " if by else ""
+    if by:
+        labels = [g for g, _, _, _ in parts]
+        table["gc"] = pd.Index(labels).get_indexer(table["g"]).astype(np.int64)
+        cases = " ".join(f"WHEN {q(by)} = {_literal(g)} THEN {c}" for c, g in enumerate(labels))
+        gsel += f"CASE {cases} END AS gc, "
     rows = (f"SELECT {gsel}{q(id)} AS i, CAST({q(start)} AS DOUBLE) AS t0, CAST({q(stop)} AS DOUBLE) AS t1, "
             f"CAST({q(event)} AS DOUBLE) AS ev, {term} AS te FROM {src.view} WHERE {where}")
     joined = (f"SELECT r.*, p1.a * r.ev + p1.m * r.te AS ju, p1.b * r.te AS jb, "
