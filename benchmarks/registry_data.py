@@ -32,6 +32,11 @@ def chunk(seed: int, n: int) -> pa.Table:
 
 def make(path: str | Path, n: int, seed: int = 2024) -> Path:
     """Write (or reuse) ``path`` with ``n`` rows."""
+    return _write(path, n, lambda i, rows, done: chunk(seed + i, rows))
+
+
+def _write(path: str | Path, n: int, part_of) -> Path:
+    """Write (or reuse) ``path`` with ``n`` rows made in chunks: ``part_of(i, rows, rows done before)``."""
     path = Path(path)
     if path.exists() and pq.ParquetFile(path).metadata.num_rows == n:
         return path
@@ -40,7 +45,7 @@ def make(path: str | Path, n: int, seed: int = 2024) -> Path:
     writer = None
     done = 0
     for i in range((n + CHUNK - 1) // CHUNK):
-        part = chunk(seed + i, min(CHUNK, n - done))
+        part = part_of(i, min(CHUNK, n - done), done)
         if writer is None:
             writer = pq.ParquetWriter(tmp, part.schema)
         writer.write_table(part)
@@ -73,21 +78,7 @@ def recurrent_chunk(seed: int, n_rows: int, first_id: int) -> pa.Table:
 
 def make_recurrent(path: str | Path, n: int, seed: int = 2025) -> Path:
     """Write (or reuse) ``path`` with ``n`` recurrent-event rows (a multiple of 4)."""
-    path = Path(path)
-    if path.exists() and pq.ParquetFile(path).metadata.num_rows == n:
-        return path
-    tmp = path.with_suffix(".tmp")
-    writer = None
-    done = 0
-    for i in range((n + CHUNK - 1) // CHUNK):
-        part = recurrent_chunk(seed + i, min(CHUNK, n - done), done // 4)
-        if writer is None:
-            writer = pq.ParquetWriter(tmp, part.schema)
-        writer.write_table(part)
-        done += part.num_rows
-    writer.close()
-    tmp.rename(path)
-    return path
+    return _write(path, n, lambda i, rows, done: recurrent_chunk(seed + i, rows, done // 4))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import numpy as np
 
 from bmstats._checks import Dropped, InputError
 from bmstats._warnings import ConvergenceWarning
+from bmstats.engine.counts import usable_rows
 from bmstats.engine.design import engine_design, formula_variables_sql
 from bmstats.engine.source import Source, fetch_numpy, num
 from bmstats.estimate.count_likelihood import CountTable, NegBinSums, negbin_fit, poisson_fit
@@ -146,24 +147,7 @@ def _check_rows(src: Source, events: str, person_time: str, variables: list, id:
         if not src.is_numeric(name):
             raise InputError(f"column {name!r} must be numeric; it is {src.columns[name]} in {src.description} "
                              "(cast it in the engine, e.g. CAST(x AS DOUBLE))")
-    parts = ["COUNT(*) AS n_rows"] + [f"SUM(CASE WHEN {q(c)} IS NULL THEN 1 ELSE 0 END) AS {q('na_' + c)}"
-                                      for c in used]
-    stats = src.query(f"SELECT {', '.join(parts)} FROM {src.view}").iloc[0]
-    n_rows = int(stats["n_rows"])
-    if n_rows == 0:
-        raise InputError(f"data has no rows ({src.description})")
-    missing = {c: int(stats["na_" + c]) for c in used if int(stats["na_" + c] or 0) > 0}
-    where = " AND ".join(f"{q(c)} IS NOT NULL" for c in used)
-    dropped = Dropped.none()
-    if missing:
-        if not dropna:
-            col = next(iter(missing))
-            raise InputError(f"column {col!r}: missing values (pass dropna=True to drop and count them); "
-                             f"{missing[col]} rows of {src.description}")
-        n_drop = int(src.query(f"SELECT COUNT(*) AS n FROM {src.view} WHERE NOT ({where})").iloc[0]["n"])
-        if n_drop == n_rows:
-            raise InputError(f"no rows left after dropping missing values ({', '.join(missing)})")
-        dropped = Dropped(n_drop, (), missing)
+    where, n_rows, dropped = usable_rows(src, used, dropna)
     y, pt = q(events), q(person_time)
     rules = [(events, f"NOT ({y} >= 0 AND {y} = ROUND({y}, 0) AND {y} <= {_MAX_DOUBLE})",
               "event counts must be non-negative integers"),
