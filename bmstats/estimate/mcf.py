@@ -378,8 +378,10 @@ def mean_cumulative_function(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per interval ``(start, stop]`` of a subject.
+    data : pandas.DataFrame, path, DuckDB relation, polars or pyspark DataFrame
+        One row per interval ``(start, stop]`` of a subject. A path to Parquet or CSV files, a DuckDB
+        relation, a polars or a Spark DataFrame stays in its engine, which sends back per-time tables only
+        (docs/scale.md); the numbers are the in-memory path's.
     id : str
         Column of subject ids.
     start : str

@@ -142,8 +142,10 @@ def rate_regression(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per subject or aggregated stratum.
+    data : pandas.DataFrame, path, DuckDB relation, polars or pyspark DataFrame
+        One row per subject or aggregated stratum. A path to Parquet or CSV files, a DuckDB relation, a
+        polars or a Spark DataFrame stays in its engine: each Newton step is one aggregate query
+        (docs/scale.md), and the numbers are the in-memory path's.
     events : str
         Column of non-negative integer event counts.
     person_time : str
