@@ -262,6 +262,7 @@ def test_hostile_counts_get_the_pandas_errors(counts, tmp_path):
         bm.rate_regression(_parquet(counts, tmp_path), "events", "years", "age", id="patient")
     with pytest.raises(InputError, match=r"'pyears'.*not found"):
         bm.rate_regression(_parquet(counts, tmp_path), "events", "pyears", "age")
+    both(counts.assign(events=0), r"column 'events': no events")
     with pytest.raises(InputError, match=r"family must be one of"):
         bm.rate_regression(_parquet(counts, tmp_path), "events", "years", "age", family="binomial")
     with pytest.raises(InputError, match=r"cr\(age, df=3\).*engine path"):

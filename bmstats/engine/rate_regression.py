@@ -101,6 +101,8 @@ def rate_regression_on_engine(src: Source, events: str, person_time: str, formul
     names = list(design.columns)
     rows = EngineRows(src, where, design.expressions, events, person_time)
     y_total = rows.table.total()
+    if y_total == 0:  # as in memory: the intercept's maximum likelihood estimate is -infinity
+        raise InputError(f"column {events!r}: no events (every count is 0), so the rates cannot be modelled")
     start = np.zeros(len(names))
     if "Intercept" in names and y_total > 0:
         start[names.index("Intercept")] = np.log(y_total / rows.person_time)
