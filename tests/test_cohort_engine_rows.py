@@ -14,8 +14,10 @@ import bmstats as bm
 from bmstats._checks import InputError
 from bmstats._relation import EngineFrame
 from bmstats.cohort.endpoints import endpoint
+from bmstats.cohort.multistate import multistate
 from bmstats.cohort.recurrent import recurrent_events
 from bmstats.cohort.sql_endpoint import endpoint_query
+from bmstats.cohort.sql_multistate import multistate_query
 from bmstats.cohort.sql_recurrent import recurrent_events_query
 from tests.test_cohort_endpoints import _random_cohort as random_endpoint_cohort
 from tests.test_cohort_recurrent import _random_cohort as random_recurrent_cohort
@@ -131,6 +133,35 @@ def test_recurrent_events_query_equals_pandas(name, kw):
     assert_same_rows(a.dropped_events, b.dropped_events, ["row"])
     assert b.data.attrs["recurrent"] == a.data.attrs["recurrent"]
     assert repr(b) == repr(a)
+
+
+MULTISTATE = [
+    dict(),
+    dict(states=["bone_metastasis", "visceral_metastasis", "death"], unit="days"),
+    dict(origin="bone_metastasis", states=["skeletal_event", "visceral_metastasis", "breast_cancer_death"],
+         covariates=["age"]),
+]
+
+
+@pytest.mark.parametrize("name, kw", _grid(MULTISTATE), ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_multistate_query_equals_pandas(name, kw):
+    c, pr, er = cohort_and_tables(name)
+    a = multistate(c._patients, c._events, **kw)
+    b = multistate_query(pr, er, **kw)
+    expected = a.data.astype({"from_state": object, "to_state": object})  # the engine's states are text
+    assert_same_rows(expected, b.data, ["patient_id", "start"])
+    assert_same_log(a.exclusions, b.exclusions)
+    assert b.states == a.states
+    assert b.data.attrs["multistate"] == a.data.attrs["multistate"]
+
+
+def test_functions_needing_rows_in_memory_say_how_to_fetch_them():
+    c, pr, er = cohort_and_tables("fixture")
+    rows = multistate_query(pr, er).data
+    with pytest.raises(InputError, match=r"got EngineFrame; these rows are still in DuckDB .* data.to_pandas\(\)"):
+        bm.state_occupation(rows)
+    occupied = bm.state_occupation(rows.to_pandas())
+    assert occupied.table["estimate"].notna().all()
 
 
 def test_random_cohorts_have_every_kind_of_exclusion_and_dropped_event():
