@@ -80,7 +80,7 @@ def multistate_query(
     before = f"list_filter([{pairs}], lambda x: x.d <= 0)"
     initial = f"COALESCE(list_sort([{{'d': x.d, 'c': -x.c}} FOR x IN {before}], 'DESC')[1].c, 0)"
     inside = f"list_sort(list_filter([{pairs}], lambda x: x.d > 0 AND x.d < _end))"
-    moves = f"list_filter(_in, lambda x, i: i = 1 OR x.d <> _in[i - 1].d)"
+    moves = "list_filter(_in, lambda x, i: i = 1 OR x.d <> _in[i - 1].d)"
     per_patient = (
         f"(SELECT *, list_concat([CAST(0 AS DOUBLE)], [x.d FOR x IN _moves], [_end]) AS _b, "
         f"list_concat([{initial}], [-x.c FOR x IN _moves], [CASE WHEN _dead THEN {m + 1} END]) AS _codes "
