@@ -269,3 +269,27 @@ def test_estimators_give_the_pandas_numbers_from_rows_left_in_the_engine():
     cox_b = bm.cox(rows_b, "stop", "status", "age + bm + sre", entry="start")
     assert np.allclose(cox_b.summary["coef"], cox_a.summary["coef"], rtol=1e-9, atol=0)
     assert np.allclose(cox_b.summary["std_err"], cox_a.summary["std_err"], rtol=1e-9, atol=0)
+
+
+def test_rows_are_stored_once_in_the_engine_for_the_estimators_and_dropped_with_the_frame():
+    con = duckdb.connect()
+    c = bm.read_cohort(DATA / "valid_patients.csv", DATA / "valid_skeletal_events.csv")
+    pr, er = in_duckdb(c, con)
+    rows = endpoint_query(pr, er, "death", covariates=["age"]).data
+
+    def temp_tables():
+        return con.sql("SELECT table_name FROM duckdb_tables() WHERE temporary").df()["table_name"].tolist()
+
+    assert temp_tables() == []  # building the rows stores nothing
+    first = bm.cox(rows, "time", "status", "age")
+    stored = temp_tables()
+    assert len(stored) == 1
+    again = bm.cox(rows, "time", "status", "age")
+    assert temp_tables() == stored and np.array_equal(first.coef, again.coef)
+    expected = bm.cox(endpoint(c._patients, c._events, "death", covariates=["age"]).data, "time", "status", "age")
+    assert np.allclose(first.coef, expected.coef, rtol=1e-9, atol=0)
+    del rows, first, again
+    import gc
+
+    gc.collect()
+    assert temp_tables() == []
