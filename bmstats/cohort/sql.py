@@ -121,6 +121,31 @@ class Tables:
         return _covariates(pd.DataFrame(columns=names), covariates, reserved)
 
 
+def carried(tables: Tables, cov: Sequence[str], alias: str = "p") -> str:
+    """``, expr AS name`` for each carried patients column.  Coded canonical columns held as text become a
+    DuckDB ENUM of the schema's codes in order, then any other value found (sorted), as the pandas cohort's
+    categoricals: estimators then take the same reference level and list groups in the same order."""
+    from bmstats.cohort import schema
+
+    coded = {c.name: [str(x) for x in c.codes] for c in schema.columns("patients").values() if c.kind == "code"}
+    text = [c for c in cov if c in coded and tables.patient_columns[c].upper() == "VARCHAR"]
+    extras: dict[str, list] = {c: [] for c in text}
+    if text:
+        parts = ", ".join(
+            f"list_sort(list_distinct(list({q(c)}) FILTER (WHERE {q(c)} NOT IN ({', '.join(map(lit, coded[c]))})))) "
+            f"AS {q(c)}" for c in text)
+        found = tables.query(f"SELECT {parts} FROM {tables.p}").fetchall()[0]
+        extras = {c: [str(v) for v in (values or [])] for c, values in zip(text, found)}
+    out = []
+    for c in cov:
+        if c in extras:
+            levels = ", ".join(lit(v) for v in coded[c] + extras[c])
+            out.append(f", CAST({alias}.{q(c)} AS ENUM({levels})) AS {q(c)}")
+        else:
+            out.append(f", {alias}.{q(c)}")
+    return "".join(out)
+
+
 def date_expr(name: str, alias: str = "p", first_event: str = "fse") -> str:
     """The SQL date of the named event or origin (a DATE, NULL when it did not happen) over the patients row
     ``alias``; ``skeletal_event`` reads ``first_event.first_date`` (join :func:`first_event_sql`)."""

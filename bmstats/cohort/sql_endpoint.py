@@ -24,6 +24,7 @@ from bmstats.cohort.endpoints import (
 )
 from bmstats.cohort.sql import (
     Tables,
+    carried,
     date_expr,
     days,
     exclusion_log,
@@ -87,9 +88,8 @@ def endpoint_query(
     if time_varying is not None:
         select += [f"{days(date_expr(SKELETAL_EVENT) if src == SKELETAL_EVENT else f'CAST(p.{q(src)} AS DATE)', o)}"
                    f" / {num(UNITS[unit])} AS {q('_sw_' + name)}" for name, src in time_varying.items()]
-    select += [f"p.{q(c)}" for c in cov]
     join = f" LEFT JOIN {first_event_sql(t.e)} AS fse ON fse.patient_id = p.patient_id" if uses_first else ""
-    base = f"(SELECT {', '.join(select)} FROM {t.p} AS p{join})"
+    base = f"(SELECT {', '.join(select)}{carried(t, cov)} FROM {t.p} AS p{join})"
 
     label = origin.replace("_", " ")
     any_of = " OR ".join
@@ -119,12 +119,12 @@ def endpoint_query(
         h = num(horizon)
         time, status = (f"CASE WHEN {time} > {h} THEN {h} ELSE {time} END",
                         f"CASE WHEN {time} > {h} THEN CAST(0 AS BIGINT) ELSE {status} END")
-    carried = "".join(f", {q(c)}" for c in cov)
+    kept = "".join(f", {q(c)}" for c in cov)
     if time_varying is None:
-        sql = f"SELECT patient_id, {time} AS time, {status} AS status{carried} FROM {timed}"
+        sql = f"SELECT patient_id, {time} AS time, {status} AS status{kept} FROM {timed}"
         order: tuple[str, ...] = ("patient_id",)
     else:
-        sql = _split_sql(f"(SELECT *, {time} AS time, {status} AS status FROM {timed})", list(time_varying), carried)
+        sql = _split_sql(f"(SELECT *, {time} AS time, {status} AS status FROM {timed})", list(time_varying), kept)
         order = ("patient_id", "start")
     attrs = {"exclusions": log, "endpoint": endpoint_attrs(event, competing, origin, unit, horizon, time_varying)}
     frame = EngineFrame(t.query(sql), attrs, order=order, keep=(patients, events))

@@ -16,6 +16,7 @@ from bmstats.cohort.endpoints import UNITS
 from bmstats.cohort.multistate import COLUMNS, INITIAL, MultiState, check_multistate_options
 from bmstats.cohort.sql import (
     Tables,
+    carried,
     date_expr,
     days,
     exclusion_log,
@@ -68,11 +69,11 @@ def multistate_query(
         ("zero or negative follow-up (last_fu_date on or before origin)", "_fu <= 0"),
         ("event after last_fu_date (inconsistent dates)", " OR ".join(f"{c} > _fu" for c in ["_abs", *mids])),
     ]
-    carried = "".join(f", p.{q(c)}" for c in cov)
+    carried_sql = carried(t, cov)
     select = ", ".join(f"{days(date_expr(s), o)} AS {c}" for s, c in zip(states[:-1], mids))
     base = (f"(SELECT *, {step_case(steps)} AS _step FROM (SELECT p.patient_id, {t.patient_order} AS _order, "
             f"{o} AS _o, p.last_fu_date IS NULL AS _no_fu, {days('CAST(p.last_fu_date AS DATE)', o)} AS _fu, "
-            f"{days(date_expr(states[-1]), o)} AS _abs, {select}{carried} FROM {t.p} AS p{join}))")
+            f"{days(date_expr(states[-1]), o)} AS _abs, {select}{carried_sql} FROM {t.p} AS p{join}))")
     log = exclusion_log(t, base, steps, f"{' / '.join(states)} from {label} (multi-state)")
 
     # (day, -code) pairs: sorting them puts a day's state named last first

@@ -18,6 +18,7 @@ from bmstats.cohort.recurrent import RESERVED, RecurrentEvents, check_recurrent_
 from bmstats.cohort.sql import (
     ROW,
     Tables,
+    carried,
     date_expr,
     days,
     exclusion_log,
@@ -69,10 +70,10 @@ def recurrent_events_query(
         ("last_fu_date missing", "_no_fu"),
         (ZERO_FOLLOW_UP, "_end <= 0"),
     ]
-    carried = "".join(f", p.{q(c)}" for c in cov)
+    carried_sql = carried(t, cov)
     base = (f"(SELECT *, {step_case(steps)} AS _step FROM (SELECT p.patient_id, {t.patient_order} AS _order, "
             f"{o} AS _o, p.last_fu_date IS NULL AS _no_fu, {days(follow_up_end_expr(), o)} AS _end, "
-            f"{days('CAST(p.last_fu_date AS DATE)', o)} AS _lfu, p.death_date IS NOT NULL AS _dead{carried} "
+            f"{days('CAST(p.last_fu_date AS DATE)', o)} AS _lfu, p.death_date IS NOT NULL AS _dead{carried_sql} "
             f"FROM {t.p} AS p{join}))")
     log = exclusion_log(t, base, steps, f"skeletal events from {label}")
     kept = f"(SELECT * FROM {base} WHERE _step IS NULL)"
