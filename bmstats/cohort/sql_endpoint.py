@@ -66,13 +66,14 @@ def endpoint_query(
     """
     competing, horizon = check_endpoint_options(event, competing, origin, unit, horizon)
     t = Tables(patients, events)
-    t.check_unique_ids()
     cov = t.columns_for(covariates, ("time", "status"))
     if time_varying is not None:
         time_varying = check_exposure_columns(time_varying, [c for c in t.patient_columns], t.is_date,
                                               lambda c: t.patient_columns[c])
     names = (event, *competing)
-    uses_first = SKELETAL_EVENT in (origin, *names) or (time_varying and SKELETAL_EVENT in time_varying.values())
+    uses_first = SKELETAL_EVENT in (origin, *names) or bool(time_varying and SKELETAL_EVENT in time_varying.values())
+    t.store([*cov, *(time_varying or {}).values()], events=uses_first)
+    t.check_unique_ids()
     o = date_expr(origin)
     ev_cols = [f"_ev{i}" for i in range(len(names))]
     select = [
@@ -127,7 +128,7 @@ def endpoint_query(
         sql = _split_sql(f"(SELECT *, {time} AS time, {status} AS status FROM {timed})", list(time_varying), kept)
         order = ("patient_id", "start")
     attrs = {"exclusions": log, "endpoint": endpoint_attrs(event, competing, origin, unit, horizon, time_varying)}
-    frame = EngineFrame(t.query(sql), attrs, order=order, keep=(patients, events))
+    frame = EngineFrame(t.query(sql), attrs, order=order, keep=(patients, events, t.stored))
     return Endpoint(frame, log, attrs["endpoint"]["status_labels"])
 
 

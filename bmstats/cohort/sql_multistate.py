@@ -53,12 +53,13 @@ def multistate_query(
     """
     states = check_multistate_options(origin, states, unit)
     t = Tables(patients, events)
-    t.check_unique_ids()
     cov = t.columns_for(covariates, COLUMNS)
     names = [INITIAL, *states]
     m = len(states) - 1
     o = date_expr(origin)
     uses_first = "skeletal_event" in (origin, *states)
+    t.store(cov, events=uses_first)
+    t.check_unique_ids()
     join = f" LEFT JOIN {first_event_sql(t.e)} AS fse ON fse.patient_id = p.patient_id" if uses_first else ""
     mids = [f"_m{i}" for i in range(1, m + 1)]
     label = origin.replace("_", " ")
@@ -97,5 +98,5 @@ def multistate_query(
         f"{carried_out} FROM (SELECT *, UNNEST(generate_series(1, len(_b) - 1)) AS _j FROM {per_patient})"
     )
     attrs = {"exclusions": log, "multistate": {"origin": origin, "states": names, "unit": unit, "initial": INITIAL}}
-    data = EngineFrame(t.query(sql), attrs, order=("patient_id", "start"), keep=(patients, events))
+    data = EngineFrame(t.query(sql), attrs, order=("patient_id", "start"), keep=(patients, events, t.stored))
     return MultiState(data, log, tuple(names))

@@ -59,8 +59,9 @@ def recurrent_events_query(
     """
     event_types = check_recurrent_options(origin, unit, window_days, event_types)
     t = Tables(patients, events)
-    t.check_unique_ids()
     cov = t.columns_for(covariates, RESERVED)
+    t.store(cov, events=True)
+    t.check_unique_ids()
     o = date_expr(origin)
     uses_first = origin == "skeletal_event"
     join = f" LEFT JOIN {first_event_sql(t.e)} AS fse ON fse.patient_id = p.patient_id" if uses_first else ""
@@ -137,9 +138,9 @@ def recurrent_events_query(
     rows = t.query(f"{event_rows} UNION ALL {tail_rows}")
     dropped = t.query(f"SELECT _row AS {q(ROW)}, patient_id, event_date, event_type, _why AS reason "
                       f"FROM {ranked} WHERE _why IS NOT NULL")
-    dropped_frame = EngineFrame(dropped, {}, order=(ROW,), keep=(patients, events))
+    dropped_frame = EngineFrame(dropped, {}, order=(ROW,), keep=(patients, events, t.stored))
     attrs = {"exclusions": log, "dropped_events": dropped_frame,
              "recurrent": {"origin": origin, "unit": unit, "window_days": window_days, "event_types": event_types}}
-    data = EngineFrame(rows, attrs, order=("id", "enum"), keep=(patients, events))
+    data = EngineFrame(rows, attrs, order=("id", "enum"), keep=(patients, events, t.stored))
     return RecurrentEvents(data, log, dropped_frame)
 
