@@ -167,17 +167,10 @@ def scale_case(n: int, side: str) -> Case:
                 tool, lambda: None, measure_memory=False, note=note)
 
     def run() -> float:
+        from bench_engine import _report  # SECONDS and PEAK_MB lines of the subprocess, as the engine cases
+
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
-        seconds = peak = None
-        for line in out.stdout.splitlines():
-            if line.startswith("SECONDS"):
-                seconds = float(line.split()[1])
-            if line.startswith("PEAK_MB"):
-                peak = float(line.split()[1])
-        if seconds is None:
-            raise RuntimeError((out.stderr or out.stdout).strip().splitlines()[-1][:200])
-        case.note = f"{note}; peak RSS {peak:,.0f} MB (whole process)"
-        return seconds
+        return _report(out, case)
 
     case.run = run
     return case
