@@ -2,13 +2,15 @@
 
 One entry point, :func:`predict_risk`, for every model that predicts risk:
 
-- a Cox model: ``1 - S(t | x)`` with ``S`` as R's ``survfit(coxph, newdata)`` (limits from its log-scale
-  interval);
+- a Cox model: ``1 - S(t | x)`` with ``S`` as R's ``survfit(coxph, newdata)`` (standard error and limits from
+  its log-scale interval), each row with its own stratum's baseline;
 - a Fine-Gray model: the cumulative incidence ``1 - exp(-Lambda0(t) exp(x'b))`` as ``cmprsk::predict.crr``;
 - cause-specific Cox models for every cause (:func:`bmstats.competing_risks_models`): the absolute risk of
   ``cause`` as ``riskRegression::predictRisk`` on a ``CSC`` fit, product-limit form (its default),
   ``F_c(t | x) = sum_{s <= t} S(s- | x) dLambda_c(s | x)`` with ``S(s- | x) = prod_{u < s}
-  (1 - sum_k dLambda_k(u | x))`` (Benichou & Gail 1990; Ozenne et al. 2017);
+  (1 - sum_k dLambda_k(u | x))`` (Benichou & Gail 1990; Ozenne et al. 2017), each row with its own stratum's
+  baseline hazards for every cause, standard errors from influence functions as ``predict(CSC, se = TRUE)``
+  (:mod:`bmstats.estimate.risk_influence`);
 - a lifelines ``CoxPHFitter`` or a scikit-survival estimator with ``predict_survival_function`` (adapters,
   the libraries are imported only when such a model is passed);
 - a published model (:class:`PublishedModel`): coefficients, a baseline cumulative hazard or a baseline risk
@@ -47,19 +49,40 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
         Cause-specific models only: overall survival by the product-limit form (``riskRegression``'s default)
         or, when False, ``exp(-sum_k Lambda_k)``.
     conf_int : bool, default True
-        Add the pointwise limits where the model gives them (False saves time on large data).
+        Add ``std_err`` and the 95% pointwise limits where the model gives them (False saves time: for
+        cause-specific models the standard error costs about ``O(rows x times x cells)``, cells being the
+        distinct (stratum, exit time, cause) of the fitted data).
 
     Returns
     -------
     pandas.DataFrame
-        ``row`` (the index label of newdata, in its order), ``time``, ``risk``, and ``lower``, ``upper``
-        where the model gives pointwise limits (Cox, Fine-Gray).
+        ``row`` (the index label of newdata, in its order), ``time``, ``risk``, and ``std_err``, ``lower``,
+        ``upper`` where the model gives them:
+
+        - Cox: ``survfit(coxph, newdata)``: ``std_err = S se(Lambda)``, ``var Lambda = exp(2 lp) [sum dN / S0^2
+          + q' V q]`` (Tsiatis 1981), limits ``1 - exp(-Lambda -+ z se(Lambda))``;
+        - Fine-Gray: :meth:`bmstats.estimate.finegray.FineGrayResult.predict` (influence functions of Fine &
+          Gray 1999, cloglog limits; R's ``predict.crr`` and ``FGR`` give no standard error);
+        - cause-specific models: ``std_err = sqrt(sum_i IF_i(t, x)^2)``, limits ``exp(-exp(log(-log F) -+
+          z std_err / (-F log F)))`` (riskRegression's default ``"loglog"``), both equal to
+          ``riskRegression::predict.CauseSpecificCox(..., se = TRUE)``; with tied event times its convention for
+          the coefficients' influence is kept (see :mod:`bmstats.estimate.risk_influence`).
+
+    Raises
+    ------
+    InputError
+        A covariate or strata column missing from newdata, a factor or stratum level not seen in fitting
+        (naming it and the column), a cause the model has no model for, bad times. Times past the last
+        follow-up warn (:class:`~bmstats._checks.ExtrapolationWarning`) and carry the last value forward.
 
     References
     ----------
     Benichou J, Gail MH (1990). Estimates of absolute cause-specific risk in cohort studies. Biometrics 46.
+    Cheng SC, Fine JP, Wei LJ (1998). Prediction of cumulative incidence function under the proportional
+    hazards model. Biometrics 54:219-228.
     Ozenne B et al. (2017). riskRegression: predicting the risk of an event using Cox regression models.
-    R Journal 9(2). R: ``riskRegression::predictRisk``, ``survival::survfit.coxph``, ``cmprsk::predict.crr``.
+    R Journal 9(2):440-460. R: ``riskRegression::predictRisk``, ``riskRegression::predict.CauseSpecificCox``,
+    ``survival::survfit.coxph``, ``cmprsk::predict.crr``.
     """
     require_frame(newdata, "newdata")
     t = _check_times(times)

@@ -749,7 +749,8 @@ class ReportBuilder:
                                       title=f"{s.title}: the model (development data)")
             s.tables.append((t, f"{a['id']}_model"))
         sc = bm.score(val, "time", status, {name: fit}, times=[h], cause=cause)
-        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None)["risk"].to_numpy()
+        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None,
+                               conf_int=False)["risk"].to_numpy()
         conc = bm.concordance(val.assign(__risk__=risk), "time", status, "__risk__",
                               cause=cause if competing else None, tau=h)
         cal = bm.calibration(val, "time", status, {name: risk}, time_horizon=h, cause=cause)
