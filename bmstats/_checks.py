@@ -241,6 +241,15 @@ def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
     return status_array(data, column, max_code=1)
 
 
+def count_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Event counts per row: whole numbers >= 0 (0/1 indicators are counts too), as int64."""
+    s = numeric_array(data, column)
+    bad = ~np.isfinite(s) | (s != np.round(s)) | (s < 0)
+    if bad.any():
+        fail(column, "event counts must be whole numbers >= 0", data.index[bad])
+    return s.astype(np.int64)
+
+
 def beyond_follow_up(times: np.ndarray, last: float, what: str) -> None:
     """Warn when ``times`` go past the last follow-up time ``last`` (as survRM2 refuses a tau beyond it):
     the estimate there is carried forward from the last observation, not estimated."""
