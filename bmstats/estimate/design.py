@@ -88,6 +88,21 @@ def right_hand_side(formula: object) -> str:
     return formula.strip()
 
 
+def formula_terms(formula: str) -> list[str]:
+    """Top-level ``+`` terms of a formula's right-hand side (parentheses and brackets respected, empty terms
+    dropped): ``"age + np.log(nodes + 1)"`` -> ``["age", "np.log(nodes + 1)"]``."""
+    terms, depth, current = [], 0, ""
+    for ch in formula.split("~", 1)[-1]:
+        depth += (ch in "([") - (ch in ")]")
+        if ch == "+" and depth == 0:
+            terms.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    terms.append(current.strip())
+    return [t for t in terms if t]
+
+
 def strata_terms(formula: object) -> tuple[object, tuple[str, ...]]:
     """Split R-style ``strata(a)`` / ``strata(a, b)`` terms off a formula: (the other terms, the strata columns).
 
@@ -97,17 +112,8 @@ def strata_terms(formula: object) -> tuple[object, tuple[str, ...]]:
     """
     if not isinstance(formula, str) or "strata(" not in formula:
         return formula, ()
-    terms, depth, current = [], 0, ""
-    for ch in right_hand_side(formula):
-        depth += (ch == "(") - (ch == ")")
-        if ch == "+" and depth == 0:
-            terms.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    terms.append(current.strip())
     kept, strata = [], []
-    for term in terms:
+    for term in formula_terms(right_hand_side(formula)):
         if term.startswith("strata(") and term.endswith(")"):
             names = [n.strip().strip("`") for n in term[len("strata("):-1].split(",")]
             if not all(names) or any(set(n) & set("()[]+*:~=") for n in names):
