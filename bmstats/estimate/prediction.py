@@ -219,10 +219,10 @@ def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool, con
     if missing:
         raise InputError(f"the absolute risk needs a cause-specific model for every cause; causes {missing} "
                          "occur in the data but were not fitted (competing_risks_models(..., cause=None))")
-    beyond_follow_up(t, max(float(f._stop.max()) for f in fits.values()), "Absolute risks")
+    parts = {c: hazard_parts(f) for c, f in fits.items()}  # first: an engine-fitted model has no rows
+    beyond_follow_up(t, max(float(p.stop.max()) for p in parts.values()), "Absolute risks")
     X = {c: f.design.transform(newdata).to_numpy(dtype=float) - f.means.to_numpy() for c, f in fits.items()}
     codes = {c: stratum_codes(f, newdata) for c, f in fits.items()}
-    parts = {c: hazard_parts(f) for c, f in fits.items()}
     risk, se = absolute_risk(parts, X, codes, cause, t, product_limit=product_limit, se=conf_int)
     out = _tidy(newdata.index, t, risk)
     if conf_int:
