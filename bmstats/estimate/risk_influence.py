@@ -120,10 +120,10 @@ def absolute_risk(parts: dict, X: dict, codes: dict, cause: int, t: np.ndarray, 
     kt = np.searchsorted(grid, t, side="right")  # number of grid times <= t
     n_rows = len(next(iter(X.values())))
     cells = _Cells.build(parts, grid) if se else None
-    width = len(grid) + (cells.n_cells if se else 0)
+    width = len(grid) + (cells.n_cells if cells is not None else 0)
     block = max(1, min(4096, _BLOCK_BYTES // (8 * width)))
     risk = np.empty((n_rows, len(t)))
-    err = np.empty((n_rows, len(t))) if se else None
+    err = np.empty((n_rows, len(t)))
     key = np.column_stack([codes[k] for k in causes])
     groups, which = np.unique(key, axis=0, return_inverse=True)
     for g, stratum in enumerate(groups):
@@ -141,10 +141,10 @@ def absolute_risk(parts: dict, X: dict, codes: dict, cause: int, t: np.ndarray, 
             s_minus = np.hstack([np.ones((len(rows), 1)), surv[:, :-1]])
             F0 = np.hstack([np.zeros((len(rows), 1)), np.cumsum(s_minus * dl[cause], axis=1)])
             risk[rows] = F0[:, kt]
-            if se:
+            if cells is not None:
                 Xr = {k: X[k][rows] for k in causes}
                 err[rows] = cells.se(base, Xr, r_x, cause, s_minus, F0, kt, stratum[0])
-    return risk, err
+    return risk, err if cells is not None else None
 
 
 def _on_grid(p: HazardParts, stratum: int, grid: np.ndarray):
@@ -246,7 +246,8 @@ class _Cells:
             Ft = F0[:, k_t][:, None]
             upto = np.minimum(exit_, k_t)
             E = np.zeros((n_rows, len(exit_)))
-            A, B = [], []
+            A: list[np.ndarray] = []
+            parts_b: list[np.ndarray] = []
             for k in self.causes:
                 q = pre[k]
                 rF = q["r"] * Ft
@@ -254,8 +255,8 @@ class _Cells:
                 A.append(rF * q["cv"][upto][None, :] - q["cu"][:, upto])
                 total = q["bu"][:, k_t] - rF[:, 0] * q["bv"][k_t]
                 weighted = q["uj"][:, :k_t] @ q["xbar"][:k_t] - rF * q["xv"][k_t][None, :]
-                B.append(X[k] * total[:, None] - weighted)
-            B = np.hstack(B)
+                parts_b.append(X[k] * total[:, None] - weighted)
+            B = np.hstack(parts_b)
             var = (E * E) @ W2 + np.einsum("ij,ij->i", B @ self.PP, B)
             cross = E @ P
             for a_i in range(len(self.causes)):
