@@ -22,8 +22,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bmstats._checks import InputError, handle_missing, require_columns, require_frame, status_array, time_array
+from bmstats._checks import (
+    InputError,
+    cause_code,
+    handle_missing,
+    require_columns,
+    require_frame,
+    status_array,
+    time_array,
+)
 from bmstats.estimate._result import Result, frozen_copy
+from bmstats.estimate.predicted_risks import horizon, named_predictions, risk_vector
 
 __all__ = ["calibration", "CalibrationResult", "pseudo_values"]
 
@@ -289,30 +298,21 @@ def calibration(data: pd.DataFrame, time: str, status: str, predictions, *, time
     R: ``rms::cph(Surv(time, status) ~ rcs(cll, 3))`` + ``rms::survest(times = t)``;
     ``coxph(Surv(time, status) ~ cll)``; ``geepack::geese(pseudo ~ cll, mean.link = "cloglog")``.
     """
-    from bmstats.estimate.score import risk_matrix
-
     require_frame(data)
     require_columns(data, [time, status])
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level}")
-    try:
-        t = float(time_horizon)
-    except (TypeError, ValueError):
-        raise InputError(f"time_horizon must be a number, got {time_horizon!r}") from None
-    if not np.isfinite(t) or t <= 0:
-        raise InputError(f"time_horizon must be a positive number, got {time_horizon!r}")
+    t = horizon(time_horizon)
     data, dropped = handle_missing(data, [time, status], dropna)
     T = time_array(data, time)
     S = status_array(data, status)
-    cause = int(cause)
+    cause = cause_code(cause)
     if not np.any((S == cause) & (T <= t)):
         raise InputError(f"column {status!r}: no events of cause {cause} by {t:g}")
     competing = bool(np.any((S > 0) & (S != cause)))
-    items = predictions if isinstance(predictions, dict) else {
-        predictions if isinstance(predictions, str) else "model": predictions}
+    items = named_predictions(predictions)
     z = stats.norm.ppf(0.5 + conf_level / 2)
-    risks = {str(name): risk_matrix(data, item, np.array([t]), cause, str(name))[:, 0]
-             for name, item in items.items()}
+    risks = {name: risk_vector(data, item, t, cause, name) for name, item in items.items()}
     parts = [_one_model(name, p, T, S, cause, t, competing, z, grid) for name, p in risks.items()]
     summary = pd.concat([p[0] for p in parts], ignore_index=True)
     preds = pd.concat([pd.DataFrame({"model": name, "predicted": p}) for name, p in risks.items()],

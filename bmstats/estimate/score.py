@@ -25,9 +25,8 @@ from scipy import stats
 
 from bmstats._checks import (
     InputError,
-    describe_rows,
+    cause_code,
     handle_missing,
-    numeric_array,
     require_columns,
     require_frame,
     status_array,
@@ -35,8 +34,9 @@ from bmstats._checks import (
 )
 from bmstats.estimate._result import Result, frozen_copy
 from bmstats.estimate.ipcw import CensoringWeights
+from bmstats.estimate.predicted_risks import horizons, named_predictions, risk_matrix
 
-__all__ = ["score", "integrated_brier", "ScoreResult", "risk_matrix", "NULL_MODEL"]
+__all__ = ["score", "integrated_brier", "ScoreResult", "NULL_MODEL"]
 
 NULL_MODEL = "Null model"
 
@@ -97,45 +97,6 @@ class ScoreResult(Result):
         from bmstats.report import prediction_figures
 
         return prediction_figures.plot_roc(self, ax=ax, **kw)
-
-
-def _is_competing_model(model) -> bool:
-    from bmstats.estimate.cause_specific import CompetingRisksModels
-    from bmstats.estimate.finegray import FineGrayResult
-    from bmstats.estimate.prediction import PublishedModel
-
-    return isinstance(model, (FineGrayResult, CompetingRisksModels)) or (
-        isinstance(model, PublishedModel) and model.kind == "fine_gray")
-
-
-def risk_matrix(data: pd.DataFrame, item, times: np.ndarray, cause: int, name: str) -> np.ndarray:
-    """Predicted risks (rows x times) from a column name, an array or a model (see :func:`score`)."""
-    from bmstats.estimate.prediction import predict_risk
-
-    n, k = len(data), len(times)
-    if isinstance(item, str):
-        require_columns(data, [item])
-        if k > 1:
-            raise InputError(f"predictions {name!r}: the column {item!r} holds risks at one horizon; with "
-                             f"{k} times give an array (rows x times) or a model")
-        p = numeric_array(data, item)[:, None]
-    elif isinstance(item, (np.ndarray, pd.Series, pd.DataFrame, list, tuple)):
-        p = np.asarray(item, dtype=float)
-        if p.ndim == 1:
-            p = p[:, None]
-        if p.shape != (n, k):
-            raise InputError(f"predictions {name!r}: shape {p.shape} does not match {n} rows x {k} times")
-    else:
-        pred = predict_risk(item, data, times, cause=cause if _is_competing_model(item) else None, conf_int=False)
-        p = pred["risk"].to_numpy(dtype=float).reshape(n, k)
-    bad = ~np.isfinite(p).all(axis=1)
-    if bad.any():
-        raise InputError(f"predictions {name!r}: missing or non-finite risk at {describe_rows(data.index[bad])}")
-    out = (p < 0) | (p > 1)
-    if out.any():
-        raise InputError(f"predictions {name!r}: risks must be probabilities in [0, 1]; "
-                         f"{describe_rows(data.index[out.any(axis=1)])}")
-    return p
 
 
 def _weighted_below(query: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -267,24 +228,13 @@ def score(data: pd.DataFrame, time: str, status: str, predictions, *, times, cau
     data, dropped = handle_missing(data, [time, status], dropna)
     T = time_array(data, time)
     S = status_array(data, status)
-    cause = int(cause)
-    if cause < 1:
-        raise InputError(f"cause must be a positive status code, got {cause}")
+    cause = cause_code(cause)
     if not np.any(S == cause):
         raise InputError(f"column {status!r}: no events of cause {cause}")
     competing = bool(np.any((S > 0) & (S != cause)))
-    from bmstats.estimate.prediction import _check_times
-
-    t_req = _check_times(times)
-    if (t_req <= 0).any():
-        raise InputError(f"times must be positive, got {times!r}")
-    items = predictions if isinstance(predictions, dict) else {
-        predictions if isinstance(predictions, str) else "model": predictions}
-    if not items:
-        raise InputError("predictions: no models given")
-    if NULL_MODEL in items:
-        raise InputError(f"predictions: the name {NULL_MODEL!r} is reserved for the null model")
-    risks = {str(name): risk_matrix(data, item, t_req, cause, str(name)) for name, item in items.items()}
+    t_req = horizons(times)
+    items = named_predictions(predictions, reserved=(NULL_MODEL,))
+    risks = {name: risk_matrix(data, item, t_req, cause, name) for name, item in items.items()}
     cw = CensoringWeights.fit(T, S == 0)
     z = stats.norm.ppf(0.5 + conf_level / 2)
     n = len(T)
@@ -374,7 +324,7 @@ def integrated_brier(data: pd.DataFrame, time: str, status: str, predictions, *,
         raise InputError(f"start and stop must be numbers, got {start!r}, {stop!r}") from None
     if not (np.isfinite(stop) and np.isfinite(start) and 0 <= start < stop):
         raise InputError(f"need 0 <= start < stop, got start={start}, stop={stop}")
-    items = predictions if isinstance(predictions, dict) else {"model": predictions}
+    items = named_predictions(predictions, reserved=(NULL_MODEL,))
     for name, item in items.items():
         if isinstance(item, (str, np.ndarray, pd.Series, pd.DataFrame, list, tuple)):
             raise InputError(f"predictions {name!r}: the integrated Brier score needs a model (risks at every time)")
@@ -386,7 +336,7 @@ def integrated_brier(data: pd.DataFrame, time: str, status: str, predictions, *,
     cw = CensoringWeights.fit(T, S == 0)
     n = len(T)
     risks = {NULL_MODEL: np.column_stack([np.full(n, _null_risk(T, S, cause, t)) for t in grid])}
-    risks.update({str(k): risk_matrix(data, v, grid, cause, str(k)) for k, v in items.items()})
+    risks.update({k: risk_matrix(data, v, grid, cause, k) for k, v in items.items()})
     out = []
     for name, r in risks.items():
         curve = np.empty(len(grid))
