@@ -257,16 +257,17 @@ def _one_model(name, p, fu: _FollowUp, z, grid_n):
     if len(np.unique(knots)) < 3:
         raise InputError(f"predictions {name!r}: too few distinct predicted risks for a spline calibration curve")
     basis = rcs_basis(cll, knots)
-    gx = np.linspace(*np.quantile(p, [0.01, 0.99]), grid_n)
+    lo, hi = np.quantile(p, [0.01, 0.99])
+    gx = np.linspace(float(lo), float(hi), grid_n)
     gbasis = rcs_basis(np.log(-np.log1p(-gx)), knots)
     if fu.competing:
         from bmstats.estimate.prediction import fine_gray_for_cause
 
         pv = pseudo_values(T, S, cause, t)
         beta, V = _cloglog_pseudo_fit(pv, cll)
-        se = np.sqrt(np.diag(V))
-        rows.append(("intercept", beta[0], se[0], beta[0] - z * se[0], beta[0] + z * se[0]))
-        rows.append(("slope", beta[1], se[1], beta[1] - z * se[1], beta[1] + z * se[1]))
+        se_ab = np.sqrt(np.diag(V))
+        rows.append(("intercept", beta[0], se_ab[0], beta[0] - z * se_ab[0], beta[0] + z * se_ab[0]))
+        rows.append(("slope", beta[1], se_ab[1], beta[1] - z * se_ab[1], beta[1] + z * se_ab[1]))
         frame = pd.DataFrame({"T": T, "S": S, "cll": cll, "s1": basis[:, 1]})
         fit = fine_gray_for_cause(frame, "T", "S", "cll + s1", cause)
         observed = predict_risk(fit, frame, [t])["risk"].to_numpy()

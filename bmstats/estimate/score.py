@@ -152,7 +152,7 @@ class _Horizon:
         self.y = self.case.astype(float)
         self.a = np.where(self.case, self.w, 0.0)
         self.b = np.where(self.control, self.w, 0.0)
-        self._sides = None
+        self._sides: tuple | None = None
 
     def _if(self, R: np.ndarray) -> tuple[float, np.ndarray]:
         mean = R.mean()
