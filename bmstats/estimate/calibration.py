@@ -213,8 +213,33 @@ def _cloglog_pseudo_fit(pv: np.ndarray, x: np.ndarray):
     return beta, bread @ (U.T @ U) @ bread
 
 
-def _rcs_knots(x: np.ndarray) -> np.ndarray:
-    return np.quantile(x, [0.1, 0.5, 0.9], method="linear")
+_KNOTS = (0.1, 0.5, 0.9)  # quantiles of cll at the knots of rcs(cll, 3) (rms's default for 3 knots)
+_CURVE_RANGE = (0.01, 0.99)  # quantiles of the predictions between which .curve is drawn
+
+
+class _Sorted:
+    """Order statistics of the predictions from one partial sort (``np.partition``) at the positions that the
+    spline knots, the curve's range and the risk groups need; quantiles as ``np.quantile(method="linear")``
+    (to rounding), of the risks or of a non-decreasing function of them (cll)."""
+
+    def __init__(self, p: np.ndarray, positions: np.ndarray):
+        n = len(p)
+        self.q = np.array(_KNOTS + _CURVE_RANGE)
+        h = self.q * (n - 1)
+        self.lo = np.floor(h).astype(np.intp)
+        self.hi = np.minimum(self.lo + 1, n - 1)
+        self.gamma = h - self.lo
+        self.part = np.partition(p, np.unique(np.concatenate([positions, self.lo, self.hi])))
+
+    def quantiles(self, f=None) -> np.ndarray:
+        a, b = self.part[self.lo], self.part[self.hi]
+        if f is not None:
+            a, b = f(a), f(b)
+        return a + self.gamma * (b - a)
+
+
+def _cll(p: np.ndarray) -> np.ndarray:
+    return np.log(-np.log1p(-p))
 
 
 class _FollowUp:
@@ -246,20 +271,21 @@ def _one_model(name, p, fu: _FollowUp, z, grid_n):
         raise InputError(f"predictions {name!r}: calibration needs risks strictly between 0 and 1 "
                          "(log(-log(1 - risk)) is not defined at 0 or 1)")
     T, S, cause, t = fu.T, fu.S, fu.cause, fu.t
-    cll = np.log(-np.log1p(-p))
+    cll = _cll(p)
     rows = []
     d = fu.events
     exp_ = float(p.mean())
     oe = fu.observed / exp_
     se_log = 1 / np.sqrt(d) if d > 0 else np.nan
     rows.append(("oe", oe, oe * se_log, oe * np.exp(-z * se_log), oe * np.exp(z * se_log)))
-    knots = _rcs_knots(cll)
+    order = _Sorted(p, fu.tenth_ends)
+    knots = order.quantiles(_cll)[:3]
     if len(np.unique(knots)) < 3:
         raise InputError(f"predictions {name!r}: too few distinct predicted risks for a spline calibration curve")
     basis = rcs_basis(cll, knots)
-    lo, hi = np.quantile(p, [0.01, 0.99])
+    lo, hi = order.quantiles()[3:]
     gx = np.linspace(float(lo), float(hi), grid_n)
-    gbasis = rcs_basis(np.log(-np.log1p(-gx)), knots)
+    gbasis = rcs_basis(_cll(gx), knots)
     if fu.competing:
         from bmstats.estimate.prediction import fine_gray_for_cause
 
@@ -294,15 +320,14 @@ def _one_model(name, p, fu: _FollowUp, z, grid_n):
     summary.insert(0, "model", name)
     curve = pd.DataFrame({"model": name, "predicted": gx, "observed": curve[0], "lower": curve[1],
                           "upper": curve[2]})
-    return summary, curve, _risk_groups(name, p, fu, z)
+    return summary, curve, _risk_groups(name, p, fu, z, order.part[fu.tenth_ends])
 
 
-def _risk_groups(name, p, fu: _FollowUp, z, n_groups: int = 10) -> pd.DataFrame:
+def _risk_groups(name, p, fu: _FollowUp, z, cuts: np.ndarray, n_groups: int = 10) -> pd.DataFrame:
     """Observed (KM / AJ) against mean predicted risk in tenths of the predicted risk, as
-    ``pd.qcut(rank(p, method="first"), 10)``: ties in the order of the rows."""
+    ``pd.qcut(rank(p, method="first"), 10)``: ties in the order of the rows. ``cuts``: the predictions at
+    the sorted positions ``fu.tenth_ends`` (where each tenth but the top one ends)."""
     n = len(p)
-    last = fu.tenth_ends  # 0-based sorted position of the last row of each tenth but the top one
-    cuts = np.partition(p, last)[last]
     q = np.searchsorted(cuts, p, side="left")  # tenths below the row's: without ties at a cut, its group
     at_cut = np.searchsorted(cuts, p, side="right") > q
     if np.any(np.diff(cuts) <= 0) or np.any(np.bincount(q[at_cut], minlength=len(cuts)) != 1):

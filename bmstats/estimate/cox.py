@@ -69,6 +69,15 @@ class _CoxModel:
         return self._tie_steps()
 
     @functools.cached_property
+    def death_w(self) -> np.ndarray:
+        """The weights of the event rows."""
+        return self.w[self.rs.event_rows]
+
+    @functools.cached_property
+    def unit_weights(self) -> bool:
+        return bool(np.all(self.w == 1))
+
+    @functools.cached_property
     def death_wx(self) -> np.ndarray:
         """sum over event rows of w x (constant in beta)."""
         ev = self.rs.event_rows
@@ -135,14 +144,16 @@ class _CoxModel:
         rs = self.rs
         eta = beta @ self.XT
         shift = eta.max()
-        wr = self.w * np.exp(eta - shift)
+        wr = np.subtract(eta, shift)
+        np.exp(wr, out=wr)
+        if not self.unit_weights:  # a weight of 1 multiplies exactly: skipped, the same numbers
+            wr *= self.w
         wr_ev = wr[rs.event_rows]
         return eta, shift, wr, wr_ev, rs.risk_sum(wr), np.bincount(rs.event_k, wr_ev, minlength=rs.K)
 
     def _loglik(self, eta: np.ndarray, shift: float, S0l: np.ndarray) -> float:
         rep, frac, omega, wd = self.steps
-        ev = self.rs.event_rows
-        return float(self.w[ev] @ eta[ev] - omega @ (np.log(S0l) + shift))
+        return float(self.death_w @ eta[self.rs.event_rows] - omega @ (np.log(S0l) + shift))
 
     def loglik(self, beta: np.ndarray) -> float:
         """The log partial likelihood alone (a fraction of :meth:`evaluate`'s work: the monotone-likelihood
