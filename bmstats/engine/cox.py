@@ -440,9 +440,10 @@ def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=()
     w = f"CAST({q(weights)} AS DOUBLE)" if weights else "1.0"
     x = [f"({e})" for e in design.expressions]
     cols = [f"MIN({x[j]}) AS lo{j}" for j in range(p)] + [f"MAX({x[j]}) AS hi{j}" for j in range(p)]
-    cols += [f"SUM(CASE WHEN {x[j]} = 0 OR {x[j]} = 1 THEN 0 ELSE 1 END) AS nb{j}" for j in range(p)]
+    # x (1 - x) is 0 exactly when x is 0 or 1 (it neither underflows nor cancels otherwise)
+    cols += [f"MAX(ABS({x[j]} * (1.0 - {x[j]}))) AS nb{j}" for j in range(p)]
     first = src.query(f"SELECT {', '.join(cols)} FROM {src.view} WHERE {where}").iloc[0]
-    binary = np.array([int(first[f"nb{j}"]) == 0 for j in range(p)])
+    binary = np.array([float(first[f"nb{j}"]) == 0 for j in range(p)])
 
     # one grouped pass by (stratum, exit time) over all rows: the event keys and their sums, the weighted
     # means, and the per-time sums of the first Newton step (at beta = 0, where w exp(x'b) = w)
