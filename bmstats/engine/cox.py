@@ -350,14 +350,26 @@ class EngineCoxProblem:
         is at risk, is one ungrouped pass that joins each row to a cumulative table of H by time: ungrouped
         sums of the p(p+1)/2 products cost a fraction of grouped ones.
         """
+        loglik, score = self.gradient(beta)
+        return loglik, score, self.information(beta)
+
+    def gradient(self, beta: np.ndarray):
+        """Log partial likelihood and score at ``beta``: the grouped pass only."""
         p = self.p
-        shift, S, Dk, exits, entries = self.risk_tables(beta)
-        S0, S1 = S[:, 0], S[:, 1:1 + p]
-        D0, D1 = Dk[:, 0], Dk[:, 1:1 + p]
-        ts = self._tie_sums(S0, D0)
+        shift, S, Dk, _, _ = self.risk_tables(beta)
+        S1, D1 = S[:, 1:1 + p], Dk[:, 1:1 + p]
+        ts = self._tie_sums(S[:, 0], Dk[:, 0], ("log", "c", "e"))
         loglik = float(beta @ self.wxd - ts["log"].sum() - shift * self.wd.sum())
+        return loglik, self.wxd - (S1.T @ ts["c"] - D1.T @ ts["e"])
+
+    def information(self, beta: np.ndarray) -> np.ndarray:
+        """The information at ``beta``: the grouped pass's tables (kept from :meth:`gradient` at the same
+        point) and the ungrouped pass of the row part (see :meth:`evaluate`)."""
+        p = self.p
+        _, S, Dk, exits, entries = self.risk_tables(beta)
+        S1, D1 = S[:, 1:1 + p], Dk[:, 1:1 + p]
+        ts = self._tie_sums(S[:, 0], Dk[:, 0])
         c, e = ts["c"], ts["e"]
-        score = self.wxd - (S1.T @ c - D1.T @ e)
         cross = (S1 * ts["e2"][:, None]).T @ D1
         info2 = (S1 * ts["c2"][:, None]).T @ S1 - cross - cross.T + (D1 * ts["f2"][:, None]).T @ D1
         tables, joins, entry_c = self.row_tables(exits, entries, c[:, None], e[:, None])
@@ -365,7 +377,7 @@ class EngineCoxProblem:
         sums = ", ".join(f"SUM(r.wr * {H} * r.x{i} * r.x{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
         row = self.src.query(f"SELECT {sums} FROM ({self.rows_sql(beta)}) r{joins}", tables).iloc[0]
         info1 = _unpack(np.array([[float(row[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
-        return loglik, score, info1 - info2
+        return info1 - info2
 
     def row_tables(self, exits: pd.DataFrame, entries: pd.DataFrame | None, cum: np.ndarray, ev: np.ndarray):
         """Small tables that give each row, by an equi-join on (stratum, time), the sums over the event keys

@@ -151,18 +151,34 @@ class EngineFineGray:
         """Log pseudo-likelihood, score and information: a grouped pass for S0 and S1 at the event times,
         and an ungrouped pass for sum_j a_j e_j x_j x_j' (a_j = sum_k (d_k / S0_k) w_j(u_k), the same for
         every subject of a key; :func:`bmstats.estimate.finegray_core.fg_risk_sums`)."""
+        loglik, score = self.gradient(beta)
+        return loglik, score, self.information(beta)
+
+    def _risk(self, beta: np.ndarray):
         p, prob = self.p, self.prob
         shift, sums = self.key_sums(beta)
         s0 = prob.risk_sum(np.ascontiguousarray(sums[:, 0]))
         xbar = np.column_stack([prob.risk_sum(np.ascontiguousarray(sums[:, 1 + j])) for j in range(p)]) \
             / s0[:, None]
+        return shift, s0, xbar
+
+    def gradient(self, beta: np.ndarray):
+        """Log pseudo-likelihood and score at ``beta``: the grouped pass only."""
+        prob = self.prob
+        shift, s0, xbar = self._risk(beta)
         loglik = float(beta @ prob.x_events - prob.d @ (np.log(s0) + shift))
-        score = prob.x_events - prob.d @ xbar
+        return loglik, prob.x_events - prob.d @ xbar
+
+    def information(self, beta: np.ndarray) -> np.ndarray:
+        """The information at ``beta``: the grouped pass's sums (kept from :meth:`gradient` at the same point)
+        and the ungrouped pass of the row part (see :meth:`evaluate`)."""
+        p, prob = self.p, self.prob
+        _, s0, xbar = self._risk(beta)
         a = prob.weight_sum(prob.d / s0)
         row = self._join_keys(beta, {"a": a}, ", ".join(
             f"SUM(r.e * k.a * r.x{i} * r.x{j}) AS v{c}" for c, (i, j) in enumerate(_pairs(p))))
         info1 = _unpack(np.array([[float(row[f"v{c}"]) for c in range(len(_pairs(p)))]]), p)[0]
-        return loglik, score, info1 - (xbar * prob.d[:, None]).T @ xbar
+        return info1 - (xbar * prob.d[:, None]).T @ xbar
 
     def sandwich(self, beta: np.ndarray, inv_info: np.ndarray) -> np.ndarray:
         """crr's robust variance I^-1 [sum_i (eta_i + psi_i)(eta_i + psi_i)'] I^-1, summed in the engine."""
