@@ -31,7 +31,7 @@ import pandas as pd
 
 from bmstats._checks import Dropped, InputError
 from bmstats.engine.counts import valid_rows
-from bmstats.engine.design import EngineDesign, engine_design
+from bmstats.engine.design import EngineDesign, design_ranges, engine_design
 from bmstats.engine.source import Source, fetch_numpy, num
 
 
@@ -451,11 +451,7 @@ def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=()
     q = src.quote
     w = f"CAST({q(weights)} AS DOUBLE)" if weights else "1.0"
     x = [f"({e})" for e in design.expressions]
-    cols = [f"MIN({x[j]}) AS lo{j}" for j in range(p)] + [f"MAX({x[j]}) AS hi{j}" for j in range(p)]
-    # x (1 - x) is 0 exactly when x is 0 or 1 (it neither underflows nor cancels otherwise)
-    cols += [f"MAX(ABS({x[j]} * (1.0 - {x[j]}))) AS nb{j}" for j in range(p)]
-    first = src.query(f"SELECT {', '.join(cols)} FROM {src.view} WHERE {where}").iloc[0]
-    binary = np.array([float(first[f"nb{j}"]) == 0 for j in range(p)])
+    lo, hi, binary = design_ranges(src, design, where, all_rows=dropped.n == 0, binary=True)
 
     # one grouped pass by (stratum, exit time) over all rows: the event keys and their sums, the weighted
     # means, and the per-time sums of the first Newton step (at beta = 0, where w exp(x'b) = w)
@@ -470,7 +466,7 @@ def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=()
     sw = float(fetch_numpy(grouped, "e0").sum())
     means = np.array([fetch_numpy(grouped, f"e1_{j}").sum() / sw for j in range(p)])
     means[binary] = 0.0  # as coxph: 0/1 columns are not centered
-    bounds = np.array([[float(first[f"lo{j}"]) - means[j], float(first[f"hi{j}"]) - means[j]] for j in range(p)])
+    bounds = np.column_stack([lo - means, hi - means])
     evq = grouped[fetch_numpy(grouped, "d", np.int64) > 0].reset_index(drop=True)
     if len(evq) == 0:
         raise InputError(f"column {event!r}: no events (every row is 0); a Cox model needs events")

@@ -20,7 +20,7 @@ import pandas as pd
 from bmstats._checks import Dropped, InputError
 from bmstats.engine.cox import _pairs, _unpack, point_weights_sql
 from bmstats.engine.counts import valid_rows
-from bmstats.engine.design import EngineDesign, engine_design, formula_variables_sql
+from bmstats.engine.design import EngineDesign, design_ranges, engine_design, formula_variables_sql
 from bmstats.engine.source import Source, fetch_numpy, num
 from bmstats.estimate.censoring import CensoringKM
 from bmstats.estimate.finegray_core import CompetingGroup, FGProblem, rev_cumsum
@@ -247,9 +247,7 @@ def build_fine_gray(src: Source, time: str, status: str, formula: str, *, cause:
     design = engine_design(src, formula, where)
     p = len(design.columns)
     x = [f"({e})" for e in design.expressions]
-    first = src.query(
-        "SELECT " + ", ".join([f"MIN({x[j]}) AS lo{j}" for j in range(p)] + [f"MAX({x[j]}) AS hi{j}" for j in range(p)])
-        + f" FROM {src.view} WHERE {where}").iloc[0]
+    lo, hi, _ = design_ranges(src, design, where, all_rows=dropped.n == 0)
     model = EngineFineGray(src, where, design, time, status, int(cause), cengroup, np.zeros(p), np.zeros((p, 2)),
                            pd.DataFrame(), None, n, 0, dropped)  # type: ignore[arg-type]
     # one grouped pass by key: the keys, the means, and the per-key sums at beta = 0 (where e = 1)
@@ -261,8 +259,7 @@ def build_fine_gray(src: Source, time: str, status: str, formula: str, *, cause:
     sx = np.column_stack([fetch_numpy(keys, f"sx{j}") for j in range(p)]) if p else np.zeros((len(keys), 0))
     means = sx.sum(axis=0) / count.sum()
     model.means = means
-    model.bounds = np.array([[float(first[f"lo{j}"]) - means[j], float(first[f"hi{j}"]) - means[j]]
-                             for j in range(p)]).reshape(p, 2)
+    model.bounds = np.column_stack([lo - means, hi - means]).reshape(p, 2)
     centred = sx - count[:, None] * means
     for j in range(p):
         keys[f"xe{j}"] = np.where(fetch_numpy(keys, "cls", np.int64) == 1, centred[:, j], 0.0)
