@@ -95,7 +95,7 @@ def engine_design(src: Source, formula: str, where: str) -> EngineDesign:
     expressions = [_column_sql(src, design, name, levels) for name in design.columns]
     _verify(design, expressions, prototype, src)
     kinds = []
-    for name, expr in zip(design.columns, expressions):
+    for expr in expressions:
         kind = ("other", None)
         for v in variables:
             if expr == f"CAST({q(v)} AS DOUBLE)" and v not in levels:
