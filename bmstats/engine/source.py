@@ -111,6 +111,7 @@ def _duckdb():
 def _new_connection():
     duckdb = _duckdb()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a library does not draw on its caller's terminal
     # every query bmstats sends is an aggregate: no row order to keep, so DuckDB may stream without buffering
     con.execute("SET preserve_insertion_order = false")
     threads = os.environ.get("BMSTATS_DUCKDB_THREADS")
