@@ -103,5 +103,5 @@ def test_horizons_and_names():
     d = pd.DataFrame({"p": [0.1, 0.2]})
     with pytest.raises(InputError, match="one horizon"):
         risk_matrix(d, "p", np.array([1.0, 2.0]), 1, "p")
-    with pytest.raises(InputError, match="must be numbers"):
+    with pytest.raises(InputError, match="must be a column name or an array of numbers"):
         risk_matrix(d, ["a", "b"], np.array([1.0]), 1, "m")

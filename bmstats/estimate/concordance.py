@@ -13,6 +13,7 @@ subject takes part in. Counting is O(n log^2 n) (vectorised dominance counts), n
 """
 from __future__ import annotations
 
+
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -71,7 +71,8 @@ def _as_array(data: pd.DataFrame, item, what: str) -> np.ndarray:
     try:
         x = item.to_numpy(dtype=float) if isinstance(item, (pd.Series, pd.DataFrame)) else np.asarray(item, dtype=float)
     except (TypeError, ValueError):
-        raise InputError(f"{what}: must be numbers") from None
+        raise InputError(f"{what} must be a column name or an array of numbers (higher = higher risk); for a "
+                         "fitted model pass its predictions, e.g. bm.predict_risk(model, data, [t])['risk']") from None
     if x.ndim == 0 or x.ndim > 2 or len(x) != len(data):
         raise InputError(f"{what}: {x.shape[0] if x.ndim else 1} values (shape {x.shape}) for {len(data)} rows "
                          "of data")
@@ -91,7 +92,9 @@ def risk_scores(data: pd.DataFrame, item, what: str = "predictor", allow_missing
                 raise InputError(f"{what}: one score per row expected, got shape {x.shape}")
             x = x[:, 0]
     else:
-        raise InputError(f"{what}: give a column name or an array of risk scores, got {type(item).__name__}")
+        raise InputError(f"{what} must be a column name or an array of numbers (higher = higher risk), got "
+                         f"{type(item).__name__}; for a fitted model pass its predictions, e.g. "
+                         "bm.predict_risk(model, data, [t])['risk']")
     if allow_missing:
         _finite(data, np.where(np.isnan(x), 0.0, x), what)
         return x
