@@ -293,25 +293,46 @@ class MeanCumulativeFunction(CurveResult):
         return self.compare()
 
     def plot(self, ax=None, **kw):
-        """The mean cumulative function, drawn by :func:`bmstats.report.figures.plot_mcf`
-        into ``ax`` (a new figure when None).
+        """The mean cumulative function curves.
 
-        Keyword arguments:
+        Drawn by :func:`bmstats.report.figures.plot_mcf`, which takes ``ax`` and the keywords below.
 
-        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
-        - ``conf_int``: confidence bands (default: yes for up to a few groups);
-        - ``ticks``: time axis ticks;
-        - ``xmax``: end of the time axis;
-        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
-          metastasis', for data from ``Cohort.endpoint``; else 'Time');
-        - ``ylabel``: y axis label;
-        - ``title``: figure title;
-        - ``labels``: display names of the groups;
-        - ``legend_title``: legend heading;
-        - ``p_value``: a p-value to print instead;
-        - ``p_label``: text before the p-value;
-        - ``width``: 'single', 'double' (journal column) or inches;
-        - ``colors``: line colours.
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
+        risk_table : bool, optional
+            Number at risk under the time axis (default: yes without ``ax``).
+        conf_int : bool, default True
+            Confidence bands (default: yes for up to a few groups).
+        ticks : sequence of float, optional
+            Time axis ticks (and the times of the risk table).
+        xmax : float, optional
+            End of the time axis.
+        xlabel : str, optional
+            Time axis label (default: the unit and origin of the endpoint, e.g. 'Years since bone metastasis',
+            for data from ``Cohort.endpoint``; else 'Time').
+        ylabel : str, default 'Mean number of events per patient'
+            Y axis label.
+        title : str, optional
+            Figure title.
+        labels : mapping, optional
+            Display names of the groups.
+        legend_title : str, optional
+            Legend heading.
+        p_value : float, optional
+            A p-value to print (instead of the one the result carries).
+        p_label : str, default 'Equal means'
+            Text before the p-value, naming the test.
+        width : {'single', 'double'} or float, default 'single'
+            Journal column width of the figure, or its width in inches.
+        colors : sequence of str, optional
+            Line or marker colours, one per group (or model).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn (that of ``ax`` when given).
         """
         from bmstats.report import figures
 

@@ -50,6 +50,28 @@ class ProportionResult(TableResult):
         return notes
 
     def plot(self, ax=None, **kw):
+        """The proportions with their confidence limits.
+
+        Drawn by :func:`bmstats.report.figures.plot_proportion`, which takes ``ax`` and the keywords below.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
+        width : {'single', 'double'} or float, default 'single'
+            Journal column width of the figure, or its width in inches.
+        percent : bool, default True
+            Proportions in percent.
+        xlabel : str, optional
+            Label of the proportion axis.
+        title : str, optional
+            Figure title.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn (that of ``ax`` when given).
+        """
         from bmstats.report import figures
 
         return figures.plot_proportion(self, ax=ax, **kw)
