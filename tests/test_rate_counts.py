@@ -260,3 +260,61 @@ def test_counts_from_an_engine_equal_the_pandas_path(kind, counts):
     bad_data = con.from_df(bad) if kind == "duckdb" else pl.from_pandas(bad)
     with pytest.raises(InputError, match="column 'n_events': event counts must be whole numbers >= 0"):
         bm.incidence_rate(bad_data, "person_time", count="n_events")
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "polars", "parquet"])
+def test_event_counts_in_an_engine_equal_the_pandas_path(kind, tmp_path):
+    rows = bm.simulate_cohort(500, 21).recurrent_events(window_days=21)
+    rows = rows[["id", "start", "stop", "event", "terminal", "age", "bta_type"]].assign(
+        bta_type=rows["bta_type"].astype(str))
+    expected = bm.event_counts(rows, "id", "start", "stop", "event", terminal="terminal")
+    expected = expected.sort_values("id").reset_index(drop=True)
+    if kind == "duckdb":
+        import duckdb
+
+        data = duckdb.connect().from_df(rows)
+    elif kind == "polars":
+        import polars as pl
+
+        data = pl.from_pandas(rows)
+    else:
+        data = tmp_path / "rows.parquet"
+        rows.attrs = {}  # the exclusion log in attrs is not JSON: pandas' to_parquet cannot write it
+        rows.to_parquet(data)
+    got = bm.event_counts(data, "id", "start", "stop", "event", terminal="terminal")
+    assert list(got.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12, check_dtype=False)
+    assert got["n_events"].dtype == np.int64 and got["terminal"].dtype == np.int64
+
+
+def test_event_counts_in_an_engine_refuse_what_the_pandas_path_refuses():
+    import duckdb
+
+    rows = pd.DataFrame({"pid": ["a", "a", "a", "b"], "start": [0.0, 1.0, 2.0, 0.0], "stop": [1.0, 2.0, 3.0, 3.0],
+                         "ev": [1, 1, 0, 1], "dead": [0, 0, 1, 0], "x": [1, 1, 1, 0]})
+    con = duckdb.connect()
+
+    def run(frame, **kw):
+        return bm.event_counts(con.from_df(frame), "pid", "start", "stop", "ev", terminal="dead", **kw)
+
+    assert run(rows)["n_events"].tolist() == [2, 1]
+    with pytest.raises(InputError, match=r"column 'x': changes between the rows of patient\(s\) \(id a"):
+        run(rows.assign(x=[1, 2, 1, 0]))
+    with pytest.raises(InputError, match=r"column 'x': changes"):
+        run(rows.assign(x=[1, None, 1, 0]))
+    with pytest.raises(InputError, match=r"column 'start': .*overlap; id a"):
+        run(rows.assign(start=[0.0, 0.5, 2.0, 0.0]))
+    with pytest.raises(InputError, match=r"column 'dead': rows or events after the subject's terminal event; id a"):
+        run(rows.assign(dead=[1, 0, 0, 0]))
+    with pytest.raises(InputError, match=r"column 'ev': status codes must be integers 0 or 1"):
+        run(rows.assign(ev=[2, 1, 0, 1]))
+    with pytest.raises(InputError, match=r"column 'dead': status codes must be integers 0 or 1"):
+        run(rows.assign(dead=[0, 0, 2, 0]))
+    with pytest.raises(InputError, match=r"column 'start': entry time must be"):
+        run(rows.assign(start=[0.0, 2.0, 2.0, 0.0]))
+    with pytest.raises(InputError, match="missing values"):
+        run(rows.assign(stop=[1.0, None, 3.0, 3.0]))
+    kept = run(rows.assign(stop=[1.0, 2.0, 3.0, None]), dropna=True)
+    assert kept["pid"].tolist() == ["a"] and kept.attrs["dropped"].n == 1
+    with pytest.raises(InputError, match="not found"):
+        run(rows, covariates=["nope"])
