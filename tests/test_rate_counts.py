@@ -318,3 +318,19 @@ def test_event_counts_in_an_engine_refuse_what_the_pandas_path_refuses():
     assert kept["pid"].tolist() == ["a"] and kept.attrs["dropped"].n == 1
     with pytest.raises(InputError, match="not found"):
         run(rows, covariates=["nope"])
+
+
+def test_counts_without_person_time_or_too_large_are_errors():
+    import duckdb
+
+    d = pd.DataFrame({"n": [3, 2, 0], "pt": [1.0, 0.0, 0.0], "g": ["a", "b", "b"]})
+    d.loc[2, "pt"] = 2.0
+    with pytest.raises(InputError, match=r"column 'n': events counted in a row with no person-time.*row 1"):
+        bm.incidence_rate(d, "pt", count="n")
+    with pytest.raises(InputError, match=r"column 'n': events counted in a row with no person-time.*; 1 rows"):
+        bm.rate_ratio(duckdb.connect().from_df(d), "pt", count="n", by="g")
+    assert bm.incidence_rate(d.assign(n=[3, 0, 0]), "pt", count="n").n_events == 3  # no events, no time: fine
+    with pytest.raises(InputError, match=r"below 2\^31.*row 0"):
+        bm.incidence_rate(d.assign(n=[3e9, 0, 0]), "pt", count="n")
+    with pytest.raises(InputError, match=r"below 2\^31"):
+        bm.incidence_rate(duckdb.connect().from_df(d.assign(n=[3e9, 0, 0])), "pt", count="n")
