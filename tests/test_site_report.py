@@ -83,3 +83,25 @@ def test_rate_table_per_one_says_per_person_year():
     t = bm.rate_table(bm.incidence_rate(d, "time", "bm", per=1))
     text = " ".join(t.body.columns) + " ".join(t.footnotes)
     assert "per person-year" in text and "per 1 person-years" not in text
+
+
+def test_rates_of_a_recurrent_endpoint_refuse_a_cause(tmp_path, capsys):
+    paths = _cohort_files(tmp_path)
+    config = tmp_path / "sre.yaml"
+    config.write_text(f"""title: SRE
+data:
+  patients: {paths['patients'].relative_to(tmp_path).as_posix()}
+  events: {paths['skeletal_events'].relative_to(tmp_path).as_posix()}
+endpoints:
+  sre: {{recurrent: true, origin: bone_metastasis, unit: years, window_days: 21}}
+analyses:
+  - {{id: rates, type: incidence_rate, endpoint: sre, by: bta_type, per: 1, cause: 2}}
+outputs: {{tables: [csv], figures: [png]}}
+""")
+    assert build_report(config, tmp_path / "out") != 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "cause applies to competing-risk endpoints; 'sre' is recurrent" in err
+    config.write_text(config.read_text().replace(", cause: 2", ""))
+    assert build_report(config, tmp_path / "out") == 0
+    table = (tmp_path / "out" / "tables" / "rates.csv").read_text()
+    assert "Rate per person-year" in table
