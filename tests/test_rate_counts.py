@@ -334,3 +334,24 @@ def test_counts_without_person_time_or_too_large_are_errors():
         bm.incidence_rate(d.assign(n=[3e9, 0, 0]), "pt", count="n")
     with pytest.raises(InputError, match=r"below 2\^31"):
         bm.incidence_rate(duckdb.connect().from_df(d.assign(n=[3e9, 0, 0])), "pt", count="n")
+
+
+def test_event_counts_of_an_engine_backed_cohort_equal_the_pandas_path():
+    """Cohort.recurrent_events of an engine-backed cohort stays in DuckDB (an EngineFrame); event_counts sums it
+    there and keeps its attrs (exclusion log, recurrent settings)."""
+    import duckdb
+
+    from bmstats.cohort.sql_recurrent import recurrent_events_query
+
+    cohort = bm.simulate_cohort(600, 21)
+    con = duckdb.connect()
+    rows = recurrent_events_query(con.from_df(cohort.patients.rename_axis("row").reset_index()),
+                                  con.from_df(cohort.events.rename_axis("row").reset_index()), window_days=21).data
+    got = bm.event_counts(rows, "id", "start", "stop", "event", terminal="terminal", covariates=["age", "bta_type"])
+    expected = bm.event_counts(cohort.recurrent_events(window_days=21), "id", "start", "stop", "event",
+                               terminal="terminal", covariates=["age", "bta_type"]).sort_values("id")
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["n_events"].tolist() == expected["n_events"].tolist()
+    np.testing.assert_allclose(got["person_time"], expected["person_time"], rtol=1e-13)
+    assert got["bta_type"].astype(str).tolist() == expected["bta_type"].astype(str).tolist()
+    assert got.attrs["recurrent"]["window_days"] == 21 and "exclusions" in got.attrs
