@@ -16,6 +16,7 @@ import pandas as pd
 
 from bmstats._checks import InputError, cause_code, require_columns, require_frame, status_array
 from bmstats._deprecation import legacy_arguments
+from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult, Result, frozen_copy
 from bmstats.estimate.cox import CoxResult, cox
 
@@ -117,38 +118,11 @@ class CompetingRisksModels(Result):
                              sort=False)
 
     def plot(self, ax=None, **kw):
-        """Forest plot of both models' ratios for every cause, side by side.
-
-        Drawn by :func:`bmstats.report.figures.plot_forest`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        xlabel : str, optional
-            Label of the ratio axis (default: the ratio's name, e.g. 'HR (95% CI, log scale)').
-        title : str, optional
-            Figure title.
-        width : {'single', 'double'} or float, default 'double'
-            Journal column width of the figure, or its width in inches.
-        colors : sequence of str, optional
-            Marker colours, one per model.
-        decimals : int, default 2
-            Decimals of the ratios and limits written beside the plot.
-        xlim : tuple of float, optional
-            Limits of the ratio axis (log scale).
-        **table_kw
-            Passed on to :func:`bmstats.regression_table` (``labels``, ``level_labels``, ``ratio_label``,
-            ``title``, ``footnotes``).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = forest_doc("ratios of both models for every cause, side by side,")
 
 
 @legacy_arguments(positional=("cause",), renamed={"events": "cause"})

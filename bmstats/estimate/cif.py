@@ -28,6 +28,7 @@ from bmstats._checks import (
 )
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
+from bmstats.estimate._plot_docs import cumulative_incidence_doc
 from bmstats.estimate._result import CurveResult, conf_type_option, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import empty_groups, strata_that_compare
@@ -104,63 +105,10 @@ class CumulativeIncidence(CurveResult):
         return notes
 
     def plot(self, ax=None, **kw):
-        """The cumulative incidence curves.
-
-        Drawn by :func:`bmstats.report.figures.plot_cumulative_incidence`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        cause : int, default 1
-            The cause drawn per group (colour = group).
-        causes : sequence of int, optional
-            Several causes drawn (line style = cause); with ``stacked`` the causes stacked (default 1 and 2).
-        stacked : bool, default False
-            Stack the causes' incidences as areas, one panel per group: the top edge is the probability of any
-            event.
-        risk_table : bool, optional
-            Number at risk under the time axis (default: yes without ``ax``).
-        cumulative_events : bool, default True
-            Cumulative numbers of events in the risk table.
-        conf_int : bool, optional
-            Confidence bands (default: yes for up to a few groups).
-        ticks : sequence of float, optional
-            Time axis ticks (and the times of the risk table).
-        xmax : float, optional
-            End of the time axis.
-        ymax : float, optional
-            Top of the y axis.
-        xlabel : str, optional
-            Time axis label (default: the unit and origin of the endpoint, e.g. 'Years since bone metastasis',
-            for data from ``Cohort.endpoint``; else 'Time').
-        ylabel : str, default 'Cumulative incidence'
-            Y axis label.
-        title : str, optional
-            Figure title.
-        labels : mapping, optional
-            Display names of the groups.
-        cause_labels : mapping, optional
-            Display names of the causes.
-        legend_title : str, optional
-            Legend heading.
-        percent : bool, default False
-            Y axis in percent.
-        p_value : float, optional
-            A p-value to print (instead of the one the result carries).
-        width : {'single', 'double'} or float, optional
-            Journal column width of the figure, or its width in inches (default: single, double for stacked
-            panels).
-        colors : sequence of str, optional
-            Line or marker colours, one per group (or model).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
         return figures.plot_cumulative_incidence(self, ax=ax, **kw)
+
+    plot.__doc__ = cumulative_incidence_doc("The cumulative incidence curves")
 
 
 def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_complement=False,

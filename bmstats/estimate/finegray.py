@@ -32,6 +32,7 @@ from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate._regression import (
     ConvergenceWarning, blank, coefficient_table, invert_information, newton_raphson,
 )
+from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
@@ -128,38 +129,11 @@ class FineGrayResult(ModelResult):
         return pd.DataFrame(infl, index=self.design.rows, columns=self.coef.index)
 
     def plot(self, ax=None, **kw):
-        """Forest plot of the subdistribution hazard ratios with their confidence limits.
-
-        Drawn by :func:`bmstats.report.figures.plot_forest`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        xlabel : str, optional
-            Label of the ratio axis (default: the ratio's name, e.g. 'HR (95% CI, log scale)').
-        title : str, optional
-            Figure title.
-        width : {'single', 'double'} or float, default 'double'
-            Journal column width of the figure, or its width in inches.
-        colors : sequence of str, optional
-            Marker colours, one per model.
-        decimals : int, default 2
-            Decimals of the ratios and limits written beside the plot.
-        xlim : tuple of float, optional
-            Limits of the ratio axis (log scale).
-        **table_kw
-            Passed on to :func:`bmstats.regression_table` (``labels``, ``level_labels``, ``ratio_label``,
-            ``title``, ``footnotes``).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = forest_doc("subdistribution hazard ratios")
 
     def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None,
                 dropna: bool = False) -> pd.DataFrame:

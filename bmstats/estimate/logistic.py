@@ -25,6 +25,7 @@ from scipy import optimize, special, stats
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
 from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
 from bmstats.estimate._regression import coefficient_table
+from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.design import Design, design_matrix, formula_variables
 
@@ -61,38 +62,11 @@ class LogisticResult(ModelResult):
         return pd.Series(special.expit(X @ self.coef.to_numpy()), index=newdata.index, name="probability")
 
     def plot(self, ax=None, **kw):
-        """Forest plot of the odds ratios with their confidence limits.
-
-        Drawn by :func:`bmstats.report.figures.plot_forest`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        xlabel : str, optional
-            Label of the ratio axis (default: the ratio's name, e.g. 'HR (95% CI, log scale)').
-        title : str, optional
-            Figure title.
-        width : {'single', 'double'} or float, default 'double'
-            Journal column width of the figure, or its width in inches.
-        colors : sequence of str, optional
-            Marker colours, one per model.
-        decimals : int, default 2
-            Decimals of the ratios and limits written beside the plot.
-        xlim : tuple of float, optional
-            Limits of the ratio axis (log scale).
-        **table_kw
-            Passed on to :func:`bmstats.regression_table` (``labels``, ``level_labels``, ``ratio_label``,
-            ``title``, ``footnotes``).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = forest_doc("odds ratios")
 
 
 def logistic(
