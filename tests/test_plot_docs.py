@@ -59,6 +59,13 @@ def test_plot_documents_ax_and_the_keywords_it_passes_on(name):
     wanted = [p.name for p in inspect.signature(figure).parameters.values() if p.kind is p.KEYWORD_ONLY]
     wanted += [f"**{p.name}" for p in inspect.signature(figure).parameters.values() if p.kind is p.VAR_KEYWORD]
     assert documented[1:] == wanted, f"{name}.plot documents {documented[1:]}, {figure.__name__} takes {wanted}"
+    defaults = {p.name: p.default for p in inspect.signature(figure).parameters.values() if p.kind is p.KEYWORD_ONLY}
+    for p in doc["Parameters"][1:]:
+        if p.name.startswith("**"):
+            continue
+        default = defaults[p.name]
+        said = "optional" if default is None else f"default {default!r}"
+        assert p.type.endswith(said), f"{name}.plot: {p.name} : {p.type}, but {figure.__name__} has {p.name}={default!r}"
     assert figure.__name__ in inspect.getdoc(plot)
     assert doc["Returns"], f"{name}.plot: no Returns section"
     assert all(p.desc for p in doc["Parameters"]), f"{name}.plot: a parameter without a description"
@@ -72,3 +79,14 @@ def test_help_on_a_result_shows_the_keywords():
     km = bmstats.kaplan_meier(pd.DataFrame({"t": [1.0, 2.0, 3.0], "e": [1, 0, 1]}), "t", "e")
     shown = pydoc.render_doc(km.plot, renderer=pydoc.plaintext)
     assert "ax : matplotlib.axes.Axes" in shown and "risk_table : bool" in shown and "xlabel : str" in shown
+
+
+def test_the_table_of_figure_keywords_is_the_signatures():
+    from bmstats._plot_docs import FIGURES
+
+    for figure, (module, keywords) in FIGURES.items():
+        fn = getattr(importlib.import_module(f"bmstats.report.{module}"), figure)
+        params = inspect.signature(fn).parameters.values()
+        expected = [(p.name, p.default) for p in params if p.kind is p.KEYWORD_ONLY]
+        expected += [(f"**{p.name}", None) for p in params if p.kind is p.VAR_KEYWORD]
+        assert list(keywords) == expected, figure

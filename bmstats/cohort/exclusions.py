@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ExclusionLog:
@@ -69,31 +71,11 @@ class ExclusionLog:
         }
 
     def plot(self, ax=None, **kw):
-        """The STROBE flow diagram of the exclusions.
-
-        Drawn by :func:`bmstats.report.figures.plot_exclusion_flow`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        show_empty : bool, default False
-            Also draw the steps that excluded nobody.
-        start_label : str, default 'Patients in the cohort'
-            Text of the first box.
-        final_label : str, optional
-            Text of the last box (default: the patients analysed).
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_exclusion_flow(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The STROBE flow diagram of the exclusions", "plot_exclusion_flow")
 
     def __repr__(self) -> str:
         lines = [f"{self.title}: {self.n_start:,} patients, {self.n_final:,} analysed"]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame, status_array, time_array
 from bmstats.estimate._result import Result, frozen_copy
 
@@ -78,31 +79,11 @@ class CalibrationResult(Result):
                 "restricted cubic spline of log(-log(1 - risk)) with 3 knots"]
 
     def plot(self, ax=None, **kw):
-        """The calibration plot (observed against predicted risk).
-
-        Drawn by :func:`bmstats.report.prediction_figures.plot_calibration`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-        title : str, optional
-            Figure title.
-        groups : bool, default True
-            Grouped observed-versus-predicted points with their limits.
-        histogram : bool, default True
-            A histogram of the predicted risks under the curve.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import prediction_figures
 
         return prediction_figures.plot_calibration(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The calibration plot (observed against predicted risk)", "plot_calibration")
 
 
 def _aalen_johansen(T: np.ndarray, S: np.ndarray, cause: int):

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import (
     InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
-from bmstats.estimate._plot_docs import cumulative_incidence_doc
 from bmstats.estimate._result import CurveResult, conf_type_option, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import empty_groups, strata_that_compare
@@ -108,7 +108,7 @@ class CumulativeIncidence(CurveResult):
         from bmstats.report import figures
         return figures.plot_cumulative_incidence(self, ax=ax, **kw)
 
-    plot.__doc__ = cumulative_incidence_doc("The cumulative incidence curves")
+    plot.__doc__ = plot_doc("The cumulative incidence curves", "plot_cumulative_incidence")
 
 
 def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_complement=False,

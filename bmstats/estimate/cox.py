@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_source, is_engine_data
@@ -31,7 +32,6 @@ from bmstats.estimate._regression import (
     tests_frame,
     wald_statistic,
 )
-from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.prepare import prepare
@@ -371,7 +371,7 @@ class CoxResult(ModelResult):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    plot.__doc__ = forest_doc("hazard ratios")
+    plot.__doc__ = plot_doc("Forest plot of the hazard ratios with their confidence limits", "plot_forest")
 
 
 @legacy_arguments(positional=("strata", "cluster", "entry", "weights", "ties", "robust", "conf_level", "dropna",

@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, beyond_follow_up, cause_code, distinct_labels, time_points
 from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate._regression import (
     ConvergenceWarning, blank, coefficient_table, invert_information, newton_raphson,
 )
-from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
@@ -133,7 +133,8 @@ class FineGrayResult(ModelResult):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    plot.__doc__ = forest_doc("subdistribution hazard ratios")
+    plot.__doc__ = plot_doc(
+        "Forest plot of the subdistribution hazard ratios with their confidence limits", "plot_forest")
 
     def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None,
                 dropna: bool = False) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, number_option, positive_number
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
@@ -161,55 +162,10 @@ class KaplanMeier(CurveResult):
         return tb.assign(estimate=1 - tb["estimate"], lower=1 - tb["upper"], upper=1 - tb["lower"])
 
     def plot(self, ax=None, **kw):
-        """The Kaplan-Meier curves.
-
-        Drawn by :func:`bmstats.report.figures.plot_survival`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        test : result, optional
-            A log-rank result (``bm.logrank_test``) whose p-value is printed.
-        p_value : float, optional
-            A p-value to print (instead of the one the result carries).
-        risk_table : bool, optional
-            Number at risk under the time axis (default: yes without ``ax``).
-        cumulative_events : bool, default True
-            Cumulative numbers of events in the risk table.
-        conf_int : bool, optional
-            Confidence bands (default: yes for up to a few groups).
-        censor_marks : bool, default True
-            Ticks at the censoring times.
-        ticks : sequence of float, optional
-            Time axis ticks (and the times of the risk table).
-        xmax : float, optional
-            End of the time axis.
-        xlabel : str, optional
-            Time axis label (default: the unit and origin of the endpoint, e.g. 'Years since bone metastasis',
-            for data from ``Cohort.endpoint``; else 'Time').
-        ylabel : str, default 'Survival probability'
-            Y axis label.
-        title : str, optional
-            Figure title.
-        labels : mapping, optional
-            Display names of the groups.
-        legend_title : str, optional
-            Legend heading.
-        percent : bool, default False
-            Y axis in percent.
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-        colors : sequence of str, optional
-            Line or marker colours, one per group (or model).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
         return figures.plot_survival(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The Kaplan-Meier curves", "plot_survival")
 
 
 def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> pd.DataFrame:

@@ -22,10 +22,10 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special, stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
 from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
 from bmstats.estimate._regression import coefficient_table
-from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.design import Design, design_matrix, formula_variables
 
@@ -66,7 +66,7 @@ class LogisticResult(ModelResult):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    plot.__doc__ = forest_doc("odds ratios")
+    plot.__doc__ = plot_doc("Forest plot of the odds ratios with their confidence limits", "plot_forest")
 
 
 def logistic(

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import CurveResult, TestResult, conf_type_option, frozen_copy
@@ -293,50 +294,11 @@ class MeanCumulativeFunction(CurveResult):
         return self.compare()
 
     def plot(self, ax=None, **kw):
-        """The mean cumulative function curves.
-
-        Drawn by :func:`bmstats.report.figures.plot_mcf`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        risk_table : bool, optional
-            Number at risk under the time axis (default: yes without ``ax``).
-        conf_int : bool, default True
-            Confidence bands (default: yes for up to a few groups).
-        ticks : sequence of float, optional
-            Time axis ticks (and the times of the risk table).
-        xmax : float, optional
-            End of the time axis.
-        xlabel : str, optional
-            Time axis label (default: the unit and origin of the endpoint, e.g. 'Years since bone metastasis',
-            for data from ``Cohort.endpoint``; else 'Time').
-        ylabel : str, default 'Mean number of events per patient'
-            Y axis label.
-        title : str, optional
-            Figure title.
-        labels : mapping, optional
-            Display names of the groups.
-        legend_title : str, optional
-            Legend heading.
-        p_value : float, optional
-            A p-value to print (instead of the one the result carries).
-        p_label : str, default 'Equal means'
-            Text before the p-value, naming the test.
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-        colors : sequence of str, optional
-            Line or marker colours, one per group (or model).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_mcf(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The mean cumulative function curves", "plot_mcf")
 
 
 def _with_attrs(frame: pd.DataFrame, attrs: dict) -> pd.DataFrame:

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError
 from bmstats._warnings import ConvergenceWarning
-from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.transitions import transitions
 
@@ -57,7 +57,7 @@ class MultiStateCox(ModelResult):
 
         return figures.plot_forest({f"{a} -> {b}": m for (a, b), m in self.models.items()}, ax=ax, **kw)
 
-    plot.__doc__ = forest_doc("hazard ratios of each transition, side by side,")
+    plot.__doc__ = plot_doc("Forest plot of each transition's hazard ratios, side by side", "plot_forest")
 
 
 def multistate_cox(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
 from bmstats.estimate._regression import chi2_test, tests_frame
 from bmstats.estimate._result import TableResult, frozen_copy
@@ -50,31 +51,11 @@ class ProportionResult(TableResult):
         return notes
 
     def plot(self, ax=None, **kw):
-        """The proportions with their confidence limits.
-
-        Drawn by :func:`bmstats.report.figures.plot_proportion`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-        percent : bool, default True
-            Proportions in percent.
-        xlabel : str, optional
-            Label of the proportion axis.
-        title : str, optional
-            Figure title.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_proportion(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The proportions with their confidence limits", "plot_proportion")
 
 
 def limits(events: np.ndarray, n: np.ndarray, method: str, conf_level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -18,11 +18,11 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, describe_rows, fail, numeric_array, require_columns, require_frame
 from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
 from bmstats.estimate._regression import coefficient_table, warn_diverging
-from bmstats.estimate._plot_docs import forest_doc
 from bmstats.estimate._result import ModelResult
 from bmstats.estimate.prepare import prepare
 
@@ -73,7 +73,7 @@ class RateRegression(ModelResult):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
-    plot.__doc__ = forest_doc("rate ratios")
+    plot.__doc__ = plot_doc("Forest plot of the rate ratios with their confidence limits", "plot_forest")
 
 
 def _nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:

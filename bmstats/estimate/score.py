@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import (
     InputError,
     describe_rows,
@@ -97,29 +98,11 @@ class ScoreResult(Result):
                 f"({self.conf_level:.0%} intervals)"]
 
     def plot(self, ax=None, **kw):
-        """The time-dependent ROC curves.
-
-        Drawn by :func:`bmstats.report.prediction_figures.plot_roc`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        time : float, optional
-            The horizon whose ROC curves are drawn (default: the first one scored).
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-        title : str, optional
-            Figure title.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import prediction_figures
 
         return prediction_figures.plot_roc(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The time-dependent ROC curves", "plot_roc")
 
 
 def _is_competing_model(model) -> bool:

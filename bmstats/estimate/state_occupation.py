@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame
 from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.limits import probability_limits
@@ -56,37 +57,11 @@ class StateOccupation(CurveResult):
                 f"{self.conf_level:.0%} CI ({self.conf_type})"]
 
     def plot(self, ax=None, **kw):
-        """The state occupation probabilities, stacked.
-
-        Drawn by :func:`bmstats.report.figures.plot_state_occupation`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        width : {'single', 'double'} or float, default 'single'
-            Journal column width of the figure, or its width in inches.
-        percent : bool, default True
-            Y axis in percent.
-        xlabel : str, default 'Time'
-            Time axis label.
-        ylabel : str, optional
-            Y axis label (default: probability, in percent with ``percent``).
-        labels : mapping, optional
-            Display names of the states.
-        title : str, optional
-            Figure title.
-        colors : sequence of str, optional
-            Band colours, one per state.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_state_occupation(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The state occupation probabilities, stacked", "plot_state_occupation")
 
 
 def state_occupation(

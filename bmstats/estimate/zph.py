@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError
 from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.riskset import risk_sets
@@ -83,31 +84,11 @@ class PHTestResult(TestResult):
                 f"p = {self.p_value:.4g}"]
 
     def plot(self, ax=None, **kw):
-        """Scaled Schoenfeld residuals against time, one panel per term.
-
-        Drawn by :func:`bmstats.report.figures.plot_schoenfeld`, which takes ``ax`` and the keywords below.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Draw into this axes (a picture of several parts is laid out inside its area); a new figure when None.
-        terms : sequence of str, optional
-            The terms drawn, one panel each (default: all).
-        width : {'single', 'double'} or float, default 'double'
-            Journal column width of the figure, or its width in inches.
-        ncols : int, optional
-            Panels per row.
-        xlabel : str, default 'Time'
-            Time axis label.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure drawn (that of ``ax`` when given).
-        """
         from bmstats.report import figures
 
         return figures.plot_schoenfeld(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Scaled Schoenfeld residuals against time, one panel per term", "plot_schoenfeld")
 
 
 def _transform_times(fit, transform) -> np.ndarray:
