@@ -35,6 +35,7 @@ from bmstats._checks import (
     status_array,
     time_array,
 )
+from bmstats._plot_docs import plot_doc
 from bmstats.estimate._result import Result, frozen_copy
 from bmstats.estimate.cox import _single_threaded_blas
 from bmstats.estimate.predicted_risks import horizon, named_predictions, risk_vector
@@ -95,6 +96,8 @@ class CalibrationResult(Result):
         from bmstats.report import prediction_figures
 
         return prediction_figures.plot_calibration(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The calibration plot (observed against predicted risk)", "plot_calibration")
 
 
 def _aalen_johansen(T: np.ndarray, S: np.ndarray, cause: int):
