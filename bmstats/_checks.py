@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._relation import EngineFrame
+
 MAX_ROWS_SHOWN = 10
 
 
@@ -46,7 +48,11 @@ def require_frame(data: object, name: str = "data") -> pd.DataFrame:
     """``data`` as a DataFrame with rows and unique column names (a duplicated name makes every column
     lookup ambiguous: ``data[name]`` would be a frame, not a column)."""
     if not isinstance(data, pd.DataFrame):
-        raise InputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}")
+        hint = ""
+        if isinstance(data, EngineFrame):  # rows an engine-held cohort kept in DuckDB
+            hint = ("; these rows are still in DuckDB and this function needs them in memory: "
+                    "pass data.to_pandas() (or a sample of it)")
+        raise InputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}{hint}")
     if len(data) == 0:
         raise InputError(f"{name} has no rows")
     duplicated = data.columns[data.columns.duplicated()]

@@ -36,7 +36,7 @@ def models(data):
 
 def test_cox_risk_equals_predictrisk_with_survfit_limits(cox_fit, newdata):
     p = bm.predict_risk(cox_fit, newdata, TIMES)
-    assert list(p.columns) == ["row", "time", "risk", "lower", "upper"]
+    assert list(p.columns) == ["row", "time", "risk", "std_err", "lower", "upper"]
     assert list(pd.unique(p["row"])) == list(newdata.index)
     np.testing.assert_allclose(by_time(p, newdata.index), REF["risk_cox"], rtol=1e-6, atol=1e-12)
     lower = p.pivot(index="row", columns="time", values="lower").loc[newdata.index].to_numpy().T.reshape(-1)
@@ -139,6 +139,8 @@ def test_bad_input_is_named(cox_fit, models, newdata):
         bm.predict_risk(cox_fit, newdata, TIMES, cause=2)
     with pytest.raises(InputError, match="cause 3"):
         bm.predict_risk(models, newdata, TIMES, cause=3)
+    with pytest.raises(InputError, match="cause must be a positive integer status code.*got 'a'"):
+        bm.predict_risk(models, newdata, TIMES, cause="a")  # was int()'s ValueError
     with pytest.raises(InputError, match="does not know"):
         bm.predict_risk(object(), newdata, TIMES)
     only1 = bm.competing_risks_models(rotterdam(), "t", "st", "age", cause=[1])

@@ -202,7 +202,8 @@ def column_plan(spec: schema.Column, col: str, sql_type: str, tmap: TableMapping
                           bad=f"({t} IS NOT NULL AND {n} IS NULL)", what=fmt, **extra)
     if kind in ("number", "integer"):
         if recode is None and tclass in ("integer", "float"):
-            parse, clean, bad = f"CAST({ident(col)} AS DOUBLE)", f"(CASE WHEN isnan({p}) THEN NULL ELSE {p} END)", "FALSE"
+            parse, bad = f"CAST({ident(col)} AS DOUBLE)", "FALSE"
+            clean = f"(CASE WHEN isnan({p}) THEN NULL ELSE {p} END)"
         else:
             parse = f"(CASE WHEN regexp_full_match({t}, {lit(NUMBER_RE)}) THEN TRY_CAST({t} AS DOUBLE) END)"
             # a literal beyond the double range (1e400) is not a number to pandas: only 'inf' is infinite
@@ -338,6 +339,8 @@ def check_date_formats(run, plan: TablePlan) -> None:
     (probed with dates written by Python's strftime in that format)."""
     import datetime as dt
 
+    import duckdb
+
     for c in plan.checked:
         if c.kind != "date":
             continue
@@ -347,7 +350,7 @@ def check_date_formats(run, plan: TablePlan) -> None:
             got = run("SELECT " + ", ".join(f"CAST(try_strptime({lit(t)}, {lit(c.what)}) AS DATE)" for t in texts)
                       ).fetchall()[0]
             reason = None if list(got) == probes else f"it reads {texts[0]!r} as {got[0]}"
-        except Exception as exc:  # duckdb.Error: a directive DuckDB does not know
+        except duckdb.Error as exc:  # a directive DuckDB does not know
             reason = str(exc).splitlines()[0]
         if reason:
             raise MappingError(f"mapping: date_format {c.what!r} of {plan.table}.{c.name} is not supported on the "

@@ -232,7 +232,7 @@ def _patient_rules(tables, v: _Views, n: int, unparsed: dict) -> list:
     """As rules.patient_rules, each instance a flag of one query over the patients."""
     if n == 0:
         return [issue_frame("BM023-no-patients", T_P, [1], "", "", "the patients table has no rows")]
-    dx, bm, vm, bta, fu, death = ('"dx_date"', '"bm_date"', '"visceral_met_date"', '"bta_start_date"',
+    dx, bm, _, bta, fu, death = ('"dx_date"', '"bm_date"', '"visceral_met_date"', '"bta_start_date"',
                                   '"last_fu_date"', '"death_date"')
     cause, btype = '"cause_of_death"', '"bta_type"'
     drugs = "list_contains([" + ", ".join(lit(d) for d in DRUGS) + "], bta_type)"

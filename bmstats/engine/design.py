@@ -72,6 +72,7 @@ def engine_design(src: Source, formula: str, where: str, *, intercept: bool = Fa
     variables = formula_variables_sql(src, formula)
     q = src.quote
     levels: dict[str, list] = {}
+    ordered: set[str] = set()
     coded = _coded_variables(formula, variables)
     for v in variables:
         if v not in coded and src.is_numeric(v) and "BOOL" not in src.columns[v].upper():
@@ -81,11 +82,12 @@ def engine_design(src: Source, formula: str, where: str, *, intercept: bool = Fa
             raise InputError(f"column {v!r} has more than {MAX_LEVELS} distinct values; as a categorical "
                              "covariate it is not supported on the engine path")
         values = found["v"]
-        if isinstance(values.dtype, pd.CategoricalDtype):
+        if isinstance(values.dtype, pd.CategoricalDtype):  # an ENUM: its order, as a pandas categorical's
             levels[v] = [c for c in values.cat.categories if c in set(values.dropna())]
+            ordered.add(v)
         else:
             levels[v] = sorted(values.dropna().tolist())
-    prototype = _prototype(variables, levels)
+    prototype = _prototype(variables, levels, ordered)
     try:
         design = design_matrix(prototype, formula, check_rank=False, intercept=intercept)
     except InputError as exc:
@@ -108,7 +110,9 @@ def _coded_variables(formula: str, variables: list[str]) -> set:
     return coded
 
 
-def _prototype(variables: list[str], levels: dict) -> pd.DataFrame:
+def _prototype(variables: list[str], levels: dict, ordered: set = frozenset()) -> pd.DataFrame:
+    """A small frame holding every combination of the levels; the columns in ``ordered`` are categoricals in
+    their levels' order, so that the formula takes the same reference level as on a pandas categorical."""
     n_combos = math.prod(len(v) for v in levels.values()) if levels else 1
     if n_combos > MAX_PROTOTYPE_ROWS:
         raise InputError("the categorical covariates have too many level combinations "
@@ -120,6 +124,8 @@ def _prototype(variables: list[str], levels: dict) -> pd.DataFrame:
     names = list(levels)
     for i, name in enumerate(names):
         frame[name] = [c[i] for c in combos] * reps
+        if name in ordered:
+            frame[name] = pd.Categorical(frame[name], categories=levels[name])
     n = len(combos) * reps
     for v in variables:
         if v not in levels:

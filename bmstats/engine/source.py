@@ -87,7 +87,7 @@ def engine_source(data: object) -> Source:
     """The :class:`Source` for ``data`` (see the module docstring), or the package's error naming what
     was given."""
     if isinstance(data, EngineFrame):  # rows derived by an engine-backed cohort, still in DuckDB
-        return _duckdb_relation_source(data.relation, "the cohort's rows in DuckDB")
+        return _duckdb_relation_source(data.engine_relation(), "the cohort's rows in DuckDB")
     if isinstance(data, (str, os.PathLike)):
         return _path_source(str(data))
     module = type(data).__module__ or ""

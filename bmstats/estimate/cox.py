@@ -32,7 +32,7 @@ from bmstats.estimate._regression import (
     wald_statistic,
 )
 from bmstats.estimate._result import ModelResult, frozen_copy
-from bmstats.estimate.design import Design
+from bmstats.estimate.design import Design, strata_terms
 from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
@@ -407,7 +407,7 @@ def cox(
     formula : str
         Right-hand side in Wilkinson syntax (``"age + C(grade) + cr(age, df=3)"``).
     strata : str or list of str, optional
-        Column(s) with separate baseline hazards.
+        Column(s) with separate baseline hazards; ``strata(x)`` terms of the formula (as coxph's) add to them.
     cluster : str, optional
         Column identifying correlated rows (subject id): robust variance, as ``cluster()``.
     entry : str, optional
@@ -444,7 +444,8 @@ def cox(
     """
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    strata_cols = tuple([strata] if isinstance(strata, str) else (strata or []))
+    formula, in_formula = strata_terms(formula)
+    strata_cols = tuple(dict.fromkeys([*([strata] if isinstance(strata, str) else (strata or [])), *in_formula]))
     if is_engine_data(data):
         from bmstats.engine.models import cox_on_engine
         return cox_on_engine(engine_source(data), time, event, formula, strata=strata_cols, cluster=cluster,
@@ -555,7 +556,11 @@ def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple
         return codes.astype(np.int64), tuple(uniques)
     g = data.groupby(cols, sort=True, observed=True)
     codes = g.ngroup().to_numpy().astype(np.int64)
-    return codes, tuple(g.groups.keys())
+    # each code's label read from its first row (g.groups orders its keys by value, not by the codes'
+    # category order, so the two disagree for categorical columns)
+    first = np.unique(codes, return_index=True)[1]
+    keys = data[cols].iloc[first]
+    return codes, tuple(tuple(row) for row in keys.itertuples(index=False, name=None))
 
 
 def _check_variation_at_events(model: _CoxModel, names: list[str], design: Design) -> None:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from bmstats._checks import InputError, describe_rows
 from bmstats.estimate.cause_specific import CompetingRisksModels
+from bmstats.estimate.design import formula_terms
 from bmstats.report import captions
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
@@ -68,22 +69,6 @@ def _progress(message: str) -> None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _split_terms(formula: str) -> list[str]:
-    """Top-level ``+`` terms of a formula (parentheses and brackets respected)."""
-    formula = formula.split("~", 1)[-1]
-    terms, depth, cur = [], 0, ""
-    for ch in formula:
-        depth += ch in "(["
-        depth -= ch in ")]"
-        if ch == "+" and depth == 0:
-            terms.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    terms.append(cur.strip())
-    return [t for t in terms if t]
 
 
 class ReportBuilder:
@@ -450,7 +435,7 @@ class ReportBuilder:
         else:
             columns = {names[model]: multi}
         models: dict[str, Any] = {}
-        terms = a.get("variables") or _split_terms(formula)
+        terms = a.get("variables") or formula_terms(formula)
         for heading, result in columns.items():
             if a.get("univariable") and len(terms) > 1:
                 key = {"Cause-specific Cox": "cause_specific", "Fine-Gray": "fine_gray", "Cox": "cox"}[heading]
@@ -746,7 +731,8 @@ class ReportBuilder:
                                       title=f"{s.title}: the model (development data)")
             s.tables.append((t, f"{a['id']}_model"))
         sc = bm.score(val, "time", status, {name: fit}, times=[h], cause=cause)
-        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None)["risk"].to_numpy()
+        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None,
+                               conf_int=False)["risk"].to_numpy()
         conc = bm.concordance(val.assign(__risk__=risk), "time", status, "__risk__",
                               cause=cause if competing else None, tau=h)
         cal = bm.calibration(val, "time", status, {name: risk}, time_horizon=h, cause=cause)
