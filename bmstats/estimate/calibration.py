@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame, status_array, time_array
 from bmstats.estimate._result import Result, frozen_copy
 
@@ -81,6 +82,8 @@ class CalibrationResult(Result):
         from bmstats.report import prediction_figures
 
         return prediction_figures.plot_calibration(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The calibration plot (observed against predicted risk)", "plot_calibration")
 
 
 def _aalen_johansen(T: np.ndarray, S: np.ndarray, cause: int):

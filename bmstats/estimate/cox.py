@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_source, is_engine_data
@@ -369,6 +370,8 @@ class CoxResult(ModelResult):
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Forest plot of the hazard ratios with their confidence limits", "plot_forest")
 
 
 @legacy_arguments(positional=("strata", "cluster", "entry", "weights", "ties", "robust", "conf_level", "dropna",

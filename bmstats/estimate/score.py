@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import (
     InputError,
     describe_rows,
@@ -100,6 +101,8 @@ class ScoreResult(Result):
         from bmstats.report import prediction_figures
 
         return prediction_figures.plot_roc(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The time-dependent ROC curves", "plot_roc")
 
 
 def _is_competing_model(model) -> bool:
