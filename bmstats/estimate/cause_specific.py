@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, cause_code, require_columns, require_frame, status_array
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import ModelResult, Result, frozen_copy
@@ -124,6 +125,8 @@ class CompetingRisksModels(Result):
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Forest plot of both models' ratios for every cause, side by side", "plot_forest")
 
 
 @legacy_arguments(positional=("cause",), renamed={"events": "cause"})

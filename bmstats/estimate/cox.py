@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_source, is_engine_data
@@ -69,6 +70,15 @@ class _CoxModel:
         return self._tie_steps()
 
     @functools.cached_property
+    def death_w(self) -> np.ndarray:
+        """The weights of the event rows."""
+        return self.w[self.rs.event_rows]
+
+    @functools.cached_property
+    def unit_weights(self) -> bool:
+        return bool(np.all(self.w == 1))
+
+    @functools.cached_property
     def death_wx(self) -> np.ndarray:
         """sum over event rows of w x (constant in beta)."""
         ev = self.rs.event_rows
@@ -106,12 +116,7 @@ class _CoxModel:
         rep, frac, omega, wd = self.steps
         XT = self.XT
         ev = rs.event_rows
-        eta = beta @ XT
-        shift = eta.max()
-        wr = self.w * np.exp(eta - shift)
-        S0 = rs.risk_sum(wr)
-        wr_ev = wr[ev]
-        D0 = np.bincount(rs.event_k, wr_ev, minlength=rs.K)
+        eta, shift, wr, wr_ev, S0, D0 = self._sums0(beta)
         p = XT.shape[0]
         S1 = np.empty((rs.K, p))
         D1 = np.empty((rs.K, p))
@@ -120,7 +125,7 @@ class _CoxModel:
             D1[:, j] = np.bincount(rs.event_k, XT[j, ev] * wr_ev, minlength=rs.K)
         S0l = S0[rep] - frac * D0[rep]
         inv = omega / S0l
-        loglik = float(self.w[ev] @ eta[ev] - omega @ (np.log(S0l) + shift))
+        loglik = self._loglik(eta, shift, S0l)
         K = rs.K
         c = np.bincount(rep, inv, minlength=K)
         e = np.bincount(rep, inv * frac, minlength=K)
@@ -134,6 +139,42 @@ class _CoxModel:
         H[ev] -= e[rs.event_k]
         info = (XT * (wr * H)) @ XT.T - info2
         return loglik, score, info
+
+    def _sums0(self, beta: np.ndarray):
+        """Linear predictor, its shift, weighted risks (all rows, event rows), risk-set and death sums."""
+        rs = self.rs
+        eta = beta @ self.XT
+        shift = eta.max()
+        wr = np.subtract(eta, shift)
+        np.exp(wr, out=wr)
+        if not self.unit_weights:  # a weight of 1 multiplies exactly: skipped, the same numbers
+            wr *= self.w
+        wr_ev = wr[rs.event_rows]
+        return eta, shift, wr, wr_ev, rs.risk_sum(wr), np.bincount(rs.event_k, wr_ev, minlength=rs.K)
+
+    def _loglik(self, eta: np.ndarray, shift: float, S0l: np.ndarray) -> float:
+        rep, frac, omega, wd = self.steps
+        return float(self.death_w @ eta[self.rs.event_rows] - omega @ (np.log(S0l) + shift))
+
+    def loglik(self, beta: np.ndarray) -> float:
+        """The log partial likelihood alone (a fraction of :meth:`evaluate`'s work: the monotone-likelihood
+        profile needs only this)."""
+        rep, frac, omega, wd = self.steps
+        eta, shift, wr, wr_ev, S0, D0 = self._sums0(beta)
+        return self._loglik(eta, shift, S0[rep] - frac * D0[rep])
+
+    def hazard_parts(self, beta: np.ndarray):
+        """Per event time: hazard jump c, its variance term v, and sum of a * jump (for q(t)), at the centered
+        covariates (see :meth:`CoxResult.predict`)."""
+        rs = self.rs
+        rep, frac, omega, wd = self.steps
+        eta, shift, r, wr, S0l, A = self.parts(beta)
+        S0l = S0l * np.exp(shift)
+        jump = omega / S0l
+        c = np.bincount(rep, jump, minlength=rs.K)
+        v = np.bincount(rep, jump / S0l, minlength=rs.K)
+        qa = _bincount2(rep, A * jump[:, None], rs.K)
+        return c, v, qa
 
     def score_residuals(self, beta: np.ndarray) -> np.ndarray:
         """Per-row score residuals U_i (unweighted), Efron-adjusted; sum_i w_i U_i = score."""
@@ -284,16 +325,7 @@ class CoxResult(ModelResult):
     @functools.cached_property
     def _hazard_parts(self):
         """Per (stratum, event time): hazard jump c, its variance term v, and sum of a * jump (for q(t))."""
-        model = self._model
-        rs = model.rs
-        rep, frac, omega, wd = model.steps
-        eta, shift, r, wr, S0l, A = model.parts(self.coef.to_numpy())
-        S0l = S0l * np.exp(shift)
-        jump = omega / S0l
-        c = np.bincount(rep, jump, minlength=rs.K)
-        v = np.bincount(rep, jump / S0l, minlength=rs.K)
-        qa = _bincount2(rep, A * jump[:, None], rs.K)
-        return c, v, qa
+        return self._model.hazard_parts(self.coef.to_numpy())
 
     def predict(self, newdata: pd.DataFrame, times, conf_level: float = 0.95, dropna: bool = False) -> pd.DataFrame:
         """Predicted survival S(t | x) = exp(-Lambda0(t) exp((x - means) b)) with confidence limits.
@@ -369,6 +401,8 @@ class CoxResult(ModelResult):
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Forest plot of the hazard ratios with their confidence limits", "plot_forest")
 
 
 @legacy_arguments(positional=("strata", "cluster", "entry", "weights", "ties", "robust", "conf_level", "dropna",
@@ -486,7 +520,7 @@ def cox(
     _check_variation_at_events(model, names, design)
     with _single_threaded_blas():
         fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
-                             spread=np.ptp(model.X, axis=0))
+                             spread=np.ptp(model.X, axis=0), loglik=model.loglik)
     beta = fit.beta
     ne = fit.not_estimable
     naive = invert_information(fit.information, names, ne)

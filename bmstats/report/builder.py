@@ -301,7 +301,11 @@ class ReportBuilder:
         return None if column_name is None else self.labels.get(column_name, column_name)
 
     def group_column(self, frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
-        """Relabel the levels of ``by`` with level_labels (keeping their order)."""
+        """Relabel the levels of ``by`` with level_labels (keeping their order).  A coded cohort column is a
+        categorical with every code of the schema; codes no patient of this frame has (a drug the site does not
+        give) are not groups: they are dropped here rather than refused by the estimators as empty groups."""
+        if by is not None and by in frame and isinstance(frame[by].dtype, pd.CategoricalDtype):
+            frame = frame.assign(**{by: frame[by].cat.remove_unused_categories()})
         if by is None or by not in self.level_labels:
             return frame
         mapping = self.level_labels[by]
@@ -475,13 +479,24 @@ class ReportBuilder:
 
         by = a.get("by")
         frame = self.group_column(self.endpoint(a["endpoint"])[0], by)
-        cause = a.get("cause", 1)
-        frame = frame.assign(**{_EVENT: (frame["status"] == cause).astype("int64")})
         per = a.get("per", 1000)
-        rates = bm.incidence_rate(frame, "time", _EVENT, by=by, per=per)
+        if self.config["endpoints"][a["endpoint"]].get("recurrent"):
+            # recurrent events: each patient's events and time at risk, then rates of counts per person-time
+            if "cause" in a:
+                raise AnalysisError(f"cause applies to competing-risk endpoints; {a['endpoint']!r} is recurrent "
+                                    "(every counted event is an event)")
+            frame = bm.event_counts(frame, "id", "start", "stop", "event", terminal="terminal",
+                                    covariates=[by] if by is not None else [])
+            time, events = "person_time", {"count": "n_events"}
+            self._method("incidence_rate_recurrent")
+        else:
+            cause = a.get("cause", 1)
+            frame = frame.assign(**{_EVENT: (frame["status"] == cause).astype("int64")})
+            time, events = "time", {"event": _EVENT}
+        rates = bm.incidence_rate(frame, time, **events, by=by, per=per)
         ratios = None
         if by is not None:
-            ratios = bm.rate_ratio(frame, "time", _EVENT, by=by)
+            ratios = bm.rate_ratio(frame, time, **events, by=by)
         unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
         s.tables.append((tabs.rate_table(rates, ratios=ratios, group_label=self.label(by) or "Group", per=per,
                                          unit=f"person-{unit}", title=s.title), a["id"]))
@@ -899,6 +914,11 @@ class ReportBuilder:
                         "absolute risk accounts for the competing events.")
         if "incidence_rate" in m:
             text.append("Incidence rates are events per person-time with 95% confidence intervals.")
+        if "incidence_rate_recurrent" in m:
+            text.append("Rates of recurrent events are the events counted per patient over the time at risk "
+                        "(bm.event_counts of the recurrent-event rows), summed by group, with exact Poisson 95% "
+                        "confidence intervals; rate ratios have exact conditional limits and p-values (R's "
+                        "poisson.test).")
         if "mcf_ghosh-lin" in m:
             text.append("The mean cumulative number of recurrent events per patient was estimated with the "
                         "Ghosh-Lin estimator, death being a terminal event (Ghosh & Lin 2000), with robust "
