@@ -32,7 +32,7 @@ from bmstats.estimate._regression import (
     wald_statistic,
 )
 from bmstats.estimate._result import ModelResult, frozen_copy
-from bmstats.estimate.design import CHUNK_ROWS, Design, weighted_gram
+from bmstats.estimate.design import CHUNK_ROWS, Design, single_threaded_blas, weighted_gram
 from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
@@ -553,7 +553,7 @@ def cox(
     model = _CoxModel(raw, means, w, risk_sets(stop, status, start, codes), ties)
     names = design.columns
     _check_variation_at_events(model, names, design)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
                              spread=np.ptp(model.XT, axis=1))
     beta = fit.beta
@@ -598,19 +598,6 @@ def cox(
         _start=start,
         _strata_codes=codes,
     )
-
-
-def _single_threaded_blas():
-    """The information matrix is a tall-skinny product (p x n by n x p) that is memory-bound: OpenBLAS threads
-    only add contention for it (measured 2-7x slower on a loaded 2-core machine), so the fit runs with one
-    BLAS thread (threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple]:

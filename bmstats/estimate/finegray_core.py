@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bmstats.estimate.censoring import CensoringKM, censoring_km
+from bmstats.estimate.design import weighted_gram
 
 __all__ = ["FGProblem", "FGRiskSums", "fg_risk_sums"]
 
@@ -57,7 +58,7 @@ class FGProblem:
     times of the cause of interest, where every risk-set quantity lives.
     """
 
-    X: np.ndarray  # (n, p) centred covariates, sorted by time
+    X: np.ndarray  # (n, p) centred covariates, sorted by time (a view of XT)
     XT: np.ndarray  # (p, n) the same, transposed and contiguous (fast per-column sums)
     mean: np.ndarray  # (p,)
     order: np.ndarray  # sorted position -> original row position
@@ -80,13 +81,19 @@ class FGProblem:
     def build(
         cls, time: np.ndarray, status: np.ndarray, X: np.ndarray, cause: int, group: np.ndarray | None = None
     ) -> FGProblem:
+        """``X``: the design (n, p), best in Fortran order (``Design.XT.T``, a view of the design's block); the
+        sorted, centred copy (p, n) is the one n x p array made here."""
         n, p = X.shape
+        XT = X.T
         order = np.argsort(time, kind="stable")
         t = time[order]
         st = status[order]
         mean = X.mean(axis=0)
-        Xs = X[order]
-        Xs -= mean
+        XTs = np.empty((p, n))
+        for j in range(p):
+            np.take(XT[j], order, out=XTs[j])
+            XTs[j] -= mean[j]
+        Xs = XTs.T
         new = np.empty(n, dtype=bool)
         new[0] = True
         np.not_equal(t[1:], t[:-1], out=new[1:])
@@ -95,7 +102,7 @@ class FGProblem:
         times = t[starts]
         m = len(times)
         if group is None:
-            gcode = np.zeros(n, dtype=np.int64)
+            gcode = np.broadcast_to(np.int64(0), n)  # one group: a read-only view, no n-vector
             n_groups = 1
         else:
             _, gcode = np.unique(group[order], return_inverse=True)
@@ -116,7 +123,7 @@ class FGProblem:
             comp.append(CompetingGroup(rows, cg, 1.0 / km.left[g, cg], pos[rows], km.left[g, ev_grid],
                                        d_g.astype(float)))
         return cls(
-            X=Xs, XT=np.ascontiguousarray(Xs.T), mean=mean, order=order, times=times, grid=grid, event=event,
+            X=Xs, XT=XTs, mean=mean, order=order, times=times, grid=grid, event=event,
             competing=competing, censored=censored, group=gcode, km=km, ev_grid=ev_grid, ev_start=ev_start,
             pos=pos, seg=pos[ev_start[0]:] - 1, d=d_grid[ev_grid].astype(float),
             x_events=Xs[event].sum(axis=0), comp=comp,
@@ -186,7 +193,7 @@ class FGRiskSums:
 
 
 def fg_risk_sums(prob: FGProblem, beta: np.ndarray, information: bool = True) -> FGRiskSums:
-    lp = prob.X @ beta
+    lp = beta @ prob.XT
     shift = float(lp.max())
     e = np.exp(lp - shift)
     s0 = prob.risk_sum(e)
@@ -198,5 +205,5 @@ def fg_risk_sums(prob: FGProblem, beta: np.ndarray, information: bool = True) ->
     if information:
         a = prob.weight_sum(c)
         a *= e
-        info = prob.X.T @ (prob.X * a[:, None]) - (xbar * prob.d[:, None]).T @ xbar
+        info = weighted_gram(prob.XT, a) - (xbar * prob.d[:, None]).T @ xbar
     return FGRiskSums(beta, e, shift, s0, xbar, loglik, score, info, c)
