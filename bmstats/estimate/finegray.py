@@ -304,6 +304,7 @@ def fine_gray(
             f"Fine-Gray: information matrix is singular at the estimate (collinear or constant covariates among "
             f"those at risk: {', '.join(map(repr, names))})"
         ) from None
+    prob.release()  # the sandwich and predictions take the rows they need from the design
     cov = sandwich_cov(prob, rs, inv_info)
     if fit.not_estimable:
         cov = blank(cov, fit.not_estimable)

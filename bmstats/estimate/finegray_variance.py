@@ -105,9 +105,11 @@ def _censoring_parts(prob: FGProblem, rs: FGRiskSums, g: int, with_x: bool):
     v0 = _padded_cumsum(ew)[nb]
     v1 = None
     if with_x:  # column by column: no (competing rows, p) temporaries
-        v1 = np.empty((len(cgrid), prob.X.shape[1]))
-        for j in range(prob.X.shape[1]):
-            v1[:, j] = _padded_cumsum(prob.X[:, j][cg.rows] * ew)[nb]
+        p = prob.X.shape[1] if prob.X is not None else prob.p
+        v1 = np.empty((len(cgrid), p))
+        for j in range(p):
+            x = prob.X[:, j] if prob.X is not None else prob.x_column(j)
+            v1[:, j] = _padded_cumsum(x[cg.rows] * ew)[nb]
     first_event = np.searchsorted(prob.ev_grid, cgrid, "left")
     return cgrid, v0, v1, first_event
 
@@ -125,7 +127,7 @@ def score_residual_blocks(prob: FGProblem, rs: FGRiskSums, chunk: int = CHUNK_RO
     sorted rows.  Every term is row-local given per-time tables (cumulative sums over the event times and
     over each censoring group's censoring times), so the tables are made once and each block from them and
     its own rows: the same numbers as the whole (n, p) array, without holding it."""
-    X, e, c, xbar = prob.X, rs.e, rs.c, rs.xbar
+    e, c, xbar = rs.e, rs.c, rs.xbar
     cxbar = c[:, None] * xbar
     a = prob.weight_sum(c)
     a *= e
@@ -160,10 +162,10 @@ def score_residual_blocks(prob: FGProblem, rs: FGRiskSums, chunk: int = CHUNK_RO
             r = crows[i0:i1]
             resid[r - start] += table[prob.pos[r]] * weight[i0:i1, None]
         resid *= e[rows, None]
-        resid -= X[rows] * a[rows, None]
+        resid -= prob.x_rows(rows) * a[rows, None]
         i0, i1 = np.searchsorted(ev, [start, stop])
         r = ev[i0:i1]
-        resid[r - start] += X[r] - xbar[prob.pos[r] - 1]
+        resid[r - start] += prob.x_rows(r) - xbar[prob.pos[r] - 1]
         for group_rows, comp, cgrid, cens_rows, q, y, at in censoring:
             if group_rows is None:
                 resid -= comp[np.searchsorted(cgrid, prob.grid[rows], "right")]
