@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow test-all lint docs report bench coverage reference clean
+.PHONY: install test test-slow test-all lint typecheck docs report bench coverage reference clean
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -n 2 -q -m ''
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bmstats tests benchmarks

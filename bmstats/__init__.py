@@ -52,6 +52,7 @@ _PUBLIC: dict[str, str] = {
     # recurrent skeletal events
     "mean_cumulative_function": "bmstats.estimate.mcf",
     "sre_summary": "bmstats.estimate.sre",
+    "event_counts": "bmstats.estimate.event_counts",
     # simulation
     "simulate_cohort": "bmstats.simulation.cohort",
     # reporting

@@ -5,6 +5,8 @@ and then what was dropped is counted and returned so that results can report it.
 """
 from __future__ import annotations
 
+import reprlib
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -224,12 +226,13 @@ def cause_code(cause: object, name: str = "cause") -> int:
 
 def time_points(times: object, name: str = "times") -> np.ndarray:
     """Times at which a curve or a prediction is read: a 1-d array of finite, non-negative numbers."""
+    shown = f"a {type(times).__name__}" if isinstance(times, pd.DataFrame) else reprlib.repr(times)
     try:
         t = np.atleast_1d(np.asarray(times, dtype=float))
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be numbers, got {times!r}") from None
+        raise InputError(f"{name} must be numbers, got {shown}") from None
     if t.ndim != 1 or t.size == 0:
-        raise InputError(f"{name} must be one number or a non-empty list of numbers, got {times!r}")
+        raise InputError(f"{name} must be one number or a non-empty list of numbers, got {shown}")
     bad = ~np.isfinite(t) | (t < 0)
     if bad.any():
         raise InputError(f"{name} must be finite and non-negative; got {', '.join(f'{x:g}' for x in t[bad])}")
@@ -239,6 +242,15 @@ def time_points(times: object, name: str = "times") -> np.ndarray:
 def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
     """A survival event indicator: 0/1 or False/True."""
     return status_array(data, column, max_code=1)
+
+
+def count_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Event counts per row: whole numbers >= 0 (0/1 indicators are counts too), as int64."""
+    s = numeric_array(data, column)
+    bad = ~np.isfinite(s) | (s != np.round(s)) | (s < 0)
+    if bad.any():
+        fail(column, "event counts must be whole numbers >= 0", data.index[bad])
+    return s.astype(np.int64)
 
 
 def beyond_follow_up(times: np.ndarray, last: float, what: str) -> None:

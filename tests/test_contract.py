@@ -266,3 +266,40 @@ def test_deprecated_attributes_and_table_options(data):
         bm.fine_gray(data["rott"], "t", "s", "age", event=1, cause=1)
     with pytest.raises(TypeError, match="positional arguments"):
         bm.logrank_test(data["rott"], "os", "death", "nodal", None, 0, False, None, False, "extra")
+
+
+def test_conf_type_has_one_default_rule():
+    """"log-log" wherever the estimate is a probability; the mean number of events, not a probability, "log"."""
+    import inspect
+
+    defaults = {}
+    for name in dir(bm):
+        obj = getattr(bm, name)
+        if callable(obj) and not isinstance(obj, type):
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                continue
+            if "conf_type" in params:
+                defaults[name] = params["conf_type"].default
+    assert defaults.pop("mean_cumulative_function") == "log"
+    assert {"kaplan_meier", "cumulative_incidence", "state_occupation"} <= set(defaults)
+    assert set(defaults.values()) == {"log-log"}, defaults
+
+
+def test_a_models_design_cannot_be_edited_and_holds_no_matrix():
+    from bmstats.datasets import load_rotterdam
+
+    rott = load_rotterdam()
+    fit = bm.cox(rott, "rtime", "recur", "age + C(grade) + C(meno)")
+    design = fit.design
+    with pytest.raises(TypeError):
+        design.terms["age"] = ("x",)
+    with pytest.raises(TypeError):
+        design.reference_levels["grade"] = 3
+    with pytest.raises(TypeError):
+        next(iter(design.factors.values()))["reference"] = 99
+    assert isinstance(design.terms["age"], tuple) and len(design.X) == 0 and design.n == len(rott)
+    assert list(design.X.columns) == list(fit.summary.index)
+    risk = bm.predict_risk(fit, rott.head(3), [2000])  # prediction needs only the fitted transforms
+    assert len(risk) == 3 and np.isfinite(risk["risk"]).all()

@@ -133,3 +133,18 @@ def test_incidence_rates_show_as_the_report_rate_table(rott):
     row = rates.table.iloc[0]
     assert "Rate per 1,000 person-time (95% CI)" in text
     assert fmt_ci(row["rate"], row["lower"], row["upper"], 1) in text and fmt_int(row["n_event"]) in text
+
+
+def test_the_display_chooses_by_result_class_not_by_attributes(rott):
+    """A frame or a look-alike object is not a bmstats result: refused by name, never guessed at."""
+    from bmstats._checks import InputError
+
+    class LooksLikeAModel:
+        summary = pd.DataFrame({"coef": [0.1], "lower": [0.0], "upper": [0.2]})
+
+    for thing in (pd.DataFrame({"time": [1.0], "estimate": [0.5]}), LooksLikeAModel()):
+        with pytest.raises(InputError, match=f"cannot display a {type(thing).__name__}: not a bmstats result"):
+            display.to_html(thing)
+    # every other result shows its tidy frame and names where its full data are
+    score = bm.score(rott.assign(p=0.3), "rtime", "recur", "p", times=[2000])
+    assert "Full data: `.auc`, `.brier`, `.contrasts`, `.roc`." in display.summarize(score).hint

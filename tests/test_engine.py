@@ -200,14 +200,19 @@ def test_non_estimable_effects_are_found_on_the_engine_too(frame, tmp_path):
 def test_engine_results_refuse_what_needs_rows(parquet):
     fit = bm.cox(parquet, "time", "event", "age + her2")
     assert "fitted on an engine" in repr(fit)
+    new = pd.DataFrame({"age": [60.0], "her2": [1]})
     with pytest.raises(InputError, match="prediction needs the rows"):
-        fit.predict(pd.DataFrame({"age": [60.0], "her2": [1]}), [1.0])
+        fit.predict(new, [1.0])
+    with pytest.raises(InputError, match="prediction needs the rows"):  # was an AttributeError on None
+        bm.predict_risk(fit, new, [1.0])
     with pytest.raises(InputError, match="proportional-hazards test needs the rows"):
         fit.ph_test()
     fg = bm.fine_gray(parquet, "time", "status", "age + her2", cause=1)
     assert list(fg.baseline.columns) == ["time", "cumulative_hazard"]
     with pytest.raises(InputError, match="prediction needs the rows"):
-        fg.predict(pd.DataFrame({"age": [60.0], "her2": [1]}), [1.0])
+        fg.predict(new, [1.0])
+    with pytest.raises(InputError, match="prediction needs the rows"):
+        bm.predict_risk(fg, new, [1.0])
 
 
 def test_strata_that_leave_nothing_to_compare_are_refused(parquet):

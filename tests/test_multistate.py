@@ -40,10 +40,12 @@ def test_rows_equal_the_r_construction(rows):
     assert (rows["stop"] > rows["start"]).all()
 
 
-def test_state_occupation_equals_survfit(rows):
+@pytest.mark.parametrize("conf_type, key", [("log", "overall"), ("log-log", "overall_loglog")])
+def test_state_occupation_equals_survfit(rows, conf_type, key):
     fit = bm.state_occupation(rows, start="start", stop="stop", from_state="from_state", to_state="to_state",
-                              id="patient_id", initial="free")
-    o = REF["overall"]
+                              id="patient_id", initial="free", conf_type=conf_type)
+    o = REF[key]
+    assert o["conf_type"] == conf_type
     tb = fit.table
     assert list(tb.columns) == ["state", "time", "n_risk", "n_event", "estimate", "std_err", "lower", "upper"]
     np.testing.assert_allclose(np.unique(tb["time"]), o["time"], rtol=1e-12)
@@ -52,6 +54,8 @@ def test_state_occupation_equals_survfit(rows):
     np.testing.assert_allclose(_wide(tb, "n_risk", STATES), o["n_risk"])
     lower = np.array(o["lower"], dtype=float)
     np.testing.assert_allclose(_wide(tb, "lower", STATES)[~np.isnan(lower)], lower[~np.isnan(lower)], rtol=1e-8)
+    upper = np.array(o["upper"], dtype=float)
+    np.testing.assert_allclose(_wide(tb, "upper", STATES)[~np.isnan(upper)], upper[~np.isnan(upper)], rtol=1e-8)
     # .at: the vocabulary, the start values before the first time
     at = fit.at([0, 1, 5])
     assert list(at.columns) == ["state", "time", "n_risk", "n_event", "estimate", "std_err", "lower", "upper"]

@@ -6,6 +6,7 @@ from conftest import REFERENCE, load_reference
 from scipy import stats
 
 import bmstats as bm
+from bmstats._checks import InputError
 from bmstats.datasets import load_rotterdam
 
 
@@ -74,6 +75,26 @@ def test_table_shape_and_limits(data):
                          by="group")
     one = tb[tb["cause"] == 1]
     np.testing.assert_allclose(one["km_complement"], 1 - km.table["estimate"], rtol=1e-12)
+
+
+def test_conf_type_log_and_plain_limits(data):
+    z = stats.norm.ppf(0.95)
+    default = fit(data, "ties", conf_level=0.9).table
+    log = fit(data, "ties", conf_type="log", conf_level=0.9)
+    plain = fit(data, "ties", conf_type="plain", conf_level=0.9).table
+    f, se = default["estimate"].to_numpy(), default["std_err"].to_numpy()
+    pos = f > 0
+    np.testing.assert_allclose(log.table["lower"][pos], f[pos] * np.exp(-z * se[pos] / f[pos]), rtol=1e-12)
+    np.testing.assert_allclose(log.table["upper"][pos], np.minimum(f[pos] * np.exp(z * se[pos] / f[pos]), 1),
+                               rtol=1e-12)
+    np.testing.assert_allclose(plain["lower"], np.clip(f - z * se, 0, 1), rtol=1e-12)
+    np.testing.assert_allclose(plain["upper"], np.clip(f + z * se, 0, 1), rtol=1e-12)
+    for tb in (log.table, plain):  # the estimate and its standard error do not depend on the scale
+        np.testing.assert_array_equal(tb["estimate"], f)
+        np.testing.assert_array_equal(tb["std_err"], se)
+    assert log.conf_type == "log" and "90% CI (log)" in log.notes[0]
+    with pytest.raises(InputError, match="conf_type must be one of plain, log, log-log, got 'arcsine'"):
+        fit(data, "ties", conf_type="arcsine")
 
 
 def test_causes_sum_with_survival_to_one(data):

@@ -55,10 +55,12 @@ class EngineCounts:
 
 def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | None = None,
                dropna: bool = False, max_code: int | None = None, extra=(),
-               entry_may_equal_exit: bool = False, causes=None, covariates=()) -> tuple[str, int, Dropped]:
+               entry_may_equal_exit: bool = False, causes=None, covariates=(),
+               counts: bool = False) -> tuple[str, int, Dropped]:
     """Check the rows in one scan; return the SQL condition selecting the rows to use, their number and
     what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values.
-    ``covariates`` (a formula's columns) are checked for missing values only; the design checks the rest."""
+    ``covariates`` (a formula's columns) are checked for missing values only; the design checks the rest.
+    ``counts``: ``status`` holds event counts (whole numbers >= 0) rather than codes."""
     used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra, *covariates]) if c is not None]
     src.require_columns(used)
     for name in [time, status, entry, *extra]:
@@ -91,7 +93,8 @@ def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | N
     code_rule += f" AND {q(status)} <= {int(max_code)})" if max_code is not None else \
         f" AND {q(status)} <= 2147483647)"
     allowed = "0 or 1" if max_code == 1 else (f"0..{max_code}" if max_code else "0, 1, 2, ...")
-    rules.append((status, code_rule, f"status codes must be integers {allowed} (0 = censored)"))
+    rules.append((status, code_rule, "event counts must be whole numbers >= 0" if counts else
+                  f"status codes must be integers {allowed} (0 = censored)"))
     if causes is not None:
         declared = sorted({int(c) for c in causes})
         rules.append((status, f"{q(status)} <> 0 AND {q(status)} NOT IN ({', '.join(map(str, declared))})",
@@ -168,12 +171,12 @@ def engine_counts(src: Source, time: str, status: str, *, block: str | None = No
 
 
 def engine_person_time(src: Source, time: str, event: str, *, by: str | None = None, entry: str | None = None,
-                       dropna: bool = False):
+                       dropna: bool = False, counts: bool = False):
     """Events and person-time per group (``time - entry`` summed), as the in-memory rates compute them:
-    (events, person_time, labels, dropped, n)."""
+    (events, person_time, labels, dropped, n).  ``counts``: ``event`` holds counts >= 0, not 0/1."""
     groups = [by] if by else []
-    where, n, dropped = valid_rows(src, time, event, groups=groups, entry=entry, dropna=dropna, max_code=1,
-                                   entry_may_equal_exit=True)
+    where, n, dropped = valid_rows(src, time, event, groups=groups, entry=entry, dropna=dropna,
+                                   max_code=None if counts else 1, entry_may_equal_exit=True, counts=counts)
     q = src.quote
     span = f"CAST({q(time)} AS DOUBLE)" + (f" - CAST({q(entry)} AS DOUBLE)" if entry else "")
     key = f"{q(by)} AS b, " if by else "0 AS b, "

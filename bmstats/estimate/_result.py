@@ -82,6 +82,7 @@ class Result:
     dropped: Dropped = field(default_factory=Dropped.none, kw_only=True)
 
     _title: ClassVar[str] = "bmstats result"
+    _frames: ClassVar[tuple[str, ...]] = ("summary",)  # the frames it hands out (named by the display's hint)
 
     def _notes(self) -> list[str]:
         """Lines shown under the title (n, events, method); subclasses override."""
@@ -119,6 +120,8 @@ class TableResult(Result):
     """A result whose content is one tidy frame, ``.table`` (a copy)."""
 
     _table: pd.DataFrame = field(kw_only=True)
+
+    _frames: ClassVar[tuple[str, ...]] = ("table",)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -167,6 +170,10 @@ class ModelResult(Result):
     design: Any = field(default=None, kw_only=True, repr=False)  # the Design (terms, factors, reference levels)
 
     ratio_name: ClassVar[str] = "hr"
+
+    def __post_init__(self) -> None:
+        if self.design is not None and hasattr(self.design, "for_result"):
+            object.__setattr__(self, "design", self.design.for_result())  # read-only, without the matrix
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -12,8 +12,9 @@ a_j = S(t_j-) - G_j r_j, and binomial variances V_j(x) = x (n_j - x) / (n_j^2 (n
 count and of the count of all other causes (their covariance is not subtracted; with one subject at risk
 V_j(x) = x / n_j^2, as cuminc),
     Var F_k(t) = sum_{t_j <= t} a_j^2 V_j(d_kj) + (G_j r_j)^2 V_j(d_j - d_kj).
-Confidence limits on the log(-log) scale (Pintilie, Competing Risks: A Practical Perspective, 2006; the
-transform tidycmprsk uses): F^exp(-+ z se / (F log F)).
+Confidence limits by default on the log(-log) scale (Pintilie, Competing Risks: A Practical Perspective,
+2006; the transform tidycmprsk uses): F^exp(-+ z se / (F log F)); ``conf_type`` "log" and "plain" as
+:func:`bmstats.estimate.limits.probability_limits`.
 """
 from __future__ import annotations
 
@@ -21,16 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bmstats._checks import (
     InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
-from bmstats.estimate._result import CurveResult, frozen_copy
+from bmstats.estimate._result import CurveResult, conf_type_option, frozen_copy
 from bmstats.estimate.counts import aggregate_counts, group_codes, sum_last_axis
 from bmstats.estimate.inputs import empty_groups, strata_that_compare
+from bmstats.estimate.limits import probability_limits
 from bmstats.estimate.timescale import time_attrs
 
 
@@ -47,17 +48,6 @@ def competing_inputs(data, time, status, by, strata, dropna):
     empty_groups(data, strata)
     codes, labels = group_codes(data, by)
     return data, t, s, codes, labels, dropped
-
-
-def loglog_limits(estimate, variance, conf_level):
-    """Limits of a probability on the log(-log) scale; NaN where the estimate is 0 or 1."""
-    z = stats.norm.ppf(0.5 + conf_level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        power = np.exp(z * np.sqrt(variance) / (estimate * np.log(estimate)))
-        lower, upper = estimate ** (1 / power), estimate**power
-    undefined = (estimate <= 0) | (estimate >= 1) | ~np.isfinite(variance)
-    lower[undefined], upper[undefined] = np.nan, np.nan
-    return lower, upper
 
 
 def aalen_johansen(n_risk, d_cause, d_all):
@@ -94,6 +84,7 @@ class CumulativeIncidence(CurveResult):
     _gray: pd.DataFrame | None = None
     strata: str | None = None
     rho: float = 0.0
+    conf_type: str = "log-log"
     _title = "Cumulative incidence (Aalen-Johansen)"
     _keys = ("group", "cause")
     _start = 0.0
@@ -105,7 +96,7 @@ class CumulativeIncidence(CurveResult):
 
     def _notes(self) -> list[str]:
         notes = [f"n = {self.n}, events = {self.n_events}; causes {', '.join(map(str, self.causes))}; "
-                 f"{self.conf_level:.0%} CI on the log(-log) scale"]
+                 f"{self.conf_level:.0%} CI ({self.conf_type})"]
         if self._gray is not None:
             for row in self._gray.itertuples():
                 notes.append(f"Gray's test, cause {row.cause}: chi-square = {row.statistic:.4f} on {row.df} df, "
@@ -143,7 +134,8 @@ class CumulativeIncidence(CurveResult):
         return figures.plot_cumulative_incidence(self, ax=ax, **kw)
 
 
-def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_complement=False) -> pd.DataFrame:
+def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_complement=False,
+                               conf_type="log-log") -> pd.DataFrame:
     """The computing step: Aalen-Johansen estimates, variances and limits from aggregated counts whose
     columns are the groups (one block: the curves are not stratified)."""
     frames = []
@@ -158,7 +150,7 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
         for k in causes:
             d_k = events[:, counts.causes.index(k)]
             est, var, _ = aalen_johansen(n_risk, d_k, d_all)
-            lower, upper = loglog_limits(est, var, conf_level)
+            lower, upper = probability_limits(est, np.sqrt(var), conf_type, conf_level)
             frame = {"group": label, "cause": k, "time": counts.time[rows], "n_risk": n_risk,
                      "n_event": d_k, "estimate": est, "std_err": np.sqrt(var), "lower": lower, "upper": upper}
             if km_complement:
@@ -171,7 +163,8 @@ def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_compl
 
 @legacy_arguments(positional=("by", "strata", "conf_level", "rho", "km_complement", "dropna"))
 def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str | None = None,
-                         strata: str | None = None, conf_level: float = 0.95, rho: float = 0.0,
+                         strata: str | None = None, conf_type: str = "log-log", conf_level: float = 0.95,
+                         rho: float = 0.0,
                          km_complement: bool = False, dropna: bool = False) -> CumulativeIncidence:
     """Cumulative incidence of each competing cause (Aalen-Johansen), by group, with Gray's test.
 
@@ -190,6 +183,9 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
         Column whose groups get separate curves; with it, ``.gray_test`` compares them for each cause.
     strata : str, optional
         Column stratifying Gray's test.
+    conf_type : {"log-log", "log", "plain"}, default "log-log"
+        Scale of the pointwise limits (:func:`bmstats.estimate.limits.probability_limits`): "log-log"
+        F^exp(-+ z se / (F log F)) keeps them inside (0, 1); "log" F exp(-+ z se / F); "plain" F -+ z se.
     conf_level : float, default 0.95
         Level of the confidence intervals.
     rho : float, default 0
@@ -216,6 +212,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
     """
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    conf_type_option(conf_type)
     scale = time_attrs(data)
     engine = engine_source(data) if is_engine_data(data) else None
     if engine is not None:
@@ -240,12 +237,12 @@ def cumulative_incidence(data: pd.DataFrame, time: str, status: str, *, by: str 
                                              n_columns=len(labels))
     if by is not None and len(labels) < 2:
         raise InputError(f"column {by!r}: Gray's test needs at least two groups, found one ({labels[0]!r})")
-    table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement)
+    table = cumulative_incidence_table(counts, labels, causes, conf_level, km_complement, conf_type)
     table.attrs.update(scale)
     gray = None
     if by is not None:
         from bmstats.estimate.gray import gray_test
 
         gray = gray_test(strata_counts, causes, rho)
-    return CumulativeIncidence(_table=table, conf_level=conf_level, by=by, causes=causes, n=n,
+    return CumulativeIncidence(_table=table, conf_level=conf_level, conf_type=conf_type, by=by, causes=causes, n=n,
                                n_events=n_events, _gray=gray, strata=strata, rho=rho, dropped=dropped)

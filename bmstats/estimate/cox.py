@@ -342,7 +342,7 @@ class CoxResult(ModelResult):
     def baseline_at(self, times) -> pd.DataFrame:
         """Baseline cumulative hazard and survival (at the means) at the given times, per stratum: stratum, time,
         cumulative_hazard, estimate (the survival; 1 before the first event time)."""
-        times = np.atleast_1d(np.asarray(times, dtype=float))
+        times = time_points(times)
         f = self._hazard
         rows = []
         for s, sub in f.groupby("stratum", sort=True):

@@ -36,6 +36,7 @@ import builtins
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -230,7 +231,20 @@ class Design:
 
     @property
     def n(self) -> int:
-        return len(self.X)
+        return len(self.rows)
+
+    def for_result(self) -> Design:
+        """The design a fitted model keeps: read-only terms, levels and reference levels (mappings that cannot
+        be edited), the rows used, the formula and its fitted transforms, but not the n x p matrix, which the
+        fit has used and which would double the memory a result holds (``X`` keeps its columns, no rows)."""
+        def frozen(mapping):
+            return MappingProxyType({k: (tuple(v) if isinstance(v, list) else
+                                         frozen(v) if isinstance(v, dict) else v) for k, v in mapping.items()})
+
+        return Design(X=self.X.iloc[:0].copy(), terms=frozen(dict(self.terms)),
+                      reference_levels=frozen(dict(self.reference_levels)), factors=frozen(dict(self.factors)),
+                      dropped=self.dropped, rows=self.rows, formula=self.formula, intercept=self.intercept,
+                      model_spec=self.model_spec)
 
     def term_of(self, column: str) -> str:
         """The term label a column belongs to."""

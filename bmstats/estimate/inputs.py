@@ -5,22 +5,24 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import (
-    InputError, event_array, fail, handle_missing, require_columns, require_frame, time_array,
+    InputError, count_array, event_array, fail, handle_missing, require_columns, require_frame, time_array,
 )
 from bmstats.estimate.counts import group_codes
 
 
-def survival_inputs(data, time, event, by, entry, dropna, need_event=True, allow_empty_interval=False, strata=None):
+def survival_inputs(data, time, event, by, entry, dropna, need_event=True, allow_empty_interval=False, strata=None,
+                    counts=False):
     """Checked arrays (time, event, group codes, labels, entry, dropped) shared by KM, log-rank and rates.
 
     ``need_event``: all-censored data are an error (nothing to estimate); rates allow them (a rate of 0).
     ``allow_empty_interval``: entry equal to exit is allowed (no person-time), as rates need.
-    ``strata``: a further column that must exist and is checked for missing values (log-rank)."""
+    ``strata``: a further column that must exist and is checked for missing values (log-rank).
+    ``counts``: ``event`` holds event counts (whole numbers >= 0), not a 0/1 indicator (rates)."""
     data = require_frame(data)
     require_columns(data, [time, event, by, entry, strata])
     data, dropped = handle_missing(data, [time, event, by, entry, strata], dropna)
     t = time_array(data, time)
-    d = event_array(data, event)
+    d = count_array(data, event) if counts else event_array(data, event)
     if need_event and not d.any():
         raise InputError(f"column {event!r}: all rows are censored (no events); nothing to estimate")
     codes, labels = group_codes(data, by)

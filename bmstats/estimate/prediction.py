@@ -142,6 +142,7 @@ def _tidy(index: pd.Index, t: np.ndarray, risk: np.ndarray) -> pd.DataFrame:
 def _cox_risk(fit, newdata: pd.DataFrame, t: np.ndarray, conf_int: bool) -> pd.DataFrame:
     """1 - S(t | x) of a Cox fit, vectorised over rows; limits as survfit.coxph (log scale), see
     :meth:`bmstats.estimate.cox.CoxResult.predict` (used as it is for stratified fits)."""
+    fit._need_rows("prediction")
     if fit.strata:
         p = fit.predict(newdata, t)
         return pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["estimate"],

@@ -18,6 +18,7 @@ contrasts (differences between models, p-value of the z test) from the same infl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,8 @@ class ScoreResult(Result):
     models: tuple = field(kw_only=True)
 
     _title = "Prediction performance at horizons (AUC, Brier score)"
+
+    _frames: ClassVar[tuple[str, ...]] = ("auc", "brier", "contrasts", "roc")
 
     @property
     def auc(self) -> pd.DataFrame:

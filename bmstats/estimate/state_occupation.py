@@ -24,10 +24,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame
 from bmstats.estimate._result import CurveResult, conf_type_option
+from bmstats.estimate.limits import probability_limits
 from bmstats.estimate.transitions import Transitions, transitions
 
 __all__ = ["state_occupation", "StateOccupation"]
@@ -42,6 +42,7 @@ class StateOccupation(CurveResult):
     states: tuple = ()
     initial: Any = "free"
     _p0: Mapping = field(default_factory=dict, repr=False)
+    conf_type: str = "log-log"
 
     _title = "State occupation probabilities (Aalen-Johansen)"
     _keys = ("group", "state")
@@ -51,7 +52,8 @@ class StateOccupation(CurveResult):
 
     def _notes(self) -> list[str]:
         return [f"n = {self.n} subjects, transitions = {self.n_events}; states: "
-                f"{', '.join(map(str, self.states))}; infinitesimal-jackknife standard errors"]
+                f"{', '.join(map(str, self.states))}; infinitesimal-jackknife standard errors; "
+                f"{self.conf_level:.0%} CI ({self.conf_type})"]
 
     def plot(self, ax=None, **kw):
         from bmstats.report import figures
@@ -69,7 +71,7 @@ def state_occupation(
     id: str = "patient_id",
     initial: Any = "free",
     by: str | None = None,
-    conf_type: str = "log",
+    conf_type: str = "log-log",
     conf_level: float = 0.95,
 ) -> StateOccupation:
     """Aalen-Johansen probabilities of being in each state, with R's standard errors.
@@ -80,8 +82,9 @@ def state_occupation(
     start, stop, from_state, to_state, id : their columns; ``to_state`` missing = censored.
     initial : the initial state (listed first); every subject's first row may start in any state.
     by : optional column constant within subject; one set of curves per group.
-    conf_type : limits for the probabilities, "log" (R's default: p exp(-+ z se / p), capped at 1),
-        "plain" or "log-log".
+    conf_type : limits for the probabilities (:func:`bmstats.estimate.limits.probability_limits`), "log-log"
+        (the package's default for probabilities, as ``kaplan_meier`` and ``cumulative_incidence``), "log"
+        (R's ``survfit`` default: p exp(-+ z se / p), capped at 1) or "plain".
     conf_level : confidence level.
 
     Returns
@@ -128,22 +131,13 @@ def state_occupation(
         frames.append(table)
     table = pd.concat(frames, ignore_index=True)
     return StateOccupation(_table=table, n=all_tr.n_subjects, n_events=n_events, conf_level=float(conf_level),
-                           states=states, initial=initial, _p0=p0s)
+                           states=states, initial=initial, _p0=p0s, conf_type=conf_type)
 
 
 def _tidy(t: dict, states: tuple, conf_type: str, conf_level: float) -> pd.DataFrame:
     K, S = t["p"].shape
-    z = stats.norm.ppf(0.5 + conf_level / 2)
     p, se = t["p"], t["se"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if conf_type == "log":
-            lower, upper = p * np.exp(-z * se / p), np.minimum(p * np.exp(z * se / p), 1.0)
-        elif conf_type == "plain":
-            lower, upper = np.maximum(p - z * se, 0.0), np.minimum(p + z * se, 1.0)
-        else:
-            lp = np.log(-np.log(p))
-            d = z * se / (p * np.log(p))
-            lower, upper = np.exp(-np.exp(lp - d)), np.exp(-np.exp(lp + d))
+    lower, upper = probability_limits(p, se, conf_type, conf_level)
     zero = p == 0
     lower, upper = np.where(zero, 0.0, lower), np.where(zero, 0.0, upper)
     return pd.DataFrame({

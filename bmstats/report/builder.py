@@ -532,14 +532,11 @@ class ReportBuilder:
         import bmstats as bm
 
         frame = self.endpoint(a["endpoint"])[0]
-        covariates = [c for c in frame.columns if c not in ("start", "stop", "event", "terminal", "enum", _EVENT)]
-        per_patient = frame.groupby("id", sort=True).agg(
-            events=("event", "sum"), person_time=("stop", "max"), entry=("start", "min"),
-            **{c: (c, "first") for c in covariates if c != "id"})
-        per_patient["person_time"] = per_patient["person_time"] - per_patient["entry"]
-        per_patient = per_patient.reset_index()
+        per_patient = bm.event_counts(frame, "id", "start", "stop", "event", terminal="terminal",
+                                      covariates=[c for c in frame.columns if c not in (
+                                          "id", "start", "stop", "event", "terminal", "enum", "event_type", _EVENT)])
         family = a.get("family", "poisson")
-        fit = bm.rate_regression(per_patient, "events", "person_time", a["formula"], family=family,
+        fit = bm.rate_regression(per_patient, "n_events", "person_time", a["formula"], family=family,
                                  dropna=a.get("dropna", False))
         level_labels = {**self.level_labels, **{k: dict(v) for k, v in (a.get("level_labels") or {}).items()}}
         heading = {"poisson": "Poisson", "negative_binomial": "Negative binomial"}[family]

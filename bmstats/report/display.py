@@ -68,72 +68,55 @@ def _times(result: Any, table: pd.DataFrame) -> list[float]:
 
 
 # ------------------------------------------------------------------------------------------------ kinds
-def _is_model(result: Any) -> bool:
-    if getattr(result, "fits", None) is not None:
-        return True
-    summary = getattr(result, "summary", None)
-    return isinstance(summary, pd.DataFrame) and {"coef", "lower", "upper"} <= set(summary.columns)
-
-
-def _is_curve(result: Any) -> bool:
-    return callable(getattr(result, "at", None)) and isinstance(getattr(result, "table", None), pd.DataFrame) \
-        and "time" in result.table.columns and "estimate" in result.table.columns
-
-
-def _is_test(result: Any) -> bool:
-    return all(hasattr(result, a) for a in ("statistic", "df", "p_value")) and not _is_curve(result)
-
-
-def _notes(result: Any) -> tuple[str, ...]:
-    return tuple(str(n) for n in getattr(result, "notes", ()))  # a result without notes shows none
-
-
 def _title(result: Any) -> str:
-    return str(getattr(result, "_title", type(result).__name__))
+    return str(result._title)
 
 
 def summarize(result: Any) -> Summary:
-    """The display summary of any bmstats result (see the module docstring)."""
+    """The display summary of any bmstats result (see the module docstring), chosen by its result class."""
     from bmstats.cohort.validate import ValidationReport
+    from bmstats.estimate._result import CurveResult, ModelResult, Result, TestResult
+    from bmstats.estimate.cause_specific import CompetingRisksModels
+    from bmstats.estimate.rates import IncidenceRate
 
     if isinstance(result, ValidationReport):
         return _validation(result)
-    if _is_model(result):
+    if isinstance(result, (ModelResult, CompetingRisksModels)):
         return _model(result)
-    if _is_curve(result):
+    if isinstance(result, CurveResult):
         return _curve(result)
-    if _is_test(result):
+    if isinstance(result, TestResult):
         return _test(result)
-    if _is_rate(result):
+    if isinstance(result, IncidenceRate):
         return _rates(result)
-    return _generic(result)
-
-
-def _is_rate(result: Any) -> bool:
-    table = getattr(result, "table", None)
-    columns = {"n_event", "person_time", "rate", "lower", "upper"}
-    return isinstance(table, pd.DataFrame) and columns <= set(table.columns)
+    if isinstance(result, Result):
+        return _generic(result)
+    raise InputError(f"bmstats cannot display a {type(result).__name__}: not a bmstats result")
 
 
 def _rates(result: Any) -> Summary:
     from bmstats.report.table_builders import rate_table
 
     table = rate_table(result, title="", unit="person-time")
-    return Summary(_title(result), _notes(result), (table,), "", "Full frame: `.table`.")
+    return Summary(_title(result), result.notes, (table,), "", "Full frame: `.table`.")
 
 
 def _model(result: Any) -> Summary:
+    from bmstats.estimate.cause_specific import CompetingRisksModels
     from bmstats.report.table_builders import regression_table
 
     table = regression_table(result, title="")
     svg = _forest_svg(table) if options.display.figures else ""
-    where = "`.summary` (every column), `.cov`" if hasattr(result, "cov") else "`.summary`"
-    if getattr(result, "fits", None) is not None:
+    if isinstance(result, CompetingRisksModels):
         where = "`.fits` (each model's `.summary`)"
-    return Summary(_title(result), _notes(result), (table,), svg, f"Full estimates: {where}.")
+    else:
+        where = "`.summary` (every column), `.cov`"
+    return Summary(_title(result), result.notes, (table,), svg, f"Full estimates: {where}.")
 
 
 def _curve(result: Any) -> Summary:
+    from bmstats.estimate.cif import CumulativeIncidence
+    from bmstats.estimate.km import KaplanMeier
     from bmstats.report import table_builders as tb
 
     frame = result.table
@@ -142,9 +125,9 @@ def _curve(result: Any) -> Summary:
     tables: list[Table] = []
     if not times:
         tables.append(Table(pd.DataFrame({"": ["no follow-up time"]})))
-    elif "cause" in frame.columns:
+    elif isinstance(result, CumulativeIncidence):
         tables.append(tb.cif_table(result, times, title=""))
-    elif callable(getattr(result, "median", None)):
+    elif isinstance(result, KaplanMeier):
         tables.append(tb.survival_table(result, times, title=""))
     else:
         at = result.at(times)
@@ -159,22 +142,20 @@ def _curve(result: Any) -> Summary:
         tables.append(Table(pd.DataFrame(rows, columns=header), footnotes=("Estimate (95% CI) at each time.",)))
     tests = [_test_table(t) for t in _carried_tests(result)]
     svg = _curves_svg(result, frame) if options.display.figures and times else ""
-    return Summary(title, _notes(result), tuple(tables + tests), svg,
+    return Summary(title, result.notes, tuple(tables + tests), svg,
                    "Full curves: `.table`; other times: `.at(times)`.")
 
 
 def _carried_tests(result: Any) -> list[Any]:
-    out = []
-    for name in ("test", "logrank", "logrank_test"):
-        value = getattr(type(result), name, None)
-        if value is not None and not callable(value):
-            try:
-                test = getattr(result, name, None)
-            except InputError:  # a test that needs groups the result does not have
-                continue
-            if test is not None and _is_test(test):
-                out.append(test)
-    return out
+    """The test between groups a curve carries (the MCF comparison); none when it has one group."""
+    from bmstats.estimate.mcf import MeanCumulativeFunction
+
+    if isinstance(result, MeanCumulativeFunction) and len(result.groups) > 1:
+        try:
+            return [result.test]
+        except InputError:  # no test at the default tau (a group without events): the display shows none
+            return []
+    return []
 
 
 def _test_table(test: Any) -> Table:
@@ -185,16 +166,22 @@ def _test_table(test: Any) -> Table:
 
 
 def _test(result: Any) -> Summary:
+    from bmstats.estimate.logrank import LogRankTest
+    from bmstats.estimate.mcf import GroupComparison
+
     tables = [_test_table(result)]
-    per_group = getattr(result, "table", None)
-    if isinstance(per_group, pd.DataFrame) and {"group", "observed", "expected"} <= set(per_group.columns):
+    hint = "Values: `.statistic`, `.df`, `.p_value`."
+    if isinstance(result, LogRankTest):
+        per_group = result.table
         body = pd.DataFrame({"Group": per_group["group"].astype(str),
                              **({"Patients": [fmt_int(v) for v in per_group["n"]]} if "n" in per_group else {}),
                              "Observed": [fmt_num(v, 0) for v in per_group["observed"]],
                              "Expected": [fmt_num(v, 1) for v in per_group["expected"]]})
         tables.append(Table(body, footnotes=("Observed and expected events per group under equal hazards.",)))
-    return Summary(_title(result), _notes(result), tuple(tables), "",
-                   "Values: `.statistic`, `.df`, `.p_value`" + (", `.table`." if hasattr(result, "table") else "."))
+        hint = "Values: `.statistic`, `.df`, `.p_value`, `.table`."
+    elif isinstance(result, GroupComparison):
+        hint = "Values: `.statistic`, `.df`, `.p_value`, `.table`."
+    return Summary(_title(result), result.notes, tuple(tables), "", hint)
 
 
 def _validation(report: Any) -> Summary:
@@ -212,24 +199,15 @@ def _validation(report: Any) -> Summary:
 
 
 def _generic(result: Any) -> Summary:
-    frame = None
-    for name in ("summary", "table"):
-        value = getattr(result, name, None)
-        value = value() if callable(value) else value
-        if isinstance(value, pd.DataFrame):
-            frame, where = value, name
-            break
-    tables: tuple[Table, ...] = ()
-    hint = ""
-    if frame is not None:
-        limit = options.display.max_rows
-        shown = frame.reset_index() if frame.index.name or not isinstance(frame.index, pd.RangeIndex) else frame
-        shown = shown.head(limit)
-        body = shown.apply(lambda col: col.map(_cell) if col.dtype.kind in "fc" else col.astype(str))
-        tables = (Table(body),)
-        more = f" ({len(frame) - limit:,} more rows)" if len(frame) > limit else ""
-        hint = f"Full frame: `.{where}`{more}."
-    return Summary(_title(result), _notes(result), tables, "", hint)
+    """Any other result: its headline and the first rows of its tidy frame (``Result._tidy``)."""
+    frame = result._tidy()
+    limit = options.display.max_rows
+    shown = frame.reset_index() if frame.index.name or not isinstance(frame.index, pd.RangeIndex) else frame
+    shown = shown.head(limit)
+    body = shown.apply(lambda col: col.map(_cell) if col.dtype.kind in "fc" else col.astype(str))
+    more = f" ({len(frame) - limit:,} rows shown of {len(frame):,})" if len(frame) > limit else ""
+    where = ", ".join(f"`.{name}`" for name in type(result)._frames)
+    return Summary(_title(result), result.notes, (Table(body),), "", f"Full data: {where}{more}.")
 
 
 def _is_text(values: list[str]) -> bool:

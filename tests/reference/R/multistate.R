@@ -38,6 +38,8 @@ ref <- list(versions = list(R = R.version.string, survival = as.character(packag
 ref$rows <- list(patient_id = ms$patient_id, start = ms$tstart, stop = ms$tstop, from_state = ms$from,
                  to_state = ms$to)
 ref$overall <- aj(survfit(Surv(tstart, tstop, state) ~ 1, data = ms, id = patient_id, istate = istate))
+ref$overall_loglog <- aj(survfit(Surv(tstart, tstop, state) ~ 1, data = ms, id = patient_id, istate = istate,
+                                 conf.type = "log-log"))
 by <- lapply(c(0, 1), function(g) aj(survfit(Surv(tstart, tstop, state) ~ 1, data = ms[ms$her2pos == g, ],
                                               id = patient_id, istate = istate)))
 ref$by_her2pos <- by
