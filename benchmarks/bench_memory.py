@@ -59,7 +59,7 @@ def _status_kb(field: str) -> int:
 
 def measure(task: str, n: int) -> dict:
     """In this (fresh) process: build the frame, run the task under tracemalloc, return the figures."""
-    import bmstats as bm  # noqa: F401 (used by the task's code)
+    import bmstats as bm
 
     df = frame(n)
     code = TASKS[task][1]
