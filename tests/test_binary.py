@@ -139,3 +139,4 @@ def test_results_are_frozen_and_plot(patients):
     assert prop.table["estimate"].max() > 0
     fig = prop.plot()
     assert len(fig.axes) == 1 and len(fig.axes[0].get_yticklabels()) == len(SUBTYPES)
+

@@ -131,3 +131,10 @@ def test_rare_events_per_day_do_not_warn():
     with warnings.catch_warnings(action="error"):
         fit = bm.rate_regression(d, "y", "pt", "g")
     assert fit.summary.loc["Intercept", "coef"] < -15
+
+
+def test_no_events_is_refused_by_name():
+    data = pd.DataFrame({"n": [0, 0, 0, 0], "pt": [1.0, 2.0, 1.5, 3.0], "x": [0, 1, 0, 1]})
+    for family in ("poisson", "negative_binomial"):
+        with pytest.raises(InputError, match="column 'n': no events"):
+            bm.rate_regression(data, "n", "pt", "x", family=family)

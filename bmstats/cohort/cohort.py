@@ -5,6 +5,10 @@ DataFrames with ``Cohort.from_frames(patients, events=None, truth=None)`` (what 
 Both index the tables by the file's row number (``row``: header = row 1, first data row = row 2; frames
 given directly are numbered as if written to CSV) so that validation messages can name rows.
 ``.patients`` and ``.events`` hand out copies: a caller editing them cannot change the cohort.
+
+A cohort read with ``read_cohort(..., engine="duckdb")`` keeps its tables in DuckDB (``.engine_tables``);
+``.patients`` / ``.events`` then fetch them into pandas on first use (the whole table: use the relations for
+large ones).
 """
 from __future__ import annotations
 
@@ -53,6 +57,24 @@ class Cohort:
         As given.
     sources : dict
         As given.
+    engine : str or None
+        ``"duckdb"`` when the tables are held in DuckDB (``read_cohort(..., engine="duckdb")``), else None.
+    engine_tables : EngineTables or None
+        The engine-held tables: ``.patients`` and ``.events`` are the names of the canonical views (a column
+        ``row``, the file's row number, then the canonical columns in the schema's order and the site's
+        extra columns; dates DATE, numbers DOUBLE, integers BIGINT, codes and ids VARCHAR), ``.connection`` the
+        DuckDB connection holding them (None when read from DuckDB relations: their own connection holds the
+        views), ``.sql(text)`` runs a query there and returns a lazy relation, ``.relation(table)`` the view
+        as a relation.  None for a cohort held in pandas.
+    patients_relation, events_relation : duckdb.DuckDBPyRelation
+        The canonical views as lazy relations (engine-held cohorts only); any estimator accepts them as
+        ``data``.
+
+    Notes
+    -----
+    On an engine-held cohort, :func:`bmstats.validate` runs every rule as a query (only offending rows leave
+    the engine); ``len``, ``n_patients``, ``n_events`` and the repr are aggregate queries; ``.patients``,
+    ``.events``, ``to_files`` and the derivations that are not yet queries fetch the tables into pandas once.
 
     References
     ----------
@@ -60,12 +82,13 @@ class Cohort:
        Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
 
-    _patients: pd.DataFrame
-    _events: pd.DataFrame
+    _p: pd.DataFrame | None
+    _e: pd.DataFrame | None
     truth: dict | None = None
     sources: dict = field(default_factory=dict)
     _read_issues: pd.DataFrame = field(default_factory=empty_issues)
     _absent: dict = field(default_factory=dict)
+    engine_tables: Any = None
 
     def __init__(
         self,
@@ -85,12 +108,66 @@ class Cohort:
 
             patients, events, read_issues, absent = frames_to_tables(patients, events)
         set_ = object.__setattr__
-        set_(self, "_patients", patients)
-        set_(self, "_events", events if events is not None else schema.empty_frame("skeletal_events"))
+        set_(self, "_p", patients)
+        set_(self, "_e", events if events is not None else schema.empty_frame("skeletal_events"))
         set_(self, "truth", truth)
         set_(self, "sources", dict(sources or {}))
         set_(self, "_read_issues", read_issues if read_issues is not None else empty_issues())
         set_(self, "_absent", dict(absent or {}))
+        set_(self, "engine_tables", None)
+
+    @classmethod
+    def _from_engine(cls, tables, *, truth: dict | None = None, sources: dict | None = None,
+                     absent: dict | None = None) -> Cohort:
+        """A cohort whose tables stay in DuckDB (made by ``read_cohort(..., engine="duckdb")``)."""
+        self = cls.__new__(cls)
+        set_ = object.__setattr__
+        for name, value in (("_p", None), ("_e", None), ("truth", truth), ("sources", dict(sources or {})),
+                            ("_read_issues", empty_issues()), ("_absent", dict(absent or {})),
+                            ("engine_tables", tables)):
+            set_(self, name, value)
+        return self
+
+    # -- where the tables are held --------------------------------------------------------------
+    @property
+    def engine(self) -> str | None:
+        """``"duckdb"`` when the tables are held in DuckDB, None when they are pandas frames."""
+        return None if self.engine_tables is None else "duckdb"
+
+    @property
+    def patients_relation(self):
+        """The canonical patients view as a lazy DuckDB relation (engine-held cohorts only)."""
+        return self._engine_only().relation("patients")
+
+    @property
+    def events_relation(self):
+        """The canonical skeletal-events view as a lazy DuckDB relation (engine-held cohorts only)."""
+        return self._engine_only().relation("skeletal_events")
+
+    def _engine_only(self):
+        if self.engine_tables is None:
+            from bmstats._checks import InputError
+
+            raise InputError("this cohort is held in pandas (.patients, .events); read it with "
+                             "read_cohort(..., engine='duckdb') to hold its tables in DuckDB")
+        return self.engine_tables
+
+    @property
+    def _patients(self) -> pd.DataFrame:
+        """The patients frame (fetched from the engine once for an engine-held cohort)."""
+        if self._p is None:
+            from bmstats.cohort.engine_frames import fetch_table
+
+            object.__setattr__(self, "_p", fetch_table(self.engine_tables, "patients"))
+        return self._p
+
+    @property
+    def _events(self) -> pd.DataFrame:
+        if self._e is None:
+            from bmstats.cohort.engine_frames import fetch_table
+
+            object.__setattr__(self, "_e", fetch_table(self.engine_tables, "skeletal_events"))
+        return self._e
 
     @classmethod
     def from_frames(
@@ -130,6 +207,9 @@ class Cohort:
         Cohort
             A new cohort; this one is unchanged.
         """
+        if self.engine_tables is not None:
+            return type(self)._from_engine(self.engine_tables, truth=truth, sources=self.sources,
+                                           absent=self._absent)
         return type(self)(
             self._patients, self._events, truth, sources=self.sources,
             read_issues=self._read_issues, absent=self._absent, canonical=True,
@@ -149,30 +229,46 @@ class Cohort:
 
     @property
     def n_patients(self) -> int:
+        if self._p is None:
+            return self.engine_tables.count("patients")
         return len(self._patients)
 
     @property
     def n_events(self) -> int:
+        if self._e is None:
+            return self.engine_tables.count("skeletal_events")
         return len(self._events)
 
     def __len__(self) -> int:
-        return len(self._patients)
+        return self.n_patients
 
     def __repr__(self) -> str:
-        p = self._patients
-        n_bm = int(p["bm_date"].notna().sum())
-        n_dead = int(p["death_date"].notna().sum())
+        if self._p is None:
+            got = self.engine_tables.fetch(
+                f'SELECT count(*) AS n, count("bm_date") AS n_bm, count("death_date") AS n_dead '
+                f'FROM "{self.engine_tables.patients}"')
+            n, n_bm, n_dead = (int(got[c].iloc[0]) for c in ("n", "n_bm", "n_dead"))
+        else:
+            p = self._patients
+            n, n_bm, n_dead = len(p), int(p["bm_date"].notna().sum()), int(p["death_date"].notna().sum())
         src = f" from {self.sources['patients']}" if self.sources.get("patients") else ""
         synth = " (synthetic: .truth holds its parameters)" if self.truth is not None else ""
+        held = " (held in DuckDB)" if self.engine_tables is not None else ""
         return (
-            f"Cohort{src}{synth}: {len(p):,} patients ({n_bm:,} with bone metastasis, {n_dead:,} died), "
-            f"{len(self._events):,} skeletal events"
+            f"Cohort{src}{synth}{held}: {n:,} patients ({n_bm:,} with bone metastasis, {n_dead:,} died), "
+            f"{self.n_events:,} skeletal events"
         )
 
     def _repr_html_(self) -> str:
         import html
 
-        return f"<div><strong>{html.escape(repr(self))}</strong>{self._patients.head(10).to_html()}</div>"
+        if self._p is None:
+            from bmstats.cohort.engine_frames import fetch_table
+
+            head = fetch_table(self.engine_tables, "patients", limit=10)
+        else:
+            head = self._patients.head(10)
+        return f"<div><strong>{html.escape(repr(self))}</strong>{head.to_html()}</div>"
 
     # -- writing --------------------------------------------------------------------------------
     def to_files(self, folder: str | Path) -> dict[str, Path]:

@@ -55,9 +55,13 @@ class Endpoint:
     status_labels: dict
 
     def __repr__(self) -> str:
-        counts = self.data["status"].value_counts().sort_index()
+        if isinstance(self.data, pd.DataFrame):
+            counts = self.data["status"].value_counts().sort_index()
+        else:  # rows in an engine: count them there
+            got = self.data.relation.aggregate("status, COUNT(*) AS n", "status").df().sort_values("status")
+            counts = pd.Series(got["n"].to_numpy(), index=got["status"].to_numpy())
         parts = ", ".join(f"{self.status_labels[int(k)]}: {int(v):,}" for k, v in counts.items())
-        return f"{self.exclusions.title}: {len(self.data):,} patients ({parts})\n{self.exclusions!r}"
+        return f"{self.exclusions.title}: {int(counts.sum()):,} patients ({parts})\n{self.exclusions!r}"
 
 
 def event_dates(p: pd.DataFrame, e: pd.DataFrame, name: str) -> pd.Series:
@@ -110,20 +114,7 @@ def endpoint(
     counting-process rows split at the exposures' dates as R's ``tmerge(..., tdc())``
     (:mod:`bmstats.cohort.timevarying`); the exclusions are the same.
     """
-    competing = (competing,) if isinstance(competing, str) else tuple(competing)
-    if origin not in ORIGINS:
-        raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
-    for name in (event, *competing):
-        if name not in EVENTS or name == "diagnosis":
-            raise InputError(f"unknown event {name!r}; expected one of {', '.join(EVENTS[1:])}")
-    if event in competing or len(set(competing)) != len(competing):
-        raise InputError(f"event {event!r} and competing events {competing} must all differ")
-    if origin in (event, *competing):
-        raise InputError(f"origin {origin!r} cannot also be the event or a competing event")
-    if unit not in UNITS:
-        raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
-    if horizon is not None:
-        horizon = positive_number(horizon, "horizon", unit)
+    competing, horizon = check_endpoint_options(event, competing, origin, unit, horizon)
     check_unique_ids(p)
     cov = _covariates(p, covariates)
     if time_varying is not None:
@@ -137,7 +128,7 @@ def endpoint(
     d_ev = np.column_stack([_days(event_dates(p, e, n), o) for n in names])  # NaN: did not happen
 
     label = origin.replace("_", " ")
-    title = f"{event} from {origin}" + (f" (competing: {', '.join(competing)})" if competing else "")
+    title = endpoint_title(event, competing, origin)
     log = ExclusionBuilder(p["patient_id"], title)
     log.exclude(f"no {label} date (origin missing)", o.isna().to_numpy())
     log.exclude("last_fu_date missing", fu.isna().to_numpy())
@@ -175,10 +166,39 @@ def endpoint(
         ]) / UNITS[unit]
         data = split_rows(data, switch, list(time_varying), p[cov] if cov else None, np.flatnonzero(keep))
     data.attrs["exclusions"] = exclusions
-    data.attrs["endpoint"] = {"event": event, "competing": list(competing), "origin": origin, "unit": unit,
-                              "horizon": horizon, "status_labels": labels,
-                              "time_varying": dict(time_varying) if time_varying is not None else None}
+    data.attrs["endpoint"] = endpoint_attrs(event, competing, origin, unit, horizon, time_varying)
     return Endpoint(data, exclusions, labels)
+
+
+def check_endpoint_options(event: str, competing, origin: str, unit: str, horizon) -> tuple[tuple, float | None]:
+    """The options of an endpoint checked (the package's error naming the bad one); returns ``competing`` as
+    a tuple and ``horizon`` as a float (or None)."""
+    competing = (competing,) if isinstance(competing, str) else tuple(competing)
+    if origin not in ORIGINS:
+        raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
+    for name in (event, *competing):
+        if name not in EVENTS or name == "diagnosis":
+            raise InputError(f"unknown event {name!r}; expected one of {', '.join(EVENTS[1:])}")
+    if event in competing or len(set(competing)) != len(competing):
+        raise InputError(f"event {event!r} and competing events {competing} must all differ")
+    if origin in (event, *competing):
+        raise InputError(f"origin {origin!r} cannot also be the event or a competing event")
+    if unit not in UNITS:
+        raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    if horizon is not None:
+        horizon = positive_number(horizon, "horizon", unit)
+    return competing, horizon
+
+
+def endpoint_attrs(event: str, competing: tuple, origin: str, unit: str, horizon, time_varying) -> dict:
+    """What an endpoint frame carries in ``attrs["endpoint"]`` (read by the estimators for the time axis)."""
+    labels = {0: "censored", **{i + 1: n for i, n in enumerate((event, *competing))}}
+    return {"event": event, "competing": list(competing), "origin": origin, "unit": unit, "horizon": horizon,
+            "status_labels": labels, "time_varying": dict(time_varying) if time_varying is not None else None}
+
+
+def endpoint_title(event: str, competing: tuple, origin: str) -> str:
+    return f"{event} from {origin}" + (f" (competing: {', '.join(competing)})" if competing else "")
 
 
 def _covariates(p: pd.DataFrame, covariates: Sequence[str] | None,

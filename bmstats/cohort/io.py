@@ -45,7 +45,7 @@ class CohortReadError(InputError):
     """A cohort file that cannot be read at all (missing, empty, binary, unknown type)."""
 
 
-def read_cohort(patients, events=None, mapping=None) -> Cohort:
+def read_cohort(patients, events=None, mapping=None, *, engine=None) -> Cohort:
     """Read a cohort from files or DataFrames, with a site's mapping to the canonical columns and codes.
 
     File type by suffix: .csv/.txt/.tsv, .parquet, .xlsx/.xls, .dta (Stata), .sas7bdat/.xpt (SAS). Values that
@@ -60,6 +60,11 @@ def read_cohort(patients, events=None, mapping=None) -> Cohort:
         The skeletal events table.
     mapping : str, Path or dict, optional
         A YAML mapping (or its dict) renaming the site's columns and recoding its values (docs/cohort.md).
+    engine : {None, "pandas", "duckdb"} or duckdb.DuckDBPyConnection, default None
+        None or "pandas": read into pandas frames.  "duckdb" (or a DuckDB connection to use): keep the tables
+        in DuckDB; ``patients`` and ``events`` are then paths to Parquet or CSV files (a glob included) or
+        DuckDB relations, the mapping is applied as SQL, and :func:`bmstats.validate` runs as queries
+        (docs/scale.md, "Cohorts at scale").
 
     Returns
     -------
@@ -72,6 +77,10 @@ def read_cohort(patients, events=None, mapping=None) -> Cohort:
        Epidemiology (STROBE) statement. Lancet 2007;370:1453-1457.
     """
     m = load_mapping(mapping)
+    if engine is not None and not (isinstance(engine, str) and engine == "pandas"):
+        from bmstats.cohort.engine_io import read_engine_cohort
+
+        return read_engine_cohort(patients, events, m, engine)
     raw_p, src_p = _read_any(patients, m, "patients")
     raw_e, src_e = (None, None) if events is None else _read_any(events, m, "skeletal_events")
     sources = {name: src for name, src in (("patients", src_p), ("skeletal_events", src_e)) if src}

@@ -57,9 +57,33 @@ class RecurrentEvents:
 
     def __repr__(self) -> str:
         d = self.data
-        return (f"{self.exclusions.title}: {d['id'].nunique():,} patients, {int(d['event'].sum()):,} events, "
-                f"{int(d['terminal'].sum()):,} deaths; {len(self.dropped_events):,} events not counted\n"
+        if isinstance(d, pd.DataFrame):
+            n_p, n_ev, n_dead = d["id"].nunique(), d["event"].sum(), d["terminal"].sum()
+        else:  # rows in an engine: count them there
+            n_p, n_ev, n_dead = d.relation.aggregate(
+                "COUNT(DISTINCT id), COALESCE(SUM(event), 0), COALESCE(SUM(terminal), 0)").fetchall()[0]
+        return (f"{self.exclusions.title}: {int(n_p):,} patients, {int(n_ev):,} events, "
+                f"{int(n_dead):,} deaths; {len(self.dropped_events):,} events not counted\n"
                 f"{self.exclusions!r}")
+
+
+RESERVED = ("id", "start", "stop", "event", "terminal", "enum", "event_type")
+
+
+def check_recurrent_options(origin: str, unit: str, window_days, event_types) -> list | None:
+    """The options of :func:`recurrent_events` checked; returns ``event_types`` as a list (or None)."""
+    if origin not in ORIGINS:
+        raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
+    if unit not in UNITS:
+        raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    if window_days is not None and (int(window_days) != window_days or window_days < 0):
+        raise InputError(f"window_days must be a whole number of days >= 0, got {window_days!r}")
+    if event_types is not None:
+        event_types = [event_types] if isinstance(event_types, str) else list(event_types)
+        unknown = [t for t in event_types if t not in schema.EVENT_TYPES]
+        if unknown:
+            raise InputError(f"unknown event type(s) {unknown}; expected from {', '.join(schema.EVENT_TYPES)}")
+    return event_types
 
 
 def recurrent_events(
@@ -72,19 +96,9 @@ def recurrent_events(
     covariates: Sequence[str] | None = None,
 ) -> RecurrentEvents:
     """Counting-process rows of skeletal events from ``origin`` (module docstring has the definitions)."""
-    if origin not in ORIGINS:
-        raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
-    if unit not in UNITS:
-        raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
-    if window_days is not None and (int(window_days) != window_days or window_days < 0):
-        raise InputError(f"window_days must be a whole number of days >= 0, got {window_days!r}")
-    if event_types is not None:
-        event_types = [event_types] if isinstance(event_types, str) else list(event_types)
-        unknown = [t for t in event_types if t not in schema.EVENT_TYPES]
-        if unknown:
-            raise InputError(f"unknown event type(s) {unknown}; expected from {', '.join(schema.EVENT_TYPES)}")
+    event_types = check_recurrent_options(origin, unit, window_days, event_types)
     check_unique_ids(p)
-    cov = _covariates(p, covariates, reserved=("id", "start", "stop", "event", "terminal", "enum", "event_type"))
+    cov = _covariates(p, covariates, reserved=RESERVED)
 
     o = event_dates(p, e, origin)
     fu = p["last_fu_date"]

@@ -29,6 +29,14 @@ RESERVED = ("patient_id", "start", "stop", "status", "time")
 
 def check_exposures(time_varying: Mapping, patients: pd.DataFrame) -> dict[str, str]:
     """``{name: date column | "skeletal_event"}`` checked: names are new column names, sources are dates."""
+    return check_exposure_columns(
+        time_varying, list(patients.columns),
+        lambda c: pd.api.types.is_datetime64_any_dtype(patients[c]), lambda c: str(patients[c].dtype))
+
+
+def check_exposure_columns(time_varying: Mapping, columns: list, is_date, dtype_of) -> dict[str, str]:
+    """:func:`check_exposures` over the patients' column names, ``is_date(column)`` and ``dtype_of(column)``
+    (the same checks and messages for a pandas frame and a table inside an engine)."""
     if not isinstance(time_varying, Mapping) or not time_varying:
         raise InputError("time_varying must be a non-empty mapping {exposure name: date column or "
                          f"'{SKELETAL_EVENT}'}}, got {time_varying!r}")
@@ -39,19 +47,19 @@ def check_exposures(time_varying: Mapping, patients: pd.DataFrame) -> dict[str, 
         if name in RESERVED:
             raise InputError(f"time_varying: exposure name {name!r} clashes with a column of the rows "
                              f"({', '.join(RESERVED)})")
-        if name in patients.columns:
+        if name in columns:
             raise InputError(f"time_varying: exposure name {name!r} is already a column of patients; choose "
                              "another name (e.g. the date column without '_date')")
         if source == SKELETAL_EVENT:
             out[name] = source
             continue
-        if not isinstance(source, str) or source not in patients.columns:
-            dates = [c for c in patients.columns if pd.api.types.is_datetime64_any_dtype(patients[c])]
+        if not isinstance(source, str) or source not in columns:
+            dates = [c for c in columns if is_date(c)]
             raise InputError(f"time_varying[{name!r}]: {source!r} is not a date column of patients nor "
                              f"'{SKELETAL_EVENT}'; date columns: {', '.join(dates)}")
-        if not pd.api.types.is_datetime64_any_dtype(patients[source]):
+        if not is_date(source):
             raise InputError(f"time_varying[{name!r}]: column {source!r} of patients holds no dates "
-                             f"(dtype {patients[source].dtype})")
+                             f"(dtype {dtype_of(source)})")
         out[name] = source
     return out
 

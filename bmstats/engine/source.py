@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError
+from bmstats._relation import EngineFrame
 
 _VIEW_NAMES = itertools.count()
 
@@ -74,6 +75,8 @@ def is_engine_data(data: object) -> bool:
     """True when ``data`` is not a pandas frame but something an engine can aggregate."""
     if isinstance(data, pd.DataFrame):
         return False
+    if isinstance(data, EngineFrame):
+        return True
     if isinstance(data, (str, os.PathLike)):
         return True
     module = type(data).__module__ or ""
@@ -83,6 +86,8 @@ def is_engine_data(data: object) -> bool:
 def engine_source(data: object) -> Source:
     """The :class:`Source` for ``data`` (see the module docstring), or the package's error naming what
     was given."""
+    if isinstance(data, EngineFrame):  # rows derived by an engine-backed cohort, still in DuckDB
+        return _duckdb_relation_source(data.relation, "the cohort's rows in DuckDB")
     if isinstance(data, (str, os.PathLike)):
         return _path_source(str(data))
     module = type(data).__module__ or ""
@@ -152,7 +157,7 @@ def _path_source(path: str) -> Source:
     return Source("duckdb", view, columns, f"{path!r}", _duckdb_runner(con), con)
 
 
-def _duckdb_relation_source(rel) -> Source:
+def _duckdb_relation_source(rel, description: str = "the DuckDB relation") -> Source:
     duckdb = _duckdb()
     if not isinstance(rel, duckdb.DuckDBPyRelation):
         raise InputError(f"data: a DuckDB {type(rel).__name__} is not a relation; pass con.sql('...') or "
@@ -160,7 +165,7 @@ def _duckdb_relation_source(rel) -> Source:
     view = f"bmstats_source_{next(_VIEW_NAMES)}"
     columns = {name: str(kind) for name, kind in zip(rel.columns, rel.types)}
     # the relation stays lazy in its own connection: each query runs over it there
-    return Source("duckdb", view, columns, "the DuckDB relation", _relation_runner(rel, view), rel)
+    return Source("duckdb", view, columns, description, _relation_runner(rel, view), rel)
 
 
 def _polars_source(frame) -> Source:

@@ -207,7 +207,7 @@ def _profile_limits(X, y, coef, se, deviance, conf_level, names) -> tuple[np.nda
             a, b = sorted((inner, outer))
             try:
                 out[j] = optimize.brentq(f, a, b, xtol=1e-13, rtol=1e-13)
-            except ValueError:  # the profile is not monotone there (e.g. separation): no limit to report
+            except (ValueError, RuntimeError):  # no sign change, or no convergence (e.g. separation)
                 out[j] = np.nan
                 warnings.warn(f"logistic: the profile likelihood of {names[j]!r} could not be inverted on the "
                               f"{'upper' if sign > 0 else 'lower'} side (separation?); that limit is missing",

@@ -180,6 +180,8 @@ def rate_regression(
     bad = ~np.isfinite(y) | (y < 0) | (y != np.round(y))
     if bad.any():
         _fail(events, "event counts must be non-negative integers", data, bad, id)
+    if not y.any():  # the Poisson MLE of the intercept is -infinity: IRLS would fail on a NaN deviance
+        raise InputError(f"column {events!r}: no events (every count is 0), so the rates cannot be modelled")
     pt = numeric_array(data, person_time)
     bad = ~np.isfinite(pt) | (pt <= 0)
     if bad.any():
