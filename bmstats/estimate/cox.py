@@ -144,7 +144,9 @@ class _CoxModel:
         S1, D1 = self._risk_and_death_sums_x(wr)
         S0l = S0[rep] - frac * D0[rep]
         inv = omega / S0l
-        loglik = float(self.w[ev] @ eta_ev - omega @ (np.log(S0l) + shift))
+        with np.errstate(invalid="ignore", divide="ignore"):  # far out along a diverging effect the Efron
+            # denominators can round to <= 0: a non-finite log likelihood, which Newton-Raphson halves away from
+            loglik = float(self.w[ev] @ eta_ev - omega @ (np.log(S0l) + shift))
         K = rs.K
         c = np.bincount(rep, inv, minlength=K)
         e = np.bincount(rep, inv * frac, minlength=K)
