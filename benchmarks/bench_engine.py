@@ -27,13 +27,23 @@ PY_TASKS = {
     "fine_gray": 'bm.fine_gray(path, "time", "status", FORMULA, cause=1)',
     "km": 'bm.kaplan_meier(path, "time", "event", by="grp")',
     "cif": 'bm.cumulative_incidence(path, "time", "status", by="grp")',
+    # events per person-time: the 0/1 event over the follow-up time in days
+    "poisson": 'bm.rate_regression(path, "event", "time", FORMULA)',
+    "mcf": 'bm.mean_cumulative_function(path, "id", "start", "stop", "event", by="grp", method="nelson-aalen")',
+    "mcf_gl": 'bm.mean_cumulative_function(path, "id", "start", "stop", "event", terminal="terminal", by="grp")',
 }
+# the same calls on a pandas frame read before the clock starts (the in-memory path)
+PANDAS_TASKS = {"poisson", "mcf", "mcf_gl"}
 R_TASKS = {
     "cox": f"coxph(Surv(time, event) ~ {R_FORMULA}, data = d)",
     "cox_robust": f"coxph(Surv(time, event) ~ {R_FORMULA}, data = d, robust = TRUE)",
     "km": "survfit(Surv(time, event) ~ grp, data = d)",
     "cif": "cuminc(d$time, d$status, d$grp)",
+    "poisson": f"glm(event ~ {R_FORMULA} + offset(log(time)), family = poisson, data = d)",
+    # the robust (infinitesimal jackknife) standard error of the Nelson-Aalen mean cumulative function
+    "mcf": "survfit(Surv(start, stop, event) ~ grp, data = d, id = id)",
 }
+RECURRENT = {"mcf", "mcf_gl"}
 
 
 def data_path(n: int) -> Path:
@@ -43,12 +53,21 @@ def data_path(n: int) -> Path:
     return make(Path(tempfile.gettempdir()) / f"bmstats_registry_{n}.parquet", n)
 
 
-def csv_path(n: int) -> Path:
-    csv = Path(tempfile.gettempdir()) / f"bmstats_registry_{n}.csv"
+def recurrent_path(n: int) -> Path:
+    sys.path.insert(0, str(HERE))
+    from registry_data import make_recurrent
+
+    return make_recurrent(Path(tempfile.gettempdir()) / f"bmstats_recurrent_{n}.parquet", n)
+
+
+def csv_path(n: int, recurrent: bool = False) -> Path:
+    name = "recurrent" if recurrent else "registry"
+    csv = Path(tempfile.gettempdir()) / f"bmstats_{name}_{n}.csv"
     if not csv.exists():
         import duckdb
 
-        duckdb.connect().execute(f"COPY (SELECT * FROM '{data_path(n)}') TO '{csv}' (HEADER)")
+        source = recurrent_path(n) if recurrent else data_path(n)
+        duckdb.connect().execute(f"COPY (SELECT * FROM '{source}') TO '{csv}' (HEADER)")
     return csv
 
 
@@ -67,18 +86,21 @@ def _report(out: subprocess.CompletedProcess, case: Case) -> float:
     return seconds
 
 
-def python_case(task: str, n: int, key: str) -> Case:
+def python_case(task: str, n: int, key: str, pandas: bool = False) -> Case:
+    source = recurrent_path(n) if key in RECURRENT else data_path(n)
     code = (
         "import resource, sys, time\n"
         "import bmstats as bm\n"
         f"FORMULA = {FORMULA!r}\n"
-        f"path = {str(data_path(n))!r}\n"
-        "t0 = time.perf_counter()\n"
+        f"path = {str(source)!r}\n"
+        + ("import pandas as pd\npath = pd.read_parquet(path)\n" if pandas else "")
+        + "t0 = time.perf_counter()\n"
         f"{PY_TASKS[key]}\n"
         "print('SECONDS', time.perf_counter() - t0)\n"
         "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
-    case = Case(task, n, "bmstats", lambda: None, measure_memory=False, note="DuckDB, from Parquet")
+    case = Case(task, n, "bmstats (pandas)" if pandas else "bmstats", lambda: None, measure_memory=False,
+                note="in memory, reading not timed" if pandas else "DuckDB, from Parquet")
 
     def run() -> float:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
@@ -91,7 +113,7 @@ def python_case(task: str, n: int, key: str) -> Case:
 def r_case(task: str, n: int, key: str) -> Case:
     code = (
         "suppressMessages({library(survival); library(cmprsk); library(data.table)})\n"
-        f"d <- as.data.frame(fread('{csv_path(n)}'))\n"
+        f"d <- as.data.frame(fread('{csv_path(n, key in RECURRENT)}'))\n"
         f"t0 <- proc.time()[['elapsed']]; fit <- {R_TASKS[key]}; t1 <- proc.time()[['elapsed']]\n"
         "cat('SECONDS', t1 - t0, '\\n')\n"
         "hwm <- grep('VmHWM', readLines('/proc/self/status'), value = TRUE)\n"
@@ -112,13 +134,18 @@ def cases(quick: bool) -> list[Case]:
     n = 200_000 if quick else 10_000_000
     names = {"cox": "Cox, Efron, p = 10, from Parquet", "cox_robust": "Cox + robust variance, from Parquet",
              "fine_gray": "Fine-Gray + sandwich variance, from Parquet", "km": "Kaplan-Meier, 3 groups, from Parquet",
-             "cif": "CIF + Gray's test, 3 groups, from Parquet"}
+             "cif": "CIF + Gray's test, 3 groups, from Parquet",
+             "poisson": "Poisson rate regression, p = 10, from Parquet",
+             "mcf": "MCF (Nelson-Aalen, robust SE), 3 groups, recurrent rows, from Parquet",
+             "mcf_gl": "MCF (Ghosh-Lin, deaths), 3 groups, recurrent rows, from Parquet"}
     out = []
     for key, task in names.items():
         out.append(python_case(task, n, key))
+        if key in PANDAS_TASKS:
+            out.append(python_case(task, n, key, pandas=True))
         # the Fine-Gray target is set against R's coxph on the same data (crr does not finish at this size)
         r_key = "cox" if key == "fine_gray" else key
-        if rscript_available():
+        if rscript_available() and r_key in R_TASKS:
             out.append(r_case(task, n, r_key))
     if os.environ.get("BMSTATS_BENCH_RECORD") == "1":
         big = 100_000_000

@@ -32,6 +32,11 @@ def chunk(seed: int, n: int) -> pa.Table:
 
 def make(path: str | Path, n: int, seed: int = 2024) -> Path:
     """Write (or reuse) ``path`` with ``n`` rows."""
+    return _write(path, n, lambda i, rows, done: chunk(seed + i, rows))
+
+
+def _write(path: str | Path, n: int, part_of) -> Path:
+    """Write (or reuse) ``path`` with ``n`` rows made in chunks: ``part_of(i, rows, rows done before)``."""
     path = Path(path)
     if path.exists() and pq.ParquetFile(path).metadata.num_rows == n:
         return path
@@ -40,7 +45,7 @@ def make(path: str | Path, n: int, seed: int = 2024) -> Path:
     writer = None
     done = 0
     for i in range((n + CHUNK - 1) // CHUNK):
-        part = chunk(seed + i, min(CHUNK, n - done))
+        part = part_of(i, min(CHUNK, n - done), done)
         if writer is None:
             writer = pq.ParquetWriter(tmp, part.schema)
         writer.write_table(part)
@@ -48,6 +53,32 @@ def make(path: str | Path, n: int, seed: int = 2024) -> Path:
     writer.close()
     tmp.rename(path)
     return path
+
+
+def recurrent_chunk(seed: int, n_rows: int, first_id: int) -> pa.Table:
+    """Counting-process rows of recurrent skeletal events: 4 rows per subject, integer days (ties), a late entry
+    for a fifth of the subjects, a terminal event (death) ending the last row of a fifth of them."""
+    rng = np.random.default_rng(seed)
+    n = n_rows // 4
+    grp = rng.choice(np.array(["a", "b", "c"]), n)
+    scale = np.where(grp == "b", 150.0, 220.0)
+    inc = np.ceil(rng.exponential(scale[:, None], (n, 4)))
+    entry = np.where(rng.random(n) < 0.2, rng.integers(1, 90, n), 0).astype(float)
+    stop = entry[:, None] + np.cumsum(inc, axis=1)
+    start = stop - inc
+    event = np.ones((n, 4), dtype=np.int64)
+    dies = rng.random(n) < 0.2
+    event[:, 3] = np.where(dies, 0, (rng.random(n) < 0.5).astype(np.int64))
+    terminal = np.zeros((n, 4), dtype=np.int64)
+    terminal[:, 3] = dies
+    ids = np.repeat(np.arange(first_id, first_id + n, dtype=np.int64), 4)
+    return pa.table({"id": ids, "grp": np.repeat(grp, 4), "start": start.ravel(), "stop": stop.ravel(),
+                     "event": event.ravel(), "terminal": terminal.ravel()})
+
+
+def make_recurrent(path: str | Path, n: int, seed: int = 2025) -> Path:
+    """Write (or reuse) ``path`` with ``n`` recurrent-event rows (a multiple of 4)."""
+    return _write(path, n, lambda i, rows, done: recurrent_chunk(seed + i, rows, done // 4))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--mapping", metavar="MAPPING", help="YAML mapping of the site's columns and codes")
     v.add_argument("--format", choices=("text", "json", "junit"), default="text", help="report format (default text)")
     v.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    v.add_argument("--engine", choices=("pandas", "duckdb"), default="pandas",
+                   help="duckdb: keep Parquet/CSV files (globs included) in DuckDB and run every rule as a query "
+                        "(registry scale; docs/scale.md); default pandas")
     v.set_defaults(handler=_validate)
 
     d = sub.add_parser("datasets", help="list or export the bundled data sets")
@@ -117,13 +120,13 @@ def _validate(args) -> int:
     from bmstats.cohort.validate import validate
 
     try:
-        cohort = read_cohort(args.patients, args.events, args.mapping)
+        cohort = read_cohort(args.patients, args.events, args.mapping, engine=args.engine)
+        report = validate(cohort)  # on the engine path, a malformed file may only show now
     except InputError as exc:
         if args.debug:
             raise
         _err(f"bmstats validate: {_one_line(exc)}")
         return EXIT_UNREADABLE
-    report = validate(cohort)
     text = {"text": report.to_text, "json": report.to_json, "junit": report.to_junit}[args.format]()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

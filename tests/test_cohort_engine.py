@@ -8,6 +8,7 @@ import pytest
 import bmstats as bm
 from bmstats._checks import InputError
 from bmstats.cohort.io import CohortReadError
+from bmstats.cohort.mapping import MappingError
 
 
 @pytest.fixture(scope="module")
@@ -95,5 +96,5 @@ def test_hostile_inputs_raise_the_package_errors(files, tmp_path):
     pd.DataFrame({"patient_id": ["a"], "codes": [[1, 2]]}).to_parquet(listy)
     with pytest.raises(CohortReadError, match="'codes' has type"):
         bm.read_cohort(listy, engine="duckdb")
-    with pytest.raises(bm.cohort.mapping.MappingError, match="not supported on the engine path"):
+    with pytest.raises(MappingError, match="not supported on the engine path"):
         bm.read_cohort(files / "patients.csv", engine="duckdb", mapping={"date_format": "%x"})

@@ -75,3 +75,36 @@ def test_spark_errors_name_the_column(spark, frame):
     sdf = spark.createDataFrame(frame.assign(time=frame.time.where(frame.index != 4, -2.0)))
     with pytest.raises(InputError, match="'time'.*non-negative"):
         bm.kaplan_meier(sdf, "time", "event")
+
+
+def test_spark_mean_cumulative_function_equals_pandas(spark):
+    from test_engine_recurrent import recurrent_rows
+
+    rows = recurrent_rows(seed=9, n=150)
+    sdf = spark.createDataFrame(rows)
+    for options in ({"terminal": "terminal", "by": "group"}, {"method": "nelson-aalen"}):
+        ref = bm.mean_cumulative_function(rows, "id", "start", "stop", "event", **options).table
+        got = bm.mean_cumulative_function(sdf, "id", "start", "stop", "event", **options).table
+        assert list(got["group"]) == list(ref["group"])
+        for col in ("time", "n_risk", "estimate", "std_err"):
+            np.testing.assert_allclose(got[col], ref[col], rtol=1e-10)
+    bad = rows.copy()
+    bad.loc[4, "stop"] = bad.loc[4, "start"]
+    with pytest.raises(InputError, match=r"'stop': stop must be greater than start.*id"):
+        bm.mean_cumulative_function(spark.createDataFrame(bad), "id", "start", "stop", "event")
+
+
+def test_spark_rate_regression_equals_pandas(spark):
+    from test_engine_recurrent import subject_counts
+
+    counts = subject_counts(seed=8, n=800)
+    sdf = spark.createDataFrame(counts)
+    for family in ("poisson", "negative_binomial"):
+        ref = bm.rate_regression(counts, "events", "years", "age + C(grade) + her2", family=family)
+        got = bm.rate_regression(sdf, "events", "years", "age + C(grade) + her2", family=family)
+        for col in ("coef", "std_err", "lower", "upper"):
+            np.testing.assert_allclose(got.summary[col], ref.summary[col], rtol=1e-10)
+        np.testing.assert_allclose([got.deviance, got.loglik], [ref.deviance, ref.loglik], rtol=1e-10)
+    bad = counts.assign(years=counts.years.where(counts.index != 3, -1.0))
+    with pytest.raises(InputError, match=r"'years': person-time must be positive \(negative values found\); id 3"):
+        bm.rate_regression(spark.createDataFrame(bad), "events", "years", "age", id="id")

@@ -79,6 +79,11 @@ def test_concordance_bad_input(data):
         bm.concordance(data.assign(z=0), "t", "z", "lp")
     with pytest.raises(InputError, match="tau"):
         bm.concordance(data, "t", "relapse", "lp", tau=-1)
+    fit = bm.cox(data, "t", "relapse", "age")  # a model is not a predictor (was numpy's TypeError)
+    with pytest.raises(InputError, match="predictor must be a column name or an array of numbers.*got CoxResult"):
+        bm.concordance(data, "t", "relapse", fit)
+    with pytest.raises(InputError, match="prognostic index must be a column name or an array of numbers"):
+        bm.royston_d(["a"] * len(data), data, "t", "relapse")
 
 
 def test_royston_d_equals_survival_royston(data):

@@ -139,6 +139,8 @@ def test_bad_input_is_named(cox_fit, models, newdata):
         bm.predict_risk(cox_fit, newdata, TIMES, cause=2)
     with pytest.raises(InputError, match="cause 3"):
         bm.predict_risk(models, newdata, TIMES, cause=3)
+    with pytest.raises(InputError, match="cause must be a positive integer status code.*got 'a'"):
+        bm.predict_risk(models, newdata, TIMES, cause="a")  # was int()'s ValueError
     with pytest.raises(InputError, match="does not know"):
         bm.predict_risk(object(), newdata, TIMES)
     only1 = bm.competing_risks_models(rotterdam(), "t", "st", "age", cause=[1])

@@ -111,7 +111,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
             issues.append(_unused_keys(table, tmap, c, unused))
         else:
             frame[c] = _text(_column(raw, c, all_text), missing) if raw[c].dtype == object else raw[c]
-    for c in set(tmap.values) - set(raw.columns):
+    for c in sorted(set(tmap.values) - set(raw.columns)):
         issues.append(issue_frame("BM107-mapping-value-unused", table, [1], "", c,
                                   f"values: recoding given for column {tmap.value_keys.get(c, c)!r}, "
                                   "which the file does not have"))
@@ -237,14 +237,21 @@ def _bad_dates(table: str, column: str, ids: pd.Series, text: pd.Series, bad: pd
     if 2 * n_bad <= n_present:
         return _bad(table, "BM006-date-parse", column, ids, text, bad, f"is not a date in format {fmt}")
     first = bad.index[bad.to_numpy()][0]
-    guess = guess_date_format(text[bad])
+    return date_format_issue(table, column, n_bad, n_present, first, text[first], text[bad], fmt)
+
+
+def date_format_issue(table: str, column: str, n_bad: int, n_present: int, first_row: int, first_text: str,
+                      bad_texts: pd.Series, fmt: str) -> pd.DataFrame:
+    """The one BM006 issue of a column most of whose dates fail: the format they look like, from the first
+    2,000 distinct failed texts (in row order) of ``bad_texts``."""
+    guess = guess_date_format(bad_texts)
     if guess:
         looks = " or ".join(guess) + (" (no day above 12 tells day and month apart)" if len(guess) > 1 else "")
         hint = f"they look like {looks}: set date_format: \"{guess[0]}\" in the mapping"
     else:
         hint = "none of the usual formats reads them: set date_format in the mapping to the format they use"
     msg = (f"{column}: {n_bad:,} of {n_present:,} values are not dates in format {fmt} (e.g. "
-           f"'{str(text[first])[:_MAX_VALUE_SHOWN]}' in row {first}); {hint}; rules that need {column} were "
+           f"'{str(first_text)[:_MAX_VALUE_SHOWN]}' in row {first_row}); {hint}; rules that need {column} were "
            "not checked where it did not parse")
     return issue_frame("BM006-date-parse", table, [1], "", column, msg)
 

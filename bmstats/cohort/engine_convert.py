@@ -106,12 +106,12 @@ class TablePlan:
     """The canonical columns of one table as SQL over its raw view."""
 
     table: str
-    raw_columns: tuple  # the file's column names, as read (stripped)
+    raw_columns: tuple  # the file's column names, as read
     columns: tuple  # ColumnPlan of every canonical column, in the schema's order
     extras: tuple  # ColumnPlan of the file's columns outside the schema
     absent: tuple  # canonical columns the file does not have
     unmatched_values: tuple = ()  # recoded columns the file does not have (BM107)
-    value_keys: dict = field(default_factory=dict)
+    tmap: TableMapping = field(default_factory=TableMapping)
 
     @property
     def checked(self) -> tuple:
@@ -126,8 +126,9 @@ class TablePlan:
 def _missing_case(expr: str, missing: tuple) -> str:
     if not missing:
         return expr
-    tokens = "[" + ", ".join(lit(m) for m in missing) + "]"
-    return f"(CASE WHEN list_contains({tokens}, {expr}) THEN NULL ELSE {expr} END)"
+    # a CASE, not IN or list_contains: those become joins, which DuckDB cannot drop from a view when unused
+    whens = " ".join(f"WHEN {lit(m)} THEN NULL" for m in missing)
+    return f"(CASE {expr} {whens} ELSE {expr} END)"
 
 
 def cell_text(col: str, sql_type: str, all_text: bool, whole: bool) -> str:
@@ -145,7 +146,14 @@ def cell_text(col: str, sql_type: str, all_text: bool, whole: bool) -> str:
     if kind == "timestamptz":
         return f"strftime(CAST(timezone('UTC', {q}) AS DATE), '%Y-%m-%d')"
     base = f"coalesce({q}, '')" if all_text else f"CAST({q} AS VARCHAR)"
-    return f"trim({base}, {lit(_WHITE)})"
+    return _strip(base)
+
+
+def _strip(x: str) -> str:
+    """``str.strip()`` in SQL.  Trimming with a set of characters is slow, so only a cell whose first or last
+    character is not printable ASCII is trimmed."""
+    ends = " AND ".join(f"ord({side}({x}, 1)) BETWEEN 33 AND 126" for side in ("left", "right"))
+    return f"(CASE WHEN {x} = '' OR ({ends}) THEN {x} ELSE trim({x}, {lit(_WHITE)}) END)"
 
 
 def text_of(col: str, sql_type: str, missing: tuple, all_text: bool, whole: bool) -> str:
@@ -194,7 +202,8 @@ def column_plan(spec: schema.Column, col: str, sql_type: str, tmap: TableMapping
                           bad=f"({t} IS NOT NULL AND {n} IS NULL)", what=fmt, **extra)
     if kind in ("number", "integer"):
         if recode is None and tclass in ("integer", "float"):
-            parse, clean, bad = f"CAST({ident(col)} AS DOUBLE)", f"(CASE WHEN isnan({p}) THEN NULL ELSE {p} END)", "FALSE"
+            parse, bad = f"CAST({ident(col)} AS DOUBLE)", "FALSE"
+            clean = f"(CASE WHEN isnan({p}) THEN NULL ELSE {p} END)"
         else:
             parse = f"(CASE WHEN regexp_full_match({t}, {lit(NUMBER_RE)}) THEN TRY_CAST({t} AS DOUBLE) END)"
             # a literal beyond the double range (1e400) is not a number to pandas: only 'inf' is infinite
@@ -293,7 +302,7 @@ def table_plan(table: str, raw_types: dict, tmap: TableMapping, missing: tuple, 
         else:
             extras.append(_passed(name, ident(raw)))
     unmatched = tuple(sorted(set(tmap.values) - set(renamed)))
-    return TablePlan(table, tuple(stripped), tuple(cols), tuple(extras), absent, unmatched, dict(tmap.value_keys))
+    return TablePlan(table, tuple(raw_types), tuple(cols), tuple(extras), absent, unmatched, tmap)
 
 
 def checked_view_sql(plan: TablePlan, raw_view: str) -> str:
@@ -330,6 +339,8 @@ def check_date_formats(run, plan: TablePlan) -> None:
     (probed with dates written by Python's strftime in that format)."""
     import datetime as dt
 
+    import duckdb
+
     for c in plan.checked:
         if c.kind != "date":
             continue
@@ -339,7 +350,7 @@ def check_date_formats(run, plan: TablePlan) -> None:
             got = run("SELECT " + ", ".join(f"CAST(try_strptime({lit(t)}, {lit(c.what)}) AS DATE)" for t in texts)
                       ).fetchall()[0]
             reason = None if list(got) == probes else f"it reads {texts[0]!r} as {got[0]}"
-        except Exception as exc:  # duckdb.Error: a directive DuckDB does not know
+        except duckdb.Error as exc:  # a directive DuckDB does not know
             reason = str(exc).splitlines()[0]
         if reason:
             raise MappingError(f"mapping: date_format {c.what!r} of {plan.table}.{c.name} is not supported on the "

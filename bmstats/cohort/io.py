@@ -98,25 +98,28 @@ def frames_to_tables(patients: pd.DataFrame, events: pd.DataFrame | None, mappin
 
 def _tables(raw_p: pd.DataFrame, raw_e: pd.DataFrame | None, m: Mapping):
     p, issues_p, absent_p = canonical_table(raw_p, "patients", m)
-    found = [issues_p, _structure_issues("patients", raw_p, absent_p, m)]
+    found = [issues_p, structure_issues("patients", raw_p.columns, absent_p, m.table("patients"))]
     absent = {"patients": absent_p}
     if raw_e is None:
         e = schema.empty_frame("skeletal_events")
     else:
         e, issues_e, absent_e = canonical_table(raw_e, "skeletal_events", m)
-        found += [issues_e, _structure_issues("skeletal_events", raw_e, absent_e, m)]
+        found += [issues_e, structure_issues("skeletal_events", raw_e.columns, absent_e, m.table("skeletal_events"))]
         absent["skeletal_events"] = absent_e
     return p, e, concat_issues(found), absent
 
 
-def _structure_issues(table: str, raw: pd.DataFrame, absent: tuple, m: Mapping) -> pd.DataFrame:
+def structure_issues(table: str, columns, absent: tuple, tmap) -> pd.DataFrame:
+    """BM003 (a required column is missing) and BM105 (a column outside the schema) from the file's column
+    names ``columns`` and the table's mapping ``tmap``."""
     spec = schema.columns(table)
-    renamed = [m.table(table).columns.get(str(c).strip(), str(c).strip()) for c in raw.columns]
+    columns = list(columns)
+    renamed = [tmap.columns.get(str(c).strip(), str(c).strip()) for c in columns]
     out = []
     missing_required = [c for c in absent if spec[c].required]
     for c in missing_required:
         out.append(issue_frame("BM003-required-column", table, [1], "", c,
-                               f"required column {c!r} is missing (columns found: {', '.join(map(str, raw.columns))})"))
+                               f"required column {c!r} is missing (columns found: {', '.join(map(str, columns))})"))
     for c in renamed:
         if c not in spec:
             out.append(issue_frame("BM105-extra-column", table, [1], "", c,

@@ -272,6 +272,8 @@ def event_rules(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
     take = np.where(known, pos, 0)
 
     def pcol(name):
+        if len(known_p) == 0:  # no patients (BM023): no event is known
+            return pd.Series(pd.NaT, index=e.index, dtype="datetime64[ns]")
         vals = known_p[name].to_numpy()[take]
         return pd.Series(vals, index=e.index).where(known)
 

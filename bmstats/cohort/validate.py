@@ -234,6 +234,11 @@ def validate(cohort) -> ValidationReport:
 
         raise InputError("validate expects a Cohort (bm.read_cohort or bm.Cohort.from_frames), "
                          f"got {type(cohort).__name__}")
+    if cohort.engine_tables is not None:  # held in DuckDB: every rule is a query
+        from bmstats.cohort.engine_rules import run_all as run_queries
+
+        issues, n_p, n_e = run_queries(cohort.engine_tables, cohort._absent)
+        return ValidationReport(issues, n_patients=n_p, n_events=n_e, sources=dict(cohort.sources))
     p, e = cohort._patients, cohort._events
     issues = run_all(p, e, cohort._absent, cohort._read_issues)
     return ValidationReport(issues, n_patients=len(p), n_events=len(e), sources=dict(cohort.sources))

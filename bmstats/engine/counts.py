@@ -53,20 +53,11 @@ class EngineCounts:
                                 n_causes=r["n_causes"], weight=r["weight"], entries=entries)
 
 
-def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | None = None,
-               dropna: bool = False, max_code: int | None = None, extra=(),
-               entry_may_equal_exit: bool = False, causes=None, covariates=(),
-               counts: bool = False) -> tuple[str, int, Dropped]:
-    """Check the rows in one scan; return the SQL condition selecting the rows to use, their number and
-    what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values.
-    ``covariates`` (a formula's columns) are checked for missing values only; the design checks the rest.
-    ``counts``: ``status`` holds event counts (whole numbers >= 0) rather than codes."""
-    used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra, *covariates]) if c is not None]
-    src.require_columns(used)
-    for name in [time, status, entry, *extra]:
-        if name is not None and not src.is_numeric(name):
-            raise InputError(f"column {name!r} must be numeric; it is {src.columns[name]} in {src.description} "
-                             "(cast it in the engine, e.g. CAST(x AS DOUBLE))")
+
+def usable_rows(src: Source, used: list, dropna: bool) -> tuple[str, int, Dropped]:
+    """Missing values in the columns ``used``, in one scan: an error naming the column, or with ``dropna``
+    the rows dropped and counted.  Returns the SQL condition selecting the complete rows, the number of
+    rows and what was dropped."""
     q = src.quote
     parts = ["COUNT(*) AS n_rows"]
     parts += [f"SUM(CASE WHEN {q(c)} IS NULL THEN 1 ELSE 0 END) AS {q('na_' + c)}" for c in used]
@@ -86,6 +77,25 @@ def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | N
         if n_drop == n_rows:
             raise InputError(f"no rows left after dropping missing values ({', '.join(missing)})")
         dropped = Dropped(n_drop, (), missing)
+    return not_null, n_rows, dropped
+
+
+def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | None = None,
+               dropna: bool = False, max_code: int | None = None, extra=(),
+               entry_may_equal_exit: bool = False, causes=None, covariates=(),
+               counts: bool = False) -> tuple[str, int, Dropped]:
+    """Check the rows in one scan; return the SQL condition selecting the rows to use, their number and
+    what ``dropna`` dropped.  Errors name the column, the rule, the number of rows and example values.
+    ``covariates`` (a formula's columns) are checked for missing values only; the design checks the rest.
+    ``counts``: ``status`` holds event counts (whole numbers >= 0) rather than codes."""
+    used = [c for c in dict.fromkeys([time, status, entry, *groups, *extra, *covariates]) if c is not None]
+    src.require_columns(used)
+    for name in [time, status, entry, *extra]:
+        if name is not None and not src.is_numeric(name):
+            raise InputError(f"column {name!r} must be numeric; it is {src.columns[name]} in {src.description} "
+                             "(cast it in the engine, e.g. CAST(x AS DOUBLE))")
+    q = src.quote
+    not_null, n_rows, dropped = usable_rows(src, used, dropna)
 
     rules = [(time, f"NOT ({q(time)} >= 0 AND {q(time)} <= {_MAX_DOUBLE})",
               "times must be finite and non-negative")]

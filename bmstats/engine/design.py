@@ -66,8 +66,9 @@ def formula_variables_sql(src: Source, formula: str) -> list[str]:
     return [c for c in src.columns if c in needed]
 
 
-def engine_design(src: Source, formula: str, where: str) -> EngineDesign:
-    """SQL expressions for the design columns of ``formula`` over the rows of ``src`` selected by ``where``."""
+def engine_design(src: Source, formula: str, where: str, *, intercept: bool = False) -> EngineDesign:
+    """SQL expressions for the design columns of ``formula`` over the rows of ``src`` selected by ``where``
+    (with ``intercept``, a first column of ones named ``Intercept``, as the in-memory design has)."""
     variables = formula_variables_sql(src, formula)
     q = src.quote
     levels: dict[str, list] = {}
@@ -86,10 +87,10 @@ def engine_design(src: Source, formula: str, where: str) -> EngineDesign:
             levels[v] = sorted(values.dropna().tolist())
     prototype = _prototype(variables, levels)
     try:
-        design = design_matrix(prototype, formula, check_rank=False)
+        design = design_matrix(prototype, formula, check_rank=False, intercept=intercept)
     except InputError as exc:
         raise InputError(f"formula {formula!r} on the engine path: {exc}") from None
-    expressions = [_column_sql(src, design, name, levels) for name in design.columns]
+    expressions = ["1.0" if name == "Intercept" else _column_sql(src, design, name, levels) for name in design.columns]
     _verify(design, expressions, prototype, src)
     return EngineDesign(list(design.columns), expressions, variables, design)
 

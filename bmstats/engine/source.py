@@ -111,6 +111,7 @@ def _duckdb():
 def _new_connection():
     duckdb = _duckdb()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a library does not draw on its caller's terminal
     threads = os.environ.get("BMSTATS_DUCKDB_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")

@@ -13,6 +13,8 @@ subject takes part in. Counting is O(n log^2 n) (vectorised dominance counts), n
 """
 from __future__ import annotations
 
+import reprlib
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,14 +73,25 @@ class ConcordanceResult(Result):
                 f"infinitesimal-jackknife standard error, {self.conf_level:.0%} interval"]
 
 
+def _scores(data: pd.DataFrame, predictor, name: str = "predictor") -> np.ndarray:
+    """An array of risk scores given as values (not a column name), one per row of ``data``."""
+    try:
+        x = np.asarray(predictor, dtype=float).reshape(-1) if not isinstance(predictor, pd.Series) else \
+            predictor.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a column name or an array of numbers (higher = higher risk), got "
+                         f"{reprlib.repr(predictor) if np.ndim(predictor) else type(predictor).__name__}; for a "
+                         "fitted model pass its predictions, e.g. bm.predict_risk(model, data, [t])['risk']") from None
+    if len(x) != len(data):
+        raise InputError(f"{name} has {len(x)} values for {len(data)} rows of data")
+    return x
+
+
 def _risk_column(data: pd.DataFrame, predictor, name: str = "predictor") -> np.ndarray:
     if isinstance(predictor, str):
         require_columns(data, [predictor])
         return numeric_array(data, predictor)
-    x = np.asarray(predictor, dtype=float).reshape(-1) if not isinstance(predictor, pd.Series) else \
-        predictor.to_numpy(dtype=float)
-    if len(x) != len(data):
-        raise InputError(f"{name} has {len(x)} values for {len(data)} rows of data")
+    x = _scores(data, predictor, name)
     bad = ~np.isfinite(x)
     if bad.any():
         from bmstats._checks import describe_rows
@@ -177,11 +190,7 @@ def concordance(data: pd.DataFrame, time: str, status: str, predictor, *, method
     require_columns(data, [time, status])
     cols = [time, status] + ([predictor] if isinstance(predictor, str) else [])
     if not isinstance(predictor, str):
-        predictor = np.asarray(predictor, dtype=float).reshape(-1) if not isinstance(predictor, pd.Series) \
-            else predictor.to_numpy(dtype=float)
-        if len(predictor) != len(data):
-            raise InputError(f"predictor has {len(predictor)} values for {len(data)} rows of data")
-        data = data.assign(__predictor__=predictor)
+        data = data.assign(__predictor__=_scores(data, predictor))
         cols.append("__predictor__")
         predictor = "__predictor__"
     data, dropped = handle_missing(data, cols, dropna)

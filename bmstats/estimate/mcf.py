@@ -34,6 +34,7 @@ from scipy import stats
 
 from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
+from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate._result import CurveResult, TestResult, conf_type_option, frozen_copy
 from bmstats.estimate.counting_process import CountingProcess, counting_process
 from bmstats.estimate.timescale import time_attrs
@@ -61,10 +62,15 @@ def _aggregate_group(cp: CountingProcess, g, rows: slice) -> tuple[pd.DataFrame,
     n_exit = np.bincount(i1, minlength=k)
     n_event = np.bincount(i1, weights=cp.event[rows], minlength=k).astype(np.int64)
     n_terminal = np.bincount(i1, weights=cp.terminal[rows], minlength=k).astype(np.int64)
+    return counts_frame(g, times, n_enter, n_exit, n_event, n_terminal), i0, i1
+
+
+def counts_frame(g, times, n_enter, n_exit, n_event, n_terminal) -> pd.DataFrame:
+    """The aggregated table of one group from the counts at its distinct (start or stop) times; n_risk at t
+    counts rows with start < t <= stop."""
     n_risk = np.cumsum(n_enter) - n_enter - (np.cumsum(n_exit) - n_exit)
-    frame = pd.DataFrame({"group": g, "time": times, "n_risk": n_risk, "n_enter": n_enter, "n_exit": n_exit,
-                          "n_event": n_event, "n_terminal": n_terminal})
-    return frame, i0, i1
+    return pd.DataFrame({"group": g, "time": times, "n_risk": n_risk, "n_enter": n_enter, "n_exit": n_exit,
+                         "n_event": n_event, "n_terminal": n_terminal})
 
 
 def _group_slices(cp: CountingProcess):
@@ -94,33 +100,80 @@ def _estimate(counts: pd.DataFrame, method: str) -> dict[str, np.ndarray]:
             "surv_minus": surv_minus, "mu": mu}
 
 
+def _coefficients(est: dict[str, np.ndarray], method: str) -> dict[str, np.ndarray]:
+    """Per-time coefficients of the influence functions (step two, on the aggregated table of one group).
+
+    a, m, b: the coefficients of dN_i in U, of dN^D_i in U and of dN^D_i in B; ku, kb: the cumulative
+    compensators sum_(s <= t) (a dR + m dLambda) and sum_(s <= t) b dLambda.
+    """
+    y, safe_y, mu = est["y"], est["safe_y"], est["mu"]
+    inv_y = np.where(y > 0, 1.0 / safe_y, 0.0)
+    a = est["surv_minus"] * inv_y
+    if method == "ghosh-lin":
+        m, b = mu * inv_y, inv_y
+    else:
+        m = b = np.zeros(len(y))
+    return {"a": a, "m": m, "b": b, "ku": np.cumsum(a * est["d_rate"] + m * est["d_haz"]),
+            "kb": np.cumsum(b * est["d_haz"])}
+
+
+def variance_sums(method: str) -> dict[str, list[tuple[str, ...]]]:
+    """The row sums the variance needs, by kind: ``risk`` (over rows with start < t <= stop), ``stop``
+    (over rows leaving at t) and ``frozen`` (over the time after a row's stop until the subject's next
+    start).  Each is a product of the row values c (W_i at the row's start plus the compensator), j (the
+    row's jump at its stop) and e (W_i at the row's end), for U (suffix u) and, Ghosh-Lin, B (suffix b)."""
+    if method == "ghosh-lin":
+        return {"risk": [("cu", "cu"), ("cu",), ("cu", "cb"), ("cb",), ("cb", "cb")],
+                "stop": [("ju", "cu"), ("ju",), ("ju", "ju"), ("ju", "cb"), ("jb",), ("jb", "cu"), ("ju", "jb"),
+                         ("jb", "cb"), ("jb", "jb")],
+                "frozen": [("eu", "eu"), ("eu", "eb"), ("eb", "eb")]}
+    return {"risk": [("cu", "cu"), ("cu",)], "stop": [("ju", "cu"), ("ju",), ("ju", "ju")],
+            "frozen": [("eu", "eu")]}
+
+
+def variance_from_sums(est: dict[str, np.ndarray], co: dict[str, np.ndarray], sums, method: str) -> np.ndarray:
+    """Sum over subjects of psi_i(t)^2 at every distinct time, from the row sums of :func:`variance_sums`:
+    ``sums(kind, *factors)`` is that sum at each distinct time.  psi_i(t) = U_i(t) - mu(t) B_i(t), and
+    sum_i W_i W_i' at each time is a sum of row-level constants over the rows at risk, a correction for the
+    rows jumping at that time, and the frozen values of subjects no longer at risk."""
+    y, mu = est["y"], est["mu"]
+
+    def quad(x: str, z: str, kx: np.ndarray, kz: np.ndarray) -> np.ndarray:
+        cx, cz, jx, jz, ex, ez = "c" + x, "c" + z, "j" + x, "j" + z, "e" + x, "e" + z
+        q = sums("risk", cx, cz) - kx * sums("risk", cz) - kz * sums("risk", cx) + y * kx * kz
+        q += sums("stop", jx, cz) - kx * sums("stop", jz) + sums("stop", jz, cx) - kz * sums("stop", jx)
+        q += sums("stop", jx, jz)
+        q += sums("frozen", ex, ez)
+        return q
+
+    q_uu = quad("u", "u", co["ku"], co["ku"])
+    if method != "ghosh-lin":
+        return np.maximum(q_uu, 0.0)
+    q_ub = quad("u", "b", co["ku"], co["kb"])
+    q_bb = quad("b", "b", co["kb"], co["kb"])
+    return np.maximum(q_uu - 2.0 * mu * q_ub + mu * mu * q_bb, 0.0)
+
+
+def product_key(*factors: str) -> str:
+    """One name for a product of row values whatever the order of its factors (``cu*cb`` = ``cb*cu``)."""
+    return "_".join(sorted(factors))
+
+
 def _variance(cp: CountingProcess, rows: slice, i0: np.ndarray, i1: np.ndarray, est: dict[str, np.ndarray],
               method: str) -> np.ndarray:
-    """Sum over subjects of the squared influence functions psi_i(t), at every distinct time.
+    """Sum over subjects of the squared influence functions psi_i(t), at every distinct time, in memory.
 
     Each influence function is a vector of two processes, U_i (event and death terms that are not
     multiplied by mu(t)) and B_i (the death term that is); psi_i(t) = U_i(t) - mu(t) B_i(t).
     Between its own jumps a subject at risk has W_i(t) = c_r - K(t), K the cumulative compensator and
-    c_r constant over its row r; after its last row W_i stays frozen.  So sum_i W_i W_i' at each time
-    is a sum of row-level constants over the rows at risk (difference arrays), a correction for the
-    rows jumping at that time, and the frozen values of subjects no longer at risk.
+    c_r constant over its row r; after its last row W_i stays frozen (:func:`variance_from_sums`).
     """
     ev, term, sid = cp.event[rows].astype(float), cp.terminal[rows].astype(float), cp.id_code[rows]
     k = len(est["y"])
-    y, safe_y, mu = est["y"], est["safe_y"], est["mu"]
-    inv_y = np.where(y > 0, 1.0 / safe_y, 0.0)
-    a = est["surv_minus"] * inv_y  # coefficient of dN_i
-    if method == "ghosh-lin":
-        m = mu * inv_y  # coefficient of dN^D_i in U
-        b = inv_y  # coefficient of dN^D_i in B
-    else:
-        m = np.zeros(k)
-        b = np.zeros(k)
-    # compensators: sum_i Y_i(t) x coefficient x dLambda(t)
-    ku = np.cumsum(a * est["d_rate"] + m * est["d_haz"])
-    kb = np.cumsum(b * est["d_haz"])
-    ju = a[i1] * ev + m[i1] * term  # jumps of U_i and B_i at the row's stop
-    jb = b[i1] * term
+    co = _coefficients(est, method)
+    ku, kb = co["ku"], co["kb"]
+    ju = co["a"][i1] * ev + co["m"][i1] * term  # jumps of U_i and B_i at the row's stop
+    jb = co["b"][i1] * term
     # c_r = W_i at the row's start + K(start): exclusive cumulative sum of (jump - compensator) by subject
     du = ju - (ku[i1] - ku[i0])
     db = jb - (kb[i1] - kb[i0])
@@ -135,43 +188,22 @@ def _variance(cp: CountingProcess, rows: slice, i0: np.ndarray, i1: np.ndarray, 
 
     pu = exclusive_cumsum_by_subject(du)
     pb = exclusive_cumsum_by_subject(db)
-    cu = pu + ku[i0]
-    cb = pb + kb[i0]
-    eu = pu + du  # value at the end of the row
-    eb = pb + db
-
-    def at_risk_sum(w: np.ndarray) -> np.ndarray:
-        """sum of w over rows with start < t <= stop, at each distinct time."""
-        acc = np.bincount(i0 + 1, weights=w, minlength=k + 1) - np.bincount(i1 + 1, weights=w, minlength=k + 1)
-        return np.cumsum(acc)[:k]
-
-    def at_stop_sum(w: np.ndarray) -> np.ndarray:
-        return np.bincount(i1, weights=w, minlength=k)
-
+    values = {"cu": pu + ku[i0], "cb": pb + kb[i0], "ju": ju, "jb": jb, "eu": pu + du, "eb": pb + db}
     # frozen values: from just after the row's stop until just after the subject's next start (if any)
-    nxt = np.r_[i0[1:], k]
-    nxt = np.where(last, k, nxt)
+    nxt = np.where(last, k, np.r_[i0[1:], k])
 
-    def frozen_sum(w: np.ndarray) -> np.ndarray:
+    def sums(kind: str, *factors: str) -> np.ndarray:
+        w = np.prod([values[f] for f in factors], axis=0)
+        if kind == "risk":  # start < t <= stop
+            acc = np.bincount(i0 + 1, weights=w, minlength=k + 1) - np.bincount(i1 + 1, weights=w, minlength=k + 1)
+            return np.cumsum(acc)[:k]
+        if kind == "stop":
+            return np.bincount(i1, weights=w, minlength=k)
         acc = np.bincount(i1 + 1, weights=w, minlength=k + 2)[: k + 1] - np.bincount(
-            np.minimum(nxt + 1, k + 1), weights=w, minlength=k + 2
-        )[: k + 1]
+            np.minimum(nxt + 1, k + 1), weights=w, minlength=k + 2)[: k + 1]
         return np.cumsum(acc)[:k]
 
-    def quad(cx, cy, jx, jy, ex, ey, kx, ky):
-        s_xy, s_x, s_y = at_risk_sum(cx * cy), at_risk_sum(cx), at_risk_sum(cy)
-        q = s_xy - kx * s_y - ky * s_x + y * kx * ky
-        q += at_stop_sum(jx * cy) - kx * at_stop_sum(jy) + at_stop_sum(jy * cx) - ky * at_stop_sum(jx)
-        q += at_stop_sum(jx * jy)
-        q += frozen_sum(ex * ey)
-        return q
-
-    q_uu = quad(cu, cu, ju, ju, eu, eu, ku, ku)
-    if method != "ghosh-lin":
-        return np.maximum(q_uu, 0.0)
-    q_ub = quad(cu, cb, ju, jb, eu, eb, ku, kb)
-    q_bb = quad(cb, cb, jb, jb, eb, eb, kb, kb)
-    return np.maximum(q_uu - 2.0 * mu * q_ub + mu * mu * q_bb, 0.0)
+    return variance_from_sums(est, co, sums, method)
 
 
 def _limits(est: np.ndarray, se: np.ndarray, conf_level: float, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
@@ -346,8 +378,10 @@ def mean_cumulative_function(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per interval ``(start, stop]`` of a subject.
+    data : pandas.DataFrame, path, DuckDB relation, polars or pyspark DataFrame
+        One row per interval ``(start, stop]`` of a subject. A path to Parquet or CSV files, a DuckDB
+        relation, a polars or a Spark DataFrame stays in its engine, which sends back per-time tables only
+        (docs/scale.md); the numbers are the in-memory path's.
     id : str
         Column of subject ids.
     start : str
@@ -383,21 +417,39 @@ def mean_cumulative_function(
     .. [2] Lawless JF, Nadeau C. Some simple robust methods for the analysis of recurrent events.
        Technometrics 1995;37:158-168.
     """
-    require_frame(data)
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     conf_type_option(conf_type, CONF_TYPES)
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+    if is_engine_data(data):
+        from bmstats.engine.mcf import mcf_on_engine
+
+        groups, n_events, dropped = mcf_on_engine(engine_source(data), id, start, stop, event, terminal=terminal,
+                                                  by=by, method=method, dropna=dropna)
+        return assemble(groups, method=method, conf_level=conf_level, conf_type=conf_type, by=by,
+                        n_events=n_events, dropped=dropped, scale={})
+    require_frame(data)
     scale = time_attrs(data)
     cp = counting_process(data, id, start, stop, event, terminal, by, dropna)
-    tables, counts, n_subjects, max_time = [], [], {}, {}
+    groups = []
     for g, rows in _group_slices(cp):
         c, i0, i1 = _aggregate_group(cp, g, rows)
-        counts.append(c)
-        times = c["time"].to_numpy()
         est = _estimate(c, method)
         var = _variance(cp, rows, i0, i1, est, method)
+        groups.append((g, c, est, var, int(len(np.unique(cp.id_code[rows])))))
+    return assemble(groups, method=method, conf_level=conf_level, conf_type=conf_type, by=by,
+                    n_events=int(np.sum(cp.event)), dropped=cp.dropped, scale=scale)
+
+
+def assemble(groups, *, method: str, conf_level: float, conf_type: str, by, n_events: int, dropped,
+             scale: dict) -> MeanCumulativeFunction:
+    """The result from each group's (label, counts, estimate, variance, number of subjects): the rows of
+    the table are the times with an event or (Ghosh-Lin) a terminal event."""
+    tables, counts, n_subjects, max_time = [], [], {}, {}
+    for g, c, est, var, n_sub in groups:
+        counts.append(c)
+        times = c["time"].to_numpy()
         keep = c["n_event"].to_numpy() > 0
         if method == "ghosh-lin":
             keep |= c["n_terminal"].to_numpy() > 0
@@ -408,7 +460,7 @@ def mean_cumulative_function(
             "n_event": c["n_event"].to_numpy()[keep], "n_terminal": c["n_terminal"].to_numpy()[keep],
             "estimate": est["mu"][keep], "std_err": se, "lower": lower, "upper": upper,
         }))
-        n_subjects[g] = int(len(np.unique(cp.id_code[rows])))
+        n_subjects[g] = n_sub
         max_time[g] = float(times[-1])
     return MeanCumulativeFunction(
         _table=pd.concat(tables, ignore_index=True).pipe(_with_attrs, scale),
@@ -420,6 +472,6 @@ def mean_cumulative_function(
         _n_subjects=n_subjects,
         _max_time=max_time,
         n=int(sum(n_subjects.values())),
-        n_events=int(np.sum(cp.event)),
-        dropped=cp.dropped,
+        n_events=int(n_events),
+        dropped=dropped,
     )

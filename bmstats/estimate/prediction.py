@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import InputError, describe_rows, numeric_array, require_columns, require_frame
+from bmstats._checks import (
+    InputError, cause_code, describe_rows, numeric_array, require_columns, require_frame,
+)
 
 __all__ = ["predict_risk", "PublishedModel", "rcs_basis", "cap"]
 
@@ -66,6 +68,7 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
     """
     require_frame(newdata, "newdata")
     t = _check_times(times)
+    cause = None if cause is None else cause_code(cause)
     from bmstats.estimate.cause_specific import CompetingRisksModels
     from bmstats.estimate.cox import CoxResult
     from bmstats.estimate.finegray import FineGrayResult

@@ -21,8 +21,10 @@ from scipy import optimize, special
 from bmstats._checks import InputError, describe_rows, fail, numeric_array, require_columns, require_frame
 from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
+from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate._regression import coefficient_table, warn_diverging
 from bmstats.estimate._result import ModelResult
+from bmstats.estimate.count_likelihood import CountFit, MemoryRows, negbin_fit, poisson_fit
 from bmstats.estimate.prepare import prepare
 
 FAMILIES = ("poisson", "negative_binomial")
@@ -43,6 +45,7 @@ class RateRegression(ModelResult):
     null_deviance: float
     df_residual: int
     person_time: float
+    engine: str | None = None  # the source, when fitted on an engine (the rows stayed there)
 
     ratio_name = "rate_ratio"
 
@@ -65,6 +68,8 @@ class RateRegression(ModelResult):
                  f"deviance = {self.deviance:.4g} on {self.df_residual} df, AIC = {self.aic:.4g}"]
         if self.theta is not None:
             notes.append(f"theta = {self.theta:.4g} (se {self.theta_se:.3g})")
+        if self.engine:
+            notes.append(f"fitted on an engine ({self.engine})")
         return notes
 
     def plot(self, ax=None, **kw):
@@ -137,8 +142,10 @@ def rate_regression(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per subject or aggregated stratum.
+    data : pandas.DataFrame, path, DuckDB relation, polars or pyspark DataFrame
+        One row per subject or aggregated stratum. A path to Parquet or CSV files, a DuckDB relation, a
+        polars or a Spark DataFrame stays in its engine: each Newton step is one aggregate query
+        (docs/scale.md), and the numbers are the in-memory path's.
     events : str
         Column of non-negative integer event counts.
     person_time : str
@@ -171,6 +178,11 @@ def rate_regression(
         raise InputError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+    if is_engine_data(data):
+        from bmstats.engine.rate_regression import rate_regression_on_engine
+
+        return rate_regression_on_engine(engine_source(data), events, person_time, formula, family=family,
+                                         conf_level=conf_level, dropna=dropna, id=id)
     if id is not None:
         require_columns(require_frame(data), [id])
     prep = prepare(data, formula, columns=[events, person_time], intercept=True, dropna=dropna)
@@ -192,12 +204,11 @@ def rate_regression(
     offset = np.log(pt)
 
     model = f"rate_regression ({family})"
+    rows = MemoryRows(y, X, offset)
     if family == "poisson":
         fit = _glm(y, X, offset, sm.families.Poisson(), model)
-        converged = bool(fit.converged)
-        theta = theta_se = None
-        loglik = float(fit.llf)
-        n_par = X.shape[1]
+        # polished to the maximum by the Newton iterations that the engine path runs on the same sums
+        result = poisson_fit(rows, np.asarray(fit.params, dtype=float))
     else:
         # start as glm.nb does: Poisson fit, then theta at its means
         fit = _glm(y, X, offset, sm.families.Poisson(), model)
@@ -220,35 +231,43 @@ def rate_regression(
                                              "in 100 rounds; estimates are unreliable", converged=False),
                           stacklevel=2)
         fit = _glm(y, X, offset, sm.families.NegativeBinomial(alpha=1 / theta), model)
-        converged = converged and bool(fit.converged)
-        mu = fit.fittedvalues
-        loglik = _nb_loglik(y, mu, theta)
-        theta_se = _theta_se(y, mu, theta)
-        n_par = X.shape[1] + 1
-    coef = np.asarray(fit.params, dtype=float)
-    cov = np.asarray(fit.cov_params(), dtype=float)
+        # the alternation ends near the joint maximum; Newton steps in (b, log theta) end at it
+        result = negbin_fit(rows, np.asarray(fit.params, dtype=float), theta)
+    converged = bool(fit.converged) and result.converged and (family == "poisson" or converged)
+    return rate_result(result, family=family, names=names, n=len(y), n_events=int(y.sum()),
+                       person_time=float(pt.sum()), converged=converged, conf_level=conf_level, design=design,
+                       dropped=dropped, model=model)
+
+
+def rate_result(fit: CountFit, *, family: str, names: list, n: int, n_events: int, person_time: float,
+                converged: bool, conf_level: float, design, dropped, model: str, engine: str | None = None):
+    """The result from a :class:`~bmstats.estimate.count_likelihood.CountFit` (rows in memory or in an
+    engine): warns about diverging rate ratios, as glm's fits do not."""
+    coef, cov = fit.coef, fit.cov
     slopes = [i for i, name in enumerate(names) if name != "Intercept"]  # a rare event has a large intercept
     warn_diverging([names[i] for i in slopes], coef[slopes], np.sqrt(np.abs(np.diag(cov)))[slopes], model, converged,
-                   ratio="rate ratio")
+                   ratio="rate ratio", stacklevel=4)
     table = coefficient_table(names, coef, cov, conf_level, ratio="rate_ratio")
+    n_par = len(names) + (1 if fit.theta is not None else 0)
     return RateRegression(
         _summary=table,
         _cov=pd.DataFrame(cov, index=names, columns=names),
         family=family,
-        theta=theta,
-        theta_se=theta_se,
-        loglik=loglik,
-        aic=-2 * loglik + 2 * n_par,
-        deviance=float(fit.deviance),
-        null_deviance=float(fit.null_deviance),
-        df_residual=int(round(fit.df_resid)),
-        n=len(y),
-        n_events=int(y.sum()),
+        theta=fit.theta,
+        theta_se=fit.theta_se,
+        loglik=fit.loglik,
+        aic=-2 * fit.loglik + 2 * n_par,
+        deviance=fit.deviance,
+        null_deviance=fit.null_deviance,
+        df_residual=n - len(names),
+        n=n,
+        n_events=n_events,
         converged=converged,
-        person_time=float(pt.sum()),
+        person_time=person_time,
         conf_level=conf_level,
         design=design,
         dropped=dropped,
+        engine=engine,
     )
 
 
