@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow test-all lint typecheck docs report bench coverage reference clean
+.PHONY: install test test-slow test-all lint typecheck docs report bench bench-record coverage reference clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# the 100,000,000-row record of issue 12 (minutes; needs /tmp/bmstats_registry_100000000.parquet or writes it)
+bench-record: $(STAMP)
+	BMSTATS_BENCH_RECORD=only $(PY) benchmarks/run.py --only "from Parquet" --output benchmarks/results/record.md
 
 # simulation study: coverage of 95% intervals over replicate synthetic cohorts (slow; not part of make test)
 coverage: $(STAMP)

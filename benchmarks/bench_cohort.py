@@ -5,11 +5,18 @@ The cohort files are generated on first use into a temporary folder (never into 
 30-patient fixture tests/data/valid_*.csv tiled with new patient ids and shifted dates, so that every
 rule has real work.  Each case times itself (file generation excluded).  Peer: ``pandas.read_csv`` of the
 same files with default type inference, the floor for just reading them.
+
+The cohort at scale (1,000,000 synthetic patients from ``bm.simulate_cohort``, Parquet; 50,000 with --quick):
+read + endpoint + cumulative incidence with the tables and the derived rows kept in DuckDB
+(``read_cohort(..., engine="duckdb")``) against the pandas cohort, each in its own process reporting wall
+time and peak resident memory (VmHWM) of the whole process.
 """
 from __future__ import annotations
 
 import atexit
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -111,6 +118,64 @@ def _derive(n: int, what: str):
     return run
 
 
+# -- the endpoint at registry scale: built in DuckDB from Parquet vs the pandas cohort ---------------------------
+# Each side runs in its own process and reports its wall time and the peak resident memory of the whole process
+# (VmHWM), so that DuckDB's memory counts.  The synthetic cohort (bm.simulate_cohort) is written once to
+# Parquet in the temporary folder; reading it is timed on both sides (the engine reads it lazily, inside the
+# queries; the pandas path reads it into the Cohort's frames).
+SCALE_TASKS = {
+    "engine": (
+        "c = bm.read_cohort(pp, ep, engine='duckdb')\n"
+        "rows = c.endpoint('bone_metastasis', competing=['death'], covariates=['age', 'subtype'])\n"
+    ),
+    "pandas": (
+        "c = bm.read_cohort(pp, ep)\n"
+        "rows = c.endpoint('bone_metastasis', competing=['death'], covariates=['age', 'subtype'])\n"
+    ),
+}
+ESTIMATE = "fit = bm.cumulative_incidence(rows, 'time', 'status', by='subtype')\n"
+
+
+def scale_files(n: int) -> tuple[Path, Path]:
+    """patients.parquet and skeletal_events.parquet of an n-patient synthetic cohort (made once, kept in /tmp)."""
+    folder = Path(tempfile.gettempdir()) / f"bmstats_bench_cohort_scale_{n}"
+    pp, ep = folder / "patients.parquet", folder / "skeletal_events.parquet"
+    if not (pp.exists() and ep.exists()):
+        import bmstats as bm
+
+        folder.mkdir(parents=True, exist_ok=True)
+        c = bm.simulate_cohort(n, seed=12)
+        for frame, path in ((c.patients, pp), (c.events, ep)):
+            frame.attrs.clear()
+            frame.to_parquet(path, index=False)
+    return pp, ep
+
+
+def scale_case(n: int, side: str) -> Case:
+    code = (
+        "import resource, time\n"
+        "import bmstats as bm\n"
+        f"pp, ep = {str(scale_files(n)[0])!r}, {str(scale_files(n)[1])!r}\n"
+        "t0 = time.perf_counter()\n"
+        f"{SCALE_TASKS[side]}{ESTIMATE}"
+        "print('SECONDS', time.perf_counter() - t0)\n"
+        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    tool = "bmstats, engine='duckdb'" if side == "engine" else "bmstats"
+    note = ("rows built and aggregated in DuckDB" if side == "engine" else "pandas cohort, rows in pandas")
+    case = Case("cohort at scale: read + endpoint (bm, competing death) + CIF by subtype, from Parquet", n,
+                tool, lambda: None, measure_memory=False, note=note)
+
+    def run() -> float:
+        from bench_engine import _report  # SECONDS and PEAK_MB lines of the subprocess, as the engine cases
+
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
+        return _report(out, case)
+
+    case.run = run
+    return case
+
+
 def cases(quick: bool) -> list[Case]:
     out = []
     for n in ([10_000] if quick else [100_000, 1_000_000]):
@@ -127,4 +192,6 @@ def cases(quick: bool) -> list[Case]:
                         note="self-timed; all patient columns carried; cohort read excluded"))
         out.append(Case("cohort: recurrent_events (21-day window)", n, "bmstats", _derive(n, "recurrent"), repeat=repeat,
                         measure_memory=False, note="self-timed; cohort read excluded"))
+    n = 50_000 if quick else 1_000_000
+    out += [scale_case(n, "engine"), scale_case(n, "pandas")]
     return out

@@ -97,8 +97,6 @@ def column_bytes(path: Path) -> int:
 
 def _child(engine: str, patients: str, events: str) -> dict:
     """Run in a fresh process: read + validate; wall time, peak RSS and the report's counts."""
-    import resource
-
     import bmstats as bm
 
     t0 = time.perf_counter()
@@ -115,10 +113,23 @@ def _child(engine: str, patients: str, events: str) -> dict:
         cohort = bm.read_cohort(patients, events)
     report = bm.validate(cohort)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _peak_rss_mb()
     return {"engine": engine, "seconds": seconds, "peak_rss_mb": peak, "n_events": report.n_events,
             "n_patients": report.n_patients, "n_errors": report.n_errors, "n_warnings": report.n_warnings,
             "rules": report.issues["rule"].value_counts().to_dict()}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (ru_maxrss would carry the parent's peak across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(engine: str, patients: Path, events: Path) -> dict:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._relation import EngineFrame
+
 MAX_ROWS_SHOWN = 10
 
 
@@ -46,7 +48,11 @@ def require_frame(data: object, name: str = "data") -> pd.DataFrame:
     """``data`` as a DataFrame with rows and unique column names (a duplicated name makes every column
     lookup ambiguous: ``data[name]`` would be a frame, not a column)."""
     if not isinstance(data, pd.DataFrame):
-        raise InputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}")
+        hint = ""
+        if isinstance(data, EngineFrame):  # rows an engine-held cohort kept in DuckDB
+            hint = ("; these rows are still in DuckDB and this function needs them in memory: "
+                    "pass data.to_pandas() (or a sample of it)")
+        raise InputError(f"{name} must be a pandas DataFrame, got {type(data).__name__}{hint}")
     if len(data) == 0:
         raise InputError(f"{name} has no rows")
     duplicated = data.columns[data.columns.duplicated()]
@@ -244,12 +250,17 @@ def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
     return status_array(data, column, max_code=1)
 
 
+MAX_COUNT = 2**31 - 1  # as the engines' check: a larger count is a data error, never a number of events
+COUNT_RULE = "event counts must be whole numbers >= 0 (and below 2^31)"
+NO_TIME_RULE = "events counted in a row with no person-time (events need time at risk)"
+
+
 def count_array(data: pd.DataFrame, column: str) -> np.ndarray:
     """Event counts per row: whole numbers >= 0 (0/1 indicators are counts too), as int64."""
     s = numeric_array(data, column)
-    bad = ~np.isfinite(s) | (s != np.round(s)) | (s < 0)
+    bad = ~np.isfinite(s) | (s != np.round(s)) | (s < 0) | (s > MAX_COUNT)
     if bad.any():
-        fail(column, "event counts must be whole numbers >= 0", data.index[bad])
+        fail(column, COUNT_RULE, data.index[bad])
     return s.astype(np.int64)
 
 

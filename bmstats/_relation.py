@@ -9,9 +9,12 @@ without the cohort layer importing the estimators.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pandas as pd
+
+_TABLES = itertools.count()
 
 
 class EngineFrame:
@@ -29,13 +32,33 @@ class EngineFrame:
         Objects the relation depends on (connection, registered frames), kept alive with it.
     """
 
-    __slots__ = ("_relation", "_attrs", "_order", "_keep")
+    __slots__ = ("_relation", "_attrs", "_order", "_keep", "_table")
 
     def __init__(self, relation: Any, attrs: dict, order=(), keep: Any = None):
         self._relation = relation
         self._attrs = dict(attrs)
         self._order = tuple(order)
         self._keep = keep
+        self._table: tuple[str, Any] | None = None
+
+    def engine_relation(self):
+        """The relation estimators aggregate: the rows stored once, on first use, in a temporary table of
+        the relation's own DuckDB connection (buffer-managed: it spills to DuckDB's temp directory rather than
+        growing the process), so that a model iterating over them (one query per Newton step) does not derive
+        them again each time.  The table is dropped with this object."""
+        if self._table is None:
+            name = f"bmstats_rows_{next(_TABLES)}"
+            self._relation.query("bmstats_rows", f'CREATE TEMP TABLE "{name}" AS SELECT * FROM bmstats_rows')
+            self._table = (name, self._relation.query("bmstats_rows", f'SELECT * FROM "{name}"'))
+        return self._table[1]
+
+    def __del__(self):
+        table = getattr(self, "_table", None)
+        if table is not None:
+            try:
+                self._relation.query("bmstats_rows", f'DROP TABLE IF EXISTS "{table[0]}"')
+            except Exception:  # noqa: BLE001 - the connection may already be closed at interpreter exit
+                pass
 
     @property
     def relation(self):

@@ -14,8 +14,10 @@ import bmstats as bm
 from bmstats._checks import InputError
 from bmstats._relation import EngineFrame
 from bmstats.cohort.endpoints import endpoint
+from bmstats.cohort.multistate import multistate
 from bmstats.cohort.recurrent import recurrent_events
 from bmstats.cohort.sql_endpoint import endpoint_query
+from bmstats.cohort.sql_multistate import multistate_query
 from bmstats.cohort.sql_recurrent import recurrent_events_query
 from tests.test_cohort_endpoints import _random_cohort as random_endpoint_cohort
 from tests.test_cohort_recurrent import _random_cohort as random_recurrent_cohort
@@ -133,6 +135,35 @@ def test_recurrent_events_query_equals_pandas(name, kw):
     assert repr(b) == repr(a)
 
 
+MULTISTATE = [
+    dict(),
+    dict(states=["bone_metastasis", "visceral_metastasis", "death"], unit="days"),
+    dict(origin="bone_metastasis", states=["skeletal_event", "visceral_metastasis", "breast_cancer_death"],
+         covariates=["age"]),
+]
+
+
+@pytest.mark.parametrize("name, kw", _grid(MULTISTATE), ids=lambda x: x if isinstance(x, str) else _id(x))
+def test_multistate_query_equals_pandas(name, kw):
+    c, pr, er = cohort_and_tables(name)
+    a = multistate(c._patients, c._events, **kw)
+    b = multistate_query(pr, er, **kw)
+    expected = a.data.astype({"from_state": object, "to_state": object})  # the engine's states are text
+    assert_same_rows(expected, b.data, ["patient_id", "start"])
+    assert_same_log(a.exclusions, b.exclusions)
+    assert b.states == a.states
+    assert b.data.attrs["multistate"] == a.data.attrs["multistate"]
+
+
+def test_functions_needing_rows_in_memory_say_how_to_fetch_them():
+    c, pr, er = cohort_and_tables("fixture")
+    rows = multistate_query(pr, er).data
+    with pytest.raises(InputError, match=r"got EngineFrame; these rows are still in DuckDB .* data.to_pandas\(\)"):
+        bm.state_occupation(rows)
+    occupied = bm.state_occupation(rows.to_pandas())
+    assert occupied.table["estimate"].notna().all()
+
+
 def test_random_cohorts_have_every_kind_of_exclusion_and_dropped_event():
     """The equality above is tested where it matters: every step removes somebody, every reason occurs."""
     c, pr, er = cohort_and_tables("random_dates")
@@ -238,3 +269,96 @@ def test_estimators_give_the_pandas_numbers_from_rows_left_in_the_engine():
     cox_b = bm.cox(rows_b, "stop", "status", "age + bm + sre", entry="start")
     assert np.allclose(cox_b.summary["coef"], cox_a.summary["coef"], rtol=1e-9, atol=0)
     assert np.allclose(cox_b.summary["std_err"], cox_a.summary["std_err"], rtol=1e-9, atol=0)
+
+
+def test_rows_are_stored_once_in_the_engine_and_dropped_with_the_frame():
+    con = duckdb.connect()
+    c = bm.read_cohort(DATA / "valid_patients.csv", DATA / "valid_skeletal_events.csv")
+    pr, er = in_duckdb(c, con)
+    rows = endpoint_query(pr, er, "death", covariates=["age"]).data
+
+    def temp_tables():
+        return con.sql("SELECT table_name FROM duckdb_tables() WHERE temporary").df()["table_name"].tolist()
+
+    # building the rows reads the patients' columns it uses once (a cohort's views convert at every read)
+    assert len(temp_tables()) == 1
+    first = bm.cox(rows, "time", "status", "age")
+    stored = temp_tables()
+    assert len(stored) == 2  # and the rows themselves, once, for the estimators
+    again = bm.cox(rows, "time", "status", "age")
+    assert temp_tables() == stored and np.array_equal(first.coef, again.coef)
+    expected = bm.cox(endpoint(c._patients, c._events, "death", covariates=["age"]).data, "time", "status", "age")
+    assert np.allclose(first.coef, expected.coef, rtol=1e-9, atol=0)
+    del rows, first, again
+    import gc
+
+    gc.collect()
+    assert temp_tables() == []
+
+
+@pytest.fixture(scope="module")
+def held_and_pandas(tmp_path_factory):
+    """The bundled cohort read twice from the same Parquet files: held in DuckDB, and into pandas."""
+    folder = tmp_path_factory.mktemp("engine_rows")
+    for name, path in bm.datasets.load_bm_cohort().to_files(folder).items():
+        pd.read_csv(path, dtype=str, keep_default_na=False).to_parquet(folder / f"{name}.parquet")
+    files = folder / "patients.parquet", folder / "skeletal_events.parquet"
+    return bm.read_cohort(*files, engine="duckdb"), bm.read_cohort(*files)
+
+
+def test_engine_held_cohort_derives_in_the_engine_what_the_pandas_cohort_derives(held_and_pandas):
+    held, cohort = held_and_pandas
+    kw = dict(competing=["death"], origin="diagnosis", covariates=["age", "subtype"])
+    rows = held.endpoint("bone_metastasis", **kw)
+    assert isinstance(rows, EngineFrame) and held._p is None  # nothing fetched into pandas
+    expected = cohort.endpoint("bone_metastasis", **kw)
+    assert_same_rows(expected, rows, ["patient_id"])
+    assert_same_log(expected.attrs["exclusions"], rows.attrs["exclusions"])
+    assert rows.attrs["endpoint"] == expected.attrs["endpoint"]
+    log = held.endpoint_with_log("bone_metastasis", **kw)
+    assert repr(log) == repr(cohort.endpoint_with_log("bone_metastasis", **kw))
+
+    ci = bm.cumulative_incidence(rows, "time", "status", by="subtype")
+    ci_pandas = bm.cumulative_incidence(expected, "time", "status", by="subtype")
+    # the same groups in the same (clinical) order: the codes reach the engine as the schema's ENUM
+    pd.testing.assert_frame_equal(ci.table, ci_pandas.table, check_exact=False, rtol=1e-12)
+    assert list(dict.fromkeys(ci.table["group"])) == ["HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "TNBC", "unknown"]
+    assert ci.table.attrs["time_label"] == "Years since diagnosis"
+    formula = "age + C(subtype)"
+    fit = bm.cox(rows.relation.query("r", "SELECT *, CAST(status = 1 AS INT) AS bm FROM r"), "time", "bm", formula)
+    fit_pandas = bm.cox(expected.assign(bm=(expected["status"] == 1).astype(int)), "time", "bm", formula)
+    assert list(fit.summary.index) == list(fit_pandas.summary.index)  # the same reference level
+    assert np.allclose(fit.coef, fit_pandas.coef, rtol=1e-9, atol=0)
+    fg = bm.fine_gray(rows, "time", "status", formula, cause=1)
+    fg_pandas = bm.fine_gray(expected, "time", "status", formula, cause=1)
+    assert list(fg.summary.index) == list(fg_pandas.summary.index)
+    assert np.allclose(fg.coef, fg_pandas.coef, rtol=1e-9, atol=0)
+
+    tv = dict(time_varying={"bm": "bm_date", "sre": "skeletal_event"}, covariates=["age"])
+    rows_tv, expected_tv = held.endpoint("death", **tv), cohort.endpoint("death", **tv)
+    assert_same_rows(expected_tv, rows_tv, ["patient_id", "start"])
+    cox = bm.cox(rows_tv, "stop", "status", "age + bm + sre", entry="start")
+    cox_pandas = bm.cox(expected_tv, "stop", "status", "age + bm + sre", entry="start")
+    assert np.allclose(cox.coef, cox_pandas.coef, rtol=1e-9, atol=0)
+    assert np.allclose(np.diag(cox.cov), np.diag(cox_pandas.cov), rtol=1e-9, atol=0)
+
+    rec, rec_pandas = held.recurrent_events(window_days=21), cohort.recurrent_events(window_days=21)
+    assert_same_rows(rec_pandas, rec, ["id", "enum"])
+    assert_same_rows(rec_pandas.attrs["dropped_events"].frame, rec.attrs["dropped_events"], ["row"])
+    mcf = bm.mean_cumulative_function(rec, "id", "start", "stop", "event", terminal="terminal")
+    mcf_pandas = bm.mean_cumulative_function(rec_pandas, "id", "start", "stop", "event", terminal="terminal")
+    pd.testing.assert_frame_equal(mcf.table, mcf_pandas.table, check_exact=False, rtol=1e-10)
+    ms, ms_pandas = held.multistate(), cohort.multistate()
+    assert_same_rows(ms_pandas.astype({"from_state": object, "to_state": object}), ms, ["patient_id", "start"])
+    assert held._p is None and held._e is None
+
+
+def test_engine_held_cohort_hostile_options_give_the_pandas_messages(held_and_pandas):
+    held, cohort = held_and_pandas
+    for call in (lambda c: c.endpoint("relapse"), lambda c: c.endpoint("death", origin="death"),
+                 lambda c: c.recurrent_events(event_types=["fracture"]), lambda c: c.multistate(states=["death"])):
+        with pytest.raises(InputError) as engine_error:
+            call(held)
+        with pytest.raises(InputError) as pandas_error:
+            call(cohort)
+        assert str(engine_error.value) == str(pandas_error.value)

@@ -108,3 +108,19 @@ def test_spark_rate_regression_equals_pandas(spark):
     bad = counts.assign(years=counts.years.where(counts.index != 3, -1.0))
     with pytest.raises(InputError, match=r"'years': person-time must be positive \(negative values found\); id 3"):
         bm.rate_regression(spark.createDataFrame(bad), "events", "years", "age", id="id")
+
+
+def test_event_counts_on_spark_equal_pandas(spark):
+    rows = bm.simulate_cohort(400, 21).recurrent_events(window_days=21)
+    rows = rows[["id", "start", "stop", "event", "terminal", "age"]].copy()
+    rows.attrs = {}
+    expected = bm.event_counts(rows, "id", "start", "stop", "event", terminal="terminal").sort_values("id")
+    got = bm.event_counts(spark.createDataFrame(rows), "id", "start", "stop", "event", terminal="terminal")
+    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_exact=False, rtol=1e-12,
+                                  check_dtype=False)
+    rates = bm.incidence_rate(spark.createDataFrame(got), "person_time", count="n_events", per=1).table
+    assert rates["n_event"].iloc[0] == expected["n_events"].sum()
+    np.testing.assert_allclose(rates["person_time"], expected["person_time"].sum(), rtol=1e-12)
+    bad = rows.assign(age=np.where(rows.index == 1, -1.0, rows["age"]))
+    with pytest.raises(InputError, match="column 'age': changes between the rows"):
+        bm.event_counts(spark.createDataFrame(bad), "id", "start", "stop", "event", terminal="terminal")

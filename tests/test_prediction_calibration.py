@@ -8,7 +8,7 @@ import pytest
 
 import bmstats as bm
 from bmstats._checks import InputError
-from bmstats.estimate.calibration import pseudo_values
+from bmstats.estimate.calibration import _CURVE_RANGE, _KNOTS, _Sorted, pseudo_values
 from prediction_data import REF, RHS, rotterdam
 
 
@@ -80,3 +80,14 @@ def test_calibration_bad_input(data):
         bm.calibration(data, "t", "relapse", p, time_horizon=2000)
     with pytest.raises(InputError, match="no events"):
         bm.calibration(data, "t", "relapse", p, time_horizon=0.5)
+
+
+def test_quantiles_from_one_partial_sort_equal_numpy():
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 10, 101, 4321):
+        p = rng.uniform(0.01, 0.99, n)
+        s = _Sorted(p, np.array([0, n - 1]))
+        q = list(_KNOTS + _CURVE_RANGE)
+        np.testing.assert_allclose(s.quantiles(), np.quantile(p, q), rtol=1e-15)
+        cll = np.log(-np.log1p(-p))
+        np.testing.assert_allclose(s.quantiles(lambda x: np.log(-np.log1p(-x))), np.quantile(cll, q), rtol=1e-15)

@@ -36,7 +36,7 @@ def models(data):
 
 def test_cox_risk_equals_predictrisk_with_survfit_limits(cox_fit, newdata):
     p = bm.predict_risk(cox_fit, newdata, TIMES)
-    assert list(p.columns) == ["row", "time", "risk", "lower", "upper"]
+    assert list(p.columns) == ["row", "time", "risk", "std_err", "lower", "upper"]
     assert list(pd.unique(p["row"])) == list(newdata.index)
     np.testing.assert_allclose(by_time(p, newdata.index), REF["risk_cox"], rtol=1e-6, atol=1e-12)
     lower = p.pivot(index="row", columns="time", values="lower").loc[newdata.index].to_numpy().T.reshape(-1)

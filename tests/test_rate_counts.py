@@ -260,3 +260,98 @@ def test_counts_from_an_engine_equal_the_pandas_path(kind, counts):
     bad_data = con.from_df(bad) if kind == "duckdb" else pl.from_pandas(bad)
     with pytest.raises(InputError, match="column 'n_events': event counts must be whole numbers >= 0"):
         bm.incidence_rate(bad_data, "person_time", count="n_events")
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "polars", "parquet"])
+def test_event_counts_in_an_engine_equal_the_pandas_path(kind, tmp_path):
+    rows = bm.simulate_cohort(500, 21).recurrent_events(window_days=21)
+    rows = rows[["id", "start", "stop", "event", "terminal", "age", "bta_type"]].assign(
+        bta_type=rows["bta_type"].astype(str))
+    expected = bm.event_counts(rows, "id", "start", "stop", "event", terminal="terminal")
+    expected = expected.sort_values("id").reset_index(drop=True)
+    if kind == "duckdb":
+        import duckdb
+
+        data = duckdb.connect().from_df(rows)
+    elif kind == "polars":
+        import polars as pl
+
+        data = pl.from_pandas(rows)
+    else:
+        data = tmp_path / "rows.parquet"
+        rows.attrs = {}  # the exclusion log in attrs is not JSON: pandas' to_parquet cannot write it
+        rows.to_parquet(data)
+    got = bm.event_counts(data, "id", "start", "stop", "event", terminal="terminal")
+    assert list(got.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12, check_dtype=False)
+    assert got["n_events"].dtype == np.int64 and got["terminal"].dtype == np.int64
+
+
+def test_event_counts_in_an_engine_refuse_what_the_pandas_path_refuses():
+    import duckdb
+
+    rows = pd.DataFrame({"pid": ["a", "a", "a", "b"], "start": [0.0, 1.0, 2.0, 0.0], "stop": [1.0, 2.0, 3.0, 3.0],
+                         "ev": [1, 1, 0, 1], "dead": [0, 0, 1, 0], "x": [1, 1, 1, 0]})
+    con = duckdb.connect()
+
+    def run(frame, **kw):
+        return bm.event_counts(con.from_df(frame), "pid", "start", "stop", "ev", terminal="dead", **kw)
+
+    assert run(rows)["n_events"].tolist() == [2, 1]
+    with pytest.raises(InputError, match=r"column 'x': changes between the rows of patient\(s\) \(id a"):
+        run(rows.assign(x=[1, 2, 1, 0]))
+    with pytest.raises(InputError, match=r"column 'x': changes"):
+        run(rows.assign(x=[1, None, 1, 0]))
+    with pytest.raises(InputError, match=r"column 'start': .*overlap; id a"):
+        run(rows.assign(start=[0.0, 0.5, 2.0, 0.0]))
+    with pytest.raises(InputError, match=r"column 'dead': rows or events after the subject's terminal event; id a"):
+        run(rows.assign(dead=[1, 0, 0, 0]))
+    with pytest.raises(InputError, match=r"column 'ev': status codes must be integers 0 or 1"):
+        run(rows.assign(ev=[2, 1, 0, 1]))
+    with pytest.raises(InputError, match=r"column 'dead': status codes must be integers 0 or 1"):
+        run(rows.assign(dead=[0, 0, 2, 0]))
+    with pytest.raises(InputError, match=r"column 'start': entry time must be"):
+        run(rows.assign(start=[0.0, 2.0, 2.0, 0.0]))
+    with pytest.raises(InputError, match="missing values"):
+        run(rows.assign(stop=[1.0, None, 3.0, 3.0]))
+    kept = run(rows.assign(stop=[1.0, 2.0, 3.0, None]), dropna=True)
+    assert kept["pid"].tolist() == ["a"] and kept.attrs["dropped"].n == 1
+    with pytest.raises(InputError, match="not found"):
+        run(rows, covariates=["nope"])
+
+
+def test_counts_without_person_time_or_too_large_are_errors():
+    import duckdb
+
+    d = pd.DataFrame({"n": [3, 2, 0], "pt": [1.0, 0.0, 0.0], "g": ["a", "b", "b"]})
+    d.loc[2, "pt"] = 2.0
+    with pytest.raises(InputError, match=r"column 'n': events counted in a row with no person-time.*row 1"):
+        bm.incidence_rate(d, "pt", count="n")
+    with pytest.raises(InputError, match=r"column 'n': events counted in a row with no person-time.*; 1 rows"):
+        bm.rate_ratio(duckdb.connect().from_df(d), "pt", count="n", by="g")
+    assert bm.incidence_rate(d.assign(n=[3, 0, 0]), "pt", count="n").n_events == 3  # no events, no time: fine
+    with pytest.raises(InputError, match=r"below 2\^31.*row 0"):
+        bm.incidence_rate(d.assign(n=[3e9, 0, 0]), "pt", count="n")
+    with pytest.raises(InputError, match=r"below 2\^31"):
+        bm.incidence_rate(duckdb.connect().from_df(d.assign(n=[3e9, 0, 0])), "pt", count="n")
+
+
+def test_event_counts_of_an_engine_backed_cohort_equal_the_pandas_path():
+    """Cohort.recurrent_events of an engine-backed cohort stays in DuckDB (an EngineFrame); event_counts sums it
+    there and keeps its attrs (exclusion log, recurrent settings)."""
+    import duckdb
+
+    from bmstats.cohort.sql_recurrent import recurrent_events_query
+
+    cohort = bm.simulate_cohort(600, 21)
+    con = duckdb.connect()
+    rows = recurrent_events_query(con.from_df(cohort.patients.rename_axis("row").reset_index()),
+                                  con.from_df(cohort.events.rename_axis("row").reset_index()), window_days=21).data
+    got = bm.event_counts(rows, "id", "start", "stop", "event", terminal="terminal", covariates=["age", "bta_type"])
+    expected = bm.event_counts(cohort.recurrent_events(window_days=21), "id", "start", "stop", "event",
+                               terminal="terminal", covariates=["age", "bta_type"]).sort_values("id")
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["n_events"].tolist() == expected["n_events"].tolist()
+    np.testing.assert_allclose(got["person_time"], expected["person_time"], rtol=1e-13)
+    assert got["bta_type"].astype(str).tolist() == expected["bta_type"].astype(str).tolist()
+    assert got.attrs["recurrent"]["window_days"] == 21 and "exclusions" in got.attrs

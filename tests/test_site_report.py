@@ -20,16 +20,17 @@ def _cohort_files(tmp_path, break_dates=False):
     return paths
 
 
-def _config(tmp_path, paths):
+def _config(tmp_path, paths, endpoint="after_bm: {event: death, origin: bone_metastasis, unit: years}",
+            analysis="{id: km, type: kaplan_meier, endpoint: after_bm}"):
     config = tmp_path / "site.yaml"
     config.write_text(f"""title: Site
 data:
   patients: {paths['patients'].relative_to(tmp_path).as_posix()}
   events: {paths['skeletal_events'].relative_to(tmp_path).as_posix()}
 endpoints:
-  after_bm: {{event: death, origin: bone_metastasis, unit: years}}
+  {endpoint}
 analyses:
-  - {{id: km, type: kaplan_meier, endpoint: after_bm}}
+  - {analysis}
 outputs: {{tables: [csv], figures: [png]}}
 """)
     return config
@@ -83,3 +84,16 @@ def test_rate_table_per_one_says_per_person_year():
     t = bm.rate_table(bm.incidence_rate(d, "time", "bm", per=1))
     text = " ".join(t.body.columns) + " ".join(t.footnotes)
     assert "per person-year" in text and "per 1 person-years" not in text
+
+
+def test_rates_of_a_recurrent_endpoint_refuse_a_cause(tmp_path, capsys):
+    paths = _cohort_files(tmp_path)
+    config = _config(tmp_path, paths, "sre: {recurrent: true, origin: bone_metastasis, unit: years, window_days: 21}",
+                     "{id: rates, type: incidence_rate, endpoint: sre, by: bta_type, per: 1, cause: 2}")
+    assert build_report(config, tmp_path / "out") != 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "cause applies to competing-risk endpoints; 'sre' is recurrent" in err
+    config.write_text(config.read_text().replace(", cause: 2", ""))
+    assert build_report(config, tmp_path / "out") == 0
+    table = (tmp_path / "out" / "tables" / "rates.csv").read_text()
+    assert "Rate per person-year" in table

@@ -340,8 +340,10 @@ class Cohort:
 
         Returns
         -------
-        pandas.DataFrame
-            One row per patient at risk from the origin (or counting-process rows with ``time_varying``).
+        pandas.DataFrame or EngineFrame
+            One row per patient at risk from the origin (or counting-process rows with ``time_varying``). On a
+            cohort read with ``engine="duckdb"``, an ``EngineFrame``: the same rows as a DuckDB query with the same
+            ``attrs``, which every estimator running on the engine accepts as ``data`` (docs/scale.md).
         """
         return self.endpoint_with_log(event, competing, origin, unit, horizon, covariates, time_varying).data
 
@@ -377,6 +379,11 @@ class Cohort:
         """
         from bmstats.cohort.endpoints import endpoint
 
+        if self.engine_tables is not None:  # the rows are built as a query and stay in DuckDB
+            from bmstats.cohort.sql_endpoint import endpoint_query
+
+            return endpoint_query(self.patients_relation, self.events_relation, event, competing, origin, unit,
+                                  horizon, covariates, time_varying)
         return endpoint(self._patients, self._events, event, competing, origin, unit, horizon, covariates,
                         time_varying)
 
@@ -408,11 +415,17 @@ class Cohort:
 
         Returns
         -------
-        pandas.DataFrame
-            The rows, ready for :func:`bmstats.mean_cumulative_function` and :func:`bmstats.sre_summary`.
+        pandas.DataFrame or EngineFrame
+            The rows, ready for :func:`bmstats.mean_cumulative_function` and :func:`bmstats.sre_summary` (an
+            ``EngineFrame``, rows kept in DuckDB, on a cohort read with ``engine="duckdb"``).
         """
         from bmstats.cohort.recurrent import recurrent_events
 
+        if self.engine_tables is not None:  # the rows are built as a query and stay in DuckDB
+            from bmstats.cohort.sql_recurrent import recurrent_events_query
+
+            return recurrent_events_query(self.patients_relation, self.events_relation, origin, unit, window_days,
+                                          event_types, covariates).data
         return recurrent_events(self._patients, self._events, origin, unit, window_days, event_types, covariates).data
 
     def multistate(
@@ -440,11 +453,17 @@ class Cohort:
 
         Returns
         -------
-        pandas.DataFrame
-            One row per patient and state occupied.
+        pandas.DataFrame or EngineFrame
+            One row per patient and state occupied (an ``EngineFrame``, rows kept in DuckDB with the states as
+            text, on a cohort read with ``engine="duckdb"``).
         """
         from bmstats.cohort.multistate import multistate
 
+        if self.engine_tables is not None:  # the rows are built as a query and stay in DuckDB
+            from bmstats.cohort.sql_multistate import multistate_query
+
+            return multistate_query(self.patients_relation, self.events_relation, origin, states, unit,
+                                    covariates).data
         return multistate(self._patients, self._events, origin, states, unit, covariates).data
 
     def validate(self):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ExclusionLog:
@@ -72,6 +74,8 @@ class ExclusionLog:
         from bmstats.report import figures
 
         return figures.plot_exclusion_flow(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The STROBE flow diagram of the exclusions", "plot_exclusion_flow")
 
     def __repr__(self) -> str:
         lines = [f"{self.title}: {self.n_start:,} patients, {self.n_final:,} analysed"]

@@ -50,15 +50,8 @@ class MultiState:
         return f"{self.exclusions.title}: {d['patient_id'].nunique():,} patients ({parts})\n{self.exclusions!r}"
 
 
-def multistate(
-    p: pd.DataFrame,
-    e: pd.DataFrame,
-    origin: str = "diagnosis",
-    states: Sequence[str] = ("bone_metastasis", "death"),
-    unit: str = "years",
-    covariates: Sequence[str] | None = None,
-) -> MultiState:
-    """Transition rows from ``origin`` through ``states`` (module docstring has the definitions)."""
+def check_multistate_options(origin: str, states, unit: str) -> list[str]:
+    """The options of :func:`multistate` checked; returns ``states`` as a list."""
     states = [states] if isinstance(states, str) else list(states)
     if origin not in ORIGINS:
         raise InputError(f"unknown origin {origin!r}; expected one of {', '.join(ORIGINS)}")
@@ -75,6 +68,19 @@ def multistate(
         raise InputError(f"only the last state may be absorbing, got {states}")
     if unit not in UNITS:
         raise InputError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    return states
+
+
+def multistate(
+    p: pd.DataFrame,
+    e: pd.DataFrame,
+    origin: str = "diagnosis",
+    states: Sequence[str] = ("bone_metastasis", "death"),
+    unit: str = "years",
+    covariates: Sequence[str] | None = None,
+) -> MultiState:
+    """Transition rows from ``origin`` through ``states`` (module docstring has the definitions)."""
+    states = check_multistate_options(origin, states, unit)
     check_unique_ids(p)
     cov = _covariates(p, covariates, reserved=COLUMNS)
 

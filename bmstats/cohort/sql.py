@@ -73,8 +73,9 @@ class Tables:
             raise InputError(f"the skeletal_events relation lacks column(s) {', '.join(map(repr, missing))}; "
                              f"available: {', '.join(self.event_columns)}")
         n = next(_NAMES)
-        self.p = f"bmstats_patients_{n}"
+        self.p = self._cte = f"bmstats_patients_{n}"
         self.e = f"bmstats_events_{n}"
+        self.stored: StoredTables | None = None
         if events is None:
             events = patients.query(self.p, "SELECT CAST(NULL AS VARCHAR) AS patient_id, CAST(NULL AS DATE) AS "
                                             "event_date, CAST(NULL AS VARCHAR) AS event_type LIMIT 0")
@@ -95,7 +96,27 @@ class Tables:
 
     def query(self, sql: str):
         """``sql`` (reading the views ``self.p`` and ``self.e``) as a lazy relation of the patients' connection."""
-        return self.patients.query(self.p, sql)
+        return self.patients.query(self._cte, sql)
+
+    def store(self, patient_columns: Sequence[str], events: bool) -> None:
+        """Read the columns a derivation uses once, into temporary tables of the connection that ``self.p``
+        and ``self.e`` then name: a cohort's canonical views convert the site's columns at every read, and a
+        derivation reads the patients several times (ids, exclusions, rows).  The tables are dropped with
+        the frames made from them (``self.stored`` goes into their ``keep``)."""
+        n = next(_NAMES)
+        names = []
+        wanted = [c for c in dict.fromkeys([ROW, *PATIENT_COLUMNS, *patient_columns]) if c in self.patient_columns]
+        table = f"bmstats_patients_stored_{n}"
+        self.query(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(map(q, wanted))} FROM {self.p}")
+        names.append(table)
+        self.p = table
+        if events:
+            wanted = [c for c in (ROW, "patient_id", "event_date", "event_type") if c in self.event_columns]
+            table = f"bmstats_events_stored_{n}"
+            self.query(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(map(q, wanted))} FROM {self.e}")
+            names.append(table)
+            self.e = table
+        self.stored = StoredTables(self.patients, self._cte, names)
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self.query(sql).df()
@@ -119,6 +140,45 @@ class Tables:
 
         names = [c for c in self.patient_columns if not (c == ROW and self.has_row)]
         return _covariates(pd.DataFrame(columns=names), covariates, reserved)
+
+
+class StoredTables:
+    """Temporary tables that derived rows read; dropped when the last frame holding this object goes."""
+
+    def __init__(self, relation, cte: str, names: list[str]):
+        self._relation, self._cte, self._names = relation, cte, list(names)
+
+    def __del__(self):
+        for name in self._names:
+            try:
+                self._relation.query(self._cte, f"DROP TABLE IF EXISTS {name}")
+            except Exception:  # noqa: BLE001 - the connection may already be closed at interpreter exit
+                pass
+
+
+def carried(tables: Tables, cov: Sequence[str], alias: str = "p") -> str:
+    """``, expr AS name`` for each carried patients column.  Coded canonical columns held as text become a
+    DuckDB ENUM of the schema's codes in order, then any other value found (sorted), as the pandas cohort's
+    categoricals: estimators then take the same reference level and list groups in the same order."""
+    from bmstats.cohort import schema
+
+    coded = {c.name: [str(x) for x in c.codes] for c in schema.columns("patients").values() if c.kind == "code"}
+    text = [c for c in cov if c in coded and tables.patient_columns[c].upper() == "VARCHAR"]
+    extras: dict[str, list] = {c: [] for c in text}
+    if text:
+        parts = ", ".join(
+            f"list_sort(list_distinct(list({q(c)}) FILTER (WHERE {q(c)} NOT IN ({', '.join(map(lit, coded[c]))})))) "
+            f"AS {q(c)}" for c in text)
+        found = tables.query(f"SELECT {parts} FROM {tables.p}").fetchall()[0]
+        extras = {c: [str(v) for v in (values or [])] for c, values in zip(text, found)}
+    out = []
+    for c in cov:
+        if c in extras:
+            levels = ", ".join(lit(v) for v in coded[c] + extras[c])
+            out.append(f", CAST({alias}.{q(c)} AS ENUM({levels})) AS {q(c)}")
+        else:
+            out.append(f", {alias}.{q(c)}")
+    return "".join(out)
 
 
 def date_expr(name: str, alias: str = "p", first_event: str = "fse") -> str:

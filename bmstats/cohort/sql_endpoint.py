@@ -24,6 +24,7 @@ from bmstats.cohort.endpoints import (
 )
 from bmstats.cohort.sql import (
     Tables,
+    carried,
     date_expr,
     days,
     exclusion_log,
@@ -65,13 +66,14 @@ def endpoint_query(
     """
     competing, horizon = check_endpoint_options(event, competing, origin, unit, horizon)
     t = Tables(patients, events)
-    t.check_unique_ids()
     cov = t.columns_for(covariates, ("time", "status"))
     if time_varying is not None:
         time_varying = check_exposure_columns(time_varying, [c for c in t.patient_columns], t.is_date,
                                               lambda c: t.patient_columns[c])
     names = (event, *competing)
-    uses_first = SKELETAL_EVENT in (origin, *names) or (time_varying and SKELETAL_EVENT in time_varying.values())
+    uses_first = SKELETAL_EVENT in (origin, *names) or bool(time_varying and SKELETAL_EVENT in time_varying.values())
+    t.store([*cov, *(time_varying or {}).values()], events=uses_first)
+    t.check_unique_ids()
     o = date_expr(origin)
     ev_cols = [f"_ev{i}" for i in range(len(names))]
     select = [
@@ -87,9 +89,8 @@ def endpoint_query(
     if time_varying is not None:
         select += [f"{days(date_expr(SKELETAL_EVENT) if src == SKELETAL_EVENT else f'CAST(p.{q(src)} AS DATE)', o)}"
                    f" / {num(UNITS[unit])} AS {q('_sw_' + name)}" for name, src in time_varying.items()]
-    select += [f"p.{q(c)}" for c in cov]
     join = f" LEFT JOIN {first_event_sql(t.e)} AS fse ON fse.patient_id = p.patient_id" if uses_first else ""
-    base = f"(SELECT {', '.join(select)} FROM {t.p} AS p{join})"
+    base = f"(SELECT {', '.join(select)}{carried(t, cov)} FROM {t.p} AS p{join})"
 
     label = origin.replace("_", " ")
     any_of = " OR ".join
@@ -119,15 +120,15 @@ def endpoint_query(
         h = num(horizon)
         time, status = (f"CASE WHEN {time} > {h} THEN {h} ELSE {time} END",
                         f"CASE WHEN {time} > {h} THEN CAST(0 AS BIGINT) ELSE {status} END")
-    carried = "".join(f", {q(c)}" for c in cov)
+    kept = "".join(f", {q(c)}" for c in cov)
     if time_varying is None:
-        sql = f"SELECT patient_id, {time} AS time, {status} AS status{carried} FROM {timed}"
+        sql = f"SELECT patient_id, {time} AS time, {status} AS status{kept} FROM {timed}"
         order: tuple[str, ...] = ("patient_id",)
     else:
-        sql = _split_sql(f"(SELECT *, {time} AS time, {status} AS status FROM {timed})", list(time_varying), carried)
+        sql = _split_sql(f"(SELECT *, {time} AS time, {status} AS status FROM {timed})", list(time_varying), kept)
         order = ("patient_id", "start")
     attrs = {"exclusions": log, "endpoint": endpoint_attrs(event, competing, origin, unit, horizon, time_varying)}
-    frame = EngineFrame(t.query(sql), attrs, order=order, keep=(patients, events))
+    frame = EngineFrame(t.query(sql), attrs, order=order, keep=(patients, events, t.stored))
     return Endpoint(frame, log, attrs["endpoint"]["status_labels"])
 
 

@@ -18,6 +18,7 @@ from bmstats.cohort.recurrent import RESERVED, RecurrentEvents, check_recurrent_
 from bmstats.cohort.sql import (
     ROW,
     Tables,
+    carried,
     date_expr,
     days,
     exclusion_log,
@@ -58,8 +59,9 @@ def recurrent_events_query(
     """
     event_types = check_recurrent_options(origin, unit, window_days, event_types)
     t = Tables(patients, events)
-    t.check_unique_ids()
     cov = t.columns_for(covariates, RESERVED)
+    t.store(cov, events=True)
+    t.check_unique_ids()
     o = date_expr(origin)
     uses_first = origin == "skeletal_event"
     join = f" LEFT JOIN {first_event_sql(t.e)} AS fse ON fse.patient_id = p.patient_id" if uses_first else ""
@@ -69,10 +71,10 @@ def recurrent_events_query(
         ("last_fu_date missing", "_no_fu"),
         (ZERO_FOLLOW_UP, "_end <= 0"),
     ]
-    carried = "".join(f", p.{q(c)}" for c in cov)
+    carried_sql = carried(t, cov)
     base = (f"(SELECT *, {step_case(steps)} AS _step FROM (SELECT p.patient_id, {t.patient_order} AS _order, "
             f"{o} AS _o, p.last_fu_date IS NULL AS _no_fu, {days(follow_up_end_expr(), o)} AS _end, "
-            f"{days('CAST(p.last_fu_date AS DATE)', o)} AS _lfu, p.death_date IS NOT NULL AS _dead{carried} "
+            f"{days('CAST(p.last_fu_date AS DATE)', o)} AS _lfu, p.death_date IS NOT NULL AS _dead{carried_sql} "
             f"FROM {t.p} AS p{join}))")
     log = exclusion_log(t, base, steps, f"skeletal events from {label}")
     kept = f"(SELECT * FROM {base} WHERE _step IS NULL)"
@@ -136,9 +138,9 @@ def recurrent_events_query(
     rows = t.query(f"{event_rows} UNION ALL {tail_rows}")
     dropped = t.query(f"SELECT _row AS {q(ROW)}, patient_id, event_date, event_type, _why AS reason "
                       f"FROM {ranked} WHERE _why IS NOT NULL")
-    dropped_frame = EngineFrame(dropped, {}, order=(ROW,), keep=(patients, events))
+    dropped_frame = EngineFrame(dropped, {}, order=(ROW,), keep=(patients, events, t.stored))
     attrs = {"exclusions": log, "dropped_events": dropped_frame,
              "recurrent": {"origin": origin, "unit": unit, "window_days": window_days, "event_types": event_types}}
-    data = EngineFrame(rows, attrs, order=("id", "enum"), keep=(patients, events))
+    data = EngineFrame(rows, attrs, order=("id", "enum"), keep=(patients, events, t.stored))
     return RecurrentEvents(data, log, dropped_frame)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import Dropped, InputError
+from bmstats._checks import COUNT_RULE, NO_TIME_RULE, Dropped, InputError
 from bmstats.engine.source import Source, fetch_numpy
 from bmstats.estimate.counts import Counts, aggregate_counts
 
@@ -59,13 +59,14 @@ def usable_rows(src: Source, used: list, dropna: bool) -> tuple[str, int, Droppe
     the rows dropped and counted.  Returns the SQL condition selecting the complete rows, the number of
     rows and what was dropped."""
     q = src.quote
-    parts = ["COUNT(*) AS n_rows"]
-    parts += [f"SUM(CASE WHEN {q(c)} IS NULL THEN 1 ELSE 0 END) AS {q('na_' + c)}" for c in used]
+    # COUNT(column) counts the non-missing values: an engine answers it from the validity masks (Parquet
+    # statistics), where a CASE per row would read and test every value
+    parts = ["COUNT(*) AS n_rows"] + [f"COUNT({q(c)}) AS {q('nn_' + c)}" for c in used]
     stats = src.query(f"SELECT {', '.join(parts)} FROM {src.view}").iloc[0]
     n_rows = int(stats["n_rows"])
     if n_rows == 0:
         raise InputError(f"data has no rows ({src.description})")
-    missing = {c: int(stats["na_" + c]) for c in used if int(stats["na_" + c] or 0) > 0}
+    missing = {c: n_rows - int(stats["nn_" + c]) for c in used if n_rows - int(stats["nn_" + c]) > 0}
     not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in used)
     dropped = Dropped.none()
     if missing:
@@ -103,7 +104,7 @@ def valid_rows(src: Source, time: str, status: str, *, groups=(), entry: str | N
     code_rule += f" AND {q(status)} <= {int(max_code)})" if max_code is not None else \
         f" AND {q(status)} <= 2147483647)"
     allowed = "0 or 1" if max_code == 1 else (f"0..{max_code}" if max_code else "0, 1, 2, ...")
-    rules.append((status, code_rule, "event counts must be whole numbers >= 0" if counts else
+    rules.append((status, code_rule, COUNT_RULE if counts else
                   f"status codes must be integers {allowed} (0 = censored)"))
     if causes is not None:
         declared = sorted({int(c) for c in causes})
@@ -189,6 +190,11 @@ def engine_person_time(src: Source, time: str, event: str, *, by: str | None = N
                                    max_code=None if counts else 1, entry_may_equal_exit=True, counts=counts)
     q = src.quote
     span = f"CAST({q(time)} AS DOUBLE)" + (f" - CAST({q(entry)} AS DOUBLE)" if entry else "")
+    if counts:
+        k = int(src.query(f"SELECT COUNT(*) AS k FROM {src.view} WHERE {where} AND {q(event)} > 0 AND {span} <= 0")
+                .iloc[0]["k"])
+        if k:
+            raise InputError(f"column {event!r}: {NO_TIME_RULE}; {k} rows of {src.description}")
     key = f"{q(by)} AS b, " if by else "0 AS b, "
     group_by = f" GROUP BY {q(by)}" if by else ""
     frame = src.query(f"SELECT {key}SUM(CAST({q(event)} AS BIGINT)) AS d, SUM({span}) AS pt "

@@ -24,14 +24,14 @@ The estimates equal :func:`bmstats.cox` on the same rows (and so R's ``coxph``) 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bmstats._checks import Dropped, InputError
 from bmstats.engine.counts import valid_rows
-from bmstats.engine.design import EngineDesign, engine_design
+from bmstats.engine.design import EngineDesign, design_ranges, engine_design
 from bmstats.engine.source import Source, fetch_numpy, num
 
 
@@ -46,6 +46,100 @@ def _unpack(flat: np.ndarray, p: int) -> np.ndarray:
         out[:, i, j] = flat[:, c]
         out[:, j, i] = flat[:, c]
     return out
+
+
+_BLOCK = 1 << 22  # tie steps x points handled at once: bounded memory however many events there are
+_ALL = ("log", "c", "e", "c2", "e2", "f2")
+
+
+def tie_step_sums(S0: np.ndarray, D0: np.ndarray, d: np.ndarray, efron: bool, need=_ALL) -> dict:
+    """Per event key k, sums over its tie steps l = 0..n_k-1 of the risk-set sum S0l = S0_k - f_l D0_k:
+    ``log`` = sum log S0l, ``c`` = sum 1/S0l, ``e`` = sum f/S0l, ``c2`` = sum 1/S0l^2, ``e2`` = sum f/S0l^2,
+    ``f2`` = sum f^2/S0l^2, with Efron's f_l = l/d_k over the d_k tied events (Efron 1977) or one step with
+    f = 0 (Breslow).  Every other quantity of the fit is these times the key's weight omega_k (constant over
+    its steps), so the steps are expanded a block of keys at a time and never all at once.  ``S0`` and ``D0``
+    may hold one column per point (K, m) (the likelihood profile); ``need`` names the sums wanted."""
+    S0 = np.asarray(S0, dtype=float)
+    D0 = np.asarray(D0, dtype=float)
+    flat = S0.ndim == 1
+    if flat:
+        S0, D0 = S0[:, None], D0[:, None]
+    K, m = S0.shape
+    out = {name: np.zeros((K, m)) for name in need}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not efron:
+            if np.any(S0 <= 0):
+                raise InputError("risk set sums are not positive: check the entry and exit times")
+            inv = 1.0 / S0
+            full = {"log": np.log(S0), "c": inv, "e": np.zeros((K, m)), "c2": inv * inv, "e2": np.zeros((K, m)),
+                    "f2": np.zeros((K, m))}
+            out = {name: full[name] for name in need}
+        else:
+            ends = np.cumsum(d)
+            lo = 0
+            block = max(1, _BLOCK // m)
+            while lo < K:
+                # the keys lo..hi-1 hold at most `block` steps (or one key, however many ties it has)
+                hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + block, side="right")))
+                dk = d[lo:hi]
+                rep = np.repeat(np.arange(hi - lo), dk)
+                starts = np.concatenate([[0], np.cumsum(dk)[:-1]])
+                frac = ((np.arange(len(rep)) - starts[rep]) / dk[rep])[:, None]
+                S0l = S0[lo:hi][rep] - frac * D0[lo:hi][rep]
+                if np.any(S0l <= 0):
+                    raise InputError("risk set sums are not positive: check the entry and exit times")
+                if "log" in need:
+                    out["log"][lo:hi] = np.add.reduceat(np.log(S0l), starts)
+                inv = np.reciprocal(S0l, out=S0l)
+                if "c" in need:
+                    out["c"][lo:hi] = np.add.reduceat(inv, starts)
+                if "e" in need:
+                    out["e"][lo:hi] = np.add.reduceat(inv * frac, starts)
+                inv *= inv
+                for name in ("c2", "e2", "f2"):  # 1/S0l^2 times f^0, f^1, f^2
+                    if name in need:
+                        out[name][lo:hi] = np.add.reduceat(inv, starts)
+                    inv *= frac
+                lo = hi
+    return {name: value[:, 0] for name, value in out.items()} if flat else out
+
+
+def point_weights_sql(betas: list, shifts: list, rows: str, weight: str = "1.0") -> str:
+    """A subquery over ``rows`` (with centred design columns x0..) adding r0, r1, .. = weight exp(x'b_k -
+    shift_k) for each point b_k of ``betas``.
+
+    The likelihood profile's points (:func:`bmstats.estimate.monotone.monotone_columns`) are the estimate and,
+    per coefficient j, a pair b0 +- c_j e_j: the pair shares one exponential, q = exp(c_j x_j - a), as
+    r = r0 q and r' = r0 exp(-a - a') / q (a, a' the differences of the shifts; q stays within exp(+-REACH)
+    of 1, the step being REACH units of the linear predictor), so 2p + 3 points cost p + 3 exponentials."""
+    b0 = np.asarray(betas[0], dtype=float)
+
+    def eta(coef) -> str:
+        return " + ".join(f"{num(b)} * x{j}" for j, b in enumerate(coef) if b != 0) or "0.0"
+
+    inner = [f"{weight} * EXP({eta(b0)} - {num(shifts[0])}) AS r0"]
+    outer = []
+    shared: dict = {}  # column j -> (point k, its step, its shift difference)
+    for k in range(1, len(betas)):
+        delta = np.asarray(betas[k], dtype=float) - b0
+        nz = np.flatnonzero(delta)
+        a = shifts[k] - shifts[0]
+        if len(nz) == 1:
+            j = int(nz[0])
+            if j not in shared:
+                shared[j] = (k, delta[j], a)
+                inner.append(f"EXP({num(delta[j])} * x{j} - {num(a)}) AS q{j}")
+                outer.append(f"r0 * q{j} AS r{k}")
+                continue
+            _, step, a_first = shared[j]
+            factor = np.exp(-(a + a_first))
+            if abs(delta[j] + step) <= 1e-12 * abs(step) and np.isfinite(factor) and factor > 0:
+                outer.append(f"r0 * {num(factor)} / q{j} AS r{k}")
+                continue
+        inner.append(f"{weight} * EXP({eta(betas[k])} - {num(shifts[k])}) AS r{k}")
+        outer.append(f"r{k}")
+    return (f"SELECT *{''.join(', ' + c for c in outer if ' AS ' in c)} FROM "
+            f"(SELECT *, {', '.join(inner)} FROM ({rows}) rows_p) points")
 
 
 @dataclass
@@ -73,6 +167,9 @@ class EngineCoxProblem:
     wd: np.ndarray
     wxd: np.ndarray  # (p,) total over all events, centered
     bounds: np.ndarray  # (p, 2) min and max of each centered column, for an overflow-safe shift
+    # the per-time sums at beta = 0 (from the setup's grouped pass) and at the last beta asked for
+    zero_exits: pd.DataFrame | None = field(default=None, repr=False)
+    _last: tuple | None = field(default=None, repr=False)
 
     @property
     def p(self) -> int:
@@ -114,7 +211,8 @@ class EngineCoxProblem:
 
     def sums(self, beta: np.ndarray):
         """Per-time tables at ``beta``: exits (sums of w r and w r x, over all rows and over the events) and
-        entries (the same over all rows), keyed by stratum and time."""
+        entries (the same over all rows), keyed by stratum and time.  At beta = 0 the exits come from the
+        setup's grouped pass (:func:`build_problem`), without another pass over the rows."""
         p = self.p
         shift = self.shift(beta)
         cols = ["SUM(wr) AS e0"] + [f"SUM(wr * x{j}) AS e1_{j}" for j in range(p)]
@@ -123,7 +221,10 @@ class EngineCoxProblem:
         keys = "".join(f"s{i}, " for i in range(len(self.strata)))
         s_out = ", ".join(f"s{i}" for i in range(len(self.strata))) or "0 AS s0"
         rows = self.rows_sql(beta)
-        exits = self.src.query(f"SELECT {s_out}, t, {', '.join(cols)} FROM ({rows}) r GROUP BY {keys}t")
+        if self.zero_exits is not None and not np.any(beta):
+            exits = self.zero_exits
+        else:
+            exits = self.src.query(f"SELECT {s_out}, t, {', '.join(cols)} FROM ({rows}) r GROUP BY {keys}t")
         entries = None
         if self.entry is not None:
             entries = self.src.query(
@@ -132,7 +233,11 @@ class EngineCoxProblem:
 
     def risk_tables(self, beta: np.ndarray):
         """(shift, S, D, exits, entries): S = (S0, S1) over the risk set and D = (D0, D1) over the events at
-        each event key, from one grouped pass (two with delayed entry)."""
+        each event key, from one grouped pass (two with delayed entry); the last one is kept, so that the
+        variance at the estimate does not pass over the rows again for them."""
+        beta = np.asarray(beta, dtype=float)
+        if self._last is not None and np.array_equal(self._last[0], beta):
+            return self._last[1]
         p = self.p
         shift, exits, entries = self.sums(beta)
         names0 = ["e0"] + [f"e1_{j}" for j in range(p)]
@@ -147,7 +252,9 @@ class EngineCoxProblem:
             N = np.column_stack([fetch_numpy(entries, c) for c in names0])
             S = S - self._reverse_sums(es, et, N, side="left")  # entry >= t leaves the risk set
         Dk = self._at_keys(s_code, t, np.column_stack([fetch_numpy(exits, c) for c in names_d]))
-        return shift, S, Dk, exits, entries
+        out = (shift, S, Dk, exits, entries)
+        self._last = (beta.copy(), out)
+        return out
 
     def _codes(self, frame: pd.DataFrame) -> np.ndarray:
         if not self.strata:
@@ -180,16 +287,19 @@ class EngineCoxProblem:
         pos = index.get_indexer(pd.MultiIndex.from_arrays([self.key_stratum, self.key_time]))
         return V[pos]
 
-    def steps(self):
-        K = len(self.d)
+    def _steps(self):
+        """(number of tie steps, weight omega of each step) per event key: Efron's d_k steps of weight
+        sum w / d_k, or Breslow's one step of weight sum w."""
         if self.ties == "efron":
-            rep = np.repeat(np.arange(K), self.d)
-            first = np.concatenate([[0], np.cumsum(self.d)[:-1]])
-            frac = (np.arange(len(rep)) - first[rep]) / self.d[rep]
-            omega = (self.wd / np.maximum(self.d, 1))[rep]
-        else:
-            rep, frac, omega = np.arange(K), np.zeros(K), self.wd
-        return rep, frac, omega
+            return self.d, self.wd / np.maximum(self.d, 1)
+        return np.ones_like(self.d), self.wd
+
+    def _tie_sums(self, S0: np.ndarray, D0: np.ndarray, need=_ALL) -> dict:
+        steps, omega = self._steps()
+        sums = tie_step_sums(S0, D0, steps, self.ties == "efron", need)
+        if sums and next(iter(sums.values())).ndim == 2:
+            omega = omega[:, None]
+        return {name: omega * value for name, value in sums.items()}
 
     def loglik_many(self, betas: list) -> np.ndarray:
         """The log partial likelihood at several points in one grouped pass (the profile of the
@@ -197,12 +307,12 @@ class EngineCoxProblem:
         keys = "".join(f"s{i}, " for i in range(len(self.strata)))
         s_out = ", ".join(f"s{i}" for i in range(len(self.strata))) or "0 AS s0"
         shifts = [self.shift(b) for b in betas]
-        rs = ", ".join(
-            f"w * EXP({' + '.join(f'{num(b)} * x{j}' for j, b in enumerate(beta) if b != 0) or '0.0'} "
-            f"- {num(shift)}) AS r{k}" for k, (beta, shift) in enumerate(zip(betas, shifts)))
-        rows = f"SELECT *, {rs} FROM ({self.rows_sql()}) rows_x"
-        cols = ", ".join(f"SUM(r{k}) AS a{k}, SUM(ev * r{k}) AS b{k}" for k in range(len(betas)))
-        exits = self.src.query(f"SELECT {s_out}, t, {cols} FROM ({rows}) r GROUP BY {keys}t")
+        rows = point_weights_sql(betas, shifts, self.rows_sql(), "w")
+        sums = ", ".join(f"SUM(r{k}) AS a{k}" for k in range(len(betas)))
+        # by (stratum, time, event): the sums over all rows and over the events from one set of sums
+        frame = self.src.query(f"SELECT {s_out}, t, ev, {sums} FROM ({rows}) r GROUP BY {keys}t, ev")
+        exits = frame
+        events = frame[fetch_numpy(frame, "ev") == 1].reset_index(drop=True)
         code, t = self._codes(exits), fetch_numpy(exits, "t")
         A = np.column_stack([fetch_numpy(exits, f"a{k}") for k in range(len(betas))])
         S = self._reverse_sums(code, t, A, side="left")
@@ -211,58 +321,63 @@ class EngineCoxProblem:
             entries = self.src.query(f"SELECT {s_out}, e AS t, {ecols} FROM ({rows}) r GROUP BY {keys}e")
             N = np.column_stack([fetch_numpy(entries, f"a{k}") for k in range(len(betas))])
             S = S - self._reverse_sums(self._codes(entries), fetch_numpy(entries, "t"), N, side="left")
-        D = self._at_keys(code, t, np.column_stack([fetch_numpy(exits, f"b{k}") for k in range(len(betas))]))
-        rep, frac, omega = self.steps()
-        out = np.empty(len(betas))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for k, beta in enumerate(betas):
-                S0l = S[rep, k] - frac * D[rep, k]
-                out[k] = float(np.asarray(beta) @ self.wxd - omega @ (np.log(S0l) + shifts[k]))
+        D = self._at_keys(self._codes(events), fetch_numpy(events, "t"),
+                          np.column_stack([fetch_numpy(events, f"a{k}") for k in range(len(betas))]))
+        good = np.all(S - D * (self.ties == "efron") * (1 - 1 / np.maximum(self.d, 1))[:, None] > 0, axis=0)
+        out = np.full(len(betas), np.nan)  # far out, risk-set sums may underflow: not finite there
+        if np.any(good):
+            logs = self._tie_sums(S[:, good], D[:, good], ("log",))["log"].sum(axis=0)
+            wx = np.array([np.asarray(b) @ self.wxd for b in betas])[good]
+            out[good] = wx - logs - np.asarray(shifts)[good] * self.wd.sum()
         return out
 
     def loglik(self, beta: np.ndarray) -> float:
         """The log partial likelihood alone: the grouped pass only."""
         shift, S, Dk, _, _ = self.risk_tables(beta)
-        rep, frac, omega = self.steps()
-        S0l = S[:, 0][rep] - frac * Dk[:, 0][rep]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return float(beta @ self.wxd - omega @ (np.log(S0l) + shift))
+        try:
+            logs = self._tie_sums(S[:, 0], Dk[:, 0], ("log",))["log"]
+        except InputError:
+            return float("nan")
+        return float(beta @ self.wxd - logs.sum() - shift * self.wd.sum())
 
     def evaluate(self, beta: np.ndarray):
         """Log partial likelihood, score and information at ``beta``: two passes over the rows.
 
         The grouped pass gives S0, S1, D0, D1 at the event keys, hence the log likelihood, the score and
         the part of the information made of per-time sums (as in :class:`bmstats.estimate.cox._CoxModel`,
-        sums over the Efron steps in closed form).  The information's other part,
+        sums over the Efron steps per key: :func:`tie_step_sums`).  The information's other part,
         sum_i w_i r_i H_i x_i x_i', with H_i the sum of omega_l / S0_l over the event times at which row i
         is at risk, is one ungrouped pass that joins each row to a cumulative table of H by time: ungrouped
         sums of the p(p+1)/2 products cost a fraction of grouped ones.
         """
+        loglik, score = self.gradient(beta)
+        return loglik, score, self.information(beta)
+
+    def gradient(self, beta: np.ndarray):
+        """Log partial likelihood and score at ``beta``: the grouped pass only."""
         p = self.p
-        shift, S, Dk, exits, entries = self.risk_tables(beta)
-        rep, frac, omega = self.steps()
-        K = len(self.d)
-        S0, S1 = S[:, 0], S[:, 1:1 + p]
-        D0, D1 = Dk[:, 0], Dk[:, 1:1 + p]
-        S0l = S0[rep] - frac * D0[rep]
-        if np.any(S0l <= 0):
-            raise InputError("risk set sums are not positive: check the entry and exit times")
-        inv = omega / S0l
-        loglik = float(beta @ self.wxd - omega @ (np.log(S0l) + shift))
-        c = np.bincount(rep, inv, minlength=K)
-        e = np.bincount(rep, inv * frac, minlength=K)
-        score = self.wxd - (S1.T @ c - D1.T @ e)
-        c2 = np.bincount(rep, inv / S0l, minlength=K)
-        e2 = np.bincount(rep, inv * frac / S0l, minlength=K)
-        f2 = np.bincount(rep, inv * frac * frac / S0l, minlength=K)
-        cross = (S1 * e2[:, None]).T @ D1
-        info2 = (S1 * c2[:, None]).T @ S1 - cross - cross.T + (D1 * f2[:, None]).T @ D1
+        shift, S, Dk, _, _ = self.risk_tables(beta)
+        S1, D1 = S[:, 1:1 + p], Dk[:, 1:1 + p]
+        ts = self._tie_sums(S[:, 0], Dk[:, 0], ("log", "c", "e"))
+        loglik = float(beta @ self.wxd - ts["log"].sum() - shift * self.wd.sum())
+        return loglik, self.wxd - (S1.T @ ts["c"] - D1.T @ ts["e"])
+
+    def information(self, beta: np.ndarray) -> np.ndarray:
+        """The information at ``beta``: the grouped pass's tables (kept from :meth:`gradient` at the same
+        point) and the ungrouped pass of the row part (see :meth:`evaluate`)."""
+        p = self.p
+        _, S, Dk, exits, entries = self.risk_tables(beta)
+        S1, D1 = S[:, 1:1 + p], Dk[:, 1:1 + p]
+        ts = self._tie_sums(S[:, 0], Dk[:, 0])
+        c, e = ts["c"], ts["e"]
+        cross = (S1 * ts["e2"][:, None]).T @ D1
+        info2 = (S1 * ts["c2"][:, None]).T @ S1 - cross - cross.T + (D1 * ts["f2"][:, None]).T @ D1
         tables, joins, entry_c = self.row_tables(exits, entries, c[:, None], e[:, None])
         H = f"(ts.c0 - {entry_c[0]} - r.ev * ts.ev0)"
         sums = ", ".join(f"SUM(r.wr * {H} * r.x{i} * r.x{j}) AS v{k}" for k, (i, j) in enumerate(_pairs(p)))
         row = self.src.query(f"SELECT {sums} FROM ({self.rows_sql(beta)}) r{joins}", tables).iloc[0]
         info1 = _unpack(np.array([[float(row[f"v{k}"]) for k in range(len(_pairs(p)))]]), p)[0]
-        return loglik, score, info1 - info2
+        return info1 - info2
 
     def row_tables(self, exits: pd.DataFrame, entries: pd.DataFrame | None, cum: np.ndarray, ev: np.ndarray):
         """Small tables that give each row, by an equi-join on (stratum, time), the sums over the event keys
@@ -336,23 +451,23 @@ def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=()
     q = src.quote
     w = f"CAST({q(weights)} AS DOUBLE)" if weights else "1.0"
     x = [f"({e})" for e in design.expressions]
-    cols = [f"SUM({w}) AS sw"]
-    cols += [f"SUM({w} * {x[j]}) AS m{j}" for j in range(p)]
-    cols += [f"MIN({x[j]}) AS lo{j}" for j in range(p)] + [f"MAX({x[j]}) AS hi{j}" for j in range(p)]
-    cols += [f"SUM(CASE WHEN {x[j]} = 0 OR {x[j]} = 1 THEN 0 ELSE 1 END) AS nb{j}" for j in range(p)]
-    first = src.query(f"SELECT {', '.join(cols)} FROM {src.view} WHERE {where}").iloc[0]
-    sw = float(first["sw"])
-    means = np.array([float(first[f"m{j}"]) / sw for j in range(p)])
-    binary = np.array([int(first[f"nb{j}"]) == 0 for j in range(p)])
-    means[binary] = 0.0  # as coxph: 0/1 columns are not centered
-    bounds = np.array([[float(first[f"lo{j}"]) - means[j], float(first[f"hi{j}"]) - means[j]] for j in range(p)])
+    lo, hi, binary = design_ranges(src, design, where, all_rows=dropped.n == 0, binary=True)
 
+    # one grouped pass by (stratum, exit time) over all rows: the event keys and their sums, the weighted
+    # means, and the per-time sums of the first Newton step (at beta = 0, where w exp(x'b) = w)
     strata_sql = "".join(f"{q(s)}, " for s in strata)
     stop_sql = f"CAST({q(stop)} AS DOUBLE)"
-    evq = src.query(
-        f"SELECT {strata_select(strata, q)}, {stop_sql} AS t, COUNT(*) AS d, SUM({w}) AS wd, "
-        + ", ".join(f"SUM({w} * {x[j]}) AS wx{j}" for j in range(p))
-        + f" FROM {src.view} WHERE {where} AND {q(event)} = 1 GROUP BY {strata_sql}{stop_sql}")
+    ev = f"CAST({q(event)} AS DOUBLE)"
+    grouped = src.query(
+        f"SELECT {strata_select(strata, q)}, {stop_sql} AS t, "
+        f"SUM(CASE WHEN {q(event)} = 1 THEN 1 ELSE 0 END) AS d, SUM({w}) AS e0, SUM({ev} * {w}) AS wd, "
+        + ", ".join(f"SUM({w} * {x[j]}) AS e1_{j}, SUM({ev} * {w} * {x[j]}) AS wx{j}" for j in range(p))
+        + f" FROM {src.view} WHERE {where} GROUP BY {strata_sql}{stop_sql}")
+    sw = float(fetch_numpy(grouped, "e0").sum())
+    means = np.array([fetch_numpy(grouped, f"e1_{j}").sum() / sw for j in range(p)])
+    means[binary] = 0.0  # as coxph: 0/1 columns are not centered
+    bounds = np.column_stack([lo - means, hi - means])
+    evq = grouped[fetch_numpy(grouped, "d", np.int64) > 0].reset_index(drop=True)
     if len(evq) == 0:
         raise InputError(f"column {event!r}: no events (every row is 0); a Cox model needs events")
     n_events = int(fetch_numpy(evq, "d").sum())
@@ -374,6 +489,17 @@ def build_problem(src: Source, stop: str, event: str, formula: str, *, strata=()
     problem.wd = fetch_numpy(evq, "wd")[order]
     wx = np.column_stack([fetch_numpy(evq, f"wx{j}") for j in range(p)]) if p else np.zeros((len(evq), 0))
     problem.wxd = wx.sum(axis=0) - problem.wd.sum() * means
+    # the exits table of sums() at beta = 0 in the centred columns (the shift is 0 there)
+    zero = {f"s{i}": grouped[f"s{i}"] for i in range(max(len(strata), 1))}
+    zero["t"] = fetch_numpy(grouped, "t")
+    e0, d0 = fetch_numpy(grouped, "e0"), fetch_numpy(grouped, "wd")
+    zero["e0"] = e0
+    for j in range(p):
+        zero[f"e1_{j}"] = fetch_numpy(grouped, f"e1_{j}") - e0 * means[j]
+    zero["d0"] = d0
+    for j in range(p):
+        zero[f"d1_{j}"] = fetch_numpy(grouped, f"wx{j}") - d0 * means[j]
+    problem.zero_exits = pd.DataFrame(zero)
     return problem
 
 
@@ -384,19 +510,15 @@ def robust_covariance(problem: EngineCoxProblem, beta: np.ndarray, naive: np.nda
     per-time tables of the fit (as :meth:`bmstats.estimate.cox._CoxModel.score_residuals`)."""
     src, p, q = problem.src, problem.p, problem.src.quote
     _, S, Dk, exits, entries = problem.risk_tables(beta)
-    rep, frac, omega = problem.steps()
-    K = len(problem.d)
-    S0, S1 = S[:, 0], S[:, 1:1 + p]
-    D0, D1 = Dk[:, 0], Dk[:, 1:1 + p]
-    S0l = S0[rep] - frac * D0[rep]
-    A = (S1[rep] - frac[:, None] * D1[rep]) / S0l[:, None]
-    inv = omega / S0l
-    c = np.bincount(rep, inv, minlength=K)
-    e = np.bincount(rep, inv * frac, minlength=K)
-    ca = np.column_stack([np.bincount(rep, A[:, j] * inv, minlength=K) for j in range(p)])
-    g = np.column_stack([np.bincount(rep, A[:, j] * inv * frac, minlength=K) for j in range(p)])
-    abar = np.column_stack([np.bincount(rep, A[:, j] * omega, minlength=K) for j in range(p)]) / \
-        np.where(problem.wd > 0, problem.wd, 1)[:, None]
+    S1 = S[:, 1:1 + p]
+    D1 = Dk[:, 1:1 + p]
+    ts = problem._tie_sums(S[:, 0], Dk[:, 0])
+    c, e = ts["c"], ts["e"]
+    # the sums over each key's tie steps of a_l omega / S0l, of the same times f_l, and of a_l omega, with
+    # a_l = (S1 - f_l D1) / S0l, are linear in S1 and D1 with the per-key sums of tie_step_sums
+    ca = S1 * ts["c2"][:, None] - D1 * ts["e2"][:, None]
+    g = S1 * ts["e2"][:, None] - D1 * ts["f2"][:, None]
+    abar = (S1 * c[:, None] - D1 * e[:, None]) / np.where(problem.wd > 0, problem.wd, 1)[:, None]
     # cumulative columns: c0 = H, c1.. = G; event columns: ev0 = e, ev1.. = g, then abar
     tables, joins, entry_c = problem.row_tables(exits, entries, np.column_stack([c, ca]),
                                                 np.column_stack([e, g, abar]))

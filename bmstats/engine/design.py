@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ class EngineDesign:
     expressions: list
     variables: list
     design: Design  # the in-memory design of the prototype: names, terms, reference levels, model spec
+    # per column: ("numeric", variable) for a column as it is, ("dummy", variable) for the indicator of one
+    # level of a variable with at least two levels in the rows used, else ("other", None)
+    kinds: list = field(default_factory=list)
 
 
 def _literal(value) -> str:
@@ -72,6 +75,7 @@ def engine_design(src: Source, formula: str, where: str, *, intercept: bool = Fa
     variables = formula_variables_sql(src, formula)
     q = src.quote
     levels: dict[str, list] = {}
+    ordered: set[str] = set()
     coded = _coded_variables(formula, variables)
     for v in variables:
         if v not in coded and src.is_numeric(v) and "BOOL" not in src.columns[v].upper():
@@ -81,18 +85,69 @@ def engine_design(src: Source, formula: str, where: str, *, intercept: bool = Fa
             raise InputError(f"column {v!r} has more than {MAX_LEVELS} distinct values; as a categorical "
                              "covariate it is not supported on the engine path")
         values = found["v"]
-        if isinstance(values.dtype, pd.CategoricalDtype):
+        if isinstance(values.dtype, pd.CategoricalDtype):  # an ENUM: its order, as a pandas categorical's
             levels[v] = [c for c in values.cat.categories if c in set(values.dropna())]
+            ordered.add(v)
         else:
             levels[v] = sorted(values.dropna().tolist())
-    prototype = _prototype(variables, levels)
+    prototype = _prototype(variables, levels, ordered)
     try:
         design = design_matrix(prototype, formula, check_rank=False, intercept=intercept)
     except InputError as exc:
         raise InputError(f"formula {formula!r} on the engine path: {exc}") from None
     expressions = ["1.0" if name == "Intercept" else _column_sql(src, design, name, levels) for name in design.columns]
     _verify(design, expressions, prototype, src)
-    return EngineDesign(list(design.columns), expressions, variables, design)
+    kinds = []
+    for expr in expressions:
+        kind = ("other", None)
+        for v in variables:
+            if expr == f"CAST({q(v)} AS DOUBLE)" and v not in levels:
+                kind = ("numeric", v)
+            elif expr.startswith(f"(CASE WHEN {q(v)} = ") and expr.count("CASE WHEN") == 1 \
+                    and expr.endswith(" THEN 1.0 ELSE 0.0 END)") and len(levels.get(v, [])) >= 2:
+                kind = ("dummy", v)
+        kinds.append(kind)
+    return EngineDesign(list(design.columns), expressions, variables, design, kinds)
+
+
+def design_ranges(src: Source, design: EngineDesign, where: str, all_rows: bool, binary: bool = False):
+    """(lo, hi, is_binary): each design column's minimum and maximum over the rows used and, with ``binary``,
+    whether all its values are 0 or 1.  When the rows used are all the rows, a column as it is in the source
+    asks for MIN and MAX of the column itself (which an engine answers from the Parquet statistics, without
+    a pass), and the indicator of a level found in the rows is 0 and 1; the rest takes one pass."""
+    q = src.quote
+    p = len(design.columns)
+    lo, hi, is_binary = np.zeros(p), np.zeros(p), np.zeros(p, dtype=bool)
+    scan = []
+    plain = {}
+    for j, (kind, v) in enumerate(design.kinds or [("other", None)] * p):
+        if all_rows and kind == "dummy":
+            lo[j], hi[j], is_binary[j] = 0.0, 1.0, True
+        elif all_rows and kind == "numeric" and "BOOL" not in src.columns[v].upper():
+            plain[j] = v
+        else:
+            scan.append(j)
+    if plain:
+        stats = src.query("SELECT " + ", ".join(f"MIN({q(v)}) AS lo{j}, MAX({q(v)}) AS hi{j}"
+                                                for j, v in plain.items()) + f" FROM {src.view}").iloc[0]
+        for j, v in plain.items():
+            lo[j], hi[j] = float(stats[f"lo{j}"]), float(stats[f"hi{j}"])
+            if lo[j] in (0.0, 1.0) and hi[j] in (0.0, 1.0):
+                if lo[j] == hi[j] or "INT" in src.columns[v].upper():
+                    is_binary[j] = True  # constant 0 or 1, or an integer column within [0, 1]
+                elif binary:
+                    scan.append(j)  # a float column within [0, 1]: are there values in between?
+    if scan:
+        x = design.expressions
+        cols = [f"MIN({x[j]}) AS lo{j}, MAX({x[j]}) AS hi{j}" for j in scan]
+        # x (1 - x) is 0 exactly when x is 0 or 1 (it neither underflows nor cancels otherwise)
+        cols += [f"MAX(ABS(({x[j]}) * (1.0 - ({x[j]})))) AS nb{j}" for j in scan] if binary else []
+        row = src.query(f"SELECT {', '.join(cols)} FROM {src.view} WHERE {where}").iloc[0]
+        for j in scan:
+            lo[j], hi[j] = float(row[f"lo{j}"]), float(row[f"hi{j}"])
+            if binary:
+                is_binary[j] = float(row[f"nb{j}"]) == 0
+    return lo, hi, is_binary
 
 
 def _coded_variables(formula: str, variables: list[str]) -> set:
@@ -108,7 +163,9 @@ def _coded_variables(formula: str, variables: list[str]) -> set:
     return coded
 
 
-def _prototype(variables: list[str], levels: dict) -> pd.DataFrame:
+def _prototype(variables: list[str], levels: dict, ordered: set = frozenset()) -> pd.DataFrame:
+    """A small frame holding every combination of the levels; the columns in ``ordered`` are categoricals in
+    their levels' order, so that the formula takes the same reference level as on a pandas categorical."""
     n_combos = math.prod(len(v) for v in levels.values()) if levels else 1
     if n_combos > MAX_PROTOTYPE_ROWS:
         raise InputError("the categorical covariates have too many level combinations "
@@ -120,6 +177,8 @@ def _prototype(variables: list[str], levels: dict) -> pd.DataFrame:
     names = list(levels)
     for i, name in enumerate(names):
         frame[name] = [c[i] for c in combos] * reps
+        if name in ordered:
+            frame[name] = pd.Categorical(frame[name], categories=levels[name])
     n = len(combos) * reps
     for v in variables:
         if v not in levels:

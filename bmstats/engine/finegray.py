@@ -12,15 +12,15 @@ to the rows before summing the outer products.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bmstats._checks import Dropped, InputError
-from bmstats.engine.cox import _pairs, _unpack
+from bmstats.engine.cox import _pairs, _unpack, point_weights_sql
 from bmstats.engine.counts import valid_rows
-from bmstats.engine.design import EngineDesign, engine_design, formula_variables_sql
+from bmstats.engine.design import EngineDesign, design_ranges, engine_design, formula_variables_sql
 from bmstats.engine.source import Source, fetch_numpy, num
 from bmstats.estimate.censoring import CensoringKM
 from bmstats.estimate.finegray_core import CompetingGroup, FGProblem, rev_cumsum
@@ -45,6 +45,7 @@ class EngineFineGray:
     n: int
     n_events: int
     dropped: Dropped
+    _cache: list = field(default_factory=list, repr=False)  # [(beta 0, sums), (last beta, sums)]
 
     @property
     def p(self) -> int:
@@ -74,6 +75,8 @@ class EngineFineGray:
         cols = [f"{self._group_sql()} AS g", f"CAST({q(self.time)} AS DOUBLE) AS t", f"{self._class_sql()} AS cls"]
         cols += [f"{self._x(j)} AS x{j}" for j in range(self.p)]
         inner = f"SELECT {', '.join(cols)} FROM {self.src.view} WHERE {self.where}"
+        if beta is None and betas is None:
+            return inner
         named = [(beta, "e")] if betas is None else [(b, f"e{k}") for k, b in enumerate(betas)]
         exps = ", ".join(
             f"EXP({' + '.join(f'{num(b)} * x{j}' for j, b in enumerate(coef) if b != 0) or '0.0'} "
@@ -87,7 +90,18 @@ class EngineFineGray:
         return pd.MultiIndex.from_frame(self.keys[["g", "t", "cls"]]).get_indexer(found)
 
     def key_sums(self, beta: np.ndarray):
-        """Per-key sums of e and e x (e = exp(x'b - shift)), in the order of ``keys``."""
+        """Per-key sums of e and e x (e = exp(x'b - shift)), in the order of ``keys``.  The last ones asked
+        for are kept (the variance and the baseline at the estimate reuse the fit's last pass), and those at
+        beta = 0 come from the setup's grouped pass."""
+        beta = np.asarray(beta, dtype=float)
+        for known, value in self._cache:
+            if np.array_equal(known, beta):
+                return value
+        value = self._key_sums(beta)
+        self._cache[1:] = [(beta.copy(), value)]
+        return value
+
+    def _key_sums(self, beta: np.ndarray):
         p = self.p
         shift = self.shift(beta)
         cols = ["SUM(e) AS e0"] + [f"SUM(e * x{j}) AS e1_{j}" for j in range(p)]
@@ -113,8 +127,9 @@ class EngineFineGray:
     def loglik_many(self, betas: list) -> np.ndarray:
         """The log pseudo-likelihood at several points in one grouped pass over the keys."""
         shifts = [self.shift(b) for b in betas]
-        sums = ", ".join(f"SUM(e{k}) AS a{k}" for k in range(len(betas)))
-        frame = self.src.query(f"SELECT g, t, cls, {sums} FROM ({self.rows_sql(betas=betas)}) r GROUP BY g, t, cls")
+        sums = ", ".join(f"SUM(r{k}) AS a{k}" for k in range(len(betas)))
+        rows = point_weights_sql(betas, shifts, self.rows_sql())
+        frame = self.src.query(f"SELECT g, t, cls, {sums} FROM ({rows}) r GROUP BY g, t, cls")
         pos = self._key_positions(frame)
         out = np.empty(len(betas))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -136,18 +151,34 @@ class EngineFineGray:
         """Log pseudo-likelihood, score and information: a grouped pass for S0 and S1 at the event times,
         and an ungrouped pass for sum_j a_j e_j x_j x_j' (a_j = sum_k (d_k / S0_k) w_j(u_k), the same for
         every subject of a key; :func:`bmstats.estimate.finegray_core.fg_risk_sums`)."""
+        loglik, score = self.gradient(beta)
+        return loglik, score, self.information(beta)
+
+    def _risk(self, beta: np.ndarray):
         p, prob = self.p, self.prob
         shift, sums = self.key_sums(beta)
         s0 = prob.risk_sum(np.ascontiguousarray(sums[:, 0]))
         xbar = np.column_stack([prob.risk_sum(np.ascontiguousarray(sums[:, 1 + j])) for j in range(p)]) \
             / s0[:, None]
+        return shift, s0, xbar
+
+    def gradient(self, beta: np.ndarray):
+        """Log pseudo-likelihood and score at ``beta``: the grouped pass only."""
+        prob = self.prob
+        shift, s0, xbar = self._risk(beta)
         loglik = float(beta @ prob.x_events - prob.d @ (np.log(s0) + shift))
-        score = prob.x_events - prob.d @ xbar
+        return loglik, prob.x_events - prob.d @ xbar
+
+    def information(self, beta: np.ndarray) -> np.ndarray:
+        """The information at ``beta``: the grouped pass's sums (kept from :meth:`gradient` at the same point)
+        and the ungrouped pass of the row part (see :meth:`evaluate`)."""
+        p, prob = self.p, self.prob
+        _, s0, xbar = self._risk(beta)
         a = prob.weight_sum(prob.d / s0)
         row = self._join_keys(beta, {"a": a}, ", ".join(
             f"SUM(r.e * k.a * r.x{i} * r.x{j}) AS v{c}" for c, (i, j) in enumerate(_pairs(p))))
         info1 = _unpack(np.array([[float(row[f"v{c}"]) for c in range(len(_pairs(p)))]]), p)[0]
-        return loglik, score, info1 - (xbar * prob.d[:, None]).T @ xbar
+        return info1 - (xbar * prob.d[:, None]).T @ xbar
 
     def sandwich(self, beta: np.ndarray, inv_info: np.ndarray) -> np.ndarray:
         """crr's robust variance I^-1 [sum_i (eta_i + psi_i)(eta_i + psi_i)'] I^-1, summed in the engine."""
@@ -216,20 +247,23 @@ def build_fine_gray(src: Source, time: str, status: str, formula: str, *, cause:
     design = engine_design(src, formula, where)
     p = len(design.columns)
     x = [f"({e})" for e in design.expressions]
-    first = src.query(
-        "SELECT " + ", ".join([f"AVG({x[j]}) AS m{j}" for j in range(p)] + [f"MIN({x[j]}) AS lo{j}" for j in range(p)]
-                              + [f"MAX({x[j]}) AS hi{j}" for j in range(p)])
-        + f" FROM {src.view} WHERE {where}").iloc[0]
-    means = np.array([float(first[f"m{j}"]) for j in range(p)])
-    bounds = np.array([[float(first[f"lo{j}"]) - means[j], float(first[f"hi{j}"]) - means[j]] for j in range(p)])
-    model = EngineFineGray(src, where, design, time, status, int(cause), cengroup, means, bounds,
+    lo, hi, _ = design_ranges(src, design, where, all_rows=dropped.n == 0)
+    model = EngineFineGray(src, where, design, time, status, int(cause), cengroup, np.zeros(p), np.zeros((p, 2)),
                            pd.DataFrame(), None, n, 0, dropped)  # type: ignore[arg-type]
-    xs = [model._x(j) for j in range(p)]
+    # one grouped pass by key: the keys, the means, and the per-key sums at beta = 0 (where e = 1)
     keys = src.query(
         f"SELECT {model._group_sql()} AS g, CAST({q(time)} AS DOUBLE) AS t, {model._class_sql()} AS cls, "
-        "COUNT(*) AS n" + "".join(f", SUM(CASE WHEN {model._class_sql()} = 1 THEN {xs[j]} ELSE 0.0 END) AS xe{j}"
-                                  for j in range(p))
+        "COUNT(*) AS n" + "".join(f", SUM({x[j]}) AS sx{j}" for j in range(p))
         + f" FROM {src.view} WHERE {where} GROUP BY {model._key_group_by()}")
+    count = fetch_numpy(keys, "n")
+    sx = np.column_stack([fetch_numpy(keys, f"sx{j}") for j in range(p)]) if p else np.zeros((len(keys), 0))
+    means = sx.sum(axis=0) / count.sum()
+    model.means = means
+    model.bounds = np.column_stack([lo - means, hi - means]).reshape(p, 2)
+    centred = sx - count[:, None] * means
+    for j in range(p):
+        keys[f"xe{j}"] = np.where(fetch_numpy(keys, "cls", np.int64) == 1, centred[:, j], 0.0)
+        keys[f"xc{j}"] = centred[:, j]
     keys["g"] = _norm(keys["g"])
     keys = keys.sort_values(["t", "cls"], kind="stable").reset_index(drop=True)
     model.keys = keys[["g", "t", "cls", "n"]].assign(t=fetch_numpy(keys, "t"), cls=fetch_numpy(keys, "cls", np.int64))
@@ -238,6 +272,8 @@ def build_fine_gray(src: Source, time: str, status: str, formula: str, *, cause:
         raise InputError(f"column {status!r}: no events of cause {cause}")
     model.n_events = n_events
     x_events = np.array([float(keys[f"xe{j}"].sum()) for j in range(p)])
+    zero = np.column_stack([fetch_numpy(keys, "n")] + [fetch_numpy(keys, f"xc{j}") for j in range(p)])
+    model._cache = [(np.zeros(p), (0.0, zero))]
     model.prob = _key_problem(model.keys, x_events, p)
     return model
 

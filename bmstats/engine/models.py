@@ -41,7 +41,7 @@ def cox_on_engine(src: Source, time: str, event: str, formula: str, *, strata: t
         robust = cluster is not None or (weights is not None and _non_integer(src, weights, problem.where))
     fit = newton_raphson(problem.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
                          spread=problem.bounds[:, 1] - problem.bounds[:, 0], loglik=problem.loglik,
-                         loglik_many=problem.loglik_many)
+                         loglik_many=problem.loglik_many, split=(problem.gradient, problem.information))
     ne = fit.not_estimable
     naive = invert_information(fit.information, names, ne)
     ll0, u0, i0 = fit.initial
@@ -89,7 +89,8 @@ def fine_gray_on_engine(src: Source, time: str, status: str, formula: str, *, ca
 
     fit = newton_raphson(evaluate, np.zeros(model.p), names, tol=tol, max_iter=max_iter,
                          model=f"Fine-Gray (cause {cause})", spread=model.bounds[:, 1] - model.bounds[:, 0],
-                         loglik=model.loglik, loglik_many=model.loglik_many)
+                         loglik=model.loglik, loglik_many=model.loglik_many,
+                         split=(model.gradient, model.information))
     try:
         inv_info = invert_information(fit.information, names, fit.not_estimable) if fit.not_estimable \
             else np.linalg.inv(fit.information)

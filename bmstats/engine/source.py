@@ -87,7 +87,7 @@ def engine_source(data: object) -> Source:
     """The :class:`Source` for ``data`` (see the module docstring), or the package's error naming what
     was given."""
     if isinstance(data, EngineFrame):  # rows derived by an engine-backed cohort, still in DuckDB
-        return _duckdb_relation_source(data.relation, "the cohort's rows in DuckDB")
+        return _duckdb_relation_source(data.engine_relation(), "the cohort's rows in DuckDB")
     if isinstance(data, (str, os.PathLike)):
         return _path_source(str(data))
     module = type(data).__module__ or ""
@@ -112,13 +112,22 @@ def _new_connection():
     duckdb = _duckdb()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # a library does not draw on its caller's terminal
+    # every query bmstats sends is an aggregate: no row order to keep, so DuckDB may stream without buffering
+    con.execute("SET preserve_insertion_order = false")
     threads = os.environ.get("BMSTATS_DUCKDB_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     limit = os.environ.get("BMSTATS_DUCKDB_MEMORY_LIMIT")
     if limit:
-        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute("SET memory_limit = " + _sql_string(limit))
+    spill = os.environ.get("BMSTATS_DUCKDB_TEMP_DIRECTORY")
+    if spill:
+        con.execute("SET temp_directory = " + _sql_string(spill))
     return con
+
+
+def _sql_string(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _describe_columns(con, view: str) -> dict:

@@ -120,6 +120,7 @@ def newton_raphson(
     spread: np.ndarray | None = None,
     loglik: Callable[[np.ndarray], float] | None = None,
     loglik_many: Callable[[list], np.ndarray] | None = None,
+    split: tuple[Callable, Callable] | None = None,
 ) -> NewtonResult:
     """Maximise a concave log likelihood by Newton-Raphson with step halving (as coxph and crr do).
 
@@ -129,6 +130,13 @@ def newton_raphson(
     column's range) the likelihood's profile is checked for coefficients without a finite maximum
     (:func:`bmstats.estimate.monotone.monotone_columns`); they are warned about by name and returned in
     ``not_estimable``.
+
+    ``split = (gradient, information)``, with ``gradient(beta) -> (loglik, score)`` and ``information(beta)``,
+    is for a model whose information costs a pass over the data of its own (an engine): the information is
+    then not computed at the point where the convergence test passes, and the one more step from there uses
+    the information of the point before (a chord step, from within the tolerance of the estimate: its
+    error is that point's error times the small change of the information between them, as small as
+    Newton's squared error); the information at the estimate itself is computed as always.
     """
     beta = np.asarray(beta0, dtype=float).copy()
     ll, u, info = evaluate(beta)
@@ -136,6 +144,13 @@ def newton_raphson(
     converged = False
     it = 0
     singular = False
+    current = True  # info is the information at beta (not that of the point before)
+
+    def at(point):
+        if split is None:
+            return evaluate(point)
+        return (*split[0](point), None)
+
     for it in range(1, max_iter + 1):
         try:
             new = beta + _solve(info, u, names)
@@ -145,17 +160,22 @@ def newton_raphson(
             # the information vanished on the way out along a diverging effect: judged below, from the profile
             singular = True
             break
-        ll_new, u_new, info_new = evaluate(new)
+        ll_new, u_new, info_new = at(new)
         halvings = 0
         while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
             halvings += 1
             new = (new + beta) / 2
-            ll_new, u_new, info_new = evaluate(new)
+            ll_new, u_new, info_new = at(new)
         rel = abs(1 - ll / ll_new) if ll_new != 0 else abs(ll_new - ll)
-        beta, ll, u, info = new, ll_new, u_new, info_new
+        beta, ll, u = new, ll_new, u_new
+        if info_new is not None:
+            info = info_new
+        current = info_new is not None
         if rel <= tol:
             converged = True
             break
+        if not current:
+            info, current = split[1](beta), True
     if converged and not singular:
         # one more Newton step (quadratic convergence) if it does not lower the likelihood
         step = _solve(info, u, names)
@@ -163,6 +183,9 @@ def newton_raphson(
         ll_c, u_c, info_c = evaluate(cand)
         if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
             beta, ll, u, info = cand, ll_c, u_c, info_c
+            current = True
+    if not current:
+        info = split[1](beta)
     not_estimable: tuple = ()
     if spread is not None:
         from bmstats.estimate.monotone import monotone_columns

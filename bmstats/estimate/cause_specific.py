@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, cause_code, require_columns, require_frame, status_array
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import ModelResult, Result, frozen_copy
@@ -105,6 +106,10 @@ class CompetingRisksModels(Result):
         return self._summary
 
     def _notes(self) -> list[str]:
+        if not any(kind == "Fine-Gray" for kind, _ in self._fits):
+            strata = self._fits[("cause-specific Cox", self.causes[0])].strata
+            return [f"causes: {', '.join(map(str, self.causes))}; cause-specific Cox models only (hazard ratios, hr)"
+                    + (f", strata: {', '.join(strata)}" if strata else "")]
         return [f"causes: {', '.join(map(str, self.causes))}; hazard ratios (hr) for the cause-specific hazard "
                 "and subdistribution hazard ratios (shr) for the subdistribution hazard"]
 
@@ -121,14 +126,18 @@ class CompetingRisksModels(Result):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
+    plot.__doc__ = plot_doc("Forest plot of both models' ratios for every cause, side by side", "plot_forest")
+
 
 @legacy_arguments(positional=("cause",), renamed={"events": "cause"})
 def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: str, *, cause=None, causes=None,
-                           **kw) -> CompetingRisksModels:
+                           fine_gray: bool = True, **kw) -> CompetingRisksModels:
     """Cause-specific Cox and Fine-Gray models for each cause, on the same formula, side by side.
 
     For each cause k: h_k(t | x) = h_k0(t) exp(x'b_k) and F_k(t | x) = 1 - exp(-Lambda_k0(t) exp(x'g_k)).
-    Matches R's ``survival::coxph(Surv(time, status == k) ~ .)`` and ``cmprsk::crr(..., failcode = k)``.
+    Matches R's ``survival::coxph(Surv(time, status == k) ~ .)`` and ``cmprsk::crr(..., failcode = k)``; with
+    ``fine_gray=False`` only the cause-specific models, as ``riskRegression::CSC``, strata allowed
+    (``strata="size"`` or ``strata(size)`` in the formula: a baseline hazard per stratum for every cause).
 
     Parameters
     ----------
@@ -144,10 +153,12 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
         The cause(s) to model (default: every non-zero status code).
     causes : sequence of int, optional
         The causes the data may hold; any other non-zero code is an error naming it and its rows.
+    fine_gray : bool, default True
+        Fit the Fine-Gray models too; False fits the cause-specific Cox models only (then ``strata`` is allowed).
     **kw
         ``conf_level``, ``dropna``, ``tol``, ``max_iter`` go to both models; ``ties`` and ``robust`` to the Cox
         model; ``cengroup`` to Fine-Gray. Options only one model has (weights, entry, strata, cluster) are
-        refused.
+        refused, except ``strata`` with ``fine_gray=False``.
 
     Returns
     -------
@@ -163,14 +174,22 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
     """
     import inspect
 
-    from bmstats.estimate.finegray import fine_gray
+    from bmstats.estimate.design import strata_terms
+    from bmstats.estimate.finegray import fine_gray as fit_fine_gray
 
-    one_sided = [k for k in ("weights", "entry", "strata", "cluster") if kw.get(k) is not None]
+    formula, in_formula = strata_terms(formula)
+    if in_formula:
+        given = kw.get("strata")
+        kw["strata"] = [*([given] if isinstance(given, str) else (given or [])), *in_formula]
+    one_sided = [k for k in ("weights", "entry", "strata", "cluster") if kw.get(k) is not None
+                 and (fine_gray or k != "strata")]
     if one_sided:
         raise InputError(
             f"competing_risks_models: {', '.join(one_sided)} would apply to the cause-specific Cox model only "
             "(Fine-Gray here supports none of them), so the two models would not be comparable; fit "
             "cause_specific_cox(...) with them on its own, or leave them out"
+            + ("; with strata, fine_gray=False fits the stratified cause-specific Cox models alone (as "
+               "riskRegression::CSC with strata())" if one_sided == ["strata"] else "")
         )
     known = (set(inspect.signature(cox).parameters) - {"data", "time", "event", "formula"}) | {"cengroup"}
     unknown = sorted(set(kw) - known)
@@ -191,8 +210,10 @@ def competing_risks_models(data: pd.DataFrame, time: str, status: str, formula: 
     fits, frames = {}, []
     for e in fitted:
         cs = cause_specific_cox(data, time, status, formula, cause=e, causes=causes, **cox_kw)
-        fg = fine_gray(data, time, status, formula, cause=e, **fg_kw)
-        for model, res in (("cause-specific Cox", cs), ("Fine-Gray", fg)):
+        pair = [("cause-specific Cox", cs)]
+        if fine_gray:
+            pair.append(("Fine-Gray", fit_fine_gray(data, time, status, formula, cause=e, **fg_kw)))
+        for model, res in pair:
             fits[(model, e)] = res
             s = res.summary.rename(columns={res.ratio_name: "ratio"})
             s = s[["coef", "std_err", "ratio", "lower", "upper", "statistic", "p_value", "estimable"]].reset_index()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import (
     InputError, handle_missing, require_columns, require_frame, status_array, time_array,
 )
@@ -104,34 +105,10 @@ class CumulativeIncidence(CurveResult):
         return notes
 
     def plot(self, ax=None, **kw):
-        """The cumulative incidence curves, drawn by :func:`bmstats.report.figures.plot_cumulative_incidence`
-        into ``ax`` (a new figure when None).
-
-        Keyword arguments:
-
-        - ``cause``: the cause drawn;
-        - ``causes``: the causes stacked;
-        - ``stacked``: stack the causes' incidences;
-        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
-        - ``cumulative_events``: cumulative events in the risk table;
-        - ``conf_int``: confidence bands (default: yes for up to a few groups);
-        - ``ticks``: time axis ticks;
-        - ``xmax``: end of the time axis;
-        - ``ymax``: top of the y axis;
-        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
-          metastasis', for data from ``Cohort.endpoint``; else 'Time');
-        - ``ylabel``: y axis label;
-        - ``title``: figure title;
-        - ``labels``: display names of the groups;
-        - ``cause_labels``: display names of the causes;
-        - ``legend_title``: legend heading;
-        - ``percent``: y axis in percent;
-        - ``p_value``: a p-value to print instead;
-        - ``width``: 'single', 'double' (journal column) or inches;
-        - ``colors``: line colours.
-        """
         from bmstats.report import figures
         return figures.plot_cumulative_incidence(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The cumulative incidence curves", "plot_cumulative_incidence")
 
 
 def cumulative_incidence_table(counts, labels, causes, conf_level=0.95, km_complement=False,

@@ -13,7 +13,6 @@ subject takes part in. Counting is O(n log^2 n) (vectorised dominance counts), n
 """
 from __future__ import annotations
 
-import reprlib
 
 from dataclasses import dataclass, field
 
@@ -24,7 +23,6 @@ from scipy import stats
 from bmstats._checks import (
     InputError,
     handle_missing,
-    numeric_array,
     require_columns,
     require_frame,
     status_array,
@@ -32,6 +30,7 @@ from bmstats._checks import (
 )
 from bmstats.estimate._result import Result
 from bmstats.estimate.ipcw import CensoringWeights
+from bmstats.estimate.predicted_risks import risk_scores
 from bmstats.estimate.riskset import prefix_weight_below
 
 __all__ = ["concordance", "royston_d", "ConcordanceResult", "RoystonD"]
@@ -71,33 +70,6 @@ class ConcordanceResult(Result):
             f", pairs with the earlier time <= {self.tau:g}" if self.tau is not None else "")
         return [f"{what}; n = {self.n}, events = {self.n_events}{extra}; "
                 f"infinitesimal-jackknife standard error, {self.conf_level:.0%} interval"]
-
-
-def _scores(data: pd.DataFrame, predictor, name: str = "predictor") -> np.ndarray:
-    """An array of risk scores given as values (not a column name), one per row of ``data``."""
-    try:
-        x = np.asarray(predictor, dtype=float).reshape(-1) if not isinstance(predictor, pd.Series) else \
-            predictor.to_numpy(dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a column name or an array of numbers (higher = higher risk), got "
-                         f"{reprlib.repr(predictor) if np.ndim(predictor) else type(predictor).__name__}; for a "
-                         "fitted model pass its predictions, e.g. bm.predict_risk(model, data, [t])['risk']") from None
-    if len(x) != len(data):
-        raise InputError(f"{name} has {len(x)} values for {len(data)} rows of data")
-    return x
-
-
-def _risk_column(data: pd.DataFrame, predictor, name: str = "predictor") -> np.ndarray:
-    if isinstance(predictor, str):
-        require_columns(data, [predictor])
-        return numeric_array(data, predictor)
-    x = _scores(data, predictor, name)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        from bmstats._checks import describe_rows
-
-        raise InputError(f"{name}: missing or non-finite risk at {describe_rows(data.index[bad])}")
-    return x
 
 
 def pair_counts(time, is_event, comparator_time, risk, pair_weight):
@@ -188,15 +160,16 @@ def concordance(data: pd.DataFrame, time: str, status: str, predictor, *, method
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must be between 0 and 1, got {conf_level}")
     require_columns(data, [time, status])
-    cols = [time, status] + ([predictor] if isinstance(predictor, str) else [])
-    if not isinstance(predictor, str):
-        data = data.assign(__predictor__=_scores(data, predictor))
-        cols.append("__predictor__")
-        predictor = "__predictor__"
-    data, dropped = handle_missing(data, cols, dropna)
+    if isinstance(predictor, str):
+        require_columns(data, [predictor])
+        column = predictor
+    else:  # an array: checked (length, numbers) now, its missing values dropped or refused with the rows'
+        column = "__predictor__"
+        data = data.assign(**{column: risk_scores(data, predictor, "predictor", allow_missing=True)})
+    data, dropped = handle_missing(data, [time, status, column], dropna)
     t = time_array(data, time)
     st = status_array(data, status, max_code=None if cause is not None else 1)
-    risk = _risk_column(data, predictor)
+    risk = risk_scores(data, column, "predictor")
     c = 1 if cause is None else int(cause)
     if cause is not None and c < 1:
         raise InputError(f"cause must be a positive status code, got {cause}")
@@ -265,7 +238,7 @@ def _prognostic_index(model, data: pd.DataFrame) -> np.ndarray:
         return model.linear_predictor(data)
     if hasattr(model, "design") and hasattr(model, "coef"):
         return model.design.transform(data).to_numpy(dtype=float) @ model.coef.to_numpy()
-    return _risk_column(data, model, "prognostic index")
+    return risk_scores(data, model, "prognostic index")
 
 
 def royston_d(model, data: pd.DataFrame, time: str, status: str, *, conf_level: float = 0.95,

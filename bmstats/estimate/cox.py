@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, beyond_follow_up, distinct_labels, require_columns, time_points
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_source, is_engine_data
@@ -32,7 +33,7 @@ from bmstats.estimate._regression import (
     wald_statistic,
 )
 from bmstats.estimate._result import ModelResult, frozen_copy
-from bmstats.estimate.design import CHUNK_ROWS, Design, single_threaded_blas, weighted_gram
+from bmstats.estimate.design import CHUNK_ROWS, Design, single_threaded_blas, strata_terms, weighted_gram
 from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
@@ -81,6 +82,15 @@ class _CoxModel:
     @functools.cached_property
     def steps(self):
         return self._tie_steps()
+
+    @functools.cached_property
+    def death_w(self) -> np.ndarray:
+        """The weights of the event rows."""
+        return self.w[self.rs.event_rows]
+
+    @functools.cached_property
+    def unit_weights(self) -> bool:
+        return bool(np.all(self.w == 1))
 
     @functools.cached_property
     def death_wx(self) -> np.ndarray:
@@ -132,21 +142,11 @@ class _CoxModel:
         rep, frac, omega, wd = self.steps
         XT = self.XT
         ev = rs.event_rows
-        eta = beta @ XT
-        shift = eta.max()
-        eta_ev = eta[ev]
-        wr = eta  # w exp(eta - shift), made in eta's buffer
-        wr -= shift
-        np.exp(wr, out=wr)
-        wr *= self.w
-        S0 = rs.risk_sum(wr)
-        D0 = np.bincount(rs.event_k, wr[ev], minlength=rs.K)
+        eta, shift, wr, wr_ev, S0, D0 = self._sums0(beta)
         S1, D1 = self._risk_and_death_sums_x(wr)
         S0l = S0[rep] - frac * D0[rep]
         inv = omega / S0l
-        with np.errstate(invalid="ignore", divide="ignore"):  # far out along a diverging effect the Efron
-            # denominators can round to <= 0: a non-finite log likelihood, which Newton-Raphson halves away from
-            loglik = float(self.w[ev] @ eta_ev - omega @ (np.log(S0l) + shift))
+        loglik = self._loglik(eta, shift, S0l)
         K = rs.K
         c = np.bincount(rep, inv, minlength=K)
         e = np.bincount(rep, inv * frac, minlength=K)
@@ -161,6 +161,44 @@ class _CoxModel:
         H *= wr
         info = weighted_gram(XT, H) - info2
         return loglik, score, info
+
+    def _sums0(self, beta: np.ndarray):
+        """Linear predictor, its shift, weighted risks (all rows, event rows), risk-set and death sums."""
+        rs = self.rs
+        eta = beta @ self.XT
+        shift = eta.max()
+        wr = np.subtract(eta, shift)
+        np.exp(wr, out=wr)
+        if not self.unit_weights:  # a weight of 1 multiplies exactly: skipped, the same numbers
+            wr *= self.w
+        wr_ev = wr[rs.event_rows]
+        return eta, shift, wr, wr_ev, rs.risk_sum(wr), np.bincount(rs.event_k, wr_ev, minlength=rs.K)
+
+    def _loglik(self, eta: np.ndarray, shift: float, S0l: np.ndarray) -> float:
+        rep, frac, omega, wd = self.steps
+        with np.errstate(invalid="ignore", divide="ignore"):  # far out along a diverging effect the Efron
+            # denominators can round to <= 0: a non-finite log likelihood, which Newton-Raphson halves away from
+            return float(self.death_w @ eta[self.rs.event_rows] - omega @ (np.log(S0l) + shift))
+
+    def loglik(self, beta: np.ndarray) -> float:
+        """The log partial likelihood alone (a fraction of :meth:`evaluate`'s work: the monotone-likelihood
+        profile needs only this)."""
+        rep, frac, omega, wd = self.steps
+        eta, shift, wr, wr_ev, S0, D0 = self._sums0(beta)
+        return self._loglik(eta, shift, S0[rep] - frac * D0[rep])
+
+    def hazard_parts(self, beta: np.ndarray):
+        """Per event time: hazard jump c, its variance term v, and sum of a * jump (for q(t)), at the centered
+        covariates (see :meth:`CoxResult.predict`)."""
+        rs = self.rs
+        rep, frac, omega, wd = self.steps
+        eta, shift, r, wr, S0l, A = self.parts(beta)
+        S0l = S0l * np.exp(shift)
+        jump = omega / S0l
+        c = np.bincount(rep, jump, minlength=rs.K)
+        v = np.bincount(rep, jump / S0l, minlength=rs.K)
+        qa = _bincount2(rep, A * jump[:, None], rs.K)
+        return c, v, qa
 
     def score_residuals(self, beta: np.ndarray) -> np.ndarray:
         """Per-row score residuals U_i (unweighted), Efron-adjusted; sum_i w_i U_i = score."""
@@ -358,16 +396,7 @@ class CoxResult(ModelResult):
     @functools.cached_property
     def _hazard_parts(self):
         """Per (stratum, event time): hazard jump c, its variance term v, and sum of a * jump (for q(t))."""
-        model = self._model
-        rs = model.rs
-        rep, frac, omega, wd = model.steps
-        eta, shift, r, wr, S0l, A = model.parts(self.coef.to_numpy())
-        S0l = S0l * np.exp(shift)
-        jump = omega / S0l
-        c = np.bincount(rep, jump, minlength=rs.K)
-        v = np.bincount(rep, jump / S0l, minlength=rs.K)
-        qa = _bincount2(rep, A * jump[:, None], rs.K)
-        return c, v, qa
+        return self._model.hazard_parts(self.coef.to_numpy())
 
     def predict(self, newdata: pd.DataFrame, times, conf_level: float = 0.95, dropna: bool = False) -> pd.DataFrame:
         """Predicted survival S(t | x) = exp(-Lambda0(t) exp((x - means) b)) with confidence limits.
@@ -444,6 +473,8 @@ class CoxResult(ModelResult):
 
         return figures.plot_forest(self, ax=ax, **kw)
 
+    plot.__doc__ = plot_doc("Forest plot of the hazard ratios with their confidence limits", "plot_forest")
+
 
 @legacy_arguments(positional=("strata", "cluster", "entry", "weights", "ties", "robust", "conf_level", "dropna",
                               "tol", "max_iter"))
@@ -481,7 +512,7 @@ def cox(
     formula : str
         Right-hand side in Wilkinson syntax (``"age + C(grade) + cr(age, df=3)"``).
     strata : str or list of str, optional
-        Column(s) with separate baseline hazards.
+        Column(s) with separate baseline hazards; ``strata(x)`` terms of the formula (as coxph's) add to them.
     cluster : str, optional
         Column identifying correlated rows (subject id): robust variance, as ``cluster()``.
     entry : str, optional
@@ -518,7 +549,8 @@ def cox(
     """
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    strata_cols = tuple([strata] if isinstance(strata, str) else (strata or []))
+    formula, in_formula = strata_terms(formula)
+    strata_cols = tuple(dict.fromkeys([*([strata] if isinstance(strata, str) else (strata or [])), *in_formula]))
     if is_engine_data(data):
         from bmstats.engine.models import cox_on_engine
         return cox_on_engine(engine_source(data), time, event, formula, strata=strata_cols, cluster=cluster,
@@ -557,7 +589,7 @@ def cox(
     _check_variation_at_events(model, names, design)
     with single_threaded_blas():
         fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
-                             spread=np.ptp(model.XT, axis=1))
+                             spread=np.ptp(model.XT, axis=1), loglik=model.loglik)
     beta = fit.beta
     ne = fit.not_estimable
     naive = invert_information(fit.information, names, ne)
@@ -610,7 +642,11 @@ def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple
         return codes.astype(np.int64), tuple(uniques)
     g = data.groupby(cols, sort=True, observed=True)
     codes = g.ngroup().to_numpy().astype(np.int64)
-    return codes, tuple(g.groups.keys())
+    # each code's label read from its first row (g.groups orders its keys by value, not by the codes'
+    # category order, so the two disagree for categorical columns)
+    first = np.unique(codes, return_index=True)[1]
+    keys = data[cols].iloc[first]
+    return codes, tuple(tuple(row) for row in keys.itertuples(index=False, name=None))
 
 
 def _check_variation_at_events(model: _CoxModel, names: list[str], design: Design) -> None:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bmstats._checks import InputError, handle_missing, require_columns, require_frame, status_array, time_array
+from bmstats._checks import (
+    InputError,
+    cause_code,
+    handle_missing,
+    require_columns,
+    require_frame,
+    status_array,
+    time_array,
+)
+from bmstats.estimate.predicted_risks import horizon, named_predictions, risk_vector
 
 __all__ = ["net_benefit", "TREAT_ALL", "TREAT_NONE"]
 
@@ -49,16 +58,10 @@ def net_benefit(data: pd.DataFrame, time: str, status: str, predictions, *, time
     R: ``dcurves::dca(Surv(time, status) ~ ..., time = t, thresholds = ...)``.
     """
     from bmstats.estimate.calibration import observed_risk
-    from bmstats.estimate.score import risk_matrix
 
     require_frame(data)
     require_columns(data, [time, status])
-    try:
-        t = float(time_horizon)
-    except (TypeError, ValueError):
-        raise InputError(f"time_horizon must be a number, got {time_horizon!r}") from None
-    if not np.isfinite(t) or t <= 0:
-        raise InputError(f"time_horizon must be a positive number, got {time_horizon!r}")
+    t = horizon(time_horizon)
     try:
         th = np.atleast_1d(np.asarray(thresholds, dtype=float))
     except (TypeError, ValueError):
@@ -68,12 +71,9 @@ def net_benefit(data: pd.DataFrame, time: str, status: str, predictions, *, time
     data, _ = handle_missing(data, [time, status], dropna)
     T = time_array(data, time)
     S = status_array(data, status)
-    cause = int(cause)
+    cause = cause_code(cause)
     n = len(T)
-    items = predictions if isinstance(predictions, dict) else {
-        predictions if isinstance(predictions, str) else "model": predictions}
-    if TREAT_ALL in items or TREAT_NONE in items:
-        raise InputError(f"predictions: the names {TREAT_ALL!r} and {TREAT_NONE!r} are reserved")
+    items = named_predictions(predictions, reserved=(TREAT_ALL, TREAT_NONE))
     odds = th / (1 - th)
     f_all = observed_risk(T, S, cause, t)[0]
     rows = [pd.DataFrame({"model": TREAT_ALL, "threshold": th, "net_benefit": f_all - (1 - f_all) * odds,
@@ -81,7 +81,7 @@ def net_benefit(data: pd.DataFrame, time: str, status: str, predictions, *, time
             pd.DataFrame({"model": TREAT_NONE, "threshold": th, "net_benefit": 0.0, "n_positive": 0,
                           "observed_risk": np.nan})]
     for name, item in items.items():
-        p = risk_matrix(data, item, np.array([t]), cause, str(name))[:, 0]
+        p = risk_vector(data, item, t, cause, name)
         nb, npos, risk = [], [], []
         for pt, o in zip(th, odds):
             pos = p >= pt
@@ -94,6 +94,6 @@ def net_benefit(data: pd.DataFrame, time: str, status: str, predictions, *, time
                 nb.append(f * k / n - (1 - f) * k / n * o)
                 risk.append(f)
             npos.append(k)
-        rows.append(pd.DataFrame({"model": str(name), "threshold": th, "net_benefit": nb, "n_positive": npos,
+        rows.append(pd.DataFrame({"model": name, "threshold": th, "net_benefit": nb, "n_positive": npos,
                                   "observed_risk": risk}))
     return pd.concat(rows, ignore_index=True)

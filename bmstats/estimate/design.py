@@ -88,6 +88,47 @@ def right_hand_side(formula: object) -> str:
     return formula.strip()
 
 
+def formula_terms(formula: str) -> list[str]:
+    """Top-level ``+`` terms of a formula's right-hand side (parentheses and brackets respected, empty terms
+    dropped): ``"age + np.log(nodes + 1)"`` -> ``["age", "np.log(nodes + 1)"]``."""
+    terms, depth, current = [], 0, ""
+    for ch in formula.split("~", 1)[-1]:
+        depth += (ch in "([") - (ch in ")]")
+        if ch == "+" and depth == 0:
+            terms.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    terms.append(current.strip())
+    return [t for t in terms if t]
+
+
+def strata_terms(formula: object) -> tuple[object, tuple[str, ...]]:
+    """Split R-style ``strata(a)`` / ``strata(a, b)`` terms off a formula: (the other terms, the strata columns).
+
+    ``"age + strata(size)"`` -> ``("age", ("size",))``, as ``coxph(... ~ age + strata(size))``; a formula without
+    such terms comes back unchanged. A strata term inside an interaction, or with anything but column names
+    (backticks allowed), is an error naming it; a formula of strata terms only is an error too.
+    """
+    if not isinstance(formula, str) or "strata(" not in formula:
+        return formula, ()
+    kept, strata = [], []
+    for term in formula_terms(right_hand_side(formula)):
+        if term.startswith("strata(") and term.endswith(")"):
+            names = [n.strip().strip("`") for n in term[len("strata("):-1].split(",")]
+            if not all(names) or any(set(n) & set("()[]+*:~=") for n in names):
+                raise InputError(f"formula term {term!r}: strata() takes column names, e.g. strata(size, chemo)")
+            strata.extend(names)
+        elif "strata(" in term:
+            raise InputError(f"formula term {term!r}: strata() must be a term of its own (as in coxph), "
+                             "not inside an interaction or a function")
+        else:
+            kept.append(term)
+    if not kept:
+        raise InputError(f"formula {formula!r} has strata() terms only; give at least one covariate")
+    return " + ".join(kept), tuple(dict.fromkeys(strata))
+
+
 def formula_variables(data: pd.DataFrame, formula: str) -> list[str]:
     """Every data column the formula reads, inside transforms too (``bs(age)``, ``scale(x)``,
     ``np.log(`ph.ecog`)``), in the order they appear in ``data``; unknown names are an error."""

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError, describe_rows, require_columns, require_frame
+from bmstats.engine import engine_source, is_engine_data
 from bmstats.estimate.counting_process import counting_process
 
 # columns of Cohort.recurrent_events that describe one row, not the patient
@@ -40,9 +41,11 @@ def event_counts(data: pd.DataFrame, id: str, start: str, stop: str, event: str,
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or engine data
         Counting-process rows, e.g. ``Cohort.recurrent_events(window_days=21)``: a patient's (start, stop]
-        intervals must not overlap (checked; errors name the patient and rows).
+        intervals must not overlap (checked; errors name the patient and rows). Rows in an engine (a Parquet or
+        CSV path, a DuckDB relation, a polars or pyspark DataFrame) are checked and summed there by one
+        GROUP BY id; only the per-patient table comes back.
     id : str
         Column of patient ids.
     start, stop : str
@@ -65,8 +68,9 @@ def event_counts(data: pd.DataFrame, id: str, start: str, stop: str, event: str,
     Returns
     -------
     pandas.DataFrame
-        One row per patient, in order of first appearance: ``id``, the covariates, ``n_events``,
-        ``person_time``, ``entry`` (first start), ``exit`` (last stop) and, with ``terminal``, ``terminal``.
+        One row per patient, in order of first appearance (sorted by id from an engine): ``id``, the
+        covariates, ``n_events``, ``person_time``, ``entry`` (first start), ``exit`` (last stop) and, with
+        ``terminal``, ``terminal``.
         ``.attrs`` keeps those of ``data`` (e.g. the exclusion log and the recurrent-event settings) and adds
         ``"dropped"``.
 
@@ -76,13 +80,22 @@ def event_counts(data: pd.DataFrame, id: str, start: str, stop: str, event: str,
        Ann Stat 1982;10:1100-1120.
     .. [2] Cook RJ, Lawless JF. The Statistical Analysis of Recurrent Events. Springer 2007, section 2.2.
     """
-    data = require_frame(data)
+    engine = is_engine_data(data)
+    src = engine_source(data) if engine else None
+    if not engine:
+        data = require_frame(data)
+    attrs = getattr(data, "attrs", None)
+    attrs = dict(attrs) if isinstance(attrs, dict) else {}
     fixed = [id, start, stop, event] + ([terminal] if terminal is not None else [])
     if covariates is None:
-        covariates = [c for c in data.columns if c not in fixed and c not in ROW_COLUMNS and c not in OUTPUT]
+        names = list(src.columns) if src is not None else list(data.columns)
+        covariates = [c for c in names if c not in fixed and c not in ROW_COLUMNS and c not in OUTPUT]
     else:
         covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-        require_columns(data, covariates)
+        if src is not None:
+            src.require_columns(covariates)
+        else:
+            require_columns(data, covariates)
         used = [c for c in covariates if c in fixed]
         if used:
             raise InputError(f"covariates {used} are the id/start/stop/event/terminal columns; list patient columns")
@@ -90,6 +103,13 @@ def event_counts(data: pd.DataFrame, id: str, start: str, stop: str, event: str,
     if clash:
         raise InputError(f"column(s) {clash} would clash with the output columns {', '.join(OUTPUT)}; "
                          "rename them or leave them out of covariates")
+    if src is not None:
+        from bmstats.engine.per_patient import engine_event_counts
+
+        out, dropped = engine_event_counts(src, id, start, stop, event, terminal=terminal, covariates=covariates,
+                                           dropna=dropna)
+        out.attrs = {**attrs, "dropped": dropped}
+        return out
     cp = counting_process(data, id, start, stop, event, terminal, None, dropna)
     code = cp.id_code
     n_patients = int(code.max()) + 1
@@ -114,5 +134,5 @@ def event_counts(data: pd.DataFrame, id: str, start: str, stop: str, event: str,
     out["exit"] = cp.stop[last]
     if terminal is not None:
         out["terminal"] = cp.terminal[last].astype(np.int64)
-    out.attrs = {**data.attrs, "dropped": cp.dropped}
+    out.attrs = {**attrs, "dropped": cp.dropped}
     return out

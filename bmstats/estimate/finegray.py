@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, beyond_follow_up, cause_code, distinct_labels, time_points
 from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats.engine import engine_source, is_engine_data
@@ -140,6 +141,9 @@ class FineGrayResult(ModelResult):
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc(
+        "Forest plot of the subdistribution hazard ratios with their confidence limits", "plot_forest")
 
     def predict(self, newdata: pd.DataFrame, times: Sequence[float] | float, conf_level: float | None = None,
                 dropna: bool = False) -> pd.DataFrame:

@@ -13,6 +13,7 @@ form that riskRegression's standard errors use (checked against them to 1e-7).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,5 +69,10 @@ class CensoringWeights:
         with np.errstate(invalid="ignore", divide="ignore"):
             h = np.where(self.n_censored > 0, self.n_censored * A / self.at_risk**2, 0.0)
         H = np.cumsum(h)
-        k = self.index
-        return np.where(self.censored, A[k] / self.at_risk[k], 0.0) - H[k]
+        # per subject the term depends only on its grid time and whether it is censored: one gather from a table
+        return np.concatenate([0.0 - H, A / self.at_risk - H])[self._cell]
+
+    @functools.cached_property
+    def _cell(self) -> np.ndarray:
+        """Per subject: its grid position, offset by the grid's length when censored."""
+        return self.index + len(self.grid) * self.censored

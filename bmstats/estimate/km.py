@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, number_option, positive_number
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_counts, engine_source, is_engine_data
@@ -161,31 +162,10 @@ class KaplanMeier(CurveResult):
         return tb.assign(estimate=1 - tb["estimate"], lower=1 - tb["upper"], upper=1 - tb["lower"])
 
     def plot(self, ax=None, **kw):
-        """The Kaplan-Meier curves, drawn by :func:`bmstats.report.figures.plot_survival`
-        into ``ax`` (a new figure when None).
-
-        Keyword arguments:
-
-        - ``test``: a log-rank result whose p-value is printed;
-        - ``p_value``: a p-value to print instead;
-        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
-        - ``cumulative_events``: cumulative events in the risk table;
-        - ``conf_int``: confidence bands (default: yes for up to a few groups);
-        - ``censor_marks``: ticks at censoring times;
-        - ``ticks``: time axis ticks;
-        - ``xmax``: end of the time axis;
-        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
-          metastasis', for data from ``Cohort.endpoint``; else 'Time');
-        - ``ylabel``: y axis label;
-        - ``title``: figure title;
-        - ``labels``: display names of the groups;
-        - ``legend_title``: legend heading;
-        - ``percent``: y axis in percent;
-        - ``width``: 'single', 'double' (journal column) or inches;
-        - ``colors``: line colours.
-        """
         from bmstats.report import figures
         return figures.plot_survival(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The Kaplan-Meier curves", "plot_survival")
 
 
 def kaplan_meier_table(counts, labels, conf_type="log-log", conf_level=0.95) -> pd.DataFrame:

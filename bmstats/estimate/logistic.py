@@ -22,6 +22,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special, stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
 from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
 from bmstats.estimate._regression import coefficient_table
@@ -64,6 +65,8 @@ class LogisticResult(ModelResult):
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Forest plot of the odds ratios with their confidence limits", "plot_forest")
 
 
 def logistic(

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, require_frame
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_source, is_engine_data
@@ -325,29 +326,11 @@ class MeanCumulativeFunction(CurveResult):
         return self.compare()
 
     def plot(self, ax=None, **kw):
-        """The mean cumulative function, drawn by :func:`bmstats.report.figures.plot_mcf`
-        into ``ax`` (a new figure when None).
-
-        Keyword arguments:
-
-        - ``risk_table``: number at risk under the time axis (default: yes without ``ax``);
-        - ``conf_int``: confidence bands (default: yes for up to a few groups);
-        - ``ticks``: time axis ticks;
-        - ``xmax``: end of the time axis;
-        - ``xlabel``: time axis label (default: the endpoint's unit and origin, e.g. 'Years since bone
-          metastasis', for data from ``Cohort.endpoint``; else 'Time');
-        - ``ylabel``: y axis label;
-        - ``title``: figure title;
-        - ``labels``: display names of the groups;
-        - ``legend_title``: legend heading;
-        - ``p_value``: a p-value to print instead;
-        - ``p_label``: text before the p-value;
-        - ``width``: 'single', 'double' (journal column) or inches;
-        - ``colors``: line colours.
-        """
         from bmstats.report import figures
 
         return figures.plot_mcf(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The mean cumulative function curves", "plot_mcf")
 
 
 def _with_attrs(frame: pd.DataFrame, attrs: dict) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError
 from bmstats._warnings import ConvergenceWarning
 from bmstats.estimate._result import ModelResult, frozen_copy
@@ -55,6 +56,8 @@ class MultiStateCox(ModelResult):
         from bmstats.report import figures
 
         return figures.plot_forest({f"{a} -> {b}": m for (a, b), m in self.models.items()}, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Forest plot of each transition's hazard ratios, side by side", "plot_forest")
 
 
 def multistate_cox(

@@ -2,13 +2,15 @@
 
 One entry point, :func:`predict_risk`, for every model that predicts risk:
 
-- a Cox model: ``1 - S(t | x)`` with ``S`` as R's ``survfit(coxph, newdata)`` (limits from its log-scale
-  interval);
+- a Cox model: ``1 - S(t | x)`` with ``S`` as R's ``survfit(coxph, newdata)`` (standard error and limits from
+  its log-scale interval), each row with its own stratum's baseline;
 - a Fine-Gray model: the cumulative incidence ``1 - exp(-Lambda0(t) exp(x'b))`` as ``cmprsk::predict.crr``;
 - cause-specific Cox models for every cause (:func:`bmstats.competing_risks_models`): the absolute risk of
   ``cause`` as ``riskRegression::predictRisk`` on a ``CSC`` fit, product-limit form (its default),
   ``F_c(t | x) = sum_{s <= t} S(s- | x) dLambda_c(s | x)`` with ``S(s- | x) = prod_{u < s}
-  (1 - sum_k dLambda_k(u | x))`` (Benichou & Gail 1990; Ozenne et al. 2017);
+  (1 - sum_k dLambda_k(u | x))`` (Benichou & Gail 1990; Ozenne et al. 2017), each row with its own stratum's
+  baseline hazards for every cause, standard errors from influence functions as ``predict(CSC, se = TRUE)``
+  (:mod:`bmstats.estimate.risk_influence`);
 - a lifelines ``CoxPHFitter`` or a scikit-survival estimator with ``predict_survival_function`` (adapters,
   the libraries are imported only when such a model is passed);
 - a published model (:class:`PublishedModel`): coefficients, a baseline cumulative hazard or a baseline risk
@@ -28,9 +30,6 @@ from bmstats._checks import (
 )
 
 __all__ = ["predict_risk", "PublishedModel", "rcs_basis", "cap"]
-
-_ROW_CHUNK = 2048  # rows of newdata per block in the cause-specific product (bounds memory to chunk x times)
-
 
 def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = None,
                  product_limit: bool = True, conf_int: bool = True) -> pd.DataFrame:
@@ -52,19 +51,40 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
         Cause-specific models only: overall survival by the product-limit form (``riskRegression``'s default)
         or, when False, ``exp(-sum_k Lambda_k)``.
     conf_int : bool, default True
-        Add the pointwise limits where the model gives them (False saves time on large data).
+        Add ``std_err`` and the 95% pointwise limits where the model gives them (False saves time: for
+        cause-specific models the standard error costs about ``O(rows x times x cells)``, cells being the
+        distinct (stratum, exit time, cause) of the fitted data).
 
     Returns
     -------
     pandas.DataFrame
-        ``row`` (the index label of newdata, in its order), ``time``, ``risk``, and ``lower``, ``upper``
-        where the model gives pointwise limits (Cox, Fine-Gray).
+        ``row`` (the index label of newdata, in its order), ``time``, ``risk``, and ``std_err``, ``lower``,
+        ``upper`` where the model gives them:
+
+        - Cox: ``survfit(coxph, newdata)``: ``std_err = S se(Lambda)``, ``var Lambda = exp(2 lp) [sum dN / S0^2
+          + q' V q]`` (Tsiatis 1981), limits ``1 - exp(-Lambda -+ z se(Lambda))``;
+        - Fine-Gray: :meth:`bmstats.estimate.finegray.FineGrayResult.predict` (influence functions of Fine &
+          Gray 1999, cloglog limits; R's ``predict.crr`` and ``FGR`` give no standard error);
+        - cause-specific models: ``std_err = sqrt(sum_i IF_i(t, x)^2)``, limits ``exp(-exp(log(-log F) -+
+          z std_err / (-F log F)))`` (riskRegression's default ``"loglog"``), both equal to
+          ``riskRegression::predict.CauseSpecificCox(..., se = TRUE)``; with tied event times its convention for
+          the coefficients' influence is kept (see :mod:`bmstats.estimate.risk_influence`).
+
+    Raises
+    ------
+    InputError
+        A covariate or strata column missing from newdata, a factor or stratum level not seen in fitting
+        (naming it and the column), a cause the model has no model for, bad times. Times past the last
+        follow-up warn (:class:`~bmstats._checks.ExtrapolationWarning`) and carry the last value forward.
 
     References
     ----------
     Benichou J, Gail MH (1990). Estimates of absolute cause-specific risk in cohort studies. Biometrics 46.
+    Cheng SC, Fine JP, Wei LJ (1998). Prediction of cumulative incidence function under the proportional
+    hazards model. Biometrics 54:219-228.
     Ozenne B et al. (2017). riskRegression: predicting the risk of an event using Cox regression models.
-    R Journal 9(2). R: ``riskRegression::predictRisk``, ``survival::survfit.coxph``, ``cmprsk::predict.crr``.
+    R Journal 9(2):440-460. R: ``riskRegression::predictRisk``, ``riskRegression::predict.CauseSpecificCox``,
+    ``survival::survfit.coxph``, ``cmprsk::predict.crr``.
     """
     require_frame(newdata, "newdata")
     t = _check_times(times)
@@ -81,10 +101,11 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
         if cause is not None and int(cause) != fitted:
             raise InputError(f"the Fine-Gray model was fitted for cause {fitted}; it cannot predict cause {cause}")
         p = model.predict(newdata, t)
-        out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": p["estimate"],
+        out = pd.DataFrame({"row": p["row"], "time": p["time"], "risk": p["estimate"], "std_err": p["std_err"],
                             "lower": p["lower"], "upper": p["upper"]})
     elif isinstance(model, CompetingRisksModels):
-        out = _cause_specific_risk(model, newdata, t, 1 if cause is None else int(cause), product_limit)
+        out = _cause_specific_risk(model, newdata, t, 1 if cause is None else int(cause), product_limit,
+                                   conf_int)
     elif isinstance(model, PublishedModel):
         _survival_cause(cause, "a published model") if model.kind == "cox" else None
         out = model.predict(newdata, t)
@@ -143,55 +164,57 @@ def _tidy(index: pd.Index, t: np.ndarray, risk: np.ndarray) -> pd.DataFrame:
 
 
 def _cox_risk(fit, newdata: pd.DataFrame, t: np.ndarray, conf_int: bool) -> pd.DataFrame:
-    """1 - S(t | x) of a Cox fit, vectorised over rows; limits as survfit.coxph (log scale), see
-    :meth:`bmstats.estimate.cox.CoxResult.predict` (used as it is for stratified fits)."""
-    fit._need_rows("prediction")
-    if fit.strata:
-        p = fit.predict(newdata, t)
-        return pd.DataFrame({"row": p["row"], "time": p["time"], "risk": 1 - p["estimate"],
-                             "lower": 1 - p["upper"], "upper": 1 - p["lower"]})
+    """1 - S(t | x) of a Cox fit, each row with its own stratum's baseline, vectorised over the rows of a stratum.
+
+    Standard error and limits as ``survfit(coxph, newdata)`` (:meth:`bmstats.estimate.cox.CoxResult.predict`):
+    ``var Lambda(t | x) = exp(2 lp) [sum dN / S0^2 + q(t)' V q(t)]`` with ``q(t) = sum (xbar(s) - x) dLambda0(s)``,
+    ``std_err = S(t | x) se(Lambda)`` and log-scale limits of the survival ``exp(-Lambda -+ z se)``, capped at 1.
+    """
     from scipy import stats as _stats
 
+    from bmstats._checks import beyond_follow_up
+    from bmstats.estimate.risk_influence import stratum_codes
+
+    fit._need_rows("prediction")
+    beyond_follow_up(t, float(fit._stop.max()), "Cox predictions")
     X = fit.design.transform(newdata).to_numpy(dtype=float) - fit.means.to_numpy()
+    codes = stratum_codes(fit, newdata)
     lp = X @ fit.coef.to_numpy()
     rs = fit._model.rs
     c, v, qa = fit._hazard_parts
-    idx = np.searchsorted(rs.times, t, side="right")
-    C = np.concatenate([[0.0], np.cumsum(c)])[idx]
-    cumhaz = np.exp(lp)[:, None] * C[None, :]
+    V = fit.cov.to_numpy()
+    z = _stats.norm.ppf(0.975)
+    cumhaz = np.empty((len(newdata), len(t)))
+    se = np.empty_like(cumhaz)
+    for s in np.unique(codes):
+        rows = np.flatnonzero(codes == s)
+        b0, b1 = np.searchsorted(rs.strata, s, "left"), np.searchsorted(rs.strata, s, "right")
+        idx = np.searchsorted(rs.times[b0:b1], t, side="right")
+        C = np.concatenate([[0.0], np.cumsum(c[b0:b1])])[idx]
+        cumhaz[rows] = np.exp(lp[rows])[:, None] * C[None, :]
+        if not conf_int:
+            continue
+        Vs = np.concatenate([[0.0], np.cumsum(v[b0:b1])])[idx]
+        QA = np.vstack([np.zeros((1, qa.shape[1])), np.cumsum(qa[b0:b1], axis=0)])[idx]
+        for j in range(len(t)):
+            q = QA[j][None, :] - C[j] * X[rows]
+            se[rows, j] = np.exp(lp[rows]) * np.sqrt(Vs[j] + np.einsum("ij,jk,ik->i", q, V, q))
     out = _tidy(newdata.index, t, -np.expm1(-cumhaz))
     if not conf_int:
         return out
-    Vs = np.concatenate([[0.0], np.cumsum(v)])[idx]
-    QA = np.vstack([np.zeros((1, qa.shape[1])), np.cumsum(qa, axis=0)])[idx]
-    V = fit.cov.to_numpy()
-    z = _stats.norm.ppf(0.975)
-    se = np.empty_like(cumhaz)
-    for j in range(len(t)):
-        q = QA[j][None, :] - C[j] * X
-        se[:, j] = np.exp(lp) * np.sqrt(Vs[j] + np.einsum("ij,jk,ik->i", q, V, q))
-    out["lower"] = (-np.expm1(-cumhaz + z * se)).reshape(-1)
-    out["upper"] = np.minimum(1.0, -np.expm1(-cumhaz - z * se)).reshape(-1)
+    out["std_err"] = (np.exp(-cumhaz) * se).reshape(-1)
     # survfit caps the survival's upper limit at 1: the risk's lower limit at 0
-    out["lower"] = np.maximum(out["lower"], 0.0)
+    out["lower"] = np.maximum(-np.expm1(-cumhaz + z * se), 0.0).reshape(-1)
+    out["upper"] = np.minimum(1.0, -np.expm1(-cumhaz - z * se)).reshape(-1)
     return out
 
 
 # ---- cause-specific Cox models ----------------------------------------------------------------------------
 
-def _hazard_increments(fit, newdata: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
-    """rows x grid matrix of dLambda(s | x) of a Cox fit, its baseline jumps put on the common time grid."""
-    if fit.strata:
-        raise InputError("predict_risk: cause-specific models with strata are not supported; fit without strata "
-                         "or with the strata variable as a covariate")
-    lp = (fit.design.transform(newdata).to_numpy(dtype=float) - fit.means.to_numpy()) @ fit.coef.to_numpy()
-    base = fit._hazard  # (stratum, time, hazard) at the centered covariates, Efron-adjusted for an Efron fit
-    jumps = np.zeros(len(grid))
-    jumps[np.searchsorted(grid, base["time"].to_numpy())] = base["hazard"].to_numpy()
-    return np.exp(lp)[:, None] * jumps[None, :]
+def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool, conf_int: bool) -> pd.DataFrame:
+    from bmstats._checks import beyond_follow_up
+    from bmstats.estimate.risk_influence import absolute_risk, hazard_parts, stratum_codes
 
-
-def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool) -> pd.DataFrame:
     fits = {c: r for (kind, c), r in model.fits.items() if kind == "cause-specific Cox"}
     if cause not in fits:
         raise InputError(f"cause {cause} has no cause-specific model; fitted causes: {sorted(fits)}")
@@ -199,21 +222,33 @@ def _cause_specific_risk(model, newdata, t, cause: int, product_limit: bool) -> 
     if missing:
         raise InputError(f"the absolute risk needs a cause-specific model for every cause; causes {missing} "
                          "occur in the data but were not fitted (competing_risks_models(..., cause=None))")
-    grid = np.unique(np.concatenate([r._hazard["time"].to_numpy() for r in fits.values()]))
-    k = np.searchsorted(grid, t, side="right")  # number of grid times <= t
-    risk = np.empty((len(newdata), len(t)))
-    for lo in range(0, len(newdata), _ROW_CHUNK):
-        block = newdata.iloc[lo:lo + _ROW_CHUNK]
-        dl = {c: _hazard_increments(r, block, grid) for c, r in fits.items()}
-        total = sum(dl.values())
-        if product_limit:
-            surv = np.cumprod(1 - total, axis=1)
-        else:
-            surv = np.exp(-np.cumsum(total, axis=1))
-        surv_minus = np.hstack([np.ones((len(block), 1)), surv[:, :-1]])
-        F = np.hstack([np.zeros((len(block), 1)), np.cumsum(surv_minus * dl[cause], axis=1)])
-        risk[lo:lo + len(block)] = F[:, k]
-    return _tidy(newdata.index, t, risk)
+    parts = {c: hazard_parts(f) for c, f in fits.items()}  # first: an engine-fitted model has no rows
+    beyond_follow_up(t, max(float(p.stop.max()) for p in parts.values()), "Absolute risks")
+    X = {c: f.design.transform(newdata).to_numpy(dtype=float) - f.means.to_numpy() for c, f in fits.items()}
+    codes = {c: stratum_codes(f, newdata) for c, f in fits.items()}
+    risk, se = absolute_risk(parts, X, codes, cause, t, product_limit=product_limit, se=conf_int)
+    out = _tidy(newdata.index, t, risk)
+    if conf_int:
+        out["std_err"] = se.reshape(-1)
+        out["lower"], out["upper"] = _loglog_limits(out["risk"].to_numpy(), out["std_err"].to_numpy(), 0.95)
+    return out
+
+
+def _loglog_limits(risk: np.ndarray, se: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
+    """riskRegression's default ``absRisk.transform = "loglog"``: limits ``exp(-exp(log(-log F) -+ z se /
+    (-F log F)))``, within [0, 1]; where the risk is 0 (before the first event) or 1 both limits equal it, as R."""
+    from scipy import stats as _stats
+
+    z = _stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.log(-np.log(risk))
+        s = se / (-risk * np.log(risk))
+        lower = np.exp(-np.exp(eta + z * s))
+        upper = np.exp(-np.exp(eta - z * s))
+    defined = (risk > 0) & (risk < 1) & np.isfinite(s)
+    lower = np.where(defined, np.clip(lower, 0, 1), risk)
+    upper = np.where(defined, np.clip(upper, 0, 1), risk)
+    return lower, upper
 
 
 # ---- adapters for other libraries ---------------------------------------------------------------------------
@@ -254,11 +289,17 @@ def rcs_basis(x, knots) -> np.ndarray:
         raise InputError(f"spline knots must be 3 or more increasing numbers, got {knots!r}")
     k = len(kn)
     norm = (kn[-1] - kn[0]) ** 2
+
+    def cube(at):  # (x - t)_+^3 by products (a power function call is several times slower on large data)
+        u = np.maximum(x - at, 0)
+        return u * u * u
+
+    last, next_to_last = cube(kn[k - 1]), cube(kn[k - 2])
     cols = [x]
     for j in range(k - 2):
-        cols.append((np.maximum(x - kn[j], 0) ** 3
-                     - np.maximum(x - kn[k - 2], 0) ** 3 * (kn[k - 1] - kn[j]) / (kn[k - 1] - kn[k - 2])
-                     + np.maximum(x - kn[k - 1], 0) ** 3 * (kn[k - 2] - kn[j]) / (kn[k - 1] - kn[k - 2])) / norm)
+        cols.append((cube(kn[j])
+                     - next_to_last * (kn[k - 1] - kn[j]) / (kn[k - 1] - kn[k - 2])
+                     + last * (kn[k - 2] - kn[j]) / (kn[k - 1] - kn[k - 2])) / norm)
     return np.column_stack(cols)
 
 

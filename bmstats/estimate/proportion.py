@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, event_array, handle_missing, require_columns, require_frame
 from bmstats.estimate._regression import chi2_test, tests_frame
 from bmstats.estimate._result import TableResult, frozen_copy
@@ -53,6 +54,8 @@ class ProportionResult(TableResult):
         from bmstats.report import figures
 
         return figures.plot_proportion(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The proportions with their confidence limits", "plot_proportion")
 
 
 def limits(events: np.ndarray, n: np.ndarray, method: str, conf_level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, describe_rows, fail, numeric_array, require_columns, require_frame
 from bmstats._deprecation import legacy_arguments, renamed_attribute
 from bmstats._warnings import ConvergenceWarning, reissue_fit_warnings
@@ -76,6 +77,8 @@ class RateRegression(ModelResult):
         from bmstats.report import figures
 
         return figures.plot_forest(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Forest plot of the rate ratios with their confidence limits", "plot_forest")
 
 
 def _nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.rates import confint_poisson
 
-from bmstats._checks import InputError, number_option, positive_number
+from bmstats._checks import NO_TIME_RULE, InputError, fail, number_option, positive_number
 from bmstats._deprecation import legacy_arguments
 from bmstats.engine import engine_person_time, engine_source, is_engine_data
 from bmstats.estimate._result import TableResult
@@ -80,6 +80,8 @@ def _events_person_time(data, time, event, by, entry, dropna, counts=False):
                                                                 counts=counts)
         if e is not None:
             t = t - e
+        if counts and ((d > 0) & (t <= 0)).any():
+            fail(event, NO_TIME_RULE, data.index[(d > 0) & (t <= 0)])
         events = np.bincount(codes, weights=d, minlength=len(labels)).astype(np.int64)
         person_time = np.bincount(codes, weights=t, minlength=len(labels))
         n = len(t)

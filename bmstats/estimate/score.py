@@ -24,20 +24,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import (
     InputError,
-    describe_rows,
+    cause_code,
     handle_missing,
-    numeric_array,
     require_columns,
     require_frame,
     status_array,
     time_array,
 )
 from bmstats.estimate._result import Result, frozen_copy
+from bmstats.estimate.cox import _single_threaded_blas
 from bmstats.estimate.ipcw import CensoringWeights
+from bmstats.estimate.predicted_risks import horizons, named_predictions, risk_matrix
 
-__all__ = ["score", "integrated_brier", "ScoreResult", "risk_matrix", "NULL_MODEL"]
+__all__ = ["score", "integrated_brier", "ScoreResult", "NULL_MODEL"]
 
 NULL_MODEL = "Null model"
 
@@ -101,85 +103,59 @@ class ScoreResult(Result):
 
         return prediction_figures.plot_roc(self, ax=ax, **kw)
 
-
-def _is_competing_model(model) -> bool:
-    from bmstats.estimate.cause_specific import CompetingRisksModels
-    from bmstats.estimate.finegray import FineGrayResult
-    from bmstats.estimate.prediction import PublishedModel
-
-    return isinstance(model, (FineGrayResult, CompetingRisksModels)) or (
-        isinstance(model, PublishedModel) and model.kind == "fine_gray")
+    plot.__doc__ = plot_doc("The time-dependent ROC curves", "plot_roc")
 
 
-def risk_matrix(data: pd.DataFrame, item, times: np.ndarray, cause: int, name: str) -> np.ndarray:
-    """Predicted risks (rows x times) from a column name, an array or a model (see :func:`score`)."""
-    from bmstats.estimate.prediction import predict_risk
-
-    n, k = len(data), len(times)
-    if isinstance(item, str):
-        require_columns(data, [item])
-        if k > 1:
-            raise InputError(f"predictions {name!r}: the column {item!r} holds risks at one horizon; with "
-                             f"{k} times give an array (rows x times) or a model")
-        p = numeric_array(data, item)[:, None]
-    elif isinstance(item, (np.ndarray, pd.Series, pd.DataFrame, list, tuple)):
-        p = np.asarray(item, dtype=float)
-        if p.ndim == 1:
-            p = p[:, None]
-        if p.shape != (n, k):
-            raise InputError(f"predictions {name!r}: shape {p.shape} does not match {n} rows x {k} times")
-    else:
-        pred = predict_risk(item, data, times, cause=cause if _is_competing_model(item) else None, conf_int=False)
-        p = pred["risk"].to_numpy(dtype=float).reshape(n, k)
-    bad = ~np.isfinite(p).all(axis=1)
-    if bad.any():
-        raise InputError(f"predictions {name!r}: missing or non-finite risk at {describe_rows(data.index[bad])}")
-    out = (p < 0) | (p > 1)
-    if out.any():
-        raise InputError(f"predictions {name!r}: risks must be probabilities in [0, 1]; "
-                         f"{describe_rows(data.index[out.any(axis=1)])}")
-    return p
-
-
-def _weighted_below(query: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """For each query q: sum of weights with value < q plus half those with value == q."""
-    order = np.argsort(values, kind="stable")
-    cw = np.concatenate([[0.0], np.cumsum(weights[order])])
-    v = values[order]
-    lo = cw[np.searchsorted(v, query, side="left")]
-    hi = cw[np.searchsorted(v, query, side="right")]
-    return lo + 0.5 * (hi - lo)
-
-
-def _null_risk(T: np.ndarray, S: np.ndarray, cause: int, t: float) -> float:
-    """Kaplan-Meier risk 1 - S(t) (survival) or Aalen-Johansen cumulative incidence of ``cause`` at t."""
+def _null_risks(T: np.ndarray, S: np.ndarray, cause: int, times) -> np.ndarray:
+    """Kaplan-Meier risk 1 - S(t) (survival) or Aalen-Johansen cumulative incidence of ``cause`` at each t."""
     grid, idx = np.unique(T, return_inverse=True)
     at_risk = np.cumsum(np.bincount(idx, minlength=len(grid))[::-1])[::-1].astype(float)
     d_all = np.bincount(idx, (S > 0).astype(float), minlength=len(grid))
     d_c = np.bincount(idx, (S == cause).astype(float), minlength=len(grid))
     surv = np.cumprod(1 - d_all / at_risk)
     surv_minus = np.concatenate([[1.0], surv[:-1]])
-    F = np.cumsum(surv_minus * d_c / at_risk)
-    k = np.searchsorted(grid, t, side="right")
-    return float(F[k - 1]) if k > 0 else 0.0
+    F = np.concatenate([[0.0], np.cumsum(surv_minus * d_c / at_risk)])
+    return F[np.searchsorted(grid, np.asarray(times, dtype=float), side="right")]
+
+
+class _Ranked:
+    """One sort of a risk vector: its distinct values (ascending) and each row's group among them."""
+
+    def __init__(self, p: np.ndarray):
+        order = np.argsort(p)  # ties are grouped below, so the sort need not be stable
+        ps = p[order]
+        new = np.empty(len(p), dtype=bool)
+        new[:1] = True
+        np.not_equal(ps[1:], ps[:-1], out=new[1:])
+        group_sorted = np.cumsum(new) - 1
+        self.values = ps[new]
+        self.group = np.empty(len(p), dtype=np.intp)
+        self.group[order] = group_sorted
+
+    def sums(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct value: the sum of ``v`` at it and the sum of ``v`` strictly below it."""
+        at = np.bincount(self.group, v, minlength=len(self.values))
+        return at, np.concatenate([[0.0], np.cumsum(at)[:-1]])
 
 
 class _Horizon:
     """Cases, controls and weights at one horizon; the AUC and Brier of a risk vector with influence functions."""
 
-    def __init__(self, T, S, cause, t, cw: CensoringWeights):
+    def __init__(self, T, S, cause, t, cw: CensoringWeights, g_own: np.ndarray):
         self.t, self.cw, self.n = t, cw, len(T)
         g_t = float(cw.right(np.array([t]))[0])
         if g_t <= 0:
             raise InputError(f"time {t:g}: no one is followed up beyond it (censoring survival 0); "
                              "choose an earlier horizon")
-        g_own = cw.subject_left()
         by_t = T <= t
         self.own = by_t  # rows whose weight is 1/G(T_i-)
         self.case = by_t & (S == cause)
         self.control = (T > t) | (by_t & (S > 0) & (S != cause))
         self.w = np.where(by_t & (S > 0), 1 / g_own, np.where(T > t, 1 / g_t, 0.0))
         self.y = self.case.astype(float)
+        self.a = np.where(self.case, self.w, 0.0)
+        self.b = np.where(self.control, self.w, 0.0)
+        self._sides: tuple | None = None
 
     def _if(self, R: np.ndarray) -> tuple[float, np.ndarray]:
         mean = R.mean()
@@ -188,36 +164,34 @@ class _Horizon:
     def brier(self, p: np.ndarray) -> tuple[float, np.ndarray]:
         return self._if(self.w * (self.y - p) ** 2)
 
-    def roc(self, p: np.ndarray, max_points: int = 400) -> pd.DataFrame:
+    def roc(self, ranked: _Ranked, max_points: int = 400) -> pd.DataFrame:
         """True- and false-positive fractions (censoring-weighted) of 'risk >= threshold'."""
-        a = np.where(self.case, self.w, 0.0)
-        b = np.where(self.control, self.w, 0.0)
-        order = np.argsort(-p, kind="stable")
-        ps = p[order]
-        last = np.r_[np.flatnonzero(np.diff(ps) != 0), len(ps) - 1]  # last row of each distinct threshold
-        tpr = np.cumsum(a[order])[last] / max(a.sum(), 1e-300)
-        fpr = np.cumsum(b[order])[last] / max(b.sum(), 1e-300)
-        if len(last) > max_points:
-            keep = np.unique(np.linspace(0, len(last) - 1, max_points).round().astype(int))
-            last, tpr, fpr = last[keep], tpr[keep], fpr[keep]
-        return pd.DataFrame({"threshold": np.r_[np.inf, ps[last]], "fpr": np.r_[0.0, fpr], "tpr": np.r_[0.0, tpr]})
+        a_at, _ = ranked.sums(self.a)
+        b_at, _ = ranked.sums(self.b)
+        tpr = np.cumsum(a_at[::-1]) / max(self.a.sum(), 1e-300)  # thresholds from the highest down
+        fpr = np.cumsum(b_at[::-1]) / max(self.b.sum(), 1e-300)
+        thresholds = ranked.values[::-1]
+        if len(thresholds) > max_points:
+            keep = np.unique(np.linspace(0, len(thresholds) - 1, max_points).round().astype(int))
+            thresholds, tpr, fpr = thresholds[keep], tpr[keep], fpr[keep]
+        return pd.DataFrame({"threshold": np.r_[np.inf, thresholds], "fpr": np.r_[0.0, fpr],
+                             "tpr": np.r_[0.0, tpr]})
 
-    def auc(self, p: np.ndarray) -> tuple[float, np.ndarray]:
+    def auc(self, ranked: _Ranked) -> tuple[float, np.ndarray]:
         if not self.case.any() or not self.control.any():
             return np.nan, np.full(self.n, np.nan)
-        n = self.n
-        a = np.where(self.case, self.w, 0.0)
-        b = np.where(self.control, self.w, 0.0)
-        c = np.zeros(n)
-        e = np.zeros(n)
-        c[self.case] = _weighted_below(p[self.case], p[self.control], b[self.control]) / n
-        above = _weighted_below(p[self.control], p[self.case], a[self.case])
-        e[self.control] = (a[self.case].sum() - above) / n
+        if self._sides is None:  # the weight sums of cases and of controls (and their influence): every model's
+            self._sides = (*self._if(self.a), *self._if(self.b))
+        A, if_a, B, if_b = self._sides
+        n, a, b, g = self.n, self.a, self.b, ranked.group
+        a_at, a_below = ranked.sums(a)
+        b_at, b_below = ranked.sums(b)
+        # case i: weight of the controls below it (ties 1/2); control j: weight of the cases above it (ties 1/2)
+        c = np.where(self.case, (b_below + 0.5 * b_at)[g] / n, 0.0)
+        e = np.where(self.control, (a.sum() - (a_below + 0.5 * a_at)[g]) / n, 0.0)
         num, if_num = self._if(a * c + b * e)
         # sum_j (a c + b e) counts every pair twice; a c + b e - 2 num is the influence of num (order-2 U-statistic)
         num /= 2
-        A, if_a = self._if(a)
-        B, if_b = self._if(b)
         den = A * B
         est = num / den
         return est, (if_num - est * (if_a * B + A * if_b)) / den
@@ -270,25 +244,15 @@ def score(data: pd.DataFrame, time: str, status: str, predictions, *, times, cau
     data, dropped = handle_missing(data, [time, status], dropna)
     T = time_array(data, time)
     S = status_array(data, status)
-    cause = int(cause)
-    if cause < 1:
-        raise InputError(f"cause must be a positive status code, got {cause}")
+    cause = cause_code(cause)
     if not np.any(S == cause):
         raise InputError(f"column {status!r}: no events of cause {cause}")
     competing = bool(np.any((S > 0) & (S != cause)))
-    from bmstats.estimate.prediction import _check_times
-
-    t_req = _check_times(times)
-    if (t_req <= 0).any():
-        raise InputError(f"times must be positive, got {times!r}")
-    items = predictions if isinstance(predictions, dict) else {
-        predictions if isinstance(predictions, str) else "model": predictions}
-    if not items:
-        raise InputError("predictions: no models given")
-    if NULL_MODEL in items:
-        raise InputError(f"predictions: the name {NULL_MODEL!r} is reserved for the null model")
-    risks = {str(name): risk_matrix(data, item, t_req, cause, str(name)) for name, item in items.items()}
+    t_req = horizons(times)
+    items = named_predictions(predictions, reserved=(NULL_MODEL,))
+    risks = {name: risk_matrix(data, item, t_req, cause, name) for name, item in items.items()}
     cw = CensoringWeights.fit(T, S == 0)
+    g_own = cw.subject_left()
     z = stats.norm.ppf(0.5 + conf_level / 2)
     n = len(T)
     auc_rows, brier_rows, contrast_rows, roc_frames = [], [], [], []
@@ -306,27 +270,30 @@ def score(data: pd.DataFrame, time: str, status: str, predictions, *, times, cau
                                       "difference": diff, "std_err": s, "lower": diff - z * s,
                                       "upper": diff + z * s, "p_value": p})
 
-    for k, t in enumerate(t_req):
-        h = _Horizon(T, S, cause, t, cw)
-        null = np.full(n, _null_risk(T, S, cause, t))
-        names = [NULL_MODEL, *risks]
-        b_est, b_if = zip(*(h.brier(p) for p in [null, *(r[:, k] for r in risks.values())]))
-        for name, est, infl in zip(names, b_est, b_if):
-            if name == NULL_MODEL and not null_model:
-                continue
-            s = se_of(infl)
-            brier_rows.append({"model": name, "time": t, "estimate": est, "std_err": s, "lower": est - z * s,
-                               "upper": est + z * s, "ipa": 1 - est / b_est[0] if b_est[0] > 0 else np.nan})
-        a_est, a_if = zip(*(h.auc(r[:, k]) for r in risks.values()))
-        for name, est, infl in zip(risks, a_est, a_if):
-            s = se_of(infl)
-            auc_rows.append({"model": name, "time": t, "estimate": est, "std_err": s, "lower": est - z * s,
-                             "upper": est + z * s})
-        for name, r in risks.items():
-            roc_frames.append(h.roc(r[:, k]).assign(model=name, time=t))
-        contrast("auc", t, list(risks), None, a_est, a_if)
-        keep = slice(0 if null_model else 1, None)
-        contrast("brier", t, names[keep], None, b_est[keep], b_if[keep])
+    null_risks = _null_risks(T, S, cause, t_req)
+    with _single_threaded_blas():  # n-long dot products: BLAS threads only contend on a shared machine
+        for k, t in enumerate(t_req):
+            h = _Horizon(T, S, cause, t, cw, g_own)
+            null = np.full(n, null_risks[k])
+            names = [NULL_MODEL, *risks]
+            b_est, b_if = zip(*(h.brier(p) for p in [null, *(r[:, k] for r in risks.values())]))
+            for name, est, infl in zip(names, b_est, b_if):
+                if name == NULL_MODEL and not null_model:
+                    continue
+                s = se_of(infl)
+                brier_rows.append({"model": name, "time": t, "estimate": est, "std_err": s, "lower": est - z * s,
+                                   "upper": est + z * s, "ipa": 1 - est / b_est[0] if b_est[0] > 0 else np.nan})
+            ranked = {name: _Ranked(r[:, k]) for name, r in risks.items()}
+            a_est, a_if = zip(*(h.auc(ranked[name]) for name in risks))
+            for name, est, infl in zip(risks, a_est, a_if):
+                s = se_of(infl)
+                auc_rows.append({"model": name, "time": t, "estimate": est, "std_err": s, "lower": est - z * s,
+                                 "upper": est + z * s})
+            for name in risks:
+                roc_frames.append(h.roc(ranked[name]).assign(model=name, time=t))
+            contrast("auc", t, list(risks), None, a_est, a_if)
+            keep = slice(0 if null_model else 1, None)
+            contrast("brier", t, names[keep], None, b_est[keep], b_if[keep])
     return ScoreResult(
         n=n, dropped=dropped, _auc=pd.DataFrame(auc_rows), _brier=pd.DataFrame(brier_rows),
         _contrasts=pd.DataFrame(contrast_rows, columns=["metric", "time", "model", "reference", "difference",
@@ -377,7 +344,7 @@ def integrated_brier(data: pd.DataFrame, time: str, status: str, predictions, *,
         raise InputError(f"start and stop must be numbers, got {start!r}, {stop!r}") from None
     if not (np.isfinite(stop) and np.isfinite(start) and 0 <= start < stop):
         raise InputError(f"need 0 <= start < stop, got start={start}, stop={stop}")
-    items = predictions if isinstance(predictions, dict) else {"model": predictions}
+    items = named_predictions(predictions, reserved=(NULL_MODEL,))
     for name, item in items.items():
         if isinstance(item, (str, np.ndarray, pd.Series, pd.DataFrame, list, tuple)):
             raise InputError(f"predictions {name!r}: the integrated Brier score needs a model (risks at every time)")
@@ -387,14 +354,15 @@ def integrated_brier(data: pd.DataFrame, time: str, status: str, predictions, *,
         grid = np.r_[start, grid]
     widths = np.diff(np.r_[grid, stop])
     cw = CensoringWeights.fit(T, S == 0)
+    g_own = cw.subject_left()
     n = len(T)
-    risks = {NULL_MODEL: np.column_stack([np.full(n, _null_risk(T, S, cause, t)) for t in grid])}
-    risks.update({str(k): risk_matrix(data, v, grid, cause, str(k)) for k, v in items.items()})
+    risks = {NULL_MODEL: np.tile(_null_risks(T, S, cause, grid), (n, 1))}
+    risks.update({k: risk_matrix(data, v, grid, cause, k) for k, v in items.items()})
     out = []
     for name, r in risks.items():
         curve = np.empty(len(grid))
         for j, t in enumerate(grid):
-            h = _Horizon(T, S, cause, t, cw)
+            h = _Horizon(T, S, cause, t, cw, g_own)
             curve[j] = np.mean(h.w * (h.y - r[:, j]) ** 2)
         out.append({"model": name, "start": start, "stop": stop, "ibs": float(curve @ widths / (stop - start))})
     return pd.DataFrame(out)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, number_option, positive_number, require_columns
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TableResult, frozen_copy
@@ -247,6 +248,9 @@ class SRESummary(TableResult):
         from bmstats.report import figures
 
         return figures.plot_cumulative_incidence(self.first_event, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc(
+        "The cumulative incidence of the first skeletal-related event, death competing", "plot_cumulative_incidence")
 
 
 @legacy_arguments(positional=('terminal', 'event_type', 'by', 'window', 'period', 'time_unit', 'conf_level', 'dropna'))

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError, handle_missing, require_columns, require_frame
 from bmstats.estimate._result import CurveResult, conf_type_option
 from bmstats.estimate.limits import probability_limits
@@ -59,6 +60,8 @@ class StateOccupation(CurveResult):
         from bmstats.report import figures
 
         return figures.plot_state_occupation(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("The state occupation probabilities, stacked", "plot_state_occupation")
 
 
 def state_occupation(

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bmstats._plot_docs import plot_doc
 from bmstats._checks import InputError
 from bmstats.estimate._result import TestResult, frozen_copy
 from bmstats.estimate.riskset import risk_sets
@@ -86,6 +87,8 @@ class PHTestResult(TestResult):
         from bmstats.report import figures
 
         return figures.plot_schoenfeld(self, ax=ax, **kw)
+
+    plot.__doc__ = plot_doc("Scaled Schoenfeld residuals against time, one panel per term", "plot_schoenfeld")
 
 
 def _transform_times(fit, transform) -> np.ndarray:

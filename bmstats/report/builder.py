@@ -32,6 +32,7 @@ import pandas as pd
 
 from bmstats._checks import InputError, describe_rows
 from bmstats.estimate.cause_specific import CompetingRisksModels
+from bmstats.estimate.design import formula_terms
 from bmstats.report import captions
 from bmstats.report import figures as figs
 from bmstats.report import table_builders as tabs
@@ -68,22 +69,6 @@ def _progress(message: str) -> None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _split_terms(formula: str) -> list[str]:
-    """Top-level ``+`` terms of a formula (parentheses and brackets respected)."""
-    formula = formula.split("~", 1)[-1]
-    terms, depth, cur = [], 0, ""
-    for ch in formula:
-        depth += ch in "(["
-        depth -= ch in ")]"
-        if ch == "+" and depth == 0:
-            terms.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    terms.append(cur.strip())
-    return [t for t in terms if t]
 
 
 class ReportBuilder:
@@ -316,7 +301,11 @@ class ReportBuilder:
         return None if column_name is None else self.labels.get(column_name, column_name)
 
     def group_column(self, frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
-        """Relabel the levels of ``by`` with level_labels (keeping their order)."""
+        """Relabel the levels of ``by`` with level_labels (keeping their order).  A coded cohort column is a
+        categorical with every code of the schema; codes no patient of this frame has (a drug the site does not
+        give) are not groups: they are dropped here rather than refused by the estimators as empty groups."""
+        if by is not None and by in frame and isinstance(frame[by].dtype, pd.CategoricalDtype):
+            frame = frame.assign(**{by: frame[by].cat.remove_unused_categories()})
         if by is None or by not in self.level_labels:
             return frame
         mapping = self.level_labels[by]
@@ -450,7 +439,7 @@ class ReportBuilder:
         else:
             columns = {names[model]: multi}
         models: dict[str, Any] = {}
-        terms = a.get("variables") or _split_terms(formula)
+        terms = a.get("variables") or formula_terms(formula)
         for heading, result in columns.items():
             if a.get("univariable") and len(terms) > 1:
                 key = {"Cause-specific Cox": "cause_specific", "Fine-Gray": "fine_gray", "Cox": "cox"}[heading]
@@ -490,13 +479,24 @@ class ReportBuilder:
 
         by = a.get("by")
         frame = self.group_column(self.endpoint(a["endpoint"])[0], by)
-        cause = a.get("cause", 1)
-        frame = frame.assign(**{_EVENT: (frame["status"] == cause).astype("int64")})
         per = a.get("per", 1000)
-        rates = bm.incidence_rate(frame, "time", _EVENT, by=by, per=per)
+        if self.config["endpoints"][a["endpoint"]].get("recurrent"):
+            # recurrent events: each patient's events and time at risk, then rates of counts per person-time
+            if "cause" in a:
+                raise AnalysisError(f"cause applies to competing-risk endpoints; {a['endpoint']!r} is recurrent "
+                                    "(every counted event is an event)")
+            frame = bm.event_counts(frame, "id", "start", "stop", "event", terminal="terminal",
+                                    covariates=[by] if by is not None else [])
+            time, events = "person_time", {"count": "n_events"}
+            self._method("incidence_rate_recurrent")
+        else:
+            cause = a.get("cause", 1)
+            frame = frame.assign(**{_EVENT: (frame["status"] == cause).astype("int64")})
+            time, events = "time", {"event": _EVENT}
+        rates = bm.incidence_rate(frame, time, **events, by=by, per=per)
         ratios = None
         if by is not None:
-            ratios = bm.rate_ratio(frame, "time", _EVENT, by=by)
+            ratios = bm.rate_ratio(frame, time, **events, by=by)
         unit = self.config["endpoints"][a["endpoint"]].get("unit", "years")
         s.tables.append((tabs.rate_table(rates, ratios=ratios, group_label=self.label(by) or "Group", per=per,
                                          unit=f"person-{unit}", title=s.title), a["id"]))
@@ -746,7 +746,8 @@ class ReportBuilder:
                                       title=f"{s.title}: the model (development data)")
             s.tables.append((t, f"{a['id']}_model"))
         sc = bm.score(val, "time", status, {name: fit}, times=[h], cause=cause)
-        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None)["risk"].to_numpy()
+        risk = bm.predict_risk(fit, val, [h], cause=cause if status == "status" else None,
+                               conf_int=False)["risk"].to_numpy()
         conc = bm.concordance(val.assign(__risk__=risk), "time", status, "__risk__",
                               cause=cause if competing else None, tau=h)
         cal = bm.calibration(val, "time", status, {name: risk}, time_horizon=h, cause=cause)
@@ -913,6 +914,11 @@ class ReportBuilder:
                         "absolute risk accounts for the competing events.")
         if "incidence_rate" in m:
             text.append("Incidence rates are events per person-time with 95% confidence intervals.")
+        if "incidence_rate_recurrent" in m:
+            text.append("Rates of recurrent events are the events counted per patient over the time at risk "
+                        "(bm.event_counts of the recurrent-event rows), summed by group, with exact Poisson 95% "
+                        "confidence intervals; rate ratios have exact conditional limits and p-values (R's "
+                        "poisson.test).")
         if "mcf_ghosh-lin" in m:
             text.append("The mean cumulative number of recurrent events per patient was estimated with the "
                         "Ghosh-Lin estimator, death being a terminal event (Ghosh & Lin 2000), with robust "
