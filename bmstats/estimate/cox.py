@@ -39,6 +39,8 @@ from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, ti
 
 __all__ = ["cox", "CoxResult"]
 
+_single_threaded_blas = single_threaded_blas  # the name other modules import (now shared, in design.py)
+
 
 @dataclass(frozen=True)
 class _CoxModel:
