@@ -113,7 +113,7 @@ def test_sandwich_equals_double_sums(data, cengroup):
     X_mean = X.mean(0)
     bf_c = brute_force(data.time.to_numpy(float), data.status.to_numpy(), X - X_mean, grp, res.coef.to_numpy(), t_pred=4)
     IF = np.empty(len(data))
-    IF[prob.order] = cumhaz_influence(prob, rs, res._influence, 4.0)
+    IF[prob.order] = cumhaz_influence(prob, rs, res._influence_beta, 4.0)
     np.testing.assert_allclose(IF, bf_c["if_lambda"], rtol=1e-9, atol=1e-12)
     pred = res.predict(data.iloc[[0, 5]], 4.0)
     x = X[[0, 5]] - X_mean

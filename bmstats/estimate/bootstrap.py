@@ -113,12 +113,12 @@ def _pool_map(func, tasks, n_jobs):
         return [func(t) for t in tasks]
     import multiprocessing as mp
 
-    from bmstats.estimate.cox import _single_threaded_blas
+    from bmstats.estimate.design import single_threaded_blas
 
     ctx = mp.get_context("fork")
     _WORK = (func, tasks)
     try:
-        with _single_threaded_blas(), ctx.Pool(n_jobs) as pool:
+        with single_threaded_blas(), ctx.Pool(n_jobs) as pool:
             return pool.map(_run_index, range(len(tasks)), chunksize=max(1, len(tasks) // (4 * n_jobs)))
     finally:
         _WORK = None

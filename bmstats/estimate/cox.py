@@ -33,22 +33,38 @@ from bmstats.estimate._regression import (
     wald_statistic,
 )
 from bmstats.estimate._result import ModelResult, frozen_copy
-from bmstats.estimate.design import Design, strata_terms
+from bmstats.estimate.design import CHUNK_ROWS, Design, single_threaded_blas, strata_terms, weighted_gram
 from bmstats.estimate.prepare import prepare
 from bmstats.estimate.riskset import RiskSets, concordance_counts, risk_sets, tie_exact_linear_predictor
 
 __all__ = ["cox", "CoxResult"]
 
+_single_threaded_blas = single_threaded_blas  # the name other modules import (now shared, in design.py)
+
 
 @dataclass(frozen=True)
 class _CoxModel:
-    """Arrays of one fit: centered design, risk sets, weights; evaluates the partial likelihood."""
+    """Arrays of one fit: design, centring, risk sets, weights; evaluates the partial likelihood.
 
-    XT: np.ndarray  # centered design, transposed (p, n) and C-contiguous: per-covariate rows are fast to sum
+    ``raw`` is the design's own (p, n) block (a read-only view, not a copy); the centred design ``XT`` is made
+    from it on first use and dropped by :meth:`release` once the fit is done (made again, bit for bit, when a
+    prediction or test needs it), so that a result does not keep a second n x p copy.
+    """
+
+    raw: np.ndarray  # the design transposed, (p, n) C-contiguous: per-covariate rows are fast to sum
     means: np.ndarray
     w: np.ndarray
     rs: RiskSets
     ties: str
+
+    @functools.cached_property
+    def XT(self) -> np.ndarray:
+        """The centred design (p, n), C-contiguous."""
+        return self.raw - self.means[:, None]
+
+    def release(self) -> None:
+        """Drop the centred copy (n x p floats); :attr:`XT` makes it again when needed."""
+        self.__dict__.pop("XT", None)
 
     def _tie_steps(self):
         rs = self.rs
@@ -84,6 +100,19 @@ class _CoxModel:
         ev = self.rs.event_rows
         return self.X[ev].T @ self.w[ev]
 
+    def _risk_and_death_sums_x(self, wr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """S1 and D1, (K, p): risk-set and death sums of x wr, column by column (no n x p temporary)."""
+        rs = self.rs
+        XT = self.XT
+        ev = rs.event_rows
+        wr_ev = wr[ev]
+        S1 = np.empty((rs.K, XT.shape[0]))
+        D1 = np.empty((rs.K, XT.shape[0]))
+        for j in range(XT.shape[0]):
+            S1[:, j] = rs.risk_sum(XT[j] * wr)
+            D1[:, j] = np.bincount(rs.event_k, XT[j, ev] * wr_ev, minlength=rs.K)
+        return S1, D1
+
     def parts(self, beta: np.ndarray):
         """Risk-set quantities at ``beta`` (Efron steps l within each tied event time k)."""
         rs = self.rs
@@ -93,9 +122,8 @@ class _CoxModel:
         r = np.exp(eta - shift)
         wr = self.w * r
         S0 = rs.risk_sum(wr)
-        S1 = rs.risk_sum(self.X * wr[:, None])
+        S1, D1 = self._risk_and_death_sums_x(wr)
         D0 = rs.death_sum(wr)
-        D1 = rs.death_sum(self.X * wr[:, None])
         S0l = S0[rep] - frac * D0[rep]
         A = (S1[rep] - frac[:, None] * D1[rep]) / S0l[:, None]
         return eta, shift, r, wr, S0l, A
@@ -117,12 +145,7 @@ class _CoxModel:
         XT = self.XT
         ev = rs.event_rows
         eta, shift, wr, wr_ev, S0, D0 = self._sums0(beta)
-        p = XT.shape[0]
-        S1 = np.empty((rs.K, p))
-        D1 = np.empty((rs.K, p))
-        for j in range(p):
-            S1[:, j] = rs.risk_sum(XT[j] * wr)
-            D1[:, j] = np.bincount(rs.event_k, XT[j, ev] * wr_ev, minlength=rs.K)
+        S1, D1 = self._risk_and_death_sums_x(wr)
         S0l = S0[rep] - frac * D0[rep]
         inv = omega / S0l
         loglik = self._loglik(eta, shift, S0l)
@@ -137,7 +160,8 @@ class _CoxModel:
         info2 = (S1 * c2[:, None]).T @ S1 - cross - cross.T + (D1 * f2[:, None]).T @ D1
         H = rs.at_risk_sum(c)
         H[ev] -= e[rs.event_k]
-        info = (XT * (wr * H)) @ XT.T - info2
+        H *= wr
+        info = weighted_gram(XT, H) - info2
         return loglik, score, info
 
     def _sums0(self, beta: np.ndarray):
@@ -154,7 +178,9 @@ class _CoxModel:
 
     def _loglik(self, eta: np.ndarray, shift: float, S0l: np.ndarray) -> float:
         rep, frac, omega, wd = self.steps
-        return float(self.death_w @ eta[self.rs.event_rows] - omega @ (np.log(S0l) + shift))
+        with np.errstate(invalid="ignore", divide="ignore"):  # far out along a diverging effect the Efron
+            # denominators can round to <= 0: a non-finite log likelihood, which Newton-Raphson halves away from
+            return float(self.death_w @ eta[self.rs.event_rows] - omega @ (np.log(S0l) + shift))
 
     def loglik(self, beta: np.ndarray) -> float:
         """The log partial likelihood alone (a fraction of :meth:`evaluate`'s work: the monotone-likelihood
@@ -178,29 +204,76 @@ class _CoxModel:
 
     def score_residuals(self, beta: np.ndarray) -> np.ndarray:
         """Per-row score residuals U_i (unweighted), Efron-adjusted; sum_i w_i U_i = score."""
+        U = np.empty((self.rs.n, self.XT.shape[0]))
+        for rows, block in self.score_residual_blocks(beta):
+            U[rows] = block
+        return U
+
+    def score_residual_blocks(self, beta: np.ndarray):
+        """The score residuals (see :meth:`score_residuals`) as (row slice, block) pairs of at most
+        ``CHUNK_ROWS`` rows: the per-time tables are made once, each block from them and its own rows."""
         rs = self.rs
         rep, frac, omega, wd = self.steps
-        eta, shift, r, wr, S0l, A = self.parts(beta)
+        r = self.X @ beta  # as parts(), without its (Efron steps, p) array A: the tables are made per column
+        r -= r.max()
+        np.exp(r, out=r)
+        wr = self.w * r
+        S0l = rs.risk_sum(wr)[rep] - frac * rs.death_sum(wr)[rep]
+        S1, D1 = self._risk_and_death_sums_x(wr)
+        del wr
         ev = rs.event_rows
         K = rs.K
-        abar = _bincount2(rep, A * omega[:, None], K) / np.where(wd > 0, wd, 1)[:, None]
+        p = S1.shape[1]
+        abar, ca, g = np.empty((K, p)), np.empty((K, p)), np.empty((K, p))
+        for j in range(p):
+            A = (S1[rep, j] - frac * D1[rep, j]) / S0l
+            abar[:, j] = np.bincount(rep, A * omega, minlength=K)
+            ca[:, j] = np.bincount(rep, A * (omega / S0l), minlength=K)
+            g[:, j] = np.bincount(rep, A * (omega * frac / S0l), minlength=K)
+        abar /= np.where(wd > 0, wd, 1)[:, None]
         c = np.bincount(rep, omega / S0l, minlength=K)
         e = np.bincount(rep, omega * frac / S0l, minlength=K)
-        ca = _bincount2(rep, A * (omega / S0l)[:, None], K)
-        g = _bincount2(rep, A * (omega * frac / S0l)[:, None], K)
         H = rs.at_risk_sum(c)
-        G = rs.at_risk_sum(ca)
         H[ev] -= e[rs.event_k]
-        G[ev] -= g[rs.event_k]
-        U = -(r[:, None]) * (self.X * H[:, None] - G)
-        U[ev] += self.X[ev] - abar[rs.event_k]
-        return U
+        cum = np.concatenate([np.zeros((1, ca.shape[1])), np.cumsum(ca, axis=0)])  # as rs.at_risk_sum(ca)
+        X = self.X
+        for a in range(0, rs.n, CHUNK_ROWS):
+            rows = slice(a, min(a + CHUNK_ROWS, rs.n))
+            i0, i1 = np.searchsorted(ev, [rows.start, rows.stop])
+            local, k = ev[i0:i1] - a, rs.event_k[i0:i1]
+            G = cum[rs.hi[rows]]
+            G -= cum[rs.lo[rows]]
+            G[local] -= g[k]
+            Xb = X[rows]
+            U = Xb * H[rows, None]  # U = -r (x H - G), in place
+            U -= G
+            U *= -r[rows, None]
+            U[local] += Xb[local] - abar[k]
+            yield rows, U
 
     def hazard_increments(self, beta: np.ndarray) -> np.ndarray:
         """Baseline hazard jumps at each (stratum, event time), at the centered covariates (r = exp(x-mean)b)."""
         rep, frac, omega, wd = self.steps
         eta, shift, r, wr, S0l, A = self.parts(beta)
         return np.bincount(rep, omega / (S0l * np.exp(shift)), minlength=self.rs.K)
+
+
+def _robust_cov(model: _CoxModel, beta: np.ndarray, naive: np.ndarray, cluster: pd.Series | None) -> np.ndarray:
+    """Lin-Wei sandwich naive' (sum_c U_c U_c') naive from the weighted score residuals U_i = w_i u_i summed
+    by cluster; without clusters (each row its own) the sum of U_i U_i' is accumulated block by block, so the
+    n x p residual matrix is never held whole."""
+    w = model.w
+    if cluster is None:
+        meat = np.zeros((len(beta), len(beta)))
+        for rows, U in model.score_residual_blocks(beta):
+            U *= w[rows, None]
+            meat += U.T @ U
+        return naive.T @ meat @ naive
+    cl = pd.factorize(cluster, sort=True)[0]
+    U = model.score_residuals(beta)
+    U *= w[:, None]
+    D = _bincount2(cl, U, cl.max() + 1) @ naive
+    return D.T @ D
 
 
 def _bincount2(idx: np.ndarray, v: np.ndarray, K: int) -> np.ndarray:
@@ -491,6 +564,7 @@ def cox(
     stop, start = prep.time, prep.entry
     status = prep.status.astype(bool)
     w = prep.weights if prep.weights is not None else np.ones(prep.n)
+    del prep  # its integer status column is not needed beyond this point
     if strata_cols:
         codes, levels = _group_codes(data, list(strata_cols))
     else:
@@ -507,20 +581,17 @@ def cox(
     if robust is None:  # as coxph in survival 3.x: robust with a cluster or with non-integer case weights
         robust = cluster is not None or bool(np.any(w != np.round(w)))
 
-    Xraw = design.values()
-    means = (w @ Xraw) / w.sum()
+    raw = design.XT  # the design's own block, (p, n): the centred copy below is the only other n x p array
+    means = (raw @ w) / w.sum()
     # as coxph in survival 3.x: 0/1 indicator columns are centered at 0, so the baseline is for the reference
-    binary = np.all((Xraw == 0) | (Xraw == 1), axis=0)
+    binary = np.array([bool(np.all((x == 0) | (x == 1))) for x in raw], dtype=bool)
     means[binary] = 0.0
-    XT = np.ascontiguousarray(Xraw.T)
-    del Xraw
-    XT -= means[:, None]
-    model = _CoxModel(XT, means, w, risk_sets(stop, status, start, codes), ties)
+    model = _CoxModel(raw, means, w, risk_sets(stop, status, start, codes), ties)
     names = design.columns
     _check_variation_at_events(model, names, design)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         fit = newton_raphson(model.evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model="cox",
-                             spread=np.ptp(model.X, axis=0), loglik=model.loglik)
+                             spread=np.ptp(model.XT, axis=1), loglik=model.loglik)
     beta = fit.beta
     ne = fit.not_estimable
     naive = invert_information(fit.information, names, ne)
@@ -528,12 +599,8 @@ def cox(
     score_stat = float(u0 @ np.linalg.solve(i0, u0))
     cov = naive
     if robust:
-        U = model.score_residuals(beta) * w[:, None]
-        if cluster is not None:
-            cl = pd.factorize(data[cluster], sort=True)[0]
-            U = _bincount2(cl, U, cl.max() + 1)
-        D = U @ naive
-        cov = D.T @ D
+        cov = _robust_cov(model, beta, naive, None if cluster is None else data[cluster])
+    model.release()
     wald = wald_statistic(beta, cov, ne) if ne else float(beta @ np.linalg.solve(cov, beta))
     if ne:
         cov, naive = blank(cov, ne), blank(naive, ne)
@@ -569,19 +636,6 @@ def cox(
     )
 
 
-def _single_threaded_blas():
-    """The information matrix is a tall-skinny product (p x n by n x p) that is memory-bound: OpenBLAS threads
-    only add contention for it (measured 2-7x slower on a loaded 2-core machine), so the fit runs with one
-    BLAS thread (threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, tuple]:
     for c in cols:
         distinct_labels(pd.unique(data[c]), c, data[c])
@@ -602,11 +656,11 @@ def _check_variation_at_events(model: _CoxModel, names: list[str], design: Desig
     rs = model.rs
     ones = model.w
     S0 = rs.risk_sum(ones)
-    S1 = rs.risk_sum(model.X * ones[:, None])
-    S2 = rs.risk_sum(model.X**2 * ones[:, None])
-    var = S2 / S0[:, None] - (S1 / S0[:, None]) ** 2
-    scale = np.maximum(np.abs(model.X).max(axis=0), 1e-300) ** 2
-    dead = np.all(var <= 1e-12 * scale, axis=0)
+    dead = np.zeros(len(names), dtype=bool)
+    for j, x in enumerate(model.XT):  # column by column: no n x p temporaries
+        var = rs.risk_sum(x**2 * ones) / S0 - (rs.risk_sum(x * ones) / S0) ** 2
+        scale = max(float(np.abs(x).max()), 1e-300) ** 2
+        dead[j] = np.all(var <= 1e-12 * scale)
     if dead.any():
         bad = [n for n, d in zip(names, dead) if d]
         raise InputError(

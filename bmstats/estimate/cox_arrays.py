@@ -118,8 +118,8 @@ def fit_cox_arrays(X: np.ndarray, rs: RiskSets, names: list[str], *, what: str =
     w = np.ones(len(X))
     means = (w @ X) / w.sum()
     means[np.all((X == 0) | (X == 1), axis=0)] = 0.0
-    XT = np.ascontiguousarray(X.T) - means[:, None]
-    model = _CoxModel(XT, means, w, rs, "efron")
+    raw = np.ascontiguousarray(X.T)  # the model centres it (its XT) at the means
+    model = _CoxModel(raw, means, w, rs, "efron")
     beta0 = np.zeros(X.shape[1]) if start is None else np.asarray(start, dtype=float)
     with blas or _single_threaded_blas():
         fit = newton_raphson(model.evaluate, beta0, names, tol=tol, max_iter=max_iter, model=what,

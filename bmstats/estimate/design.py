@@ -210,6 +210,8 @@ def model_frame(data: pd.DataFrame, variables: list[str], *, fitting: bool = Tru
             out[name] = s.astype(object).where(s.notna(), None)
         elif pd.api.types.is_bool_dtype(dtype):
             out[name] = s.astype(bool) if not s.isna().any() else s.astype(object)
+        elif dtype == np.float64:
+            out[name] = s.to_numpy()  # a view: formulaic only reads it
         elif pd.api.types.is_numeric_dtype(dtype):
             out[name] = s.to_numpy(dtype=float, na_value=np.nan)
         elif pd.api.types.is_object_dtype(dtype):
@@ -222,7 +224,7 @@ def model_frame(data: pd.DataFrame, variables: list[str], *, fitting: bool = Tru
             out[name] = s
         else:
             out[name] = s
-    return pd.DataFrame(out, index=data.index)
+    return pd.DataFrame(out, index=data.index, copy=False)
 
 
 def _used_levels(s: pd.Series, name: str) -> pd.Series:
@@ -295,6 +297,17 @@ class Design:
     def values(self) -> np.ndarray:
         """The matrix as a C-contiguous float64 array (a copy)."""
         return np.ascontiguousarray(self.X.to_numpy(dtype=float))
+
+    @property
+    def XT(self) -> np.ndarray:
+        """The matrix transposed, (p, n) float64, C-contiguous and read-only: a view of ``X``'s one block
+        when the design was built here (no copy of n x p values)."""
+        view = self.X.to_numpy(dtype=float).T
+        if not view.flags.c_contiguous:
+            view = np.ascontiguousarray(view)
+        view = view.view()
+        view.flags.writeable = False
+        return view
 
     def transform(self, newdata: pd.DataFrame, *, dropna: bool = False) -> pd.DataFrame:
         """The same columns for new data (categorical levels, spline knots as fitted); for prediction.
@@ -380,23 +393,27 @@ def build_design(
 
     mm, level_warning = _evaluate(evaluate, formula)
     spec: ModelSpec = mm.model_spec
-    values = np.asarray(mm, dtype=float)
     names = list(mm.columns)
     terms: dict[str, list[str]] = {}
     for term, sl in spec.term_slices.items():
         cols = names[sl]
         if cols:
             terms[str(term)] = cols
+    keep = [i for i, c in enumerate(names) if intercept or c != INTERCEPT]
+    names = [names[i] for i in keep]
     if not intercept:
-        keep = [i for i, c in enumerate(names) if c != INTERCEPT]
-        values = values[:, keep]
-        names = [names[i] for i in keep]
         terms.pop("1", None)
     else:
         terms = {(INTERCEPT if k == "1" else k): v for k, v in terms.items()}
     if not names:
         raise InputError(f"formula {formula!r} gives no covariate columns")
-    X = pd.DataFrame(values, columns=names, index=data.index)
+    # the one float64 copy of the design, filled column by column as one (p, n) block (an n x p matrix in
+    # Fortran order, which the DataFrame holds without copying): no intermediate n x p arrays
+    values = np.empty((len(keep), len(data)))
+    for j, i in enumerate(keep):
+        values[j] = mm.iloc[:, i].to_numpy(dtype=float)
+    del mm
+    X = pd.DataFrame(values.T, columns=names, index=data.index, copy=False)
 
     factors, reference_levels = _factor_info(spec, frame)
     unlisted = _unlisted_levels(factors, frame)
@@ -497,12 +514,13 @@ def _reads_column(expr: str, variable: str, data: pd.DataFrame) -> bool:
 
 def _check_finite(X: pd.DataFrame, terms: dict, what: str = "") -> None:
     values = X.to_numpy()
-    bad = ~np.isfinite(values)
-    if bad.any():
-        j = int(np.flatnonzero(bad.any(axis=0))[0])
+    for j in range(values.shape[1]):  # column by column: no n x p temporaries
+        bad = ~np.isfinite(values[:, j])
+        if not bad.any():
+            continue
         column = X.columns[j]
         term = next((t for t, cols in terms.items() if column in cols), column)
-        rows = X.index[bad[:, j]]
+        rows = X.index[bad]
         raise InputError(
             f"{what}term {term!r} (column {column!r}) is not finite (NaN or infinite after "
             f"transformation) at {describe_rows(rows)}"
@@ -530,20 +548,21 @@ def check_full_rank(design: Design, weights: np.ndarray | None = None) -> None:
     names = [c for c in design.columns if c != INTERCEPT]
     if not names:
         return
-    X = design.X[names].to_numpy(dtype=float)
-    w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=float)
-    mean = (w @ X) / w.sum()
-    Xc = X - mean
-    gram = (Xc * w[:, None]).T @ Xc
+    XT = design.XT
+    if len(names) < len(XT):
+        XT = XT[[j for j, c in enumerate(design.columns) if c != INTERCEPT]]
+    w = np.ones(XT.shape[1]) if weights is None else np.asarray(weights, dtype=float)
+    mean = (XT @ w) / w.sum()
+    gram = centered_gram(XT, mean, w)
     scale = np.diag(gram).copy()
     for j, name in enumerate(names):
-        if scale[j] <= 0 or np.ptp(X[:, j]) == 0:
-            level = _empty_level(design, name) if X[0, j] == 0 else None
+        if scale[j] <= 0 or np.ptp(XT[j]) == 0:
+            level = _empty_level(design, name) if XT[j, 0] == 0 else None
             if level is not None:
                 raise InputError(f"level {level[1]!r} of {level[0]!r} has no rows; it cannot be estimated - drop "
                                  "the level (or those with no rows) from the levels listed")
             raise InputError(
-                f"term {design.term_of(name)!r}: column {name!r} is constant (value {X[0, j]:g} in every row); "
+                f"term {design.term_of(name)!r}: column {name!r} is constant (value {XT[j, 0]:g} in every row); "
                 "it cannot be estimated - remove it from the formula"
             )
     kept: list[int] = []
@@ -563,3 +582,41 @@ def check_full_rank(design: Design, weights: np.ndarray | None = None) -> None:
                 "remove one of them from the formula"
             )
         kept.append(j)
+
+
+CHUNK_ROWS = 16_384  # rows per block of the chunked products: a few p x 16,384 doubles, never n x p
+
+
+def centered_gram(XT: np.ndarray, mean: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """sum_i w_i (x_i - mean)(x_i - mean)' from the (p, n) columns, accumulated over blocks of rows (no n x p
+    temporary)."""
+    p, n = XT.shape
+    gram = np.zeros((p, p))
+    with single_threaded_blas():
+        for a in range(0, n, CHUNK_ROWS):
+            block = XT[:, a:a + CHUNK_ROWS] - mean[:, None]
+            gram += (block * w[a:a + CHUNK_ROWS]) @ block.T
+    return gram
+
+
+def single_threaded_blas():
+    """Context with one BLAS thread (threadpoolctl): the blocked products here are small and memory-bound,
+    and OpenBLAS threads only add contention for them (measured 2-7x slower on a loaded 2-core machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def weighted_gram(XT: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """sum_i v_i x_i x_i' from the (p, n) columns, accumulated over blocks of rows (no n x p temporary)."""
+    p, n = XT.shape
+    gram = np.zeros((p, p))
+    with single_threaded_blas():
+        for a in range(0, n, CHUNK_ROWS):
+            block = XT[:, a:a + CHUNK_ROWS]
+            gram += (block * v[a:a + CHUNK_ROWS]) @ block.T
+    return gram

@@ -18,6 +18,7 @@ including the censoring term), which crr does not give.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ from bmstats.estimate._regression import (
 from bmstats.estimate._result import ModelResult, frozen_copy
 from bmstats.estimate.design import Design
 from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, fg_risk_sums
-from bmstats.estimate.finegray_variance import cumhaz_influence, sandwich
+from bmstats.estimate.finegray_variance import cumhaz_influence, influence_beta, sandwich_cov
 from bmstats.estimate.prepare import prepare
 
 __all__ = ["fine_gray", "FineGrayResult"]
@@ -67,8 +68,16 @@ class FineGrayResult(ModelResult):
     cengroup: str | None
     _prob: FGProblem = field(repr=False, compare=False)
     _rs: FGRiskSums = field(repr=False, compare=False)
-    _influence: np.ndarray = field(repr=False, compare=False)
+    _influence: np.ndarray | None = field(repr=False, compare=False)  # None: made from the fit when needed
     engine: str | None = None  # the source, when fitted on an engine (the rows stayed there)
+    _inv_information: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def _influence_beta(self) -> np.ndarray:
+        """IF_beta per subject (sorted order), (n, p): made on first use (prediction), not kept by the fit."""
+        if self._influence is not None:
+            return self._influence
+        return influence_beta(self._prob, self._rs, self._inv_information)
 
     ratio_name = "shr"
 
@@ -124,8 +133,8 @@ class FineGrayResult(ModelResult):
     def influence(self) -> pd.DataFrame:
         """Influence function of b per input row (I^{-1}(eta_i + psi_i)); ``cov`` = influence' influence."""
         self._need_rows("the influence function")
-        infl = np.empty_like(self._influence)
-        infl[self._prob.order] = self._influence
+        infl = np.empty_like(self._influence_beta)
+        infl[self._prob.order] = self._influence_beta
         return pd.DataFrame(infl, index=self.design.rows, columns=self.coef.index)
 
     def plot(self, ax=None, **kw):
@@ -170,9 +179,9 @@ class FineGrayResult(ModelResult):
             H = lam * np.exp(lp)
             est = -np.expm1(-H)
             if lam > 0:
-                IF = cumhaz_influence(prob, rs, self._influence, tj)
+                IF = cumhaz_influence(prob, rs, self._influence_beta, tj)
                 v_l = IF @ IF / lam**2
-                cov_bl = self._influence.T @ IF / lam
+                cov_bl = self._influence_beta.T @ IF / lam
                 var = v_l + 2 * Xnew @ cov_bl + np.einsum("ij,jk,ik->i", Xnew, self.cov.to_numpy(), Xnew)
                 se = np.sqrt(np.maximum(var, 0))
                 eta = np.log(H)
@@ -260,8 +269,7 @@ def fine_gray(
         codes = ", ".join(str(c) for c in np.unique(st))
         raise InputError(f"column {status!r}: no events of cause {cause} (codes present: {codes})")
     names = design.columns
-    X = design.values()
-    p = X.shape[1]
+    p = len(names)
     if n_events <= p * MIN_EVENTS_PER_TERM:
         warnings.warn(
             f"Fine-Gray: only {n_events} events of cause {cause} for {p} coefficients "
@@ -272,7 +280,8 @@ def fine_gray(
     if cengroup is not None:
         group, levels = pd.factorize(data[cengroup], sort=True)
         distinct_labels(levels, cengroup, data[cengroup])
-    prob = FGProblem.build(t, st, X, cause, group)
+    prob = FGProblem.build(t, st, design.XT.T, cause, group)
+    del prep, t, st  # the problem holds what the fit needs, sorted
     _check_variation_among_events(prob, names, design)
 
     cache: dict[bytes, FGRiskSums] = {}
@@ -287,7 +296,7 @@ def fine_gray(
         return rs.loglik, rs.score, rs.information
 
     fit = newton_raphson(evaluate, np.zeros(p), names, tol=tol, max_iter=max_iter, model=f"Fine-Gray (cause {cause})",
-                         spread=np.ptp(prob.X, axis=0))
+                         spread=np.ptp(prob.XT, axis=1))
     rs = cache.get(fit.beta.tobytes()) or fg_risk_sums(prob, fit.beta)
     try:
         if fit.not_estimable:
@@ -299,7 +308,8 @@ def fine_gray(
             f"Fine-Gray: information matrix is singular at the estimate (collinear or constant covariates among "
             f"those at risk: {', '.join(map(repr, names))})"
         ) from None
-    cov, infl = sandwich(prob, rs, inv_info)
+    prob.release()  # the sandwich and predictions take the rows they need from the design
+    cov = sandwich_cov(prob, rs, inv_info)
     if fit.not_estimable:
         cov = blank(cov, fit.not_estimable)
     coef = pd.Series(fit.beta, index=pd.Index(names, name="term"), name="coef")
@@ -314,7 +324,7 @@ def fine_gray(
         loglik_null=float(null[0]),
         _score=rs.score.copy(),
         _information=pd.DataFrame(rs.information, index=coef.index, columns=coef.index),
-        n=int(len(t)),
+        n=prob.n,
         n_events=n_events,
         n_competing=int(prob.competing.sum()),
         n_censored=int(prob.censored.sum()),
@@ -328,7 +338,8 @@ def fine_gray(
         dropped=dropped,
         _prob=prob,
         _rs=rs,
-        _influence=infl,
+        _influence=None,
+        _inv_information=inv_info,
     )
 
 
@@ -338,8 +349,10 @@ def _check_variation_among_events(prob: FGProblem, names: list[str], design: Des
     in_any = prob.grid >= prob.ev_grid[0]
     if prob.competing.any():
         in_any |= prob.competing & (prob.grid < prob.ev_grid[-1])
-    Xr = prob.X[in_any]
-    const = np.ptp(Xr, axis=0) == 0 if len(Xr) else np.ones(len(names), dtype=bool)
+    if in_any.any():  # column by column: no n x p temporaries
+        const = np.array([np.ptp(x[in_any]) == 0 for x in prob.XT], dtype=bool)
+    else:
+        const = np.ones(len(names), dtype=bool)
     if const.any():
         bad = [names[j] for j in np.flatnonzero(const)]
         terms = sorted({design.term_of(b) for b in bad})

@@ -28,8 +28,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from bmstats.estimate.censoring import CensoringKM, censoring_km
+from bmstats.estimate.design import weighted_gram
 
 __all__ = ["FGProblem", "FGRiskSums", "fg_risk_sums"]
+
+
+def _sorted_centred(X: np.ndarray, order: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """(p, n): column j is X[order, j] - mean[j], made column by column (the one n x p copy)."""
+    n, p = X.shape
+    out = np.empty((p, n))
+    for j in range(p):
+        np.take(X[:, j], order, out=out[j])
+        out[j] -= mean[j]
+    return out
 
 
 def rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -57,7 +68,7 @@ class FGProblem:
     times of the cause of interest, where every risk-set quantity lives.
     """
 
-    X: np.ndarray  # (n, p) centred covariates, sorted by time
+    X: np.ndarray  # (n, p) centred covariates, sorted by time (a view of XT)
     XT: np.ndarray  # (p, n) the same, transposed and contiguous (fast per-column sums)
     mean: np.ndarray  # (p,)
     order: np.ndarray  # sorted position -> original row position
@@ -75,18 +86,21 @@ class FGProblem:
     d: np.ndarray  # (K,) events of interest at each event time
     x_events: np.ndarray  # (p,) sum of centred x over events of interest
     comp: list  # CompetingGroup per censoring group
+    source: np.ndarray | None = None  # (n, p) the design in input order (a view), to remake X after release()
 
     @classmethod
     def build(
         cls, time: np.ndarray, status: np.ndarray, X: np.ndarray, cause: int, group: np.ndarray | None = None
     ) -> FGProblem:
+        """``X``: the design (n, p), best in Fortran order (``Design.XT.T``, a view of the design's block); the
+        sorted, centred copy (p, n) is the one n x p array made here."""
         n, p = X.shape
         order = np.argsort(time, kind="stable")
         t = time[order]
         st = status[order]
         mean = X.mean(axis=0)
-        Xs = X[order]
-        Xs -= mean
+        XTs = _sorted_centred(X, order, mean)
+        Xs = XTs.T
         new = np.empty(n, dtype=bool)
         new[0] = True
         np.not_equal(t[1:], t[:-1], out=new[1:])
@@ -95,7 +109,7 @@ class FGProblem:
         times = t[starts]
         m = len(times)
         if group is None:
-            gcode = np.zeros(n, dtype=np.int64)
+            gcode = np.broadcast_to(np.int64(0), n)  # one group: a read-only view, no n-vector
             n_groups = 1
         else:
             _, gcode = np.unique(group[order], return_inverse=True)
@@ -116,19 +130,44 @@ class FGProblem:
             comp.append(CompetingGroup(rows, cg, 1.0 / km.left[g, cg], pos[rows], km.left[g, ev_grid],
                                        d_g.astype(float)))
         return cls(
-            X=Xs, XT=np.ascontiguousarray(Xs.T), mean=mean, order=order, times=times, grid=grid, event=event,
+            X=Xs, XT=XTs, mean=mean, order=order, times=times, grid=grid, event=event,
             competing=competing, censored=censored, group=gcode, km=km, ev_grid=ev_grid, ev_start=ev_start,
             pos=pos, seg=pos[ev_start[0]:] - 1, d=d_grid[ev_grid].astype(float),
-            x_events=Xs[event].sum(axis=0), comp=comp,
+            x_events=Xs[event].sum(axis=0), comp=comp, source=X,
         )
 
     @property
     def n(self) -> int:
-        return self.X.shape[0]
+        return len(self.grid)
 
     @property
     def p(self) -> int:
-        return self.X.shape[1]
+        return len(self.mean)
+
+    def release(self) -> None:
+        """Drop the sorted, centred copy (n x p floats) once the coefficients are found; :meth:`x_rows` and
+        :meth:`x_column` then make the rows and columns they are asked for from ``source``, bit for bit."""
+        if self.source is not None:
+            self.X = self.XT = None
+
+    def columns(self) -> np.ndarray:
+        """XT, (p, n), made again from ``source`` if it was released (and kept from then on)."""
+        if self.XT is None:
+            self.XT = _sorted_centred(self.source, self.order, self.mean)
+            self.X = self.XT.T
+        return self.XT
+
+    def x_rows(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Centred covariates of the given sorted rows, (m, p)."""
+        if self.X is not None:
+            return self.X[rows]
+        return self.source[self.order[rows]] - self.mean
+
+    def x_column(self, j: int) -> np.ndarray:
+        """Centred covariate ``j`` of every sorted row, (n,)."""
+        if self.X is not None:
+            return self.X[:, j]
+        return self.source[:, j][self.order] - self.mean[j]
 
     @property
     def event_times(self) -> np.ndarray:
@@ -153,7 +192,8 @@ class FGProblem:
 
     def risk_sum_x(self, e: np.ndarray) -> np.ndarray:
         """(K, p): risk_sum of x_j e_j for every covariate."""
-        return np.column_stack([self.risk_sum(self.XT[j] * e) for j in range(self.p)])
+        XT = self.columns()
+        return np.column_stack([self.risk_sum(XT[j] * e) for j in range(self.p)])
 
     def weight_sum(self, c: np.ndarray) -> np.ndarray:
         """a_j = sum_k c_k w_j(u_k) for every sorted subject j, for c of shape (K,) or (K, q)."""
@@ -186,7 +226,7 @@ class FGRiskSums:
 
 
 def fg_risk_sums(prob: FGProblem, beta: np.ndarray, information: bool = True) -> FGRiskSums:
-    lp = prob.X @ beta
+    lp = beta @ prob.columns()
     shift = float(lp.max())
     e = np.exp(lp - shift)
     s0 = prob.risk_sum(e)
@@ -198,5 +238,5 @@ def fg_risk_sums(prob: FGProblem, beta: np.ndarray, information: bool = True) ->
     if information:
         a = prob.weight_sum(c)
         a *= e
-        info = prob.X.T @ (prob.X * a[:, None]) - (xbar * prob.d[:, None]).T @ xbar
+        info = weighted_gram(prob.XT, a) - (xbar * prob.d[:, None]).T @ xbar
     return FGRiskSums(beta, e, shift, s0, xbar, loglik, score, info, c)

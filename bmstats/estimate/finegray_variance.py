@@ -48,9 +48,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bmstats.estimate.finegray_core import FGProblem, FGRiskSums
+from bmstats.estimate.design import CHUNK_ROWS
+from bmstats.estimate.finegray_core import FGProblem, FGRiskSums, rev_cumsum
 
-__all__ = ["score_residuals", "influence_beta", "sandwich", "cumhaz_influence"]
+__all__ = ["score_residuals", "score_residual_blocks", "influence_beta", "sandwich_cov",
+           "cumhaz_influence"]
 
 
 def _padded_cumsum(a: np.ndarray) -> np.ndarray:
@@ -101,22 +103,46 @@ def _censoring_parts(prob: FGProblem, rs: FGRiskSums, g: int, with_x: bool):
     nb = np.searchsorted(cg.grid, cgrid, "left")
     ew = rs.e[cg.rows] * cg.weight
     v0 = _padded_cumsum(ew)[nb]
-    v1 = _padded_cumsum(prob.X[cg.rows] * ew[:, None])[nb] if with_x else None
+    v1 = None
+    if with_x:  # column by column: no (competing rows, p) temporaries
+        p = prob.X.shape[1] if prob.X is not None else prob.p
+        v1 = np.empty((len(cgrid), p))
+        for j in range(p):
+            x = prob.X[:, j] if prob.X is not None else prob.x_column(j)
+            v1[:, j] = _padded_cumsum(x[cg.rows] * ew)[nb]
     first_event = np.searchsorted(prob.ev_grid, cgrid, "left")
     return cgrid, v0, v1, first_event
 
 
 def score_residuals(prob: FGProblem, rs: FGRiskSums) -> np.ndarray:
     """eta_i + psi_i for every subject (sorted order), an (n, p) array; their sum is the score."""
-    X, e, c, xbar = prob.X, rs.e, rs.c, rs.xbar
+    resid = np.empty((prob.n, prob.p))
+    for rows, block in score_residual_blocks(prob, rs):
+        resid[rows] = block
+    return resid
+
+
+def score_residual_blocks(prob: FGProblem, rs: FGRiskSums, chunk: int = CHUNK_ROWS):
+    """The score residuals (see :func:`score_residuals`) as (row slice, block) pairs of at most ``chunk``
+    sorted rows.  Every term is row-local given per-time tables (cumulative sums over the event times and
+    over each censoring group's censoring times), so the tables are made once and each block from them and
+    its own rows: the same numbers as the whole (n, p) array, without holding it."""
+    e, c, xbar = rs.e, rs.c, rs.xbar
     cxbar = c[:, None] * xbar
     a = prob.weight_sum(c)
     a *= e
-    resid = prob.weight_sum(cxbar)
-    resid *= e[:, None]
-    resid -= X * a[:, None]
+    # prob.weight_sum(cxbar) by rows: the forward sums, and per censoring group the later competing terms
+    cum = np.zeros((len(cxbar) + 1, cxbar.shape[1]))
+    np.cumsum(cxbar, axis=0, out=cum[1:])
+    later = []
+    for cg in prob.comp:
+        if len(cg.rows) == 0:
+            continue
+        table = np.zeros_like(cum)
+        table[:-1] = rev_cumsum(cxbar * cg.g_event[:, None])
+        later.append((cg.rows, cg.weight, table))
     ev = np.flatnonzero(prob.event)
-    resid[ev] += X[ev] - xbar[prob.pos[ev] - 1]
+    censoring = []  # per group: its rows (None: all), its censored rows, and the tables of the psi term
     for g, cg in enumerate(prob.comp):
         parts = _censoring_parts(prob, rs, g, with_x=True)
         if parts is None:
@@ -126,8 +152,45 @@ def score_residuals(prob: FGProblem, rs: FGRiskSums) -> np.ndarray:
         P = _padded_rev_cumsum(c_g * cg.g_event)[first_event]
         Q = _padded_rev_cumsum(xbar * (c_g * cg.g_event)[:, None])[first_event]
         q = v1 * P[:, None] - v0[:, None] * Q
-        _censoring_term(prob, g, q, cgrid, resid)
-    return resid
+        censoring.append(_censoring_tables(prob, g, q, cgrid))
+    for start in range(0, prob.n, chunk):
+        stop = min(start + chunk, prob.n)
+        rows = slice(start, stop)
+        resid = cum[prob.pos[rows]]
+        for crows, weight, table in later:
+            i0, i1 = np.searchsorted(crows, [start, stop])
+            r = crows[i0:i1]
+            resid[r - start] += table[prob.pos[r]] * weight[i0:i1, None]
+        resid *= e[rows, None]
+        resid -= prob.x_rows(rows) * a[rows, None]
+        i0, i1 = np.searchsorted(ev, [start, stop])
+        r = ev[i0:i1]
+        resid[r - start] += prob.x_rows(r) - xbar[prob.pos[r] - 1]
+        for group_rows, comp, cgrid, cens_rows, q, y, at in censoring:
+            if group_rows is None:
+                resid -= comp[np.searchsorted(cgrid, prob.grid[rows], "right")]
+            else:
+                i0, i1 = np.searchsorted(group_rows, [start, stop])
+                r = group_rows[i0:i1]
+                resid[r - start] -= comp[np.searchsorted(cgrid, prob.grid[r], "right")]
+            i0, i1 = np.searchsorted(cens_rows, [start, stop])
+            k = at[i0:i1]
+            resid[cens_rows[i0:i1] - start] += q[k] / y[k][:, None]
+        yield rows, resid
+
+
+def _censoring_tables(prob: FGProblem, g: int, q: np.ndarray, cgrid: np.ndarray):
+    """The pieces of :func:`_censoring_term` for (p-column) ``q``, to be applied block by block: the group's
+    rows (None for all), the compensator's cumulative sum, the censoring times, the group's censored rows,
+    ``q``, the numbers at risk and each censored row's censoring time."""
+    y = prob.km.at_risk[g, cgrid]
+    dnc = prob.km.censored[g, cgrid]
+    comp = _padded_cumsum(q * (dnc / y**2)[:, None])
+    group_rows = None if prob.km.n_groups == 1 else np.flatnonzero(prob.group == g)
+    in_group = prob.censored & (prob.group == g) if prob.km.n_groups > 1 else prob.censored
+    cens_rows = np.flatnonzero(in_group)
+    at = np.searchsorted(cgrid, prob.grid[cens_rows], "left")
+    return group_rows, comp, cgrid, cens_rows, q, y, at
 
 
 def influence_beta(prob: FGProblem, rs: FGRiskSums, inv_info: np.ndarray) -> np.ndarray:
@@ -135,10 +198,13 @@ def influence_beta(prob: FGProblem, rs: FGRiskSums, inv_info: np.ndarray) -> np.
     return score_residuals(prob, rs) @ inv_info
 
 
-def sandwich(prob: FGProblem, rs: FGRiskSums, inv_info: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fine-Gray robust variance I^{-1} sum (eta+psi)(eta+psi)' I^{-1}, and the influence matrix."""
-    infl = influence_beta(prob, rs, inv_info)
-    return infl.T @ infl, infl
+def sandwich_cov(prob: FGProblem, rs: FGRiskSums, inv_info: np.ndarray) -> np.ndarray:
+    """Fine-Gray robust variance I^{-1} [sum (eta+psi)(eta+psi)'] I^{-1}, the middle sum accumulated over
+    blocks of rows (the (n, p) residuals are never held whole)."""
+    meat = np.zeros((prob.p, prob.p))
+    for _, block in score_residual_blocks(prob, rs):
+        meat += block.T @ block
+    return inv_info.T @ meat @ inv_info
 
 
 def cumhaz_influence(prob: FGProblem, rs: FGRiskSums, infl_beta: np.ndarray, t: float) -> np.ndarray:

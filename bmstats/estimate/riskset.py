@@ -64,7 +64,9 @@ class RiskSets:
     def at_risk_sum(self, c: np.ndarray) -> np.ndarray:
         """Per row, the sum of ``c_k`` over the event indices at which the row is at risk: (K,) or (K, m)."""
         cum = np.concatenate([np.zeros((1,) + c.shape[1:]), np.cumsum(c, axis=0)])
-        return cum[self.hi] - cum[self.lo]
+        out = cum[self.hi]
+        out -= cum[self.lo]
+        return out
 
 
 def risk_sets(stop: np.ndarray, event: np.ndarray, start: np.ndarray | None = None,
@@ -90,7 +92,8 @@ def risk_sets(stop: np.ndarray, event: np.ndarray, start: np.ndarray | None = No
     rows = np.flatnonzero(event)
     event_k = hi[rows] - 1
     n_deaths = np.bincount(event_k, minlength=K)
-    return RiskSets(n, K, lo.astype(np.intp), hi.astype(np.intp), event, event_k.astype(np.intp), rows,
+    return RiskSets(n, K, lo.astype(np.intp, copy=False), hi.astype(np.intp, copy=False), event,
+                    event_k.astype(np.intp, copy=False), rows,
                     kt, ks, n_deaths)
 
 
