@@ -351,7 +351,7 @@ def calibration(data: pd.DataFrame, time: str, status: str, predictions, *, time
 
     ``O/E = F_obs(t) / mean(risk)``; slope: ``h(u | risk) = h0(u) exp(b cll)`` on follow-up censored at t
     (survival) or ``E[pseudo-value] = 1 - exp(-exp(a + b cll))`` (competing risks); curve: a Cox (Fine-Gray)
-    model on ``rcs(cll, 3)``, ICI = mean |risk - observed(risk)|.
+    model on ``rcs(cll, 3)``, ICI = mean of abs(risk - observed(risk)).
 
     Parameters
     ----------
