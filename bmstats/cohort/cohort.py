@@ -328,7 +328,7 @@ class Cohort:
         origin : str, default "diagnosis"
             Time zero: ``diagnosis``, ``bone_metastasis`` or ``visceral_metastasis`` (patients without it are
             excluded and counted).
-        unit : {"years", "months", "weeks", "days"}, default "years"
+        unit : {"years", "months", "days"}, default "years"
             Unit of ``time``.
         horizon : float, optional
             Administrative censoring at this time.
@@ -362,7 +362,7 @@ class Cohort:
         origin : str, default "diagnosis"
             Time zero: ``diagnosis``, ``bone_metastasis`` or ``visceral_metastasis`` (patients without it are
             excluded and counted).
-        unit : {"years", "months", "weeks", "days"}, default "years"
+        unit : {"years", "months", "days"}, default "years"
             Unit of ``time``.
         horizon : float, optional
             Administrative censoring at this time.
@@ -404,7 +404,7 @@ class Cohort:
         ----------
         origin : str, default "bone_metastasis"
             Time zero.
-        unit : {"years", "months", "weeks", "days"}, default "years"
+        unit : {"years", "months", "days"}, default "years"
             Unit of the times.
         window_days : int, optional
             Count at most one event per this many days (e.g. 21, the skeletal morbidity window).
@@ -446,7 +446,7 @@ class Cohort:
             Time zero.
         states : sequence of str, default ("bone_metastasis", "death")
             The states after ``"free"``, as event names of :meth:`endpoint`.
-        unit : {"years", "months", "weeks", "days"}, default "years"
+        unit : {"years", "months", "days"}, default "years"
             Unit of the times.
         covariates : sequence of str, optional
             Patient columns carried along (default: all).
