@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import (
-    InputError, cause_code, describe_rows, numeric_array, require_columns, require_frame,
+    InputError, cause_code, describe_rows, numeric_array, require_columns, require_frame, time_points,
 )
 
 __all__ = ["predict_risk", "PublishedModel", "rcs_basis", "cap"]
@@ -87,7 +87,7 @@ def predict_risk(model, newdata: pd.DataFrame, times, *, cause: int | None = Non
     ``survival::survfit.coxph``, ``cmprsk::predict.crr``.
     """
     require_frame(newdata, "newdata")
-    t = _check_times(times)
+    t = time_points(times)
     cause = None if cause is None else cause_code(cause)
     from bmstats.estimate.cause_specific import CompetingRisksModels
     from bmstats.estimate.cox import CoxResult
@@ -140,16 +140,6 @@ def fine_gray_for_cause(data: pd.DataFrame, time: str, status: str, formula: str
 
     key = "cause" if "cause" in inspect.signature(fine_gray).parameters else "event"
     return fine_gray(data, time, status, formula, **{key: cause}, **kw)
-
-
-def _check_times(times) -> np.ndarray:
-    try:
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError):
-        raise InputError(f"times must be numbers, got {times!r}") from None
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or (t < 0).any():
-        raise InputError(f"times must be one or more finite, non-negative numbers, got {times!r}")
-    return t
 
 
 def _survival_cause(cause, what: str) -> None:
@@ -419,7 +409,7 @@ class PublishedModel:
         pandas.DataFrame
             Tidy frame: row, time, risk.
         """
-        t = _check_times(times)
+        t = time_points(times)
         base, what = self._baseline(t)
         r = np.exp(self.linear_predictor(newdata))[:, None]
         if what == "risk":
