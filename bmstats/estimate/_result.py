@@ -172,7 +172,9 @@ class ModelResult(Result):
     ratio_name: ClassVar[str] = "hr"
 
     def __post_init__(self) -> None:
-        if self.design is not None and hasattr(self.design, "for_result"):
+        from bmstats.estimate.design import Design
+
+        if isinstance(self.design, Design):
             object.__setattr__(self, "design", self.design.for_result())  # read-only, without the matrix
 
     @property
