@@ -3,5 +3,6 @@
 Modules: ``schema`` (columns, types, codes), ``mapping`` (site YAML mapping), ``convert`` (raw -> canonical
 types), ``io`` (``read_cohort``), ``cohort`` (``Cohort``), ``issues`` (rule catalogue), ``rules`` and
 ``validate`` (``validate``, ``ValidationReport``), ``endpoints`` (``Cohort.endpoint``), ``recurrent``
-(``Cohort.recurrent_events``), ``exclusions`` (``ExclusionLog``).  docs/cohort.md documents them.
+(``Cohort.recurrent_events``, ``DroppedEvents``), ``exclusions`` (``ExclusionLog``), ``attrs`` (the frames'
+metadata kept JSON, so that they write to Parquet and Feather).  docs/cohort.md documents them.
 """
