@@ -44,8 +44,7 @@ def test_the_bound_changes_no_answer(monkeypatch, fit, case):
         answers = []
         for bound in (monotone._certain_loss, lambda *a: -np.inf):  # with the bound, and every point evaluated
             monkeypatch.setattr(monotone, "_certain_loss", bound)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(action="ignore"):
                 try:
                     answers.append(tuple(fit(d).summary["estimable"]))
                 except InputError as error:  # a Newton path out to where the information vanishes
