@@ -172,7 +172,7 @@ def test_random_cohorts_have_every_kind_of_exclusion_and_dropped_event():
     c, pr, er = cohort_and_tables("random_events")
     reasons = set(recurrent_events_query(pr, er, window_days=21).dropped_events.to_pandas()["reason"])
     assert {"before origin", "on the origin day (time 0)", "after last_fu_date", "after death_date",
-            "same day as another event", "within 21 days of the previous counted event",
+            "same day as another event", "fewer than 21 days after the previous counted event",
             "patient not analysed"} <= reasons
 
 

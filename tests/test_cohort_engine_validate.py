@@ -108,7 +108,7 @@ def test_mapping_features(tmp_path):
     p.to_parquet(tmp_path / "p.parquet", index=False)
     mapping = {"missing": ["", "NA"],
                "patients": {"columns": {"Size_cm": {"to": "tumor_size_mm", "multiply": 10}, "BTA": "bta_type",
-                                        "Diag": "dx_date", "ER": "er", "Absent": "stage"},
+                                        "Diag": "dx_date", "ER": "er"},
                             "values": {"ER": {1: "positive", 0: "negative", 9: "unknown", 5: "negative"},
                                        "BTA": {"": "none", "ZOL": "zoledronic_acid", "XYZ": "denosumab"},
                                        "site_note": {"x": "y"}, "nowhere": {"a": "b"}},

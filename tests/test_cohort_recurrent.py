@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import bmstats as bm
-from bmstats.cohort.recurrent import _one_per_window, recurrent_events
+from bmstats._sre_window import counted_events
+from bmstats.cohort.recurrent import recurrent_events
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -65,20 +66,20 @@ def test_window_same_day_origin_day_and_terminal_on_last_event():
         ("2011-01-01", "pathologic_fracture"),      # origin day: not counted (time 0)
         ("2011-01-11", "radiation_to_bone"),        # day 10: counted
         ("2011-01-11", "surgery_to_bone"),          # same day: not counted
-        ("2011-02-01", "radiation_to_bone"),        # day 31 = 21 days after day 10: within the window
-        ("2011-02-02", "radiation_to_bone"),        # day 32: 22 days after the counted one -> counted
+        ("2011-01-31", "radiation_to_bone"),        # day 30 = 20 days after day 10: the same episode
+        ("2011-02-01", "radiation_to_bone"),        # day 31: 21 days after the counted one -> counted
         ("2012-01-01", "hypercalcaemia"),           # on the death day: counted, the row also carries terminal
     ])
     res = recurrent_events(c._patients, c._events, unit="days", window_days=21, covariates=[])
     d = res.data
     assert d[["start", "stop", "event", "terminal", "enum"]].values.tolist() == [
-        [0, 10, 1, 0, 1], [10, 32, 1, 0, 2], [32, 365, 1, 1, 3]]
+        [0, 10, 1, 0, 1], [10, 31, 1, 0, 2], [31, 365, 1, 1, 3]]
     reasons = dict(zip(res.dropped_events["row"], res.dropped_events["reason"]))
     assert reasons == {2: "on the origin day (time 0)", 4: "same day as another event",
-                       5: "within 21 days of the previous counted event"}
-    # without a window the day-31 event counts
+                       5: "fewer than 21 days after the previous counted event"}
+    # without a window the day-30 event counts
     no_window = c.recurrent_events(unit="days", covariates=[])
-    assert no_window["stop"].tolist() == [10, 31, 32, 365]
+    assert no_window["stop"].tolist() == [10, 30, 31, 365]
     assert len(no_window.attrs["dropped_events"]) == 2
 
 
@@ -96,16 +97,16 @@ def test_excluded_patients_logged(cohort):
     assert log.n_final == r["id"].nunique()
 
 
-def test_one_per_window_matches_a_plain_loop():
+def test_counted_events_match_a_plain_loop():
     rng = np.random.default_rng(3)
     pos = np.sort(rng.integers(0, 200, 3000))
     day = rng.integers(1, 2000, 3000).astype(float)
     frame = pd.DataFrame({"pos": pos, "day": day}).drop_duplicates().sort_values(["pos", "day"]).reset_index(drop=True)
-    got = _one_per_window(frame["pos"].to_numpy(), frame["day"].to_numpy(), 21)
+    got = counted_events(frame["pos"].to_numpy(), frame["day"].to_numpy(), 21)
     expected = []
     last = {}
     for p_, d_ in zip(frame["pos"], frame["day"]):
-        keep = p_ not in last or d_ - last[p_] > 21
+        keep = p_ not in last or d_ - last[p_] >= 21
         if keep:
             last[p_] = d_
         expected.append(keep)
@@ -160,8 +161,8 @@ def _reference_rows(c, window):
                 reasons[r] = "after death_date"
             elif d == last_day:
                 reasons[r] = "same day as another event"
-            elif window and last_counted is not None and d - last_counted <= window:
-                reasons[r] = f"within {window} days of the previous counted event"
+            elif window and last_counted is not None and d - last_counted < window:
+                reasons[r] = f"fewer than {window} days after the previous counted event"
                 last_day = d
             else:
                 counted.append(d)

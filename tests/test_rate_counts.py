@@ -140,7 +140,7 @@ def _hand_count(cohort, window_days=21):
                        if pd.notna(d) and pat["bm_date"] < d <= end})
         counted, last = 0, -np.inf
         for d in days:
-            if d - last > window_days:
+            if d - last >= window_days:
                 counted, last = counted + 1, d
         out[pat["patient_id"]] = (counted, (end - pat["bm_date"]).days / 365.25)
     return out

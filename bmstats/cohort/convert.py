@@ -11,7 +11,7 @@ import pandas as pd
 
 from bmstats.cohort import schema
 from bmstats.cohort.issues import concat_issues, issue_frame
-from bmstats.cohort.mapping import Mapping
+from bmstats.cohort.mapping import Mapping, check_source_columns
 
 _MAX_VALUE_SHOWN = 40
 
@@ -25,6 +25,7 @@ def canonical_table(raw: pd.DataFrame, table: str, mapping: Mapping) -> tuple[pd
     spec = schema.columns(table)
     all_text = bool(raw.attrs.get("all_text"))
     raw = raw.rename(columns=lambda c: str(c).strip())
+    check_source_columns(tmap, table, raw.columns)
     raw = raw.rename(columns=tmap.columns)
     dup = raw.columns[raw.columns.duplicated()]
     if len(dup):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bmstats.cohort import schema
-from bmstats.cohort.mapping import MappingError, TableMapping
+from bmstats.cohort.mapping import MappingError, TableMapping, check_source_columns
 
 ROW = "__bm_row"
 
@@ -259,6 +259,7 @@ def table_plan(table: str, raw_types: dict, tmap: TableMapping, missing: tuple, 
     from bmstats.cohort.io import CohortReadError
 
     spec = schema.columns(table)
+    check_source_columns(tmap, table, raw_types)
     stripped = {str(c).strip(): c for c in raw_types}
     renamed: dict[str, str] = {}
     for s, c in stripped.items():

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bmstats._sre_window import WINDOW_DAYS, sql_counted_days
 from bmstats.cohort import schema
 from bmstats.cohort.convert import _bad, _unused_keys, date_format_issue
 from bmstats.cohort.engine_convert import ident, lit
 from bmstats.cohort.issues import concat_issues, issue_frame
-from bmstats.cohort.rules import (_DATE_DEPENDS, _DOMAIN, _UNIT_HINTS, DRUGS, WINDOW_DAYS, _allowed_text, _emit,
-                                  _fmt, _value_text)
+from bmstats.cohort.rules import (_DATE_DEPENDS, _DOMAIN, _UNIT_HINTS, DRUGS, _allowed_text, _emit, _fmt,
+                                  _value_text, window_messages)
 
 T_P, T_E = "patients", "skeletal_events"
 
@@ -345,7 +346,8 @@ def _event_rules(tables, v: _Views, n: int, unparsed: dict) -> list:
 
 
 def _sequence(tables, v: _Views) -> list:
-    """BM101 (another event the same day) and BM102 (1-21 days after the previous day with an event)."""
+    """BM101 (another event the same day) and BM102 (an event the skeletal morbidity window does not count:
+    fewer than 21 days after the previous counted event, the rule of :mod:`bmstats._sre_window`)."""
     got = _fetch(tables, f"""
         WITH s AS (
             SELECT row, patient_id, event_date,
@@ -353,15 +355,21 @@ def _sequence(tables, v: _Views) -> list:
             FROM {v.e} WHERE patient_id IS NOT NULL AND event_date IS NOT NULL
             WINDOW w AS (PARTITION BY patient_id ORDER BY event_date, row)),
         firsts AS (
-            SELECT row, patient_id, event_date,
-                   lag(event_date) OVER w AS day_prev, lag(row) OVER w AS day_prev_row
-            FROM s WHERE prev_date IS NULL OR prev_date <> event_date
-            WINDOW w AS (PARTITION BY patient_id ORDER BY event_date, row))
+            SELECT row, patient_id, event_date, date_diff('day', DATE '1970-01-01', event_date) AS _day
+            FROM s WHERE prev_date IS NULL OR prev_date <> event_date),
+        flagged AS (
+            SELECT f.*, c._day IS NOT NULL AS _counted FROM firsts f
+            LEFT JOIN {sql_counted_days("(SELECT patient_id, _day FROM firsts)", WINDOW_DAYS)} c
+            ON c.patient_id = f.patient_id AND c._day = f._day),
+        marked AS (
+            SELECT *, max(CASE WHEN _counted THEN _day END) OVER (PARTITION BY patient_id ORDER BY _day
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _last FROM flagged)
         SELECT row, patient_id, event_date, prev_row, NULL AS gap, TRUE AS same_day FROM s
             WHERE prev_date = event_date
         UNION ALL
-        SELECT row, patient_id, event_date, day_prev_row, date_diff('day', day_prev, event_date), FALSE FROM firsts
-            WHERE date_diff('day', day_prev, event_date) BETWEEN 1 AND {WINDOW_DAYS}
+        SELECT m.row, m.patient_id, m.event_date, f.row, m._day - m._last, FALSE FROM marked m
+            JOIN flagged f ON f.patient_id = m.patient_id AND f._day = m._last
+            WHERE NOT m._counted
         ORDER BY row""")
     _dates(got, ("event_date",))
     same = got[got["same_day"].astype(bool)]
@@ -373,8 +381,6 @@ def _sequence(tables, v: _Views) -> list:
         out.append(issue_frame("BM101-same-day-events", T_E, same.index.to_numpy(), same["patient_id"].to_numpy(),
                                "event_date", msgs.to_numpy()))
     if len(near):
-        msgs = (near["gap"].astype("int64").astype(str) + " days after the event in row "
-                + near["prev_row"].astype("int64").astype(str))
         out.append(issue_frame("BM102-events-within-21-days", T_E, near.index.to_numpy(), near["patient_id"].to_numpy(),
-                               "event_date", msgs.to_numpy()))
+                               "event_date", window_messages(near["gap"], near["prev_row"])))
     return out

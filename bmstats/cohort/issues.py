@@ -48,7 +48,8 @@ _CATALOGUE = [
     ("BM101-same-day-events", "warning",
      "a patient has several skeletal events on one day (one event in recurrent-event analyses)"),
     ("BM102-events-within-21-days", "warning",
-     "a skeletal event 1-21 days after the patient's previous one (one skeletal morbidity window)"),
+     "a skeletal event 1-20 days after the patient's previous counted one (the same 21-day skeletal morbidity "
+     "window: not a new event)"),
     ("BM103-bta-before-bm", "warning",
      "bone-targeted therapy starts before bone metastasis, or without one (adjuvant use?)"),
     ("BM104-death-cause-missing", "warning",

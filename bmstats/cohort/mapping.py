@@ -20,6 +20,12 @@ Format (every key optional; docs/cohort.md has a full example)::
       columns: {...}
       values: {...}
 
+Every ``columns:`` entry must name a column of the file (after stripping spaces around the header): an
+entry whose site column the file lacks is a :class:`MappingError` naming the key, the missing column, a close
+match and the columns the file has.  Ignoring it would leave the canonical column silently empty (a typo in
+``DeathDate`` would make every patient alive).  Recoding keys that match no cell are only a warning (BM107):
+a site's code list is often its whole codebook, and one extract need not hold every code.
+
 Recoding compares the cell's text with the key's text (YAML ``1`` and ``"1"`` are the same key); cells
 not listed are kept as they are, so an unmapped site code is flagged by validation, never guessed.  The key
 ``""`` (or YAML ``null``) maps empty cells; keys are matched before the ``missing`` texts are applied, so
@@ -28,6 +34,7 @@ not listed are kept as they are, so an unmapped site code is flagged by validati
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +76,31 @@ class Mapping:
 
 class MappingError(InputError):
     """The mapping file is unreadable or malformed; the message names the key."""
+
+
+_MAX_COLUMNS_SHOWN = 40
+
+
+def check_source_columns(tmap: TableMapping, table: str, columns) -> None:
+    """Raise :class:`MappingError` when a ``columns:`` entry of the mapping names a column that ``columns``
+    (the file's header, as read) does not have; the message names the mapping key, the missing column, the
+    closest column name (difflib) and the columns that exist."""
+    have = [str(c).strip() for c in columns]
+    present = set(have)
+    missing = [site for site in tmap.columns if site not in present]
+    if not missing:
+        return
+    by_lower = {c.lower(): c for c in have}
+    parts = []
+    for site in missing:
+        close = [by_lower[site.lower()]] if site.lower() in by_lower else difflib.get_close_matches(site, have, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"mapping: '{table}.columns.{site}' (-> {tmap.columns[site]}): the {table} table has no "
+                     f"column {site!r}{hint}")
+    shown = ", ".join(repr(c) for c in have[:_MAX_COLUMNS_SHOWN])
+    if len(have) > _MAX_COLUMNS_SHOWN:
+        shown += f", ... ({len(have) - _MAX_COLUMNS_SHOWN} more)"
+    raise MappingError("; ".join(parts) + f"; its columns: {shown or '(none)'}")
 
 
 def load_mapping(mapping: str | Path | dict | Mapping | None) -> Mapping:

@@ -20,7 +20,9 @@ Events not counted, each listed in ``dropped_events`` with its reason (none is d
 is not analysed; missing event_date; before the origin; on the origin day (time 0 cannot end an interval
 (start, stop]); after last_fu_date; after death_date; a second event on the same day (one event per day: the
 first in file order is kept); with ``window_days`` (e.g. 21, as the skeletal morbidity rate), events
-1..window_days days after the previous *counted* event (at most one event per window).
+1 to window_days - 1 days after the previous *counted* event: an event at least window_days after it is a
+new event (the trials' rule, stated once in :mod:`bmstats._sre_window` and shared with ``sre_summary`` and
+validation rule BM102).
 Patient exclusions (ExclusionLog): origin missing; last_fu_date missing; zero or negative follow-up (end of
 follow-up on or before the origin).
 """
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._checks import InputError
+from bmstats._sre_window import counted_events, not_counted_reason
 from bmstats.cohort import schema
 from bmstats.cohort.endpoints import (
     ORIGINS,
@@ -152,8 +155,8 @@ def recurrent_events(
     cand = cand.loc[~same_day]
     order_idx = order_idx[~same_day]
     if window_days:
-        counted = _one_per_window(cand["pos"].to_numpy(), cand["day"].to_numpy(), int(window_days))
-        reason[order_idx[~counted]] = f"within {int(window_days)} days of the previous counted event"
+        counted = counted_events(cand["pos"].to_numpy(), cand["day"].to_numpy(), int(window_days))
+        reason[order_idx[~counted]] = not_counted_reason(window_days)
         cand = cand.loc[counted]
 
     data = _rows(kept, cand["pos"].to_numpy(), cand["day"].to_numpy(), cand["event_type"].to_numpy(),
@@ -198,28 +201,6 @@ class _Frozen:
 
     def __deepcopy__(self, memo):
         return self
-
-
-def _one_per_window(pos: np.ndarray, day: np.ndarray, window: int) -> np.ndarray:
-    """Greedy windows per patient (sorted by pos, day; distinct days): count an event, skip every event
-    1..window days after it, count the next one.  Vectorised by following "next counted" pointers for all
-    patients at once; the number of passes is the largest number of counted events of one patient."""
-    n = len(day)
-    counted = np.zeros(n, dtype=bool)
-    if n == 0:
-        return counted
-    span = float(day.max() + window + 2)
-    key = pos.astype("float64") * span + day
-    nxt = np.searchsorted(key, key + window, side="right")
-    valid = nxt < n
-    nxt_pos = np.where(valid, pos[np.minimum(nxt, n - 1)], -1)
-    nxt = np.where(valid & (nxt_pos == pos), nxt, -1)
-    cur = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])  # first event of each patient
-    while len(cur):
-        counted[cur] = True
-        cur = nxt[cur]
-        cur = cur[cur >= 0]
-    return counted
 
 
 def _rows(kept: pd.DataFrame, pos: np.ndarray, day: np.ndarray, etype: np.ndarray, end: np.ndarray,

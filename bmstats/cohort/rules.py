@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bmstats._sre_window import WINDOW_DAYS, counted_events
 from bmstats.cohort import schema
 from bmstats.cohort.issues import concat_issues, empty_issues, issue_frame
 
-WINDOW_DAYS = 21
 DRUGS = tuple(b for b in schema.BTA_TYPES if b != "none")
 
 # column -> (rule, check kind, argument); the range limits are the ones the rule explanations state
@@ -295,13 +295,15 @@ def event_rules(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
     gap = (seq["event_date"] - seq["event_date"].shift()).dt.days.to_numpy()
     prev_row = seq["_row"].shift().to_numpy()
     same_day = same_pid & (gap == 0)
-    # the gap to the previous *day* with an event (same-day repeats do not restart the window)
-    first_of_day = ~same_day
-    day_seq = seq.loc[first_of_day]
-    dgap = (day_seq["event_date"] - day_seq["event_date"].shift()).dt.days.to_numpy()
-    dsame = (day_seq["patient_id"] == day_seq["patient_id"].shift()).to_numpy()
-    near = dsame & (dgap >= 1) & (dgap <= WINDOW_DAYS)
-    dprev = day_seq["_row"].shift().to_numpy()
+    # the window rule over the first event of each day (same-day repeats are BM101): BM102 flags exactly the
+    # events that the skeletal morbidity window does not count, with the gap to the previous *counted* event
+    day_seq = seq.loc[~same_day]
+    day_no = (day_seq["event_date"] - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    counted = counted_events(day_seq["patient_id"].to_numpy(), day_no, WINDOW_DAYS)
+    last_counted = np.maximum.accumulate(np.where(counted, np.arange(len(counted)), -1))
+    near = ~counted
+    dgap = day_no - day_no[last_counted]
+    dprev = day_seq["_row"].to_numpy()[last_counted]
 
     if same_day.any():
         rows = seq["_row"].to_numpy()[same_day]
@@ -311,11 +313,15 @@ def event_rules(p: pd.DataFrame, e: pd.DataFrame) -> list[pd.DataFrame]:
                                "event_date", msgs.to_numpy()))
     if near.any():
         rows = day_seq["_row"].to_numpy()[near]
-        msgs = (pd.Series(dgap[near]).astype("int64").astype(str) + " days after the event in row "
-                + pd.Series(dprev[near]).astype("int64").astype(str))
         out.append(issue_frame("BM102-events-within-21-days", T, rows, day_seq["patient_id"].to_numpy()[near],
-                               "event_date", msgs.to_numpy()))
+                               "event_date", window_messages(dgap[near], dprev[near])))
     return out
+
+
+def window_messages(gap, counted_row) -> np.ndarray:
+    """The texts of BM102: the gap in days to the patient's previous counted event and its file row."""
+    return (pd.Series(gap).astype("int64").astype(str) + " days after the counted event in row "
+            + pd.Series(counted_row).astype("int64").astype(str)).to_numpy()
 
 
 def run_all(p: pd.DataFrame, e: pd.DataFrame, absent: dict, read_issues: pd.DataFrame) -> pd.DataFrame:

@@ -3,16 +3,16 @@
 The definitions, exclusion steps and reasons for events not counted are those of the pandas path
 (:mod:`bmstats.cohort.recurrent`): an event is dropped, with its reason, when its patient is not analysed,
 its date is missing, it is before or on the origin day, after last_fu_date or death_date, a second event on
-the same day (the first in file order is kept) or, with ``window_days``, within the window after the
-previous *counted* event.  That greedy window is a recursive query: each step takes, per patient, the first
-event more than ``window_days`` after the last one counted (as many steps as the most events one patient
-counts).  The rows and the events not counted stay in the engine until asked for.
+the same day (the first in file order is kept) or, with ``window_days``, fewer than ``window_days`` days
+after the previous *counted* event (the rule of :mod:`bmstats._sre_window`, whose recursive query this
+path runs).  The rows and the events not counted stay in the engine until asked for.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from bmstats._relation import EngineFrame
+from bmstats._sre_window import not_counted_reason, sql_counted_days
 from bmstats.cohort.endpoints import UNITS, ZERO_FOLLOW_UP
 from bmstats.cohort.recurrent import RESERVED, RecurrentEvents, check_recurrent_options
 from bmstats.cohort.sql import (
@@ -102,17 +102,9 @@ def recurrent_events_query(
     if window_days:
         w = int(window_days)
         cand = f"(SELECT _row, patient_id, _day FROM {ranked} WHERE _why IS NULL)"
-        counted = (
-            f"(WITH RECURSIVE _cand AS MATERIALIZED {cand}, "
-            "_counted(patient_id, _day) AS ("
-            "SELECT patient_id, MIN(_day) FROM _cand GROUP BY patient_id "
-            "UNION ALL "
-            "SELECT c.patient_id, MIN(x._day) FROM _counted AS c JOIN _cand AS x "
-            f"ON x.patient_id = c.patient_id AND x._day > c._day + {w} GROUP BY c.patient_id) "
-            "SELECT patient_id, _day, TRUE AS _counted FROM _counted)"
-        )
+        counted = f"(SELECT patient_id, _day, TRUE AS _counted FROM {sql_counted_days(cand, w)})"
         why = (f"CASE WHEN r._why IS NULL AND w._counted IS NULL "
-               f"THEN {lit(f'within {w} days of the previous counted event')} ELSE r._why END")
+               f"THEN {lit(not_counted_reason(w))} ELSE r._why END")
         ranked = (f"(SELECT r._row, r.patient_id, r.event_date, r.event_type, r._day, {why} AS _why "
                   f"FROM {ranked} AS r LEFT JOIN {counted} AS w ON w.patient_id = r.patient_id AND w._day = r._day)")
     factor = num(UNITS[unit])

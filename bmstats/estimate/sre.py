@@ -12,9 +12,11 @@ or randomisation); ``window`` and ``period`` are in days whatever the time unit.
 - ``time_to_first_event``: cumulative incidence of the first SRE with death before an SRE competing
   (Aalen-Johansen, ``bm.cumulative_incidence``).
 - ``skeletal_morbidity_rate``: SREs per person-year, counting at most one SRE per ``window`` (21 days):
-  an SRE within 21 days of the last *counted* SRE is not counted again (the rule of the denosumab trials,
-  Stopeck et al. 2010, J Clin Oncol 28:5132-5139).  Pooled rate with exact Poisson (Garwood) limits,
-  and the mean of the patients' own rates (the trials' "SMR", Rosen et al. 2004, Cancer 100:36-43).
+  an SRE counts when it is at least 21 days after the patient's last *counted* SRE; one 1-20 days after it
+  is the same episode (the rule of the denosumab trials, Stopeck et al. 2010, J Clin Oncol 28:5132-5139;
+  stated once in :mod:`bmstats._sre_window`, which ``Cohort.recurrent_events`` and rule BM102 share).
+  Pooled rate with exact Poisson (Garwood) limits, and the mean of the patients' own rates (the trials'
+  "SMR", Rosen et al. 2004, Cancer 100:36-43).
 - ``skeletal_morbidity_period_rate``: the number of ``period``-long intervals (12 weeks = 84 days, counted
   from the origin) with at least one SRE divided by the time on study in periods (Hortobagyi et al. 1996,
   N Engl J Med 335:1785-1791); per patient, then averaged, and pooled.
@@ -30,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from bmstats._plot_docs import plot_doc
+from bmstats._sre_window import WINDOW_DAYS, counted_events
 from bmstats._checks import InputError, number_option, positive_number, require_columns
 from bmstats._deprecation import legacy_arguments
 from bmstats.estimate._result import TableResult, frozen_copy
@@ -95,28 +98,6 @@ def time_to_first_event(data, id, start, stop, event, *, terminal=None, by=None,
                                 conf_level=conf_level)
 
 
-def _counted_events(times: np.ndarray, code: np.ndarray, window: float) -> np.ndarray:
-    """Which events count when an event within ``window`` of the patient's last counted event does not.
-
-    ``times`` sorted within patient (``code`` contiguous).  The rule is sequential, so this loops over the
-    event number within patient (at most the largest count per patient), vectorised across patients.
-    """
-    n = len(times)
-    counted = np.zeros(n, dtype=bool)
-    if n == 0:
-        return counted
-    first = np.r_[True, code[1:] != code[:-1]]
-    first_idx = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    rank = np.arange(n) - first_idx
-    last_counted = np.full(code.max() + 1, -np.inf)
-    for k in range(int(rank.max()) + 1):
-        at = np.flatnonzero(rank == k)
-        ok = times[at] - last_counted[code[at]] >= window
-        counted[at[ok]] = True
-        last_counted[code[at[ok]]] = times[at[ok]]
-    return counted
-
-
 def _poisson_limits(k: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
     a = 1 - conf_level
     lower = np.where(k > 0, stats.chi2.ppf(a / 2, 2 * k) / 2, 0.0)
@@ -125,9 +106,10 @@ def _poisson_limits(k: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.nd
 
 
 @legacy_arguments(positional=('terminal', 'by', 'window', 'time_unit', 'conf_level', 'dropna'))
-def skeletal_morbidity_rate(data, id, start, stop, event, *, terminal=None, by=None, window=21.0,
+def skeletal_morbidity_rate(data, id, start, stop, event, *, terminal=None, by=None, window=WINDOW_DAYS,
                             time_unit="years", conf_level=0.95, dropna=False) -> pd.DataFrame:
-    """SREs per person-year with at most one SRE counted per ``window`` days (a number >= 0).
+    """SREs per person-year with at most one SRE counted per ``window`` days (a number >= 0): an SRE counts
+    when it is at least ``window`` days after the patient's previous counted SRE.
 
     Columns: group, n, events, counted (after the window rule), person_years, rate, lower, upper (exact
     Poisson limits of the pooled rate) and mean_patient_rate (mean over patients of counted / years).
@@ -136,7 +118,7 @@ def skeletal_morbidity_rate(data, id, start, stop, event, *, terminal=None, by=N
     per_day = _days_per_unit(time_unit)
     f = _rows(data, id, start, stop, event, terminal, by, dropna)
     ev = f[f["event"] == 1]
-    counted = _counted_events(ev["stop"].to_numpy() * per_day, ev["code"].to_numpy(), float(window))
+    counted = counted_events(ev["code"].to_numpy(), ev["stop"].to_numpy() * per_day, float(window))
     n_counted = np.bincount(ev["code"].to_numpy()[counted], minlength=f["code"].max() + 1)
     years = ((f["stop"] - f["start"]) * per_day / 365.25).groupby(f["code"]).sum().to_numpy()
     per = pd.DataFrame({
@@ -254,7 +236,7 @@ class SRESummary(TableResult):
 
 
 @legacy_arguments(positional=('terminal', 'event_type', 'by', 'window', 'period', 'time_unit', 'conf_level', 'dropna'))
-def sre_summary(data, id, start, stop, event, *, terminal=None, event_type=None, by=None, window=21.0,
+def sre_summary(data, id, start, stop, event, *, terminal=None, event_type=None, by=None, window=WINDOW_DAYS,
                 period=84.0, time_unit="years", conf_level=0.95, dropna=False) -> SRESummary:
     """Skeletal-related event summaries as trials of bone-targeted agents report them, in one result.
 
@@ -281,7 +263,8 @@ def sre_summary(data, id, start, stop, event, *, terminal=None, event_type=None,
     by : str, optional
         Column whose groups are summarised separately.
     window : float, default 21
-        Days within which a further SRE is not counted again (skeletal morbidity rate).
+        Days: an SRE counts in the skeletal morbidity rate when it is at least ``window`` days after the
+        patient's previous counted SRE (20 days after: the same episode; 21: a new event); 0 counts all.
     period : float, default 84
         Length in days of the periods of the skeletal morbidity period rate.
     time_unit : {"years", "months", "weeks", "days"}, default "years"
