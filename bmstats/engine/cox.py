@@ -32,6 +32,7 @@ import pandas as pd
 from bmstats._checks import Dropped, InputError
 from bmstats.engine.counts import valid_rows
 from bmstats.engine.design import EngineDesign, design_ranges, engine_design
+from bmstats.engine.efron_sums import SUMS, tie_step_sums
 from bmstats.engine.source import Source, fetch_numpy, num
 
 
@@ -46,62 +47,6 @@ def _unpack(flat: np.ndarray, p: int) -> np.ndarray:
         out[:, i, j] = flat[:, c]
         out[:, j, i] = flat[:, c]
     return out
-
-
-_BLOCK = 1 << 22  # tie steps x points handled at once: bounded memory however many events there are
-_ALL = ("log", "c", "e", "c2", "e2", "f2")
-
-
-def tie_step_sums(S0: np.ndarray, D0: np.ndarray, d: np.ndarray, efron: bool, need=_ALL) -> dict:
-    """Per event key k, sums over its tie steps l = 0..n_k-1 of the risk-set sum S0l = S0_k - f_l D0_k:
-    ``log`` = sum log S0l, ``c`` = sum 1/S0l, ``e`` = sum f/S0l, ``c2`` = sum 1/S0l^2, ``e2`` = sum f/S0l^2,
-    ``f2`` = sum f^2/S0l^2, with Efron's f_l = l/d_k over the d_k tied events (Efron 1977) or one step with
-    f = 0 (Breslow).  Every other quantity of the fit is these times the key's weight omega_k (constant over
-    its steps), so the steps are expanded a block of keys at a time and never all at once.  ``S0`` and ``D0``
-    may hold one column per point (K, m) (the likelihood profile); ``need`` names the sums wanted."""
-    S0 = np.asarray(S0, dtype=float)
-    D0 = np.asarray(D0, dtype=float)
-    flat = S0.ndim == 1
-    if flat:
-        S0, D0 = S0[:, None], D0[:, None]
-    K, m = S0.shape
-    out = {name: np.zeros((K, m)) for name in need}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if not efron:
-            if np.any(S0 <= 0):
-                raise InputError("risk set sums are not positive: check the entry and exit times")
-            inv = 1.0 / S0
-            full = {"log": np.log(S0), "c": inv, "e": np.zeros((K, m)), "c2": inv * inv, "e2": np.zeros((K, m)),
-                    "f2": np.zeros((K, m))}
-            out = {name: full[name] for name in need}
-        else:
-            ends = np.cumsum(d)
-            lo = 0
-            block = max(1, _BLOCK // m)
-            while lo < K:
-                # the keys lo..hi-1 hold at most `block` steps (or one key, however many ties it has)
-                hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + block, side="right")))
-                dk = d[lo:hi]
-                rep = np.repeat(np.arange(hi - lo), dk)
-                starts = np.concatenate([[0], np.cumsum(dk)[:-1]])
-                frac = ((np.arange(len(rep)) - starts[rep]) / dk[rep])[:, None]
-                S0l = S0[lo:hi][rep] - frac * D0[lo:hi][rep]
-                if np.any(S0l <= 0):
-                    raise InputError("risk set sums are not positive: check the entry and exit times")
-                if "log" in need:
-                    out["log"][lo:hi] = np.add.reduceat(np.log(S0l), starts)
-                inv = np.reciprocal(S0l, out=S0l)
-                if "c" in need:
-                    out["c"][lo:hi] = np.add.reduceat(inv, starts)
-                if "e" in need:
-                    out["e"][lo:hi] = np.add.reduceat(inv * frac, starts)
-                inv *= inv
-                for name in ("c2", "e2", "f2"):  # 1/S0l^2 times f^0, f^1, f^2
-                    if name in need:
-                        out[name][lo:hi] = np.add.reduceat(inv, starts)
-                    inv *= frac
-                lo = hi
-    return {name: value[:, 0] for name, value in out.items()} if flat else out
 
 
 def point_weights_sql(betas: list, shifts: list, rows: str, weight: str = "1.0") -> str:
@@ -294,7 +239,7 @@ class EngineCoxProblem:
             return self.d, self.wd / np.maximum(self.d, 1)
         return np.ones_like(self.d), self.wd
 
-    def _tie_sums(self, S0: np.ndarray, D0: np.ndarray, need=_ALL) -> dict:
+    def _tie_sums(self, S0: np.ndarray, D0: np.ndarray, need=SUMS) -> dict:
         steps, omega = self._steps()
         sums = tie_step_sums(S0, D0, steps, self.ties == "efron", need)
         if sums and next(iter(sums.values())).ndim == 2:

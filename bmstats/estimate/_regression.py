@@ -192,7 +192,7 @@ def newton_raphson(
 
         # the profile needs only the log likelihood: a model that can compute it alone (an engine) says so
         profile = loglik if loglik is not None else (lambda b: evaluate(b)[0])
-        not_estimable = tuple(monotone_columns(profile, beta, info, spread, loglik_many))
+        not_estimable = tuple(monotone_columns(profile, beta, info, spread, loglik_many, score=u, value=ll))
         if singular and not not_estimable:
             _solve(info, u, names)  # raises the InputError naming the terms
         converged = converged or singular
