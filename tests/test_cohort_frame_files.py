@@ -100,24 +100,14 @@ def test_attrs_are_json(frames):
             assert isinstance(frame.attrs["exclusions"], ExclusionLog), name
 
 
-def test_parquet_round_trip(frames):
+@pytest.mark.parametrize("kind", ["parquet", "feather"])
+def test_parquet_and_feather_round_trip(frames, kind):
     frames, folder = frames
     for name, frame in frames.items():
-        path = folder / f"{name}.parquet"
+        path = folder / f"{name}.{kind}"
         with warnings.catch_warnings(action="error"):  # pandas warns when it drops attrs it cannot write
-            frame.to_parquet(path)
-        back = pd.read_parquet(path)
-        pd.testing.assert_frame_equal(back, frame, check_categorical=False)
-        _same_attrs(back.attrs, frame.attrs)
-
-
-def test_feather_round_trip(frames):
-    frames, folder = frames
-    for name, frame in frames.items():
-        path = folder / f"{name}.feather"
-        with warnings.catch_warnings(action="error"):
-            frame.to_feather(path)
-        back = pd.read_feather(path)
+            getattr(frame, f"to_{kind}")(path)
+        back = getattr(pd, f"read_{kind}")(path)
         pd.testing.assert_frame_equal(back, frame, check_categorical=False)
         _same_attrs(back.attrs, frame.attrs)
 
