@@ -151,3 +151,20 @@ def test_the_log_and_dropped_events_stay_read_only():
 def test_a_dict_that_is_not_a_log_is_the_packages_error():
     with pytest.raises(InputError, match="exclusion log"):
         ExclusionLog.from_dict({"title": "x"})
+
+
+def test_frames_made_from_cohort_rows_write_too(tmp_path):
+    """bm.event_counts of the recurrent rows keeps their attrs and adds the rows dropped (a Dropped): the
+    frame writes to Parquet and the drop count survives (Dropped is a mapping of its JSON form)."""
+    rows = bm.datasets.load_bm_cohort().recurrent_events(window_days=21, covariates=["age"])
+    rows.loc[rows.index[:3], "stop"] = np.nan
+    counts = bm.event_counts(rows, "id", "start", "stop", "event", terminal="terminal", covariates=["age"],
+                             dropna=True)
+    assert counts.attrs["dropped"].n == 3
+    with warnings.catch_warnings(action="error"):
+        counts.to_parquet(tmp_path / "counts.parquet")
+    back = pd.read_parquet(tmp_path / "counts.parquet")
+    pd.testing.assert_frame_equal(back, counts, check_categorical=False)
+    assert back.attrs["dropped"] == {"n": 3, "rows": [0, 1, 2], "by_column": {"stop": 3}}
+    assert ExclusionLog.from_dict(back.attrs["exclusions"]) == rows.attrs["exclusions"]
+    assert pickle.loads(pickle.dumps(counts.attrs["dropped"])).rows == (0, 1, 2)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bmstats._plot_docs import plot_doc
-from bmstats.cohort.attrs import DICT_MUTATORS, read_only
+from bmstats._attrs import DICT_MUTATORS, read_only
 
 
 class ExclusionLog(dict):

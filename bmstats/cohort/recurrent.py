@@ -37,7 +37,7 @@ import pandas as pd
 from bmstats._checks import InputError
 from bmstats._sre_window import counted_events, not_counted_reason
 from bmstats.cohort import schema
-from bmstats.cohort.attrs import LIST_MUTATORS, read_only, records
+from bmstats._attrs import LIST_MUTATORS, read_only, records
 from bmstats.cohort.endpoints import (
     ORIGINS,
     UNITS,
