@@ -8,11 +8,11 @@ from __future__ import annotations
 import reprlib
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from bmstats._attrs import DICT_MUTATORS, json_value, read_only
 from bmstats._relation import EngineFrame
 
 MAX_ROWS_SHOWN = 10
@@ -129,17 +129,56 @@ def distinct_labels(labels: Sequence, column: str, values: pd.Series | None = No
     return labels
 
 
-@dataclass(frozen=True)
-class Dropped:
-    """Rows removed by ``dropna=True``: how many and which index labels, per column."""
+class Dropped(dict):
+    """Rows removed by ``dropna=True``: how many (``n``), which index labels (``rows``) and how many per
+    column (``by_column``).
 
-    n: int
-    rows: tuple
-    by_column: dict
+    Read-only.  It is also a mapping of its JSON form (n, rows as JSON values, by_column), so that a frame
+    carrying it in ``attrs["dropped"]`` can be written with ``to_parquet``/``to_feather`` (:mod:`bmstats._attrs`).
+    """
+
+    __slots__ = ("_n", "_rows", "_by_column")
+
+    def __init__(self, n: int, rows: tuple, by_column: dict):
+        object.__setattr__(self, "_n", int(n))
+        object.__setattr__(self, "_rows", tuple(rows))
+        object.__setattr__(self, "_by_column", {str(k): int(v) for k, v in dict(by_column).items()})
+        dict.update(self, {"n": self._n, "rows": [json_value(r) for r in self._rows],
+                           "by_column": dict(self._by_column)})
 
     @classmethod
     def none(cls) -> Dropped:
         return cls(0, (), {})
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def rows(self) -> tuple:
+        return self._rows
+
+    @property
+    def by_column(self) -> dict:
+        return dict(self._by_column)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Dropped is read-only (cannot set {name!r})")
+
+    def __repr__(self) -> str:
+        return f"Dropped(n={self._n}, rows={self._rows!r}, by_column={self._by_column!r})"
+
+    def __reduce__(self):
+        return (type(self), (self._n, self._rows, self._by_column))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+read_only(Dropped, DICT_MUTATORS)
 
 
 def handle_missing(

@@ -30,12 +30,17 @@ class EngineFrame:
         Columns that give the pandas path's row order (used by :meth:`to_pandas`).
     keep : object, optional
         Objects the relation depends on (connection, registered frames), kept alive with it.
+    pandas_attrs : callable, optional
+        Gives the ``attrs`` values that :meth:`to_pandas` puts in place of engine-held ones (e.g. the events
+        not counted, fetched into their JSON form), so that the pandas frame's ``attrs`` are JSON as on the
+        pandas path and it can be written with ``to_parquet``.
     """
 
-    __slots__ = ("_relation", "_attrs", "_order", "_keep", "_table")
+    __slots__ = ("_relation", "_attrs", "_order", "_keep", "_table", "_pandas_attrs")
 
-    def __init__(self, relation: Any, attrs: dict, order=(), keep: Any = None):
+    def __init__(self, relation: Any, attrs: dict, order=(), keep: Any = None, pandas_attrs=None):
         self._relation = relation
+        self._pandas_attrs = pandas_attrs
         self._attrs = dict(attrs)
         self._order = tuple(order)
         self._keep = keep
@@ -84,6 +89,8 @@ class EngineFrame:
             rel = rel.order(", ".join('"' + c.replace('"', '""') + '"' for c in self._order))
         frame = rel.df()
         frame.attrs.update(self._attrs)
+        if self._pandas_attrs is not None:
+            frame.attrs.update(self._pandas_attrs())
         return frame
 
     def __repr__(self) -> str:

@@ -193,6 +193,7 @@ def check_endpoint_options(event: str, competing, origin: str, unit: str, horizo
 def endpoint_attrs(event: str, competing: tuple, origin: str, unit: str, horizon, time_varying) -> dict:
     """What an endpoint frame carries in ``attrs["endpoint"]`` (read by the estimators for the time axis)."""
     labels = {0: "censored", **{i + 1: n for i, n in enumerate((event, *competing))}}
+    horizon = None if horizon is None else float(horizon)  # JSON: a numpy number is not
     return {"event": event, "competing": list(competing), "origin": origin, "unit": unit, "horizon": horizon,
             "status_labels": labels, "time_varying": dict(time_varying) if time_varying is not None else None}
 

@@ -8,21 +8,64 @@ Steps are applied in order; each removes patients still present for one reason, 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from bmstats._plot_docs import plot_doc
+from bmstats._attrs import DICT_MUTATORS, read_only
 
 
-@dataclass(frozen=True, repr=False, eq=False)
-class ExclusionLog:
-    """``n_start`` patients; ``steps``: (reason, patient ids) in the order applied; ``title``: the analysis."""
+class ExclusionLog(dict):
+    """``n_start`` patients; ``steps``: (reason, patient ids) in the order applied; ``title``: the analysis.
 
-    n_start: int
-    steps: tuple  # ((reason, tuple_of_patient_ids), ...)
-    title: str = "exclusions"
+    Read-only.  It is also a mapping of its JSON form (``to_dict()``: title, n_start, n_final and the steps
+    with reason, n_excluded and patient_ids as text), so that a frame carrying it in ``attrs["exclusions"]``
+    can be written with ``to_parquet``/``to_feather`` (pandas stores ``attrs`` as JSON).  Read back, that is a
+    plain dict; :meth:`from_dict` makes the log again.
+    """
+
+    __slots__ = ("_n_start", "_steps", "_title")
+
+    def __init__(self, n_start: int, steps, title: str = "exclusions"):
+        steps = tuple((str(r), tuple(ids)) for r, ids in steps)
+        object.__setattr__(self, "_n_start", int(n_start))
+        object.__setattr__(self, "_steps", steps)
+        object.__setattr__(self, "_title", str(title))
+        dict.update(self, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ExclusionLog:
+        """The log from its :meth:`to_dict` form (e.g. ``pd.read_parquet(path).attrs["exclusions"]``)."""
+        try:
+            steps = [(s["reason"], tuple(s["patient_ids"])) for s in data["steps"]]
+            return cls(data["n_start"], steps, data.get("title", "exclusions"))
+        except (KeyError, TypeError) as exc:
+            from bmstats._checks import InputError
+
+            raise InputError(f"not the dict form of an exclusion log (title, n_start, steps with reason and "
+                             f"patient_ids): {exc!r}") from None
+
+    @property
+    def n_start(self) -> int:
+        return self._n_start
+
+    @property
+    def steps(self) -> tuple:
+        """((reason, tuple of patient ids), ...) in the order applied."""
+        return self._steps
+
+    @property
+    def title(self) -> str:
+        return self._title
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"ExclusionLog is read-only (cannot set {name!r})")
+
+    def __reduce__(self):
+        return (type(self), (self._n_start, self._steps, self._title))
+
+    def __copy__(self):
+        return self
 
     @property
     def n_final(self) -> int:
@@ -62,6 +105,7 @@ class ExclusionLog:
         raise KeyError(f"no exclusion step {reason!r}; steps: {[r for r, _ in self.steps]}")
 
     def to_dict(self) -> dict:
+        """The log as JSON-ready data (a new plain dict)."""
         return {
             "title": self.title,
             "n_start": self.n_start,
@@ -91,6 +135,9 @@ class ExclusionLog:
     def __deepcopy__(self, memo):
         # immutable; pandas deep-copies DataFrame.attrs on many operations, this keeps that cheap
         return self
+
+
+read_only(ExclusionLog, DICT_MUTATORS)
 
 
 class ExclusionBuilder:

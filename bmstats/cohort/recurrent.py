@@ -37,6 +37,7 @@ import pandas as pd
 from bmstats._checks import InputError
 from bmstats._sre_window import counted_events, not_counted_reason
 from bmstats.cohort import schema
+from bmstats._attrs import LIST_MUTATORS, read_only, records
 from bmstats.cohort.endpoints import (
     ORIGINS,
     UNITS,
@@ -87,6 +88,12 @@ def check_recurrent_options(origin: str, unit: str, window_days, event_types) ->
         if unknown:
             raise InputError(f"unknown event type(s) {unknown}; expected from {', '.join(schema.EVENT_TYPES)}")
     return event_types
+
+
+def recurrent_attrs(origin: str, unit: str, window_days, event_types) -> dict:
+    """What the rows carry in ``attrs["recurrent"]`` (JSON values: a numpy integer window becomes an int)."""
+    return {"origin": origin, "unit": unit, "window_days": None if window_days is None else int(window_days),
+            "event_types": None if event_types is None else [str(t) for t in event_types]}
 
 
 def recurrent_events(
@@ -177,30 +184,55 @@ def recurrent_events(
     ).sort_values("row", kind="stable").reset_index(drop=True)
     exclusions = log.log()
     data.attrs["exclusions"] = exclusions
-    data.attrs["dropped_events"] = _Frozen(dropped)
-    data.attrs["recurrent"] = {"origin": origin, "unit": unit, "window_days": window_days,
-                               "event_types": event_types}
+    data.attrs["dropped_events"] = DroppedEvents(dropped)
+    data.attrs["recurrent"] = recurrent_attrs(origin, unit, window_days, event_types)
     return RecurrentEvents(data, exclusions, dropped)
 
 
-class _Frozen:
-    """Wraps a frame in ``attrs`` so that pandas' deep copy of attrs is free; ``.frame`` gives a copy."""
+class DroppedEvents(list):
+    """The events not counted, in ``frame.attrs["dropped_events"]``: ``.frame`` is the DataFrame (a copy; row,
+    patient_id, event_date, event_type, reason), ``len()`` the number of events.
+
+    Read-only.  It is also the list of one JSON record per event (dates as ISO text), so that a frame carrying
+    it can be written with ``to_parquet``/``to_feather`` (pandas stores ``attrs`` as JSON); read back, that is
+    a plain list of dicts, and :meth:`from_records` makes the object again.
+    """
+
+    __slots__ = ("_frame",)
 
     def __init__(self, frame: pd.DataFrame):
-        self._frame = frame
+        object.__setattr__(self, "_frame", frame)
+        list.extend(self, records(frame))
+
+    @classmethod
+    def from_records(cls, rows: list) -> DroppedEvents:
+        """The object from its records (e.g. ``pd.read_parquet(path).attrs["dropped_events"]``)."""
+        frame = pd.DataFrame(list(rows), columns=list(DROPPED_COLUMNS))
+        frame["event_date"] = pd.to_datetime(frame["event_date"])
+        return cls(frame.astype({"row": "int64"}))
 
     @property
     def frame(self) -> pd.DataFrame:
         return self._frame.copy()
 
-    def __len__(self) -> int:
-        return len(self._frame)
+    def __setattr__(self, name, value):
+        raise AttributeError(f"DroppedEvents is read-only (cannot set {name!r})")
 
     def __repr__(self) -> str:
         return repr(self._frame)
 
+    def __reduce__(self):
+        return (type(self), (self._frame,))
+
+    def __copy__(self):
+        return self
+
     def __deepcopy__(self, memo):
         return self
+
+
+read_only(DroppedEvents, LIST_MUTATORS)
+DROPPED_COLUMNS = ("row", "patient_id", "event_date", "event_type", "reason")
 
 
 def _rows(kept: pd.DataFrame, pos: np.ndarray, day: np.ndarray, etype: np.ndarray, end: np.ndarray,

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from bmstats._relation import EngineFrame
 from bmstats._sre_window import not_counted_reason, sql_counted_days
 from bmstats.cohort.endpoints import UNITS, ZERO_FOLLOW_UP
-from bmstats.cohort.recurrent import RESERVED, RecurrentEvents, check_recurrent_options
+from bmstats.cohort.recurrent import (RESERVED, DroppedEvents, RecurrentEvents, check_recurrent_options,
+                                      recurrent_attrs)
 from bmstats.cohort.sql import (
     ROW,
     Tables,
@@ -132,7 +133,8 @@ def recurrent_events_query(
                       f"FROM {ranked} WHERE _why IS NOT NULL")
     dropped_frame = EngineFrame(dropped, {}, order=(ROW,), keep=(patients, events, t.stored))
     attrs = {"exclusions": log, "dropped_events": dropped_frame,
-             "recurrent": {"origin": origin, "unit": unit, "window_days": window_days, "event_types": event_types}}
-    data = EngineFrame(rows, attrs, order=("id", "enum"), keep=(patients, events, t.stored))
+             "recurrent": recurrent_attrs(origin, unit, window_days, event_types)}
+    data = EngineFrame(rows, attrs, order=("id", "enum"), keep=(patients, events, t.stored),
+                       pandas_attrs=lambda: {"dropped_events": DroppedEvents(dropped_frame.to_pandas())})
     return RecurrentEvents(data, log, dropped_frame)
 

@@ -1,0 +1,54 @@
+"""The metadata of the frames the cohort layer hands out (``DataFrame.attrs``): JSON values only.
+
+pandas writes ``attrs`` into Parquet and Feather files as JSON (and reads them back), and refuses to write a
+frame whose attrs are not JSON (``to_parquet`` raised a bare ``TypeError`` on the exclusion log).  So every
+value the cohort layer puts in ``attrs`` is JSON: plain dicts, lists, text and numbers, or one of the
+read-only ``dict``/``list`` subclasses here and in :mod:`bmstats.cohort.exclusions` whose JSON form is
+their content (``ExclusionLog`` is a mapping of its ``to_dict()``; :class:`DroppedEvents` a list of one
+record per event).  Read back from a file, they are the plain dict and list; ``ExclusionLog.from_dict`` and
+``DroppedEvents.from_records`` make the objects again.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def read_only(cls: type, mutators: tuple[str, ...]) -> type:
+    """``cls`` (a dict or list subclass) with its mutating methods raising ``TypeError``."""
+    def refuse(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} is read-only")
+
+    for name in mutators:
+        setattr(cls, name, refuse)
+    return cls
+
+
+DICT_MUTATORS = ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault", "update")
+LIST_MUTATORS = ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
+                 "remove", "clear", "sort", "reverse")
+
+
+def json_value(value: Any) -> Any:
+    """A cell as JSON: None for missing, ISO text for dates, Python numbers for numpy ones."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        value = pd.Timestamp(value)
+        return None if pd.isna(value) else value.strftime("%Y-%m-%d")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of ``frame`` as JSON records (column -> value)."""
+    columns = [str(c) for c in frame.columns]
+    return [dict(zip(columns, map(json_value, row))) for row in frame.itertuples(index=False, name=None)]
