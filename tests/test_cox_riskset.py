@@ -30,6 +30,25 @@ def test_risk_sums_equal_brute_force():
     assert np.all(np.diff(rs.strata) >= 0)
 
 
+def test_risk_sums_of_a_strong_effect_keep_the_small_late_risk_sets():
+    """Weights spanning 1e-20 to 1e20 (a large coefficient): the late risk sets hold only the small ones, which
+    a forward sum (everyone minus those who left) would bury in the rounding of the large early weights."""
+    rng = np.random.default_rng(4)
+    for entry in (False, True):
+        n = 400
+        stop = rng.permutation(n).astype(float) + 1
+        start = np.where(rng.uniform(size=n) < 0.3, stop - 2.5, 0.0) if entry else None
+        strata = rng.integers(0, 2, n)
+        v = np.exp(-(stop - n / 2) / 4.5)  # from about 1e19 for the first to 1e-19 for the last
+        rs = risk_sets(stop, rng.uniform(size=n) < 0.7, start, strata)
+        s0 = np.zeros(n) if start is None else start
+        at_risk = (s0[None, :] < rs.times[:, None]) & (stop[None, :] >= rs.times[:, None]) & (
+            strata[None, :] == rs.strata[:, None])
+        exact = np.array([np.sort(v[row]).sum() for row in at_risk])  # the small ones first
+        np.testing.assert_allclose(rs.risk_sum(v), exact, rtol=1e-12)
+        assert np.all(rs.risk_sum(v) > 0)
+
+
 def test_without_entry_everyone_is_at_risk_from_the_start():
     _, stop, event, strata = data(3)
     rs = risk_sets(stop, event, None, strata)

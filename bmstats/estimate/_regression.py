@@ -138,6 +138,11 @@ def newton_raphson(
     error is that point's error times the small change of the information between them, as small as
     Newton's squared error); the information at the estimate itself is computed as always.
     """
+    # far out along a diverging effect the sums over- or underflow: such a point is not finite (_finite) and
+    # the step is halved, so numpy's floating-point warnings say nothing the fit does not handle
+    evaluate = _quietly(evaluate)
+    if split is not None:
+        split = (_quietly(split[0]), _quietly(split[1]))
     beta = np.asarray(beta0, dtype=float).copy()
     ll, u, info = evaluate(beta)
     initial = (ll, u, info)
@@ -162,7 +167,7 @@ def newton_raphson(
             break
         ll_new, u_new, info_new = at(new)
         halvings = 0
-        while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
+        while (not _finite(ll_new, info_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
             halvings += 1
             new = (new + beta) / 2
             ll_new, u_new, info_new = at(new)
@@ -178,10 +183,15 @@ def newton_raphson(
             info, current = split[1](beta), True
     if converged and not singular:
         # one more Newton step (quadratic convergence) if it does not lower the likelihood
-        step = _solve(info, u, names)
+        try:
+            step = _solve(info, u, names)
+        except InputError:
+            if spread is None:
+                raise
+            singular, step = True, np.zeros_like(beta)  # judged below, from the profile
         cand = beta + step
         ll_c, u_c, info_c = evaluate(cand)
-        if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
+        if _finite(ll_c, info_c) and ll_c >= ll - 1e-12 * abs(ll):
             beta, ll, u, info = cand, ll_c, u_c, info_c
             current = True
     if not current:
@@ -217,6 +227,20 @@ def newton_raphson(
             stacklevel=3,
         )
     return NewtonResult(beta, ll, u, info, it, converged, initial, not_estimable)
+
+
+def _quietly(f: Callable) -> Callable:
+    def call(*args):
+        with np.errstate(all="ignore"):
+            return f(*args)
+
+    return call
+
+
+def _finite(loglik: float, information: np.ndarray | None) -> bool:
+    """A point Newton-Raphson may move to: its log likelihood and (when computed) its information are finite
+    (far out along a diverging effect the risk-set sums underflow before the likelihood says so)."""
+    return bool(np.isfinite(loglik)) and (information is None or bool(np.all(np.isfinite(information))))
 
 
 def _solve(info: np.ndarray, u: np.ndarray, names: list[str]) -> np.ndarray:
@@ -263,7 +287,15 @@ def invert_information(info: np.ndarray, names: list[str], not_estimable=()) -> 
         keep = [j for j in range(len(names)) if j not in set(not_estimable)]
         out = np.zeros_like(info)
         if keep:
-            out[np.ix_(keep, keep)] = invert_information(info[np.ix_(keep, keep)], [names[j] for j in keep])
+            try:
+                out[np.ix_(keep, keep)] = invert_information(info[np.ix_(keep, keep)], [names[j] for j in keep])
+            except InputError:
+                gone = ", ".join(repr(names[j]) for j in not_estimable)
+                raise InputError(
+                    f"with {gone} not estimable (a monotone likelihood), the information left on "
+                    f"{', '.join(repr(names[j]) for j in keep)} is singular: along the diverging effect the "
+                    "events' risk sets shrink to the events themselves, so the data say nothing more; fit "
+                    f"the model without {gone} (or with a penalised likelihood)") from None
         return out
     try:
         c = np.linalg.cholesky(info)

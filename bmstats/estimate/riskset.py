@@ -6,9 +6,9 @@ convention, as R's ``Surv(start, stop, event)``). Every distinct (stratum, event
 ``k = 0..K-1`` (strata in blocks, times increasing within a block); row ``i`` is at risk exactly at the
 contiguous indices ``lo[i] <= k < hi[i]``. Hence
 
-- a risk-set sum ``S(k) = sum_{i at risk at k} v_i`` is a cumulative sum over ``k`` of
-  ``bincount(lo, v) - bincount(hi, v)`` (forward sum of entries minus exits): O(n) per column, no sort per
-  iteration, strata and delayed entry for free;
+- a risk-set sum ``S(k) = sum_{i at risk at k} v_i`` is a cumulative sum over ``k``, from the last index of
+  each stratum backwards, of ``bincount(hi, v) - bincount(lo, v)`` (exits minus later entries): O(n) per
+  column, no sort per iteration, strata and delayed entry for free;
 - a per-row sum over the event times at which the row is at risk, ``sum_{lo<=k<hi} c_k``, is a difference of
   the cumulative sum of ``c`` gathered at ``hi`` and ``lo`` (the "backward" direction used for information
   matrices, score residuals and the Breslow hazard).
@@ -21,6 +21,7 @@ strata, clusters and weights together, and sorts inside every iteration.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,14 +43,42 @@ class RiskSets:
     n_deaths: np.ndarray  # number of event rows at each k (unweighted)
 
     def risk_sum(self, v: np.ndarray) -> np.ndarray:
-        """Risk-set sums at each event index: ``v`` shape (n,) -> (K,), or (n, m) -> (K, m)."""
+        """Risk-set sums at each event index: ``v`` shape (n,) -> (K,), or (n, m) -> (K, m).
+
+        Accumulated from the last event time backwards within each stratum, as coxph does: the rows leaving
+        after index k minus those entering after it. A forward sum (all rows minus those that left) would
+        subtract the large early weights of a strong effect from each other and leave rounding, or a
+        negative sum, for the small late risk sets."""
         if v.ndim == 1:
-            d = np.bincount(self.lo, v, minlength=self.K + 1) - np.bincount(self.hi, v, minlength=self.K + 1)
-            return np.cumsum(d)[: self.K]
+            hi, lo, blocks = self._layout
+            size = self.K + len(blocks) + 1
+            net = np.bincount(hi, v, minlength=size)
+            if lo is not None:
+                net -= np.bincount(lo, v, minlength=size)
+            out = np.empty(self.K)
+            for s, (b, e) in enumerate(blocks):  # block s holds k = b..e-1 at positions b+s..e+s
+                rev = np.cumsum(net[b + s + 1:e + s + 1][::-1])[::-1]
+                out[b:e] = rev
+            return out
         out = np.empty((self.K, v.shape[1]))
         for j in range(v.shape[1]):
             out[:, j] = self.risk_sum(np.ascontiguousarray(v[:, j]))
         return out
+
+    @functools.cached_property
+    def _layout(self):
+        """Exit (and, with delayed entry, entry) positions of the rows at risk somewhere, each stratum's block
+        of event indices followed by one slot of its own (rows leaving after its last time), and the blocks
+        (start, end) of k.  Entries at a block's first index are left out: no risk set sums over them."""
+        starts = np.flatnonzero(np.r_[True, self.strata[1:] != self.strata[:-1]])
+        ends = np.r_[starts[1:], self.K]
+        block = np.searchsorted(starts, self.lo, side="right") - 1
+        unread = self.K + len(starts)  # a position past every block
+        never = self.lo >= self.hi  # not at risk at any event time: in no sum
+        hi = np.where(never, unread, self.hi + block)
+        late = ~never & (self.lo > starts[block])
+        lo = np.where(late, self.lo + block, unread) if late.any() else None
+        return hi, lo, list(zip(starts.tolist(), ends.tolist()))
 
     def death_sum(self, v: np.ndarray) -> np.ndarray:
         """Sums over the event rows at each event index: ``v`` over all rows (n,) or (n, m)."""
