@@ -66,6 +66,7 @@ def counted_events(group: np.ndarray, day: np.ndarray, window: float = WINDOW_DA
     is_end = order < n
     nxt = np.empty(n, dtype=np.int64)
     nxt[order[is_end]] = following[is_end]
+    nxt = np.maximum(nxt, np.arange(1, n + 1))  # a window within the tolerance: the next event, never itself
     valid = nxt < n
     valid[valid] = code[nxt[valid]] == code[valid]
     nxt[~valid] = -1

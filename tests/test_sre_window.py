@@ -93,3 +93,7 @@ def test_the_rule_itself_at_the_edges():
     assert counted_events(group, days / 365.25 * 365.25).all()
     assert counted_events(group, days / 30.4375 * 30.4375).all()
     assert counted_events(group, np.array([0.0, 1, 2, 3]), window=0).all()
+    # a window shorter than the tolerance ends (it once pointed an event at itself: an endless loop)
+    assert counted_events(group, np.array([0.0, 0, 1, 1]), window=1e-9).all()
+    assert bm.sre_summary(pd.DataFrame({"id": 1, "start": [0.0, 1], "stop": [1.0, 2], "event": 1}), "id", "start",
+                          "stop", "event", window=1e-9, time_unit="days").morbidity_rate["counted"].iloc[0] == 2
