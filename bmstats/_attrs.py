@@ -17,19 +17,43 @@ import numpy as np
 import pandas as pd
 
 
-def read_only(cls: type, mutators: tuple[str, ...]) -> type:
-    """``cls`` (a dict or list subclass) with its mutating methods raising ``TypeError``."""
-    def refuse(self, *args, **kwargs):
-        raise TypeError(f"{type(self).__name__} is read-only")
-
-    for name in mutators:
-        setattr(cls, name, refuse)
-    return cls
-
-
 DICT_MUTATORS = ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault", "update")
 LIST_MUTATORS = ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
                  "remove", "clear", "sort", "reverse")
+
+
+def _refuse(self, *args, **kwargs):
+    raise TypeError(f"{type(self).__name__} is read-only")
+
+
+class ReadOnly:
+    """Base of the read-only ``dict``/``list`` subclasses kept in ``attrs`` (put it before dict or list):
+    their mutating methods and attribute setting raise, a copy is the object itself (pandas deep-copies
+    ``attrs`` on many operations: this keeps that free), and they pickle by their constructor arguments
+    (``_args()``).  Subclasses set their state with ``object.__setattr__`` and their content with
+    ``dict.update`` / ``list.extend`` in ``__init__``."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in DICT_MUTATORS if issubclass(cls, dict) else LIST_MUTATORS:
+            setattr(cls, name, _refuse)
+
+    def _args(self) -> tuple:
+        raise NotImplementedError
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is read-only (cannot set {name!r})")
+
+    def __reduce__(self):
+        return (type(self), self._args())
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 def json_value(value: Any) -> Any:

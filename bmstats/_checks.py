@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from bmstats._attrs import DICT_MUTATORS, json_value, read_only
+from bmstats._attrs import ReadOnly, json_value
 from bmstats._relation import EngineFrame
 
 MAX_ROWS_SHOWN = 10
@@ -129,7 +129,7 @@ def distinct_labels(labels: Sequence, column: str, values: pd.Series | None = No
     return labels
 
 
-class Dropped(dict):
+class Dropped(ReadOnly, dict):
     """Rows removed by ``dropna=True``: how many (``n``), which index labels (``rows``) and how many per
     column (``by_column``).
 
@@ -150,6 +150,9 @@ class Dropped(dict):
     def none(cls) -> Dropped:
         return cls(0, (), {})
 
+    def _args(self) -> tuple:
+        return (self._n, self._rows, self._by_column)
+
     @property
     def n(self) -> int:
         return self._n
@@ -162,23 +165,8 @@ class Dropped(dict):
     def by_column(self) -> dict:
         return dict(self._by_column)
 
-    def __setattr__(self, name, value):
-        raise AttributeError(f"Dropped is read-only (cannot set {name!r})")
-
     def __repr__(self) -> str:
         return f"Dropped(n={self._n}, rows={self._rows!r}, by_column={self._by_column!r})"
-
-    def __reduce__(self):
-        return (type(self), (self._n, self._rows, self._by_column))
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
-
-
-read_only(Dropped, DICT_MUTATORS)
 
 
 def handle_missing(

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from bmstats._plot_docs import plot_doc
-from bmstats._attrs import DICT_MUTATORS, read_only
+from bmstats._attrs import ReadOnly
 
 
-class ExclusionLog(dict):
+class ExclusionLog(ReadOnly, dict):
     """``n_start`` patients; ``steps``: (reason, patient ids) in the order applied; ``title``: the analysis.
 
     Read-only.  It is also a mapping of its JSON form (``to_dict()``: title, n_start, n_final and the steps
@@ -45,6 +45,9 @@ class ExclusionLog(dict):
             raise InputError(f"not the dict form of an exclusion log (title, n_start, steps with reason and "
                              f"patient_ids): {exc!r}") from None
 
+    def _args(self) -> tuple:
+        return (self._n_start, self._steps, self._title)
+
     @property
     def n_start(self) -> int:
         return self._n_start
@@ -57,15 +60,6 @@ class ExclusionLog(dict):
     @property
     def title(self) -> str:
         return self._title
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"ExclusionLog is read-only (cannot set {name!r})")
-
-    def __reduce__(self):
-        return (type(self), (self._n_start, self._steps, self._title))
-
-    def __copy__(self):
-        return self
 
     @property
     def n_final(self) -> int:
@@ -131,13 +125,6 @@ class ExclusionLog(dict):
     def _repr_html_(self) -> str:
         head = html.escape(f"{self.title}: {self.n_start:,} patients, {self.n_final:,} analysed")
         return f"<div><strong>{head}</strong>{self.table.to_html(index=False)}</div>"
-
-    def __deepcopy__(self, memo):
-        # immutable; pandas deep-copies DataFrame.attrs on many operations, this keeps that cheap
-        return self
-
-
-read_only(ExclusionLog, DICT_MUTATORS)
 
 
 class ExclusionBuilder:

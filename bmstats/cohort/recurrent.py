@@ -37,7 +37,7 @@ import pandas as pd
 from bmstats._checks import InputError
 from bmstats._sre_window import counted_events, not_counted_reason
 from bmstats.cohort import schema
-from bmstats._attrs import LIST_MUTATORS, read_only, records
+from bmstats._attrs import ReadOnly, records
 from bmstats.cohort.endpoints import (
     ORIGINS,
     UNITS,
@@ -189,7 +189,7 @@ def recurrent_events(
     return RecurrentEvents(data, exclusions, dropped)
 
 
-class DroppedEvents(list):
+class DroppedEvents(ReadOnly, list):
     """The events not counted, in ``frame.attrs["dropped_events"]``: ``.frame`` is the DataFrame (a copy; row,
     patient_id, event_date, event_type, reason), ``len()`` the number of events.
 
@@ -211,27 +211,17 @@ class DroppedEvents(list):
         frame["event_date"] = pd.to_datetime(frame["event_date"])
         return cls(frame.astype({"row": "int64"}))
 
+    def _args(self) -> tuple:
+        return (self._frame,)
+
     @property
     def frame(self) -> pd.DataFrame:
         return self._frame.copy()
 
-    def __setattr__(self, name, value):
-        raise AttributeError(f"DroppedEvents is read-only (cannot set {name!r})")
-
     def __repr__(self) -> str:
         return repr(self._frame)
 
-    def __reduce__(self):
-        return (type(self), (self._frame,))
 
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
-
-
-read_only(DroppedEvents, LIST_MUTATORS)
 DROPPED_COLUMNS = ("row", "patient_id", "event_date", "event_type", "reason")
 
 
