@@ -188,12 +188,13 @@ def newton_raphson(
         except InputError:
             if spread is None:
                 raise
-            singular, step = True, np.zeros_like(beta)  # judged below, from the profile
-        cand = beta + step
-        ll_c, u_c, info_c = evaluate(cand)
-        if _finite(ll_c, info_c) and ll_c >= ll - 1e-12 * abs(ll):
-            beta, ll, u, info = cand, ll_c, u_c, info_c
-            current = True
+            singular = True  # the information was lost on the way out along a diverging effect: the profile
+        if not singular:
+            cand = beta + step
+            ll_c, u_c, info_c = evaluate(cand)
+            if _finite(ll_c, info_c) and ll_c >= ll - 1e-12 * abs(ll):
+                beta, ll, u, info = cand, ll_c, u_c, info_c
+                current = True
     if not current:
         info = split[1](beta)
     not_estimable: tuple = ()
