@@ -77,3 +77,14 @@ def test_a_step_outside_its_risk_set_is_the_package_error(efron):
     # the last of three tied steps: 2 - (2/3) 3.5 < 0 (an event not counted in its own risk set)
     with pytest.raises(InputError, match="risk set sums are not positive"):
         tie_step_sums(np.array([2.0, -1.0 if not efron else 2.0]), np.array([3.5, 1.0]), np.array([3, 1]), efron)
+
+
+def test_a_point_that_is_not_finite_gives_not_a_number_there_only():
+    """Far out along a diverging effect a sum may be NaN or infinite: that key is NaN (Newton-Raphson steps
+    back from the point), the others are unaffected."""
+    S0, D0, d = np.array([np.nan, 5.0, 100.0, np.inf]), np.array([1.0, np.nan, 2.0, 1.0]), np.array([3, 40, 20, 2])
+    got = tie_step_sums(S0, D0, d, efron=True)
+    want = step_by_step(S0[2:3], D0[2:3], d[2:3])
+    for name in SUMS:
+        assert np.isnan(got[name][[0, 1, 3]]).all()
+        np.testing.assert_allclose(got[name][2], want[name][0], rtol=1e-12)

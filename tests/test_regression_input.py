@@ -222,21 +222,31 @@ def test_covariate_that_orders_the_events_perfectly_is_not_estimable(data):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_a_perfectly_ordering_covariate_at_any_scale_is_found_without_numpy_warnings(data, seed):
+def test_a_perfectly_ordering_covariate_at_any_scale_takes_the_others_with_it(data, seed):
     """Newton-Raphson runs along the diverging effect until the risk-set sums underflow: those points are
-    stepped back from, not reported as a singular information naming every term, and numpy says nothing."""
+    stepped back from (numpy says nothing), x is not estimable, and neither is age: as x diverges every
+    event's risk set shrinks to the event itself, so age's estimate would only say where the fit stopped."""
     rng = np.random.default_rng(seed)
     d = data.copy()
     d["t"] = rng.permutation(len(d)) + 1.0
     d["x"] = -d["t"] * 10 ** rng.uniform(-2, 2)  # the earliest event has the largest x: every event does
     with warnings.catch_warnings(action="error", category=RuntimeWarning):
-        with pytest.warns(NotEstimableWarning, match="'x' not estimable"):
-            try:
-                res = bm.cox(d, "t", "event", "x + age")
-            except InputError as error:  # where the fit stopped, age's information had vanished with it
-                assert "with 'x' not estimable" in str(error) and "'age' is singular" in str(error)
-                return
-    assert not res.summary.loc["x", "estimable"] and res.summary.loc["age", "estimable"]
+        with pytest.warns(NotEstimableWarning) as caught:
+            res = bm.cox(d, "t", "event", "x + age")
+    messages = [str(w.message) for w in caught]
+    assert any("'x' not estimable: the likelihood has no finite maximum" in m for m in messages)
+    assert any("'age' not estimable either: their information vanishes as 'x' diverges" in m for m in messages)
+    assert not res.summary["estimable"].any() and res.summary["p_value"].isna().all()
+
+
+def test_a_level_without_events_leaves_the_others_estimable(data):
+    """The level's rows weigh nothing where the fit stopped: the others' information does not move further
+    out, and their estimates are the limiting ones (not carried along with the diverging level)."""
+    d = _no_events_in(data, "g3", code=1)
+    with pytest.warns(NotEstimableWarning) as caught:
+        res = bm.cox(d.assign(event=(d["status"] == 1).astype(int)), "t", "event", "grade + age")
+    assert not any("either" in str(w.message) for w in caught)
+    assert list(res.summary["estimable"]) == [True, False, True]
 
 
 @pytest.mark.parametrize("fit", FITS.values(), ids=FITS.keys())

@@ -88,8 +88,11 @@ def _efron(S0: np.ndarray, D0: np.ndarray, d: np.ndarray, need) -> dict:
     K, m = S0.shape
     dd = np.broadcast_to(d[:, None].astype(float), (K, m))
     last = S0 - (dd - 1) / dd * D0  # the smallest step, l = d - 1
-    if np.any(~(last > 0)) or np.any(~(S0 > 0)):
+    if np.any(last <= 0) or np.any(S0 <= 0):  # a NaN (a point far out) stays NaN: Newton-Raphson steps back
         raise InputError("risk set sums are not positive: check the entry and exit times")
+    bad = ~(np.isfinite(S0) & np.isfinite(D0))
+    if bad.any():
+        S0, D0 = np.where(bad, 1.0, S0), np.where(bad, 0.0, D0)
     out = {name: np.zeros((K, m)) for name in need}
     rho = D0 / S0  # in [0, d/(d-1)): the tied events' share of the risk set
     few = dd <= _DIRECT
@@ -122,6 +125,8 @@ def _efron(S0: np.ndarray, D0: np.ndarray, d: np.ndarray, need) -> dict:
         }
         for name in need:
             out[name][ends] += terms[name]
+    for name in need:
+        out[name][bad] = np.nan
     return out
 
 

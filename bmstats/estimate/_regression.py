@@ -188,12 +188,13 @@ def newton_raphson(
         except InputError:
             if spread is None:
                 raise
-            singular, step = True, np.zeros_like(beta)  # judged below, from the profile
-        cand = beta + step
-        ll_c, u_c, info_c = evaluate(cand)
-        if _finite(ll_c, info_c) and ll_c >= ll - 1e-12 * abs(ll):
-            beta, ll, u, info = cand, ll_c, u_c, info_c
-            current = True
+            singular = True  # the information was lost on the way out along a diverging effect: the profile
+        if not singular:
+            cand = beta + step
+            ll_c, u_c, info_c = evaluate(cand)
+            if _finite(ll_c, info_c) and ll_c >= ll - 1e-12 * abs(ll):
+                beta, ll, u, info = cand, ll_c, u_c, info_c
+                current = True
     if not current:
         info = split[1](beta)
     not_estimable: tuple = ()
@@ -217,6 +218,19 @@ def newton_raphson(
                 ),
                 stacklevel=3,
             )
+            carried = _carried_along(evaluate, beta, info, spread, not_estimable)
+            if carried:
+                warnings.warn(
+                    NotEstimableWarning(
+                        f"{model}: {', '.join(repr(names[j]) for j in carried)} not estimable either: their "
+                        f"information vanishes as {', '.join(repr(names[j]) for j in not_estimable)} diverges "
+                        "(the diverging effect orders the events), so their estimates only say where the fit "
+                        "stopped; their ratio, interval and p-value are not reported",
+                        converged=converged,
+                    ),
+                    stacklevel=3,
+                )
+                not_estimable = tuple(sorted((*not_estimable, *carried)))
     if not converged:
         warnings.warn(
             ConvergenceWarning(
@@ -227,6 +241,36 @@ def newton_raphson(
             stacklevel=3,
         )
     return NewtonResult(beta, ll, u, info, it, converged, initial, not_estimable)
+
+
+_CARRIED_TOL = 1e-4  # relative change of a term's information that still depends on the diverging effect
+
+
+def _carried_along(evaluate: Callable, beta: np.ndarray, info: np.ndarray, spread: np.ndarray,
+                   diverging: tuple) -> list[int]:
+    """The other coefficients whose information still changes when the diverging ones go further out.
+
+    With a level without events, the level's rows already weigh nothing where the fit stopped, and the other
+    coefficients have their limiting estimates (their information does not move).  When the diverging
+    effect orders the events, each event's risk set shrinks to the event itself as it diverges, and the
+    others' information goes with it: their estimates depend on where Newton-Raphson stopped.  The check
+    moves the diverging coefficients a further 50 units of the linear predictor out (each by the sign it ran
+    off with) and compares the information of the other terms there."""
+    keep = [j for j in range(len(beta)) if j not in set(diverging)]
+    if not keep:
+        return []
+    from bmstats.estimate.monotone import REACH
+
+    spread = np.where(np.asarray(spread, dtype=float) > 0, spread, 1.0)
+    far = np.array(beta, dtype=float, copy=True)
+    for j in diverging:
+        far[j] += np.sign(beta[j] or 1.0) * REACH / spread[j]
+    far_info = evaluate(far)[2]
+    here = np.diag(info)[keep]
+    there = np.diag(far_info)[keep] if far_info is not None else np.full(len(keep), np.nan)
+    with np.errstate(all="ignore"):
+        moved = ~np.isfinite(there) | ~(np.abs(there - here) <= _CARRIED_TOL * np.abs(here))
+    return [j for j, m in zip(keep, moved) if m]
 
 
 def _quietly(f: Callable) -> Callable:
