@@ -36,9 +36,10 @@ PY_TASKS = {
 }
 # the same calls on a pandas frame read before the clock starts (the in-memory path)
 PANDAS_TASKS = {"poisson", "mcf", "mcf_gl"}
+# coxph(..., robust = TRUE) is not run at 10,000,000 rows: it had not finished after 28 minutes on this machine
+# (2026-11-30), against 72 s for the model-based fit; the robust fit is timed for bmstats alone.
 R_TASKS = {
     "cox": f"coxph(Surv(time, event) ~ {R_FORMULA}, data = d)",
-    "cox_robust": f"coxph(Surv(time, event) ~ {R_FORMULA}, data = d, robust = TRUE)",
     "km": "survfit(Surv(time, event) ~ grp, data = d)",
     "cif": "cuminc(d$time, d$status, d$grp)",
     "poisson": f"glm(event ~ {R_FORMULA} + offset(log(time)), family = poisson, data = d)",
