@@ -25,6 +25,9 @@ class ExclusionLog(ReadOnly, dict):
     """
 
     __slots__ = ("_n_start", "_steps", "_title")
+    _n_start: int
+    _steps: tuple
+    _title: str
 
     def __init__(self, n_start: int, steps, title: str = "exclusions"):
         steps = tuple((str(r), tuple(ids)) for r, ids in steps)

@@ -199,6 +199,7 @@ class DroppedEvents(ReadOnly, list):
     """
 
     __slots__ = ("_frame",)
+    _frame: pd.DataFrame
 
     def __init__(self, frame: pd.DataFrame):
         object.__setattr__(self, "_frame", frame)
