@@ -159,28 +159,24 @@ def _add_series(out: dict, mask: np.ndarray, S0: np.ndarray, rho: np.ndarray, d:
     tau = _power_sums(keys, terms + 2)[inverse]  # (elements, terms)
     powers = np.cumprod(np.column_stack([np.ones_like(y)] + [y] * (terms - 1)), axis=1)
     k = np.arange(terms)
-    # sum_l f^p (1 - f rho)^-q = d sum_k coef_q(k) rho^k tau_{k+p}: coef_1 = 1, coef_2 = k + 1
-    a0 = (powers * tau[:, :terms]).sum(axis=1)
-    values = {}
-    if "log" in need:  # log(1 - x) = -sum_{k>=1} x^k / k
-        values["log"] = dv * (np.log(s) - (powers[:, 1:] * tau[:, 1:terms] / k[1:]).sum(axis=1))
-    if "c" in need:
-        values["c"] = dv * a0 / s
-    if "e" in need:
-        values["e"] = dv * (powers * tau[:, 1:terms + 1]).sum(axis=1) / s
-    if "c2" in need:
-        values["c2"] = dv * (powers * (k + 1) * tau[:, :terms]).sum(axis=1) / (s * s)
-    if "e2" in need:
-        values["e2"] = dv * (powers * (k + 1) * tau[:, 1:terms + 1]).sum(axis=1) / (s * s)
-    if "f2" in need:
-        values["f2"] = dv * (powers * (k + 1) * tau[:, 2:terms + 2]).sum(axis=1) / (s * s)
+    # sum_l f^p (1 - f rho)^-q = d sum_k coef_q(k) rho^k tau_{k+p}: coef_1 = 1, coef_2 = k + 1;
+    # log(1 - x) = -sum_{k>=1} x^k / k
+    terms_of = {
+        "log": lambda: np.log(s) - (powers[:, 1:] * tau[:, 1:terms] / k[1:]).sum(axis=1),
+        "c": lambda: (powers * tau[:, :terms]).sum(axis=1) / s,
+        "e": lambda: (powers * tau[:, 1:terms + 1]).sum(axis=1) / s,
+        "c2": lambda: (powers * (k + 1) * tau[:, :terms]).sum(axis=1) / (s * s),
+        "e2": lambda: (powers * (k + 1) * tau[:, 1:terms + 1]).sum(axis=1) / (s * s),
+        "f2": lambda: (powers * (k + 1) * tau[:, 2:terms + 2]).sum(axis=1) / (s * s),
+    }
     for name in need:
-        out[name][rows, cols] += values[name]
+        out[name][rows, cols] += dv * terms_of[name]()
 
 
 def _add_terms(out: dict, on: np.ndarray, t: np.ndarray, f: np.ndarray, need) -> None:
+    """One step per key where ``on``: only the sums in ``need`` (the profile wants the logarithm alone)."""
     inv = 1.0 / t
-    values = {"log": np.log(t), "c": inv, "e": f * inv, "c2": inv * inv, "e2": f * inv * inv,
-              "f2": f * f * inv * inv}
+    terms = {"log": lambda: np.log(t), "c": lambda: inv, "e": lambda: f * inv, "c2": lambda: inv * inv,
+             "e2": lambda: f * inv * inv, "f2": lambda: f * f * inv * inv}
     for name in need:
-        out[name] += np.where(on, values[name], 0.0)
+        out[name] += np.where(on, terms[name](), 0.0)

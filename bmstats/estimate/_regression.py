@@ -199,7 +199,7 @@ def newton_raphson(
         info = split[1](beta)
     not_estimable: tuple = ()
     if spread is not None:
-        from bmstats.estimate.monotone import monotone_columns
+        from bmstats.estimate.monotone import carried_columns, monotone_columns
 
         # the profile needs only the log likelihood: a model that can compute it alone (an engine) says so
         profile = loglik if loglik is not None else (lambda b: evaluate(b)[0])
@@ -218,7 +218,7 @@ def newton_raphson(
                 ),
                 stacklevel=3,
             )
-            carried = _carried_along(evaluate, beta, info, spread, not_estimable)
+            carried = carried_columns(evaluate, beta, info, spread, not_estimable)
             if carried:
                 warnings.warn(
                     NotEstimableWarning(
@@ -241,36 +241,6 @@ def newton_raphson(
             stacklevel=3,
         )
     return NewtonResult(beta, ll, u, info, it, converged, initial, not_estimable)
-
-
-_CARRIED_TOL = 1e-4  # relative change of a term's information that still depends on the diverging effect
-
-
-def _carried_along(evaluate: Callable, beta: np.ndarray, info: np.ndarray, spread: np.ndarray,
-                   diverging: tuple) -> list[int]:
-    """The other coefficients whose information still changes when the diverging ones go further out.
-
-    With a level without events, the level's rows already weigh nothing where the fit stopped, and the other
-    coefficients have their limiting estimates (their information does not move).  When the diverging
-    effect orders the events, each event's risk set shrinks to the event itself as it diverges, and the
-    others' information goes with it: their estimates depend on where Newton-Raphson stopped.  The check
-    moves the diverging coefficients a further 50 units of the linear predictor out (each by the sign it ran
-    off with) and compares the information of the other terms there."""
-    keep = [j for j in range(len(beta)) if j not in set(diverging)]
-    if not keep:
-        return []
-    from bmstats.estimate.monotone import REACH
-
-    spread = np.where(np.asarray(spread, dtype=float) > 0, spread, 1.0)
-    far = np.array(beta, dtype=float, copy=True)
-    for j in diverging:
-        far[j] += np.sign(beta[j] or 1.0) * REACH / spread[j]
-    far_info = evaluate(far)[2]
-    here = np.diag(info)[keep]
-    there = np.diag(far_info)[keep] if far_info is not None else np.full(len(keep), np.nan)
-    with np.errstate(all="ignore"):
-        moved = ~np.isfinite(there) | ~(np.abs(there - here) <= _CARRIED_TOL * np.abs(here))
-    return [j for j, m in zip(keep, moved) if m]
 
 
 def _quietly(f: Callable) -> Callable:

@@ -39,11 +39,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["monotone_columns"]
+__all__ = ["carried_columns", "monotone_columns"]
 
 REACH = 50.0  # units of the linear predictor: exp(50) separates any finite maximum from a supremum at infinity
 _LOSS_TOL = 1e-7  # relative loss in log likelihood still counted as "not lower" (rounding of the sums)
 _MARGIN = 10.0  # a certain loss this many tolerances deep settles a direction (rounding of the sums aside)
+_CARRIED_TOL = 1e-4  # relative change of a term's information that still depends on the diverging effect
 _SHARE = 0.05  # columns carrying less of a direction than this (in linear-predictor units) are not part of it
 
 
@@ -68,7 +69,7 @@ def monotone_columns(
     """
     beta = np.asarray(beta, dtype=float)
     p = len(beta)
-    spread = np.where(np.asarray(spread, dtype=float) > 0, spread, 1.0)
+    spread = _unit_spread(spread)
     directions: list[tuple[np.ndarray, list[int]]] = []  # (direction in lp units, columns it flags)
     for j in range(p):
         unit = np.zeros(p)
@@ -121,3 +122,34 @@ def _certain_loss(step: np.ndarray, information: np.ndarray, score: np.ndarray, 
             return -np.inf
         bound = curvature * (R - 1 + np.exp(-R)) / (R * R) - abs(float(np.asarray(score, dtype=float) @ step))
     return bound if np.isfinite(bound) else -np.inf
+
+
+def carried_columns(evaluate: Callable, beta: np.ndarray, information: np.ndarray, spread: np.ndarray,
+                    diverging) -> list[int]:
+    """The other coefficients whose information still changes when the ``diverging`` ones go further out.
+
+    With a level without events, the level's rows already weigh nothing where the fit stopped, and the other
+    coefficients have their limiting estimates (their information does not move).  When the diverging
+    effect orders the events, each event's risk set shrinks to the event itself as it diverges, and the
+    others' information goes with it: their estimates depend on where Newton-Raphson stopped.  The check
+    moves the diverging coefficients a further REACH units of the linear predictor out (each by the sign it
+    ran off with) and compares the information of the other terms there; ``evaluate(beta) -> (loglik,
+    score, information)``."""
+    keep = [j for j in range(len(beta)) if j not in set(diverging)]
+    if not keep:
+        return []
+    spread = _unit_spread(spread)
+    far = np.array(beta, dtype=float, copy=True)
+    for j in diverging:
+        far[j] += np.sign(beta[j] or 1.0) * REACH / spread[j]
+    far_information = evaluate(far)[2]
+    here = np.diag(information)[keep]
+    there = np.diag(far_information)[keep] if far_information is not None else np.full(len(keep), np.nan)
+    with np.errstate(all="ignore"):
+        moved = ~np.isfinite(there) | ~(np.abs(there - here) <= _CARRIED_TOL * np.abs(here))
+    return [j for j, m in zip(keep, moved) if m]
+
+
+def _unit_spread(spread: np.ndarray) -> np.ndarray:
+    """Each column's range, 1 for a constant column (a step along it moves no linear predictor)."""
+    return np.where(np.asarray(spread, dtype=float) > 0, spread, 1.0)
